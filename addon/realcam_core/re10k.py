@@ -1,0 +1,115 @@
+"""RealEstate10K camera files, read and written exactly.
+
+A file is an optional first line holding the source (a video URL in the
+dataset), then one row per frame:
+
+    timestamp fx fy cx cy 0 0 r00 r01 r02 t0 r10 r11 r12 t1 r20 r21 r22 t2
+
+with the intrinsics normalised by the image width (fx, cx) and height (fy, cy)
+and a row-major 3x4 world-to-camera matrix in OpenCV axes. Numbers are written
+with Python's shortest round-trip repr, so reading what was written gives back
+the same float64 values bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .camera import Intrinsics, rigid_inverse
+
+
+class Re10kError(ValueError):
+    """A camera file that cannot be read."""
+
+
+@dataclass
+class Re10kFrame:
+    timestamp: int  # microseconds, as in the dataset
+    fx: float  # normalised by width
+    fy: float  # normalised by height
+    cx: float
+    cy: float
+    w2c: np.ndarray  # 3x4 world-to-camera, OpenCV axes
+
+    def intrinsics(self, width: int, height: int) -> Intrinsics:
+        return Intrinsics(self.fx * width, self.fy * height, self.cx * width, self.cy * height, width, height)
+
+    def c2w(self) -> np.ndarray:
+        m = np.eye(4)
+        m[:3, :] = self.w2c
+        return rigid_inverse(m)
+
+
+@dataclass
+class Re10kFile:
+    frames: list[Re10kFrame]
+    source: str | None = None
+
+
+def _num(x: float) -> str:
+    return repr(float(x))
+
+
+def format_re10k(cameras: Re10kFile) -> str:
+    lines = []
+    if cameras.source is not None:
+        lines.append(cameras.source)
+    for f in cameras.frames:
+        w2c = np.asarray(f.w2c, dtype=np.float64).reshape(3, 4)
+        nums = [_num(f.fx), _num(f.fy), _num(f.cx), _num(f.cy), "0", "0", *(_num(v) for v in w2c.ravel())]
+        lines.append(" ".join([str(int(f.timestamp)), *nums]))
+    return "\n".join(lines) + "\n"
+
+
+def parse_re10k(text: str, name: str = "camera file") -> Re10kFile:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        raise Re10kError(f"{name}: empty, expected RealEstate10K rows")
+    source = None
+    if len(lines[0].split()) == 1:  # the dataset's URL line
+        source = lines[0]
+        lines = lines[1:]
+    frames = []
+    for n, line in enumerate(lines, start=2 if source is not None else 1):
+        parts = line.split()
+        if len(parts) != 19:
+            raise Re10kError(f"{name}, line {n}: expected 19 numbers, found {len(parts)}")
+        try:
+            ts = int(parts[0])
+            vals = [float(p) for p in parts[1:]]
+        except ValueError as e:
+            raise Re10kError(f"{name}, line {n}: not a number ({e})") from None
+        if not all(np.isfinite(vals)):
+            raise Re10kError(f"{name}, line {n}: non-finite number")
+        w2c = np.array(vals[6:], dtype=np.float64).reshape(3, 4)
+        frames.append(Re10kFrame(ts, vals[0], vals[1], vals[2], vals[3], w2c))
+    if not frames:
+        raise Re10kError(f"{name}: no camera rows")
+    return Re10kFile(frames, source)
+
+
+def read_re10k(path) -> Re10kFile:
+    with open(path, encoding="utf-8") as fh:
+        return parse_re10k(fh.read(), name=str(path))
+
+
+def write_re10k(path, cameras: Re10kFile) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(format_re10k(cameras))
+
+
+def from_track(
+    c2ws, intrinsics: list[Intrinsics], fps: float, source: str | None = None
+) -> Re10kFile:
+    """A camera file for a track: one row per frame, timestamps from the frame rate."""
+    frames = []
+    for i, (c2w, K) in enumerate(zip(c2ws, intrinsics, strict=True)):
+        w2c = rigid_inverse(np.asarray(c2w, dtype=np.float64))[:3, :]
+        frames.append(
+            Re10kFrame(
+                round(i * 1e6 / fps), K.fx / K.width, K.fy / K.height, K.cx / K.width, K.cy / K.height, w2c
+            )
+        )
+    return Re10kFile(frames, source)

@@ -1,0 +1,134 @@
+"""The `realcam` command line. Heavy libraries load only in the commands that need them."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from . import __version__
+from .errors import UserError
+
+
+def _cmd_depth(args) -> int:
+    from . import depth
+
+    size = depth.parse_size(args.size) if args.size else None
+    if args.model and args.depth_map:
+        raise UserError("--model and --depth-map exclude each other: a supplied depth map needs no model")
+    result = depth.estimate(
+        args.image,
+        size=size,
+        model=args.model,
+        depth_map=args.depth_map,
+        focal_px=args.focal_px,
+        device=args.device,
+        convert=args.convert,
+    )
+    depth.write_outputs(result, args.out)
+    print(depth.summary(args.image, args.out, result))
+    return 0
+
+
+def _cmd_bundle_validate(args) -> int:
+    from realcam_core.bundle import validate_bundle
+
+    bundle, problems = validate_bundle(args.folder)
+    if problems:
+        for p in problems:
+            print(f"{args.folder}/{p}", file=sys.stderr)
+        print(f"{args.folder}: {len(problems)} problem(s); not a valid job bundle", file=sys.stderr)
+        return 1
+    s = bundle.settings
+    print(
+        f"{args.folder}: valid job bundle, {len(bundle.frames)} frames at {bundle.width}x{bundle.height}, "
+        f"{s.fps:g} fps, scene frames {bundle.frames[0].scene_frame}-{bundle.frames[-1].scene_frame}, model {s.model}"
+    )
+    return 0
+
+
+def _cmd_bundle_pack(args) -> int:
+    from realcam_core.bundle import load_bundle, pack_bundle
+
+    load_bundle(args.folder)
+    pack_bundle(args.folder, args.archive)
+    print(f"{args.folder} -> {args.archive} ({os.path.getsize(args.archive)} bytes)")
+    return 0
+
+
+def _cmd_tiny_models(args) -> int:
+    from .tiny_models import build_all
+
+    for name, path in build_all(args.folder).items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def _cmd_models(args) -> int:
+    from .depth_models import DEFAULT_DEPTH_MODEL, KNOWN_MODELS
+
+    print("Depth models (--model takes the alias, a Hugging Face id, or a local folder):")
+    for m in KNOWN_MODELS:
+        default = "  [default]" if m.alias == DEFAULT_DEPTH_MODEL else ""
+        note = f"  {m.note}" if m.note else ""
+        print(f"  {m.alias:20s} {m.repo_id:58s} licence {m.licence}{note}{default}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="realcam", description="Photo to camera-controlled video (RealCam-I2V).")
+    p.add_argument("--version", action="version", version=f"realcam {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("depth", help="metric depth and intrinsics for a photo")
+    d.add_argument("image")
+    d.add_argument("--out", required=True, help="folder for image.png, depth.npy, intrinsics.json")
+    d.add_argument("--model", help="depth model alias, Hugging Face id or local folder (see `realcam models`)")
+    d.add_argument("--depth-map", help="your own depth: .npy (metres), 16-bit .png (mm) or .exr; no model runs")
+    d.add_argument("--focal-px", type=float, help="focal length in pixels of the photo as displayed")
+    d.add_argument("--size", help="generation size WIDTHxHEIGHT (the photo is scaled to cover it and centre-cropped)")
+    d.add_argument("--device", help="torch device (default: cuda, then mps, then cpu)")
+    d.add_argument("--convert", action="store_true", help="accept grayscale, 16-bit, CMYK or alpha photos, converted to RGB")
+    d.set_defaults(func=_cmd_depth)
+
+    b = sub.add_parser("bundle", help="job bundles")
+    bsub = b.add_subparsers(dest="bundle_command", required=True)
+    bv = bsub.add_parser("validate", help="check a bundle folder and report every problem")
+    bv.add_argument("folder")
+    bv.set_defaults(func=_cmd_bundle_validate)
+    bp = bsub.add_parser("pack", help="check a bundle folder and write it as one zip for upload")
+    bp.add_argument("folder")
+    bp.add_argument("archive")
+    bp.set_defaults(func=_cmd_bundle_pack)
+
+    t = sub.add_parser("tiny-models", help="write small random-weight models for offline smoke tests")
+    t.add_argument("folder")
+    t.set_defaults(func=_cmd_tiny_models)
+
+    m = sub.add_parser("models", help="list known models and their licences")
+    m.set_defaults(func=_cmd_models)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as e:
+        print(f"realcam: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("realcam: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # BundleError and friends carry their own message
+        from realcam_core.bundle import BundleError
+
+        if isinstance(e, BundleError):
+            for p in e.problems:
+                print(f"realcam: {p}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
