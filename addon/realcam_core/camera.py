@@ -69,7 +69,7 @@ class Intrinsics:
     def fov_x_degrees(self) -> float:
         return math.degrees(2.0 * math.atan(0.5 * self.width / self.fx))
 
-    def problems(self) -> list[str]:
+    def problems(self, check_centre: bool = True) -> list[str]:
         """Why these intrinsics are unusable; empty when they are fine."""
         out = []
         values = (self.fx, self.fy, self.cx, self.cy)
@@ -81,7 +81,7 @@ class Intrinsics:
             out.append(f"focal lengths fx={self.fx:g}, fy={self.fy:g} must be positive")
         # A principal point far outside the frame means the numbers were
         # normalised or in another resolution, not a real lens shift.
-        if not (-self.width <= self.cx <= 2 * self.width and -self.height <= self.cy <= 2 * self.height):
+        if check_centre and not (-self.width <= self.cx <= 2 * self.width and -self.height <= self.cy <= 2 * self.height):
             out.append(
                 f"principal point ({self.cx:g}, {self.cy:g}) is far outside the {self.width}x{self.height} image"
             )
@@ -170,7 +170,7 @@ def blender_from_intrinsics(
     K: Intrinsics, sensor_fit: str = "AUTO", sensor_width: float = 36.0, sensor_height: float = 24.0
 ) -> BlenderCamera:
     """A Blender camera that sees exactly through K (lens, shift and pixel aspect set)."""
-    problems = K.problems()
+    problems = K.problems(check_centre=False)
     if problems:
         raise CameraError("; ".join(problems))
     if sensor_fit not in SENSOR_FITS:

@@ -1,0 +1,77 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLES = os.path.join(ROOT, "samples")
+BLENDER_SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "blender_scripts")
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """Small random-weight models, saved to disk like downloaded ones."""
+    from realcam.tiny_models import build_all
+
+    return build_all(str(tmp_path_factory.mktemp("tiny-models")))
+
+
+def run_blender_script(name, *args, timeout=600):
+    """Run a script under tests/blender_scripts in a fresh Python with real bpy."""
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    proc = subprocess.run(
+        [sys.executable, os.path.join(BLENDER_SCRIPTS, name), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"{name} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def run_cli(*args, env_extra=None, timeout=300):
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    return subprocess.run(
+        [sys.executable, "-m", "realcam", *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def save_rgb(path, w=64, h=48, seed=0, **kw):
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path, **kw)
+    return str(path)
+
+
+def make_bundle(folder, n=5, w=64, h=48, depth=True, model="tiny", seed=0):
+    """A valid job bundle: a dolly forward with RGBA previews (a hole grows at the right)."""
+    from realcam_core.bundle import Frame, JobBundle, Settings, preview_name
+    from realcam_core.camera import Intrinsics
+
+    os.makedirs(os.path.join(folder, "preview"), exist_ok=True)
+    rng = np.random.default_rng(seed)
+    ref = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+    Image.fromarray(ref).save(os.path.join(folder, "reference.png"))
+    K = Intrinsics.default_for(w, h)
+    frames = []
+    for i in range(n):
+        rgba = np.zeros((h, w, 4), np.uint8)
+        rgba[..., :3] = ref
+        rgba[..., 3] = 255
+        rgba[:, w - i * 2 :, 3] = 0 if i else 255
+        Image.fromarray(rgba).save(os.path.join(folder, preview_name(i)))
+        c2w = np.eye(4)
+        c2w[2, 3] = 0.1 * i
+        frames.append(Frame(1001 + i, preview_name(i), K, c2w))
+    if depth:
+        np.save(os.path.join(folder, "depth.npy"), np.full((h, w), 3.0, np.float32))
+    bundle = JobBundle(w, h, frames, Settings(model=model, prompt="a room", seed=seed, fps=24.0),
+                       depth="depth.npy" if depth else None)
+    bundle.write_manifest(folder)
+    return bundle
