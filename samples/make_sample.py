@@ -76,7 +76,9 @@ def build_scene():
     top = add(bpy.ops.mesh.primitive_plane_add, ceiling, size=1, location=(0, 4.5, 3.0), rotation=(math.pi, 0, 0))
     top.scale = (7, 9, 1)
     for x, rz in ((-3.5, math.pi / 2), (3.5, -math.pi / 2)):
-        side = add(bpy.ops.mesh.primitive_plane_add, wall, size=1, location=(x, 4.5, 1.5), rotation=(math.pi / 2, 0, rz))
+        side = add(
+            bpy.ops.mesh.primitive_plane_add, wall, size=1, location=(x, 4.5, 1.5), rotation=(math.pi / 2, 0, rz)
+        )
         side.scale = (9, 3, 1)
     add(bpy.ops.mesh.primitive_cube_add, red, size=1, location=(-1.1, 3.2, 0.4)).scale = (1.2, 0.8, 0.8)
     add(bpy.ops.mesh.primitive_uv_sphere_add, blue, radius=0.45, location=(0.7, 2.6, 0.45))
@@ -135,8 +137,20 @@ def main():
     Image.fromarray(mm).save(os.path.join(HERE, "room_depth.png"))
     fx = LENS_MM / SENSOR_MM * W
     with open(os.path.join(HERE, "room_camera.json"), "w") as fh:
-        json.dump({"fx": fx, "fy": fx, "cx": W / 2, "cy": H / 2, "width": W, "height": H,
-                   "lens_mm": LENS_MM, "sensor_width_mm": SENSOR_MM}, fh, indent=1)
+        json.dump(
+            {
+                "fx": fx,
+                "fy": fx,
+                "cx": W / 2,
+                "cy": H / 2,
+                "width": W,
+                "height": H,
+                "lens_mm": LENS_MM,
+                "sensor_width_mm": SENSOR_MM,
+            },
+            fh,
+            indent=1,
+        )
     print(f"depth {z.min():.2f}-{z.max():.2f} m, focal {fx:.1f} px")
 
 

@@ -71,7 +71,8 @@ def make_bundle(folder, n=5, w=64, h=48, depth=True, model="tiny", seed=0):
         frames.append(Frame(1001 + i, preview_name(i), K, c2w))
     if depth:
         np.save(os.path.join(folder, "depth.npy"), np.full((h, w), 3.0, np.float32))
-    bundle = JobBundle(w, h, frames, Settings(model=model, prompt="a room", seed=seed, fps=24.0),
-                       depth="depth.npy" if depth else None)
+    bundle = JobBundle(
+        w, h, frames, Settings(model=model, prompt="a room", seed=seed, fps=24.0), depth="depth.npy" if depth else None
+    )
     bundle.write_manifest(folder)
     return bundle

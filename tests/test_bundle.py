@@ -148,7 +148,7 @@ def test_unpack_refuses_escaping_entries(tmp_path, name):
 def test_unpack_refuses_links_bombs_and_non_archives(tmp_path):
     with zipfile.ZipFile(tmp_path / "link.zip", "w") as zf:
         info = zipfile.ZipInfo("preview/0000.png")
-        info.external_attr = (0o120777 << 16)
+        info.external_attr = 0o120777 << 16
         zf.writestr(info, "/etc/passwd")
     with pytest.raises(BundleError, match="symbolic links"):
         unpack_bundle(tmp_path / "link.zip", tmp_path / "d1")

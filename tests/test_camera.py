@@ -106,8 +106,12 @@ def test_backprojected_pixel_projects_to_itself(K, fu, fv, depth):
 
 
 @settings(max_examples=200, deadline=None)
-@given(quats, st.lists(st.floats(-100, 100), min_size=3, max_size=3), st.lists(st.floats(0.1, 10), min_size=3,
-       max_size=3), st.floats(0.001, 1000.0))
+@given(
+    quats,
+    st.lists(st.floats(-100, 100), min_size=3, max_size=3),
+    st.lists(st.floats(0.1, 10), min_size=3, max_size=3),
+    st.floats(0.001, 1000.0),
+)
 def test_matrix_world_round_trip_removes_scale_and_applies_units(q, t, scale, unit):
     R = rotation(q)
     mw = np.eye(4)
@@ -159,8 +163,15 @@ def test_bad_cameras_are_refused_with_a_reason():
 
 def test_facts_horizontal_fit_with_shift():
     # facts.md: fx = lens / sensor_width * W; cx = W/2 - shift_x W; cy = H/2 + shift_y W
-    cam = BlenderCamera(lens=35, sensor_width=36, sensor_fit="HORIZONTAL", shift_x=0.1, shift_y=-0.05,
-                        resolution_x=800, resolution_y=600)
+    cam = BlenderCamera(
+        lens=35,
+        sensor_width=36,
+        sensor_fit="HORIZONTAL",
+        shift_x=0.1,
+        shift_y=-0.05,
+        resolution_x=800,
+        resolution_y=600,
+    )
     K = intrinsics_from_blender(cam)
     assert K.fx == pytest.approx(35 / 36 * 800)
     assert K.cx == pytest.approx(400 - 80)

@@ -4,7 +4,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from realcam_core.camera import Intrinsics, relative_to_first
-from realcam_core.re10k import Re10kError, Re10kFile, Re10kFrame, format_re10k, from_track, parse_re10k, read_re10k, write_re10k
+from realcam_core.re10k import (
+    Re10kError,
+    Re10kFile,
+    Re10kFrame,
+    format_re10k,
+    from_track,
+    parse_re10k,
+    read_re10k,
+    write_re10k,
+)
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 
@@ -41,9 +50,13 @@ def test_file_round_trip_and_track_conversion(tmp_path):
         q = rng.normal(size=4)
         q /= np.linalg.norm(q)
         w, x, y, z = q
-        R = np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                      [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                      [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+        R = np.array(
+            [
+                [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+            ]
+        )
         m = np.eye(4)
         m[:3, :3], m[:3, 3] = R, rng.normal(size=3) * i
         poses.append(m)
@@ -69,8 +82,13 @@ def test_dataset_line_format_is_read():
 
 @pytest.mark.parametrize(
     "text, match",
-    [("", "empty"), ("url\n1 2 3\n", "19 numbers"), ("0 a 0 0 0 0 0 1 0 0 0 0 1 0 0 0 0 1 0\n", "not a number"),
-     ("0 nan 0 0 0 0 0 1 0 0 0 0 1 0 0 0 0 1 0\n", "non-finite"), ("just-a-url\n", "no camera rows")],
+    [
+        ("", "empty"),
+        ("url\n1 2 3\n", "19 numbers"),
+        ("0 a 0 0 0 0 0 1 0 0 0 0 1 0 0 0 0 1 0\n", "not a number"),
+        ("0 nan 0 0 0 0 0 1 0 0 0 0 1 0 0 0 0 1 0\n", "non-finite"),
+        ("just-a-url\n", "no camera rows"),
+    ],
 )
 def test_bad_files_name_the_line(text, match):
     with pytest.raises(Re10kError, match=match):

@@ -245,12 +245,30 @@ def safe_relative_path(name) -> str | None:
     return None
 
 
+@dataclass
+class _FileRefs:
+    """The files a manifest names, as far as they could be read (for file checks)."""
+
+    size: tuple[int, int] | None = None
+    reference: str | None = None
+    depth: str | None = None
+    previews: list = field(default_factory=list)  # (frame index, name)
+    readable: bool = True  # False when the manifest is of an unknown kind or version
+
+
 def parse_manifest(data, limits: Limits = Limits()) -> tuple[JobBundle | None, list[Problem]]:
     """Check a decoded manifest; the bundle when it is sound, and every problem found."""
+    bundle, problems, _ = _parse(data, limits)
+    return bundle, problems
+
+
+def _parse(data, limits: Limits) -> tuple[JobBundle | None, list[Problem], _FileRefs]:
     c = _Checker()
+    refs = _FileRefs()
     if not isinstance(data, dict):
         c.m("", "must be a JSON object")
-        return None, c.problems
+        refs.readable = False
+        return None, c.problems, refs
     if data.get("schema") != SCHEMA_NAME:
         c.m("schema", f"must be {SCHEMA_NAME!r}, found {data.get('schema')!r}")
     version = data.get("schema_version")
@@ -260,7 +278,8 @@ def parse_manifest(data, limits: Limits = Limits()) -> tuple[JobBundle | None, l
             f"unknown schema version {version!r}; this side reads {list(SUPPORTED_SCHEMA_VERSIONS)} "
             "(update the add-on and the backend to the same release)",
         )
-        return None, c.problems
+        refs.readable = False
+        return None, c.problems, refs
     c.unknown_keys(data, _TOP_KEYS, "")
 
     width, height = data.get("width"), data.get("height")
@@ -268,8 +287,12 @@ def parse_manifest(data, limits: Limits = Limits()) -> tuple[JobBundle | None, l
     if not size_ok:
         c.m("width", f"width and height must be positive integers, found {width!r} x {height!r}")
     elif width > limits.max_side or height > limits.max_side or width * height > limits.max_pixels:
-        c.m("width", f"{width}x{height} is larger than allowed ({limits.max_side} per side, {limits.max_pixels} pixels)")
+        c.m(
+            "width", f"{width}x{height} is larger than allowed ({limits.max_side} per side, {limits.max_pixels} pixels)"
+        )
         size_ok = False
+    if size_ok:
+        refs.size = (width, height)
     if data.get("intrinsics_convention") != K_CONVENTION:
         c.m("intrinsics_convention", f"must be {K_CONVENTION!r}, found {data.get('intrinsics_convention')!r}")
 
@@ -277,6 +300,8 @@ def parse_manifest(data, limits: Limits = Limits()) -> tuple[JobBundle | None, l
     why = safe_relative_path(ref)
     if why:
         c.m("reference_image", why)
+    else:
+        refs.reference = ref
     depth = data.get("depth")
     if depth is not None:
         why = safe_relative_path(depth)
@@ -284,23 +309,24 @@ def parse_manifest(data, limits: Limits = Limits()) -> tuple[JobBundle | None, l
             c.m("depth", why)
         elif not depth.endswith(".npy"):
             c.m("depth", "must be a .npy file")
+        else:
+            refs.depth = depth
 
     settings = _parse_settings(data.get("settings"), c)
-    frames = _parse_frames(data.get("frames"), c, limits, (width, height) if size_ok else None)
+    frames = _parse_frames(data.get("frames"), c, limits, refs)
 
-    names = [f.preview for f in frames or []] + [ref] + ([depth] if depth else [])
+    names = [n for _, n in refs.previews] + [ref] + ([depth] if depth else [])
     seen = set()
     for n in names:
         if isinstance(n, str) and n in seen:
             c.m("frames", f"file {n!r} is referenced twice")
         seen.add(n)
-    if c.problems:
-        return None, c.problems
     source = data.get("source") or {}
     if not isinstance(source, dict):
         c.m("source", "must be an object")
-        return None, c.problems
-    return JobBundle(width, height, frames, settings, ref, depth, source), []
+    if c.problems:
+        return None, c.problems, refs
+    return JobBundle(width, height, frames, settings, ref, depth, source), [], refs
 
 
 def _parse_settings(s, c: _Checker) -> Settings | None:
@@ -353,7 +379,8 @@ def _parse_settings(s, c: _Checker) -> Settings | None:
     )
 
 
-def _parse_frames(frames, c: _Checker, limits: Limits, size) -> list[Frame] | None:
+def _parse_frames(frames, c: _Checker, limits: Limits, refs: _FileRefs) -> list[Frame] | None:
+    size = refs.size
     if not isinstance(frames, list) or len(frames) < 2:
         c.m("frames", "must be a list of at least 2 frames (a video)")
         return None
@@ -379,6 +406,8 @@ def _parse_frames(frames, c: _Checker, limits: Limits, size) -> list[Frame] | No
         why = safe_relative_path(f.get("preview"))
         if why:
             c.m(f"{p}.preview", why)
+        else:
+            refs.previews.append((i, f["preview"]))
         K = _parse_intrinsics(f.get("intrinsics"), c, f"{p}.intrinsics", size)
         c2w = f.get("c2w")
         try:
@@ -480,10 +509,10 @@ def _check_depth(c: _Checker, root: str, name: str, size) -> None:
 
 def validate_bundle(folder, limits: Limits = Limits()) -> tuple[JobBundle | None, list[Problem]]:
     """Check a bundle folder: manifest, every referenced file, and nothing extra."""
-    c = _Checker()
+    folder = os.fspath(folder)
     mpath = os.path.join(folder, MANIFEST_NAME)
     if not os.path.isdir(folder):
-        return None, [Problem(str(folder), "is not a folder")]
+        return None, [Problem(folder, "is not a folder")]
     if not os.path.isfile(mpath):
         return None, [Problem(MANIFEST_NAME, "missing: this folder is not a job bundle")]
     if os.path.getsize(mpath) > limits.max_manifest_bytes:
@@ -493,20 +522,22 @@ def validate_bundle(folder, limits: Limits = Limits()) -> tuple[JobBundle | None
             data = json.load(fh)
     except (ValueError, UnicodeDecodeError) as e:
         return None, [Problem(MANIFEST_NAME, f"is not valid JSON: {e}")]
-    bundle, problems = parse_manifest(data, limits)
+    bundle, problems, refs = _parse(data, limits)
+    if not refs.readable:
+        return None, problems
+    c = _Checker()
     c.problems.extend(problems)
-    if bundle is None:
-        # Still report file-level problems we can see without a sound manifest.
-        return None, c.problems
-    size = (bundle.width, bundle.height)
-    _check_png(c, folder, bundle.reference_image, size, ("rgb", "rgba"), "reference image")
-    for i, f in enumerate(bundle.frames):
-        _check_png(c, folder, f.preview, size, ("rgba",), f"preview of frame {i}")
-    if bundle.depth:
-        _check_depth(c, folder, bundle.depth, size)
-    referenced = {MANIFEST_NAME, bundle.reference_image, *(f.preview for f in bundle.frames)}
-    if bundle.depth:
-        referenced.add(bundle.depth)
+    # Files are checked as far as the manifest could be read, so one run
+    # reports manifest and file problems together.
+    if refs.size is not None:
+        if refs.reference:
+            _check_png(c, folder, refs.reference, refs.size, ("rgb", "rgba"), "reference image")
+        for i, name in refs.previews:
+            _check_png(c, folder, name, refs.size, ("rgba",), f"preview of frame {i}")
+        if refs.depth:
+            _check_depth(c, folder, refs.depth, refs.size)
+    referenced = {MANIFEST_NAME, *(n for _, n in refs.previews)}
+    referenced.update(n for n in (refs.reference, refs.depth) if n)
     for name in sorted(_all_files(folder)):
         if name not in referenced:
             what = "extra frame not listed in the manifest" if name.startswith("preview/") else "extra file"
@@ -597,7 +628,5 @@ def _extract(zf: zipfile.ZipFile, dest, limits: Limits) -> None:
                 if written > limits.max_unpacked_bytes:
                     out.close()
                     shutil.rmtree(dest, ignore_errors=True)
-                    raise BundleError(
-                        [Problem("archive", f"unpacks to more than {limits.max_unpacked_bytes} bytes")]
-                    )
+                    raise BundleError([Problem("archive", f"unpacks to more than {limits.max_unpacked_bytes} bytes")])
                 out.write(chunk)

@@ -81,7 +81,9 @@ class Intrinsics:
             out.append(f"focal lengths fx={self.fx:g}, fy={self.fy:g} must be positive")
         # A principal point far outside the frame means the numbers were
         # normalised or in another resolution, not a real lens shift.
-        if check_centre and not (-self.width <= self.cx <= 2 * self.width and -self.height <= self.cy <= 2 * self.height):
+        if check_centre and not (
+            -self.width <= self.cx <= 2 * self.width and -self.height <= self.cy <= 2 * self.height
+        ):
             out.append(
                 f"principal point ({self.cx:g}, {self.cy:g}) is far outside the {self.width}x{self.height} image"
             )
@@ -92,9 +94,7 @@ class Intrinsics:
 
     @classmethod
     def from_dict(cls, d: dict) -> Intrinsics:
-        return cls(
-            float(d["fx"]), float(d["fy"]), float(d["cx"]), float(d["cy"]), int(d["width"]), int(d["height"])
-        )
+        return cls(float(d["fx"]), float(d["fy"]), float(d["cx"]), float(d["cy"]), int(d["width"]), int(d["height"]))
 
     @classmethod
     def default_for(cls, width: int, height: int) -> Intrinsics:

@@ -114,9 +114,7 @@ def latent_frame_groups(num_frames: int, temporal: int) -> list[range]:
     return groups
 
 
-def latent_mask(
-    mask, spatial: int, temporal: int = 1, threshold: float = 0.9, mode: str = "bilinear"
-) -> np.ndarray:
+def latent_mask(mask, spatial: int, temporal: int = 1, threshold: float = 0.9, mode: str = "bilinear") -> np.ndarray:
     """Boolean (F', H/s, W/s) latent mask from a (F, H, W) pixel mask."""
     m = np.asarray(mask)
     if m.ndim != 3:

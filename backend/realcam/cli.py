@@ -88,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--focal-px", type=float, help="focal length in pixels of the photo as displayed")
     d.add_argument("--size", help="generation size WIDTHxHEIGHT (the photo is scaled to cover it and centre-cropped)")
     d.add_argument("--device", help="torch device (default: cuda, then mps, then cpu)")
-    d.add_argument("--convert", action="store_true", help="accept grayscale, 16-bit, CMYK or alpha photos, converted to RGB")
+    d.add_argument(
+        "--convert", action="store_true", help="accept grayscale, 16-bit, CMYK or alpha photos, converted to RGB"
+    )
     d.set_defaults(func=_cmd_depth)
 
     b = sub.add_parser("bundle", help="job bundles")

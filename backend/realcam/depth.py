@@ -174,7 +174,7 @@ def write_outputs(result: DepthResult, out_dir) -> None:
 
 def summary(image_path, out_dir, r: DepthResult) -> str:
     valid = r.depth[r.depth > 0]
-    lo, med, hi = (np.percentile(valid, [1, 50, 99]) if valid.size else (0.0, 0.0, 0.0))
+    lo, med, hi = np.percentile(valid, [1, 50, 99]) if valid.size else (0.0, 0.0, 0.0)
     K = r.intrinsics
     notes = f" ({', '.join(r.notes)})" if r.notes else ""
     return (

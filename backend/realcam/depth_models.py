@@ -35,16 +35,25 @@ class KnownDepthModel:
 # the default. The Large and Base checkpoints are CC-BY-NC-4.0: for commercial
 # work choose a Small one (Apache-2.0) or supply depth yourself.
 KNOWN_MODELS = [
-    KnownDepthModel("da2-indoor-large", "depth-anything/Depth-Anything-V2-Metric-Indoor-Large-hf", "CC-BY-NC-4.0",
-                    "authors' choice; rooms and near scenes up to 20 m"),
+    KnownDepthModel(
+        "da2-indoor-large",
+        "depth-anything/Depth-Anything-V2-Metric-Indoor-Large-hf",
+        "CC-BY-NC-4.0",
+        "authors' choice; rooms and near scenes up to 20 m",
+    ),
     KnownDepthModel("da2-indoor-base", "depth-anything/Depth-Anything-V2-Metric-Indoor-Base-hf", "CC-BY-NC-4.0", ""),
     KnownDepthModel("da2-indoor-small", "depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf", "Apache-2.0", ""),
-    KnownDepthModel("da2-outdoor-large", "depth-anything/Depth-Anything-V2-Metric-Outdoor-Large-hf", "CC-BY-NC-4.0",
-                    "streets and landscapes up to 80 m"),
+    KnownDepthModel(
+        "da2-outdoor-large",
+        "depth-anything/Depth-Anything-V2-Metric-Outdoor-Large-hf",
+        "CC-BY-NC-4.0",
+        "streets and landscapes up to 80 m",
+    ),
     KnownDepthModel("da2-outdoor-base", "depth-anything/Depth-Anything-V2-Metric-Outdoor-Base-hf", "CC-BY-NC-4.0", ""),
     KnownDepthModel("da2-outdoor-small", "depth-anything/Depth-Anything-V2-Metric-Outdoor-Small-hf", "Apache-2.0", ""),
-    KnownDepthModel("depth-pro", "apple/DepthPro-hf", "apple-amlr (see the model card)",
-                    "also estimates the field of view"),
+    KnownDepthModel(
+        "depth-pro", "apple/DepthPro-hf", "apple-amlr (see the model card)", "also estimates the field of view"
+    ),
 ]
 DEFAULT_DEPTH_MODEL = "da2-indoor-large"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -127,7 +136,8 @@ class DepthModel:
                 )
         elif self.kind != "depth_pro":
             raise UserError(
-                f"depth model {self.model_id!r} is a {self.kind!r} model; supported: Depth Anything V2 metric, Depth Pro"
+                f"depth model {self.model_id!r} is a {self.kind!r} model; "
+                "supported: Depth Anything V2 metric, Depth Pro"
             )
         self.device = pick_device(device)
         self.dtype = torch.float16 if self.device == "cuda" else torch.float32

@@ -86,8 +86,12 @@ def build_depth_pro(folder: str, seed: int = 0) -> str:
     model.save_pretrained(folder)
     _save_preprocessor(
         folder,
-        {"image_processor_type": "DepthProImageProcessor", "size": {"height": 32, "width": 32},
-         "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]},
+        {
+            "image_processor_type": "DepthProImageProcessor",
+            "size": {"height": 32, "width": 32},
+            "image_mean": [0.5, 0.5, 0.5],
+            "image_std": [0.5, 0.5, 0.5],
+        },
     )
     return folder
 

@@ -55,10 +55,16 @@ for i in range(count):
     cases.append(
         {
             "camera": {
-                "lens": cam_data.lens, "sensor_width": cam_data.sensor_width, "sensor_height": cam_data.sensor_height,
-                "sensor_fit": fit, "shift_x": cam_data.shift_x, "shift_y": cam_data.shift_y,
-                "resolution_x": r.resolution_x, "resolution_y": r.resolution_y,
-                "pixel_aspect_x": r.pixel_aspect_x, "pixel_aspect_y": r.pixel_aspect_y,
+                "lens": cam_data.lens,
+                "sensor_width": cam_data.sensor_width,
+                "sensor_height": cam_data.sensor_height,
+                "sensor_fit": fit,
+                "shift_x": cam_data.shift_x,
+                "shift_y": cam_data.shift_y,
+                "resolution_x": r.resolution_x,
+                "resolution_y": r.resolution_y,
+                "pixel_aspect_x": r.pixel_aspect_x,
+                "pixel_aspect_y": r.pixel_aspect_y,
             },
             "matrix_world": [list(row) for row in mw],
             "points": points,
