@@ -56,6 +56,52 @@ def _cmd_bundle_pack(args) -> int:
     return 0
 
 
+def _cmd_generate(args) -> int:
+    import signal
+    import threading
+
+    from tqdm import tqdm
+
+    from .engine import Engine, JobCancelled, RunOptions
+
+    cancel = threading.Event()
+    # Ctrl-C stops before the next step and leaves no half-written video.
+    signal.signal(signal.SIGINT, lambda *_: cancel.set())
+    bar = None
+
+    def on_event(e):
+        nonlocal bar
+        if e["stage"] == "denoise":
+            if bar is None:
+                bar = tqdm(total=e["total"], desc="denoise", unit="step", file=sys.stderr)
+            bar.n = e["step"]
+            bar.refresh()
+        elif bar is None:
+            print(f"realcam: {e['stage']}...", file=sys.stderr)
+        elif e["stage"] == "write":
+            bar.close()
+
+    options = RunOptions(
+        model=args.model, device=args.device, offload=args.offload, vae_tiling=args.vae_tiling, dtype=args.dtype
+    )
+    try:
+        result = Engine().run(args.bundle, args.out, options, on_event=on_event, cancel=cancel)
+    except JobCancelled:
+        print("realcam: cancelled; nothing was written", file=sys.stderr)
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    t = result["timings"]
+    print(
+        f"{args.bundle} -> {args.out}/video.mp4: {result['frames']} frames at {result['fps']:g} fps, "
+        f"{result['width']}x{result['height']}, {result['model_name']} seed {result['seed']}, "
+        f"{result['steps']} steps (SNS {'on' if result['sns']['enabled'] else 'off'}, "
+        f"{len(result['sns']['shaped_steps'])} shaped), {t['total_s']:.1f} s"
+    )
+    return 0
+
+
 def _cmd_tiny_models(args) -> int:
     from .tiny_models import build_all
 
@@ -65,8 +111,18 @@ def _cmd_tiny_models(args) -> int:
 
 
 def _cmd_models(args) -> int:
+    from .adapters import DEFAULT_VIDEO_MODEL, KNOWN_VIDEO_MODELS
     from .depth_models import DEFAULT_DEPTH_MODEL, KNOWN_MODELS
 
+    print("Video models (--model, or the bundle's settings.model):")
+    for m in KNOWN_VIDEO_MODELS:
+        default = "  [default]" if m.alias == DEFAULT_VIDEO_MODEL else ""
+        sp = m.spec
+        sizes = "/".join(f"{w}x{h}" for w, h in sp.native_sizes)
+        print(
+            f"  {m.alias:20s} {m.repo_id:48s} {sizes}, <= {sp.max_frames} frames, {sp.native_fps:g} fps, "
+            f"licence {sp.licence}{default}"
+        )
     print("Depth models (--model takes the alias, a Hugging Face id, or a local folder):")
     for m in KNOWN_MODELS:
         default = "  [default]" if m.alias == DEFAULT_DEPTH_MODEL else ""
@@ -102,6 +158,26 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("folder")
     bp.add_argument("archive")
     bp.set_defaults(func=_cmd_bundle_pack)
+
+    g = sub.add_parser("generate", help="run a job bundle through the video model")
+    g.add_argument("bundle", help="job bundle folder")
+    g.add_argument("--out", required=True, help="new folder for video.mp4, frames/ and result.json")
+    g.add_argument(
+        "--model", help="video model alias, Hugging Face id or local diffusers folder (default: the bundle's)"
+    )
+    g.add_argument("--device", help="torch device (default: cuda, then mps, then cpu)")
+    g.add_argument(
+        "--offload",
+        choices=["auto", "none", "model", "sequential"],
+        default="auto",
+        help="CPU offload: model (default on CUDA) keeps one model on the GPU at a time, sequential "
+        "the least memory and slowest",
+    )
+    g.add_argument("--vae-tiling", action="store_true", help="decode the video in tiles (less memory)")
+    g.add_argument(
+        "--dtype", choices=["float32", "float16", "bfloat16"], help="default: bfloat16 on CUDA, else float32"
+    )
+    g.set_defaults(func=_cmd_generate)
 
     t = sub.add_parser("tiny-models", help="write small random-weight models for offline smoke tests")
     t.add_argument("folder")

@@ -96,7 +96,180 @@ def build_depth_pro(folder: str, seed: int = 0) -> str:
     return folder
 
 
-BUILDERS = {"depth-anything": build_depth_anything, "depth-pro": build_depth_pro}
+def _tiny_text_encoder():
+    from transformers import T5Tokenizer, UMT5Config, UMT5EncoderModel
+
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)] + [(c, -1.0) for c in "abcdefghijklmnopqrstuvwxyz\u2581"]
+    tokenizer = T5Tokenizer(vocab=vocab, extra_ids=0)
+    config = UMT5Config(
+        vocab_size=len(vocab),
+        d_model=32,
+        d_kv=8,
+        d_ff=37,
+        num_layers=2,
+        num_heads=4,
+        relative_attention_num_buckets=8,
+    )
+    return UMT5EncoderModel(config).eval(), tokenizer
+
+
+def _tiny_wan_transformer(in_channels, out_channels):
+    from diffusers import WanTransformer3DModel
+
+    return WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        text_dim=32,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32,
+    ).eval()
+
+
+def build_wan22_ti2v(folder: str, seed: int = 0) -> str:
+    """Wan 2.2 TI2V-5B layout: 48-channel 16x VAE, image in latent frame 0 (expand_timesteps)."""
+    import torch
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline
+
+    torch.manual_seed(seed)
+    vae = AutoencoderKLWan(
+        base_dim=3,
+        z_dim=48,
+        in_channels=12,
+        out_channels=12,
+        is_residual=True,
+        patch_size=2,
+        latents_mean=[0.0] * 48,
+        latents_std=[1.0] * 48,
+        dim_mult=[1, 1, 1, 1],
+        num_res_blocks=1,
+        scale_factor_spatial=16,
+        scale_factor_temporal=4,
+        temperal_downsample=[False, True, True],
+    ).eval()
+    text_encoder, tokenizer = _tiny_text_encoder()
+    pipe = WanImageToVideoPipeline(
+        transformer=_tiny_wan_transformer(48, 48),
+        vae=vae,
+        scheduler=UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=5.0),
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        transformer_2=None,
+        image_encoder=None,
+        image_processor=None,
+        boundary_ratio=None,
+        expand_timesteps=True,
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def build_wan21_i2v(folder: str, seed: int = 0) -> str:
+    """Wan 2.1 I2V layout: 16-channel 8x VAE, image condition concatenated on channels."""
+    import torch
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline
+
+    torch.manual_seed(seed)
+    vae = AutoencoderKLWan(
+        base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
+    ).eval()
+    text_encoder, tokenizer = _tiny_text_encoder()
+    pipe = WanImageToVideoPipeline(
+        transformer=_tiny_wan_transformer(36, 16),
+        vae=vae,
+        scheduler=UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0),
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        transformer_2=None,
+        image_encoder=None,
+        image_processor=None,
+        boundary_ratio=None,
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def build_svd(folder: str, seed: int = 0) -> str:
+    """Stable Video Diffusion layout: per-frame VAE (4x here), CLIP image embedding at 224 px."""
+    import torch
+    from diffusers import (
+        AutoencoderKLTemporalDecoder,
+        EulerDiscreteScheduler,
+        StableVideoDiffusionPipeline,
+        UNetSpatioTemporalConditionModel,
+    )
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(seed)
+    unet = UNetSpatioTemporalConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=2,
+        sample_size=32,
+        in_channels=8,
+        out_channels=4,
+        down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
+        up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
+        cross_attention_dim=32,
+        num_attention_heads=8,
+        projection_class_embeddings_input_dim=96,
+        addition_time_embed_dim=32,
+    ).eval()
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        interpolation_type="linear",
+        num_train_timesteps=1000,
+        prediction_type="v_prediction",
+        sigma_max=700.0,
+        sigma_min=0.002,
+        steps_offset=1,
+        timestep_spacing="leading",
+        timestep_type="continuous",
+        use_karras_sigmas=True,
+    )
+    vae = AutoencoderKLTemporalDecoder(
+        block_out_channels=[32, 32, 32],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * 3,
+        latent_channels=4,
+    ).eval()
+    encoder = CLIPVisionModelWithProjection(
+        CLIPVisionConfig(
+            hidden_size=32,
+            projection_dim=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            image_size=224,
+            intermediate_size=37,
+            patch_size=32,
+        )
+    ).eval()
+    pipe = StableVideoDiffusionPipeline(
+        unet=unet,
+        image_encoder=encoder,
+        scheduler=scheduler,
+        vae=vae,
+        feature_extractor=CLIPImageProcessor(crop_size=224, size=224),
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+BUILDERS = {
+    "depth-anything": build_depth_anything,
+    "depth-pro": build_depth_pro,
+    "wan22-ti2v": build_wan22_ti2v,
+    "wan21-i2v": build_wan21_i2v,
+    "svd": build_svd,
+}
 
 
 def build_all(root: str, only: list[str] | None = None) -> dict[str, str]:

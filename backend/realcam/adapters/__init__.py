@@ -1,0 +1,85 @@
+"""Image-to-video model families. Adding a family is one file here plus a line below."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+from ..errors import UserError
+from .base import ModelSpec, VideoAdapter
+from .svd import SVD_XT, SvdAdapter
+from .wan import WAN21_I2V_480P, WAN21_I2V_720P, WAN22_TI2V_5B, WanAdapter
+
+ADAPTERS = {"wan": WanAdapter, "svd": SvdAdapter}
+PIPELINE_FAMILIES = {"WanImageToVideoPipeline": "wan", "StableVideoDiffusionPipeline": "svd"}
+
+
+@dataclass(frozen=True)
+class KnownVideoModel:
+    alias: str
+    repo_id: str
+    spec: ModelSpec
+
+
+# Default: Wan 2.2 TI2V-5B. With model CPU offload it runs at its native
+# 1280x704 on a 24 GB consumer GPU, makes up to 121 frames at 24 fps (so
+# Blender frames map one to one at film rate), follows a text prompt, and is
+# Apache-2.0, which studios can use. Wan 2.1 14B needs ~30 GB of weights in
+# bf16 (offload on 24 GB cards is slow); SVD-xt fits easily but stops at 25
+# frames, has no prompt and a restrictive licence.
+KNOWN_VIDEO_MODELS = [
+    KnownVideoModel("wan2.2-ti2v-5b", "Wan-AI/Wan2.2-TI2V-5B-Diffusers", WAN22_TI2V_5B),
+    KnownVideoModel("wan2.1-i2v-14b-480p", "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", WAN21_I2V_480P),
+    KnownVideoModel("wan2.1-i2v-14b-720p", "Wan-AI/Wan2.1-I2V-14B-720P-Diffusers", WAN21_I2V_720P),
+    KnownVideoModel("svd-xt", "stabilityai/stable-video-diffusion-img2vid-xt", SVD_XT),
+]
+DEFAULT_VIDEO_MODEL = "wan2.2-ti2v-5b"
+
+
+def _read_json(path):
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _spec_from_folder(folder: str) -> ModelSpec:
+    index = os.path.join(folder, "model_index.json")
+    if not os.path.isfile(index):
+        raise UserError(f"{folder}: not a diffusers model folder (no model_index.json)")
+    data = _read_json(index)
+    family = PIPELINE_FAMILIES.get(data.get("_class_name"))
+    if family is None:
+        raise UserError(
+            f"{folder}: a {data.get('_class_name')} is not a supported image-to-video pipeline "
+            f"(supported: {', '.join(PIPELINE_FAMILIES)})"
+        )
+    if family == "svd":
+        return SVD_XT
+    if data.get("expand_timesteps"):
+        return WAN22_TI2V_5B
+    return WAN21_I2V_720P  # a local Wan 2.1-style folder: the larger limits
+
+
+def resolve_video_model(name: str) -> tuple[str, ModelSpec, VideoAdapter]:
+    """(model id or folder, its limits, its adapter) for an alias, hub id or local folder."""
+    for m in KNOWN_VIDEO_MODELS:
+        if name in (m.alias, m.repo_id):
+            return m.repo_id, m.spec, ADAPTERS[m.spec.family](m.spec)
+    if os.path.isdir(name):
+        spec = _spec_from_folder(name)
+        return name, spec, ADAPTERS[spec.family](spec)
+    try:
+        from huggingface_hub import hf_hub_download
+
+        folder = os.path.dirname(hf_hub_download(name, "model_index.json"))
+    except Exception:
+        known = ", ".join(m.alias for m in KNOWN_VIDEO_MODELS)
+        raise UserError(
+            f"video model {name!r} is neither a known model ({known}), a local diffusers folder, "
+            "nor a Hugging Face id whose model_index.json can be read (offline?)"
+        ) from None
+    spec = _spec_from_folder(folder)
+    return name, spec, ADAPTERS[spec.family](spec)
+
+
+__all__ = ["DEFAULT_VIDEO_MODEL", "KNOWN_VIDEO_MODELS", "ModelSpec", "VideoAdapter", "resolve_video_model"]

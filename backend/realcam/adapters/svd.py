@@ -1,0 +1,81 @@
+"""Stable Video Diffusion img2vid(-xt): EDM / Euler (v-prediction, Karras sigmas), per-frame VAE.
+
+Latents are (B, F, 4, H/8, W/8) scaled by the VAE's scaling_factor; noised as
+z + sigma n. The image enters as a CLIP embedding plus a VAE latent
+concatenated on channels; frame 0 of the video is the reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from realcam_core.masks import latent_mask
+
+from ..noise_level import level_from_edm_sigma
+from .base import ModelSpec, VideoAdapter
+
+SVD_XT = ModelSpec(
+    name="Stable Video Diffusion img2vid-xt",
+    family="svd",
+    native_sizes=((1024, 576), (576, 1024)),
+    size_multiple=64,
+    max_pixels=1024 * 576,
+    max_frames=25,
+    temporal_factor=1,
+    native_fps=7.0,
+    default_steps=25,
+    default_guidance=3.0,
+    licence="Stability AI Community License (see the model card)",
+)
+
+
+class SvdAdapter(VideoAdapter):
+    family = "svd"
+
+    def load(self, model_id, device, dtype, offload, vae_tiling):
+        from diffusers import StableVideoDiffusionPipeline
+
+        return StableVideoDiffusionPipeline.from_pretrained(model_id, dtype=dtype)
+
+    def latent_shape(self, pipe, frames, height, width):
+        s = pipe.vae_scale_factor
+        return (1, frames, pipe.unet.config.in_channels // 2, height // s, width // s)
+
+    def encode_preview(self, pipe, video, generator, chunk: int = 8):
+        import torch
+
+        vae = pipe.vae
+        device = pipe._execution_device
+        out = []
+        for i in range(0, video.shape[0], chunk):
+            x = video[i : i + chunk].to(device=device, dtype=vae.dtype)
+            out.append(vae.encode(x).latent_dist.mode() * vae.config.scaling_factor)
+        return torch.cat(out)[None]  # (1, F, 4, h, w)
+
+    def latent_mask(self, pipe, mask, threshold):
+        import torch
+
+        m = latent_mask(mask, pipe.vae_scale_factor, 1, threshold)
+        m[self.reference_latent_frames()] = False
+        return torch.from_numpy(np.ascontiguousarray(m))[None, :, None]  # (1, F, 1, h, w)
+
+    def noise(self, clean, eps, sigma):
+        return clean + sigma * eps
+
+    def noise_level(self, sigma):
+        return level_from_edm_sigma(sigma)
+
+    def initial_noise_scale(self, pipe):
+        return float(pipe.scheduler.init_noise_sigma)
+
+    def call_arguments(self, image, job):
+        return {
+            "image": image,
+            "height": job.height,
+            "width": job.width,
+            "num_frames": job.model_frames,
+            "num_inference_steps": job.steps,
+            "min_guidance_scale": 1.0,
+            "max_guidance_scale": job.guidance,
+            "decode_chunk_size": 8,
+        }

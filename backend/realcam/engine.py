@@ -1,0 +1,360 @@
+"""Running a job bundle through an image-to-video model with noise shaping.
+
+`Engine.run(bundle, out)` writes, together or not at all:
+    video.mp4      H.264 at the bundle's fps, exactly the bundle's frame count
+    frames/0000.png ...
+    result.json    model, seed, steps, SNS settings and shaped steps, timings, peak memory
+
+The pipeline is loaded once and kept for the next job with the same model.
+Progress goes to a caller's `on_event`; a set `cancel` event stops the job
+before the next denoising step, leaving nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from realcam_core.bundle import BundleError, JobBundle, load_bundle
+from realcam_core.masks import shaping_mask
+
+from . import __version__
+from .adapters import DEFAULT_VIDEO_MODEL, resolve_video_model
+from .errors import UserError
+from .video_writer import write_mp4
+
+PREVIEW_FILL = 127  # uncovered preview pixels are encoded as mid grey (they are masked out anyway)
+LATENT_COVERAGE = 0.9  # a latent cell is shaped when this much of it is covered (upstream rule)
+
+
+class JobCancelled(Exception):
+    """The job was cancelled; nothing was written."""
+
+
+@dataclass
+class RunOptions:
+    model: str | None = None  # overrides the bundle's model
+    device: str | None = None
+    offload: str = "auto"  # none, model, sequential, auto (model offload on CUDA)
+    vae_tiling: bool = False
+    dtype: str | None = None  # float32, float16, bfloat16 (default per device)
+
+
+@dataclass
+class JobPlan:
+    """A bundle resolved against a model: what will actually run."""
+
+    model_id: str
+    model_name: str
+    width: int
+    height: int
+    frames: int  # the bundle's
+    model_frames: int  # generated (smallest valid count >= frames), trimmed back
+    steps: int
+    guidance: float
+    prompt: str
+    negative_prompt: str
+    seed: int
+    sns_enabled: bool
+    threshold: float
+    fps: float
+
+
+def plan_job(bundle: JobBundle, model: str | None = None):
+    model_id, spec, adapter = resolve_video_model(model or bundle.settings.model or DEFAULT_VIDEO_MODEL)
+    problems = spec.problems(bundle.width, bundle.height, len(bundle.frames))
+    if problems:
+        raise UserError("; ".join(problems))
+    s = bundle.settings
+    plan = JobPlan(
+        model_id=model_id,
+        model_name=spec.name,
+        width=bundle.width,
+        height=bundle.height,
+        frames=len(bundle.frames),
+        model_frames=spec.frame_count_for(len(bundle.frames)),
+        steps=s.steps or spec.default_steps,
+        guidance=spec.default_guidance if s.guidance is None else s.guidance,
+        prompt=s.prompt,
+        negative_prompt=s.negative_prompt,
+        seed=s.seed,
+        sns_enabled=s.sns.enabled,
+        threshold=s.sns.threshold,
+        fps=s.fps,
+    )
+    return plan, spec, adapter
+
+
+def _device_and_dtype(options: RunOptions):
+    import torch
+
+    device = options.device
+    if not device:
+        if torch.cuda.is_available():
+            device = "cuda"
+        elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            device = "mps"
+        else:
+            device = "cpu"
+    if options.dtype:
+        dtype = getattr(torch, options.dtype)
+    elif device.startswith("cuda"):
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    elif device == "mps":
+        dtype = torch.float16
+    else:
+        dtype = torch.float32
+    return device, dtype
+
+
+def _read_previews(folder: str, bundle: JobBundle, count: int):
+    """(count, H, W, 3) uint8 RGB over grey and (count, H, W) bool shaping mask.
+    Frames past the bundle's repeat its last (the camera holds)."""
+    rgb, alpha = [], []
+    for f in bundle.frames:
+        a = np.asarray(Image.open(os.path.join(folder, f.preview)).convert("RGBA"))
+        rgb.append(a[..., :3])
+        alpha.append(a[..., 3])
+    rgb, alpha = np.stack(rgb), np.stack(alpha)
+    if count > len(rgb):
+        pad = count - len(rgb)
+        rgb = np.concatenate([rgb, np.repeat(rgb[-1:], pad, 0)])
+        alpha = np.concatenate([alpha, np.repeat(alpha[-1:], pad, 0)])
+    covered = (alpha >= 128)[..., None]
+    rgb = np.where(covered, rgb, np.uint8(PREVIEW_FILL))
+    return rgb, shaping_mask(alpha)
+
+
+def _peak_memory(device: str) -> dict:
+    import torch
+
+    out = {"process_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    if device.startswith("cuda"):
+        out["gpu_peak_allocated_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return out
+
+
+class Engine:
+    """Runs jobs; keeps the last pipeline loaded. One job at a time."""
+
+    def __init__(self):
+        self._loaded = None  # (key, pipe)
+        self._lock = threading.Lock()
+
+    def loaded_model(self) -> str | None:
+        return self._loaded[0][0] if self._loaded else None
+
+    def unload(self) -> None:
+        import gc
+
+        import torch
+
+        self._loaded = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def _pipeline(self, plan: JobPlan, adapter, options: RunOptions, device, dtype):
+        key = (plan.model_id, device, str(dtype), options.offload, options.vae_tiling)
+        if self._loaded and self._loaded[0] == key:
+            return self._loaded[1], False
+        self.unload()  # free the old model before loading the next
+        try:
+            pipe = adapter.load(plan.model_id, device, dtype, options.offload, options.vae_tiling)
+        except (OSError, ValueError) as e:
+            raise UserError(_missing_video_weights(plan.model_id, e)) from None
+        offload = options.offload
+        if offload == "auto":
+            offload = "model" if device.startswith("cuda") else "none"
+        if offload == "model":
+            pipe.enable_model_cpu_offload(device=device)
+        elif offload == "sequential":
+            pipe.enable_sequential_cpu_offload(device=device)
+        else:
+            pipe.to(device)
+        pipe.set_progress_bar_config(disable=True)
+        self._loaded = (key, pipe)
+        return pipe, True
+
+    def run(self, bundle_dir, out_dir, options: RunOptions | None = None, on_event=None, cancel=None) -> dict:
+        with self._lock:
+            return self._run(os.fspath(bundle_dir), os.fspath(out_dir), options or RunOptions(), on_event, cancel)
+
+    def _run(self, bundle_dir, out_dir, options, on_event, cancel) -> dict:
+        import torch
+
+        emit = on_event or (lambda event: None)
+        cancel = cancel or threading.Event()
+        t_start = time.perf_counter()
+        try:
+            bundle = load_bundle(bundle_dir)
+        except BundleError as e:
+            raise UserError(f"{bundle_dir}: not a valid job bundle: {e}") from None
+        plan, spec, adapter = plan_job(bundle, options.model)
+        device, dtype = _device_and_dtype(options)
+        if device.startswith("cuda"):
+            torch.cuda.reset_peak_memory_stats()
+        timings = {}
+
+        emit({"stage": "load", "model": plan.model_id})
+        t = time.perf_counter()
+        pipe, loaded_now = self._pipeline(plan, adapter, options, device, dtype)
+        timings["load_s"] = time.perf_counter() - t
+        if cancel.is_set():
+            raise JobCancelled()
+
+        ref = Image.open(os.path.join(bundle_dir, bundle.reference_image)).convert("RGB")
+        rgb, mask = _read_previews(bundle_dir, bundle, plan.model_frames)
+        pipe.scheduler.set_timesteps(plan.steps, device=device)
+        sigmas = [float(s) for s in pipe.scheduler.sigmas[: plan.steps]]
+
+        emit({"stage": "encode"})
+        t = time.perf_counter()
+        from .sns import NoiseShaper
+
+        shape = adapter.latent_shape(pipe, plan.model_frames, plan.height, plan.width)
+        if plan.sns_enabled:
+            video = torch.from_numpy(rgb).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+            with torch.inference_mode():
+                clean = adapter.encode_preview(pipe, video, None).float().cpu()
+            latent_mask = adapter.latent_mask(pipe, mask, LATENT_COVERAGE)
+        else:
+            clean = torch.zeros(shape)
+            latent_mask = torch.zeros((1,) * len(shape), dtype=torch.bool)
+        shaper = NoiseShaper(adapter, clean, latent_mask, sigmas, plan.threshold, plan.seed, plan.sns_enabled)
+        timings["encode_s"] = time.perf_counter() - t
+
+        # Starting noise from a CPU generator: the same seed gives the same video on any device.
+        gen = torch.Generator("cpu").manual_seed(plan.seed)
+        scale = adapter.initial_noise_scale(pipe)
+        start = torch.randn(shape, generator=gen, dtype=torch.float32) * scale
+        start = shaper.shape(start, 0) / scale
+        adapter.prepare_scheduler(pipe, shaper.shaped_steps)
+
+        step_times = []
+        t_denoise = time.perf_counter()
+
+        def on_step_end(p, i, t_, kwargs):
+            now = time.perf_counter()
+            step_times.append(now)
+            done = i + 1
+            per_step = (now - t_denoise) / done
+            emit(
+                {
+                    "stage": "denoise",
+                    "step": done,
+                    "total": plan.steps,
+                    "eta_s": round(per_step * (plan.steps - done), 2),
+                    "shaped": i + 1 in shaper.shaped_steps,
+                }
+            )
+            if cancel.is_set():
+                raise JobCancelled()
+            return {"latents": shaper.after_step(i, kwargs["latents"])}
+
+        emit({"stage": "denoise", "step": 0, "total": plan.steps, "eta_s": None})
+        try:
+            with torch.inference_mode():
+                out = pipe(
+                    **adapter.call_arguments(ref, plan),
+                    generator=torch.Generator("cpu").manual_seed(plan.seed),
+                    latents=start.to(dtype),
+                    output_type="np",
+                    callback_on_step_end=on_step_end,
+                    callback_on_step_end_tensor_inputs=["latents"],
+                )
+        finally:
+            adapter.restore_scheduler(pipe)
+            if hasattr(pipe, "maybe_free_model_hooks"):
+                pipe.maybe_free_model_hooks()
+        t_end = time.perf_counter()
+        timings["denoise_s"] = (step_times[-1] if step_times else t_end) - t_denoise
+        timings["decode_s"] = t_end - (step_times[-1] if step_times else t_denoise)
+
+        frames = np.asarray(out.frames[0])[: plan.frames]
+        frames = (np.clip(frames, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        if cancel.is_set():
+            raise JobCancelled()
+
+        emit({"stage": "write"})
+        t = time.perf_counter()
+        result = {
+            "realcam_version": __version__,
+            "model": plan.model_id,
+            "model_name": plan.model_name,
+            "model_licence": spec.licence,
+            "width": plan.width,
+            "height": plan.height,
+            "frames": plan.frames,
+            "generated_frames": plan.model_frames,
+            "fps": plan.fps,
+            "scene_frames": bundle.scene_frames,
+            "seed": plan.seed,
+            "steps": plan.steps,
+            "guidance": plan.guidance,
+            "prompt": plan.prompt,
+            "negative_prompt": plan.negative_prompt,
+            "sns": {
+                "enabled": plan.sns_enabled,
+                "threshold": plan.threshold,
+                "shaped_steps": shaper.shaped_steps,
+                "shaped": [vars(s) for s in shaper.log],
+            },
+            "device": device,
+            "dtype": str(dtype).replace("torch.", ""),
+            "model_loaded_for_this_job": loaded_now,
+        }
+        _write_outputs(out_dir, frames, plan.fps, result, timings, t, t_start, device)
+        emit({"stage": "done"})
+        return result
+
+
+def _write_outputs(out_dir, frames, fps, result, timings, t_write, t_start, device) -> None:
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".realcam-job-", dir=parent)
+    try:
+        os.makedirs(os.path.join(tmp, "frames"))
+        for i, f in enumerate(frames):
+            Image.fromarray(f).save(os.path.join(tmp, "frames", f"{i:04d}.png"))
+        write_mp4(os.path.join(tmp, "video.mp4"), frames, fps)
+        timings["write_s"] = time.perf_counter() - t_write
+        timings["total_s"] = time.perf_counter() - t_start
+        result["timings"] = {k: round(v, 4) for k, v in timings.items()}
+        result["memory"] = _peak_memory(device)
+        with open(os.path.join(tmp, "result.json"), "w", encoding="utf-8") as fh:
+            json.dump(result, fh, indent=1)
+        if os.path.isdir(out_dir):
+            # A take never overwrites another: refuse rather than mix outputs.
+            if os.listdir(out_dir):
+                raise UserError(f"{out_dir}: exists and is not empty; choose a new folder for this take")
+            os.rmdir(out_dir)
+        os.replace(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _missing_video_weights(model_id: str, err: Exception) -> str:
+    try:
+        from huggingface_hub import constants
+
+        cache = constants.HF_HUB_CACHE
+    except Exception:
+        cache = "~/.cache/huggingface/hub"
+    if os.path.isdir(model_id):
+        return f"video model folder {model_id} could not be loaded ({type(err).__name__}: {err})"
+    return (
+        f"video model {model_id!r} is not available: not in the Hugging Face cache ({cache}) and it could not be "
+        f"downloaded (offline?). On a machine with internet run `hf download {model_id}` and copy the cache "
+        "(or set HF_HOME), or pass --model with a local diffusers folder; `realcam tiny-models` makes small "
+        "random-weight ones for smoke tests"
+    )

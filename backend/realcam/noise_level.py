@@ -1,0 +1,53 @@
+"""One noise level for every scheduler, so an SNS threshold means the same thing on every model.
+
+Upstream (RealCam-I2V on DynamiCrafter) shapes the steps whose DDPM timestep
+index is >= 900 of 1000 ("t > 0.9"). Other models count noise differently: flow
+matching mixes z = (1 - s) x + s n, EDM adds z = x + sigma n. All of them have a
+noise-to-signal ratio (NSR: noise std over signal scale):
+
+    DDPM   nsr = sqrt((1 - abar) / abar)
+    flow   nsr = s / (1 - s)
+    EDM    nsr = sigma
+
+The noise level of a step is the DDPM index, divided by 1000, at which
+DynamiCrafter's own schedule (scaled-linear betas 0.00085 -> 0.012, 1000
+steps) has that NSR. So level 0.9 is exactly upstream's t = 900 whatever the
+model, and a threshold of 0.8 is upstream's 800 (their CogVideoX port).
+Levels above the reference schedule's last step (NSR ~ 14.6) are 1.0.
+For flow matching this puts level 0.9 at s ~ 0.897, close to s itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_T = 1000
+_BETAS = np.linspace(0.00085**0.5, 0.012**0.5, _T, dtype=np.float64) ** 2
+_ABAR = np.cumprod(1.0 - _BETAS)
+_NSR = np.sqrt((1.0 - _ABAR) / _ABAR)  # increasing with t
+
+
+def level_from_nsr(nsr: float) -> float:
+    """Model-independent noise level in [0, 1] of a noise-to-signal ratio."""
+    if not nsr > 0:
+        return 0.0
+    if nsr >= _NSR[-1] or not np.isfinite(nsr):
+        return 1.0
+    return float(np.interp(nsr, _NSR, np.arange(_T, dtype=np.float64)) / _T)
+
+
+def nsr_from_level(level: float) -> float:
+    t = min(max(level, 0.0), 1.0) * _T
+    if t >= _T - 1:
+        return float(_NSR[-1])
+    return float(np.interp(t, np.arange(_T, dtype=np.float64), _NSR))
+
+
+def level_from_flow_sigma(s: float) -> float:
+    if s >= 1.0:
+        return 1.0
+    return level_from_nsr(s / (1.0 - s))
+
+
+def level_from_edm_sigma(sigma: float) -> float:
+    return level_from_nsr(sigma)

@@ -1,0 +1,67 @@
+"""Scene-constrained noise shaping (RealCam-I2V), over any adapter's pipeline.
+
+At every sampling step whose noise level (noise_level.py) is at or above the
+threshold, before the denoiser sees the latents, the latents of covered,
+non-edge preview pixels are replaced by the preview's own latents noised to
+that step's level with fresh noise:
+
+    z_t <- m * (alpha_t z_preview + sigma_t eps) + (1 - m) * z_t
+
+Step 0 is shaped in the starting latents handed to the pipeline; step k >= 1
+in the step-end callback of step k - 1, whose latents are already at step k's
+noise level (diffusers calls it after scheduler.step). The reference latent
+frames are off in the mask, so they are never touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ShapedStep:
+    step: int
+    sigma: float
+    level: float
+    cells: int  # latent cells replaced (per channel)
+
+
+@dataclass
+class NoiseShaper:
+    adapter: object
+    clean: object  # preview latents, pipeline layout and scale
+    mask: object  # bool tensor broadcastable to the latents
+    sigmas: list  # scheduler sigma of each step (len >= steps)
+    threshold: float
+    seed: int
+    enabled: bool = True
+    log: list = field(default_factory=list)
+
+    def __post_init__(self):
+        import torch
+
+        self.steps = len(self.sigmas)
+        self.levels = [self.adapter.noise_level(float(s)) for s in self.sigmas]
+        self.shaped_steps = [i for i, lv in enumerate(self.levels) if lv >= self.threshold] if self.enabled else []
+        # Its own generator: the shaping noise never shifts the pipeline's noise stream.
+        self._gen = torch.Generator("cpu").manual_seed((self.seed + 0x5EED) % 2**63)
+
+    def shape(self, latents, step: int):
+        """Latents at `step`'s noise level, shaped if it is a shaped step."""
+        import torch
+
+        if step not in self.shaped_steps:
+            return latents
+        sigma = float(self.sigmas[step])
+        eps = torch.randn(self.clean.shape, generator=self._gen, dtype=torch.float32)
+        eps = eps.to(device=latents.device, dtype=latents.dtype)
+        clean = self.clean.to(device=latents.device, dtype=latents.dtype)
+        mask = self.mask.to(latents.device)
+        noised = self.adapter.noise(clean, eps, sigma)
+        self.log.append(ShapedStep(step, sigma, self.levels[step], int(mask.sum())))
+        return torch.where(mask, noised, latents)
+
+    def after_step(self, step_done: int, latents):
+        """For the step-end callback of `step_done`: shape for the next step."""
+        nxt = step_done + 1
+        return self.shape(latents, nxt) if nxt < self.steps else latents
