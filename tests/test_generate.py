@@ -1,0 +1,154 @@
+"""End to end: job bundles through small random-weight pipelines loaded from disk like real ones."""
+
+import json
+import os
+import threading
+
+import numpy as np
+import pytest
+from conftest import make_bundle, run_cli
+from PIL import Image
+
+from realcam.engine import Engine, JobCancelled
+from realcam.errors import UserError
+from realcam.video_writer import probe_mp4
+
+
+def set_settings(folder, **kw):
+    path = os.path.join(folder, "manifest.json")
+    data = json.load(open(path))
+    for k, v in kw.items():
+        if k == "sns_enabled":
+            data["settings"]["sns"]["enabled"] = v
+        elif k == "threshold":
+            data["settings"]["sns"]["threshold"] = v
+        else:
+            data["settings"][k] = v
+    json.dump(data, open(path, "w"))
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return Engine()
+
+
+def frames_of(out):
+    names = sorted(os.listdir(os.path.join(out, "frames")))
+    return np.stack([np.asarray(Image.open(os.path.join(out, "frames", n))) for n in names])
+
+
+def test_cli_generates_exact_frames_at_bundle_fps(tmp_path, tiny_models):
+    make_bundle(tmp_path / "job", n=7, w=64, h=64, model=tiny_models["wan22-ti2v"])
+    set_settings(tmp_path / "job", steps=6, fps=30000 / 1001)
+    r = run_cli("generate", tmp_path / "job", "--out", tmp_path / "take1")
+    assert r.returncode == 0, r.stderr
+    assert "7 frames at 29.97 fps" in r.stdout
+    count, fps, size = probe_mp4(str(tmp_path / "take1/video.mp4"))
+    assert (count, size) == (7, (64, 64)) and fps == pytest.approx(29.97, abs=0.01)
+    assert len(os.listdir(tmp_path / "take1/frames")) == 7
+    res = json.loads((tmp_path / "take1/result.json").read_text())
+    assert res["generated_frames"] == 9 and res["frames"] == 7  # 4k+1 covering 7, trimmed back
+    assert res["scene_frames"] == list(range(1001, 1008))
+    assert res["steps"] == 6 and res["sns"]["enabled"] and res["sns"]["shaped_steps"][0] == 0
+    assert set(res["timings"]) >= {"load_s", "encode_s", "denoise_s", "decode_s", "write_s", "total_s"}
+    assert res["memory"]["process_peak_rss_mib"] > 0
+    assert "denoise" in r.stderr  # the progress bar
+
+
+@pytest.mark.parametrize("name, w, h, n", [("wan22-ti2v", 64, 64, 5), ("wan21-i2v", 64, 48, 6), ("svd", 64, 64, 4)])
+def test_reproducible_for_a_seed_and_sns_changes_the_result(tmp_path, tiny_models, engine, name, w, h, n):
+    make_bundle(tmp_path / "job", n=n, w=w, h=h, model=tiny_models[name])
+    set_settings(tmp_path / "job", steps=4, threshold=0.5)
+    a = engine.run(tmp_path / "job", tmp_path / "a")
+    engine.run(tmp_path / "job", tmp_path / "b")
+    assert np.array_equal(frames_of(tmp_path / "a"), frames_of(tmp_path / "b"))
+    assert len(a["sns"]["shaped_steps"]) >= 1
+    set_settings(tmp_path / "job", sns_enabled=False)
+    c = engine.run(tmp_path / "job", tmp_path / "c")
+    assert c["sns"]["shaped_steps"] == [] and c["sns"]["shaped"] == []
+    assert not np.array_equal(frames_of(tmp_path / "a"), frames_of(tmp_path / "c"))
+    set_settings(tmp_path / "job", sns_enabled=True, seed=99)
+    engine.run(tmp_path / "job", tmp_path / "d")
+    assert not np.array_equal(frames_of(tmp_path / "a"), frames_of(tmp_path / "d"))
+    assert frames_of(tmp_path / "a").shape == (n, h, w, 3)
+
+
+def test_pipeline_is_reused_then_swapped(tmp_path, tiny_models):
+    eng = Engine()
+    make_bundle(tmp_path / "j1", n=5, w=64, h=64, model=tiny_models["wan22-ti2v"])
+    make_bundle(tmp_path / "j2", n=5, w=64, h=64, model=tiny_models["svd"])
+    for b in ("j1", "j2"):
+        set_settings(tmp_path / b, steps=2)
+    assert eng.run(tmp_path / "j1", tmp_path / "o1")["model_loaded_for_this_job"] is True
+    assert eng.run(tmp_path / "j1", tmp_path / "o2")["model_loaded_for_this_job"] is False
+    assert eng.run(tmp_path / "j2", tmp_path / "o3")["model_loaded_for_this_job"] is True
+    assert eng.loaded_model() == tiny_models["svd"]
+
+
+def test_progress_events_and_cancel_leave_nothing(tmp_path, tiny_models, engine):
+    make_bundle(tmp_path / "job", n=5, w=64, h=64, model=tiny_models["wan22-ti2v"])
+    set_settings(tmp_path / "job", steps=8)
+    events, cancel = [], threading.Event()
+
+    def on_event(e):
+        events.append(e)
+        if e.get("step") == 3:
+            cancel.set()
+
+    with pytest.raises(JobCancelled):
+        engine.run(tmp_path / "job", tmp_path / "out", on_event=on_event, cancel=cancel)
+    steps = [e["step"] for e in events if e["stage"] == "denoise"]
+    assert steps == [0, 1, 2, 3]  # stopped before step 4 ran
+    assert events[0]["stage"] == "load" and all(e["total"] == 8 for e in events if e["stage"] == "denoise")
+    assert events[2]["eta_s"] is None and events[3]["eta_s"] >= 0
+    assert not (tmp_path / "out").exists()
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".realcam-job-")]
+    # The engine is still usable after a cancel.
+    engine.run(tmp_path / "job", tmp_path / "out")
+    assert len(os.listdir(tmp_path / "out/frames")) == 5
+
+
+def test_jobs_the_model_cannot_make_are_refused_up_front(tmp_path, tiny_models, engine):
+    make_bundle(tmp_path / "long", n=30, w=64, h=64, model=tiny_models["svd"])
+    with pytest.raises(UserError, match=r"30 frames is longer than .* \(at most 25 frames"):
+        engine.run(tmp_path / "long", tmp_path / "o")
+    make_bundle(tmp_path / "odd", n=5, w=64, h=48, model=tiny_models["wan22-ti2v"])
+    with pytest.raises(UserError, match=r"64x48 is not a size this model can make: .*1280x704 or 704x1280"):
+        engine.run(tmp_path / "odd", tmp_path / "o")
+    assert not (tmp_path / "o").exists()
+
+
+def test_existing_take_is_never_overwritten(tmp_path, tiny_models, engine):
+    make_bundle(tmp_path / "job", n=5, w=64, h=64, model=tiny_models["wan22-ti2v"])
+    set_settings(tmp_path / "job", steps=2)
+    (tmp_path / "take").mkdir()
+    (tmp_path / "take/keep.txt").write_text("an earlier take")
+    with pytest.raises(UserError, match="not empty"):
+        engine.run(tmp_path / "job", tmp_path / "take")
+    assert (tmp_path / "take/keep.txt").read_text() == "an earlier take"
+
+
+def test_unavailable_video_model_says_how_to_get_it(tmp_path):
+    make_bundle(tmp_path / "job", n=5, w=64, h=48, model="wan2.2-ti2v-5b")
+    r = run_cli(
+        "generate",
+        tmp_path / "job",
+        "--out",
+        tmp_path / "o",
+        env_extra={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")},
+    )
+    assert r.returncode == 2
+    msg = r.stderr.strip().splitlines()[-1]
+    assert "64x48 is not a size" in msg  # refused before any download is attempted
+    make_bundle(tmp_path / "job2", n=5, w=1280, h=704, model="wan2.2-ti2v-5b")
+    r = run_cli(
+        "generate",
+        tmp_path / "job2",
+        "--out",
+        tmp_path / "o",
+        env_extra={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")},
+    )
+    msg = r.stderr.strip().splitlines()[-1]
+    assert r.returncode == 2
+    assert "Wan-AI/Wan2.2-TI2V-5B-Diffusers" in msg and "hf download" in msg and str(tmp_path / "hf") in msg
+    assert not (tmp_path / "o").exists()
