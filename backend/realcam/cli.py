@@ -102,6 +102,37 @@ def _cmd_generate(args) -> int:
     return 0
 
 
+def _named_folders(items, flag):
+    out = {}
+    for item in items or []:
+        name, sep, folder = item.partition("=")
+        if not sep or not name or not os.path.isdir(folder):
+            raise UserError(f"{flag} {item!r}: expected NAME=FOLDER with an existing folder")
+        out[name] = os.path.abspath(folder)
+    return out
+
+
+def _cmd_serve(args) -> int:
+    from .server import ServerConfig, serve
+
+    config = ServerConfig(
+        data_dir=args.data,
+        host=args.host,
+        port=args.port,
+        token=args.token or os.environ.get("REALCAM_TOKEN") or None,
+        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        max_frames=args.max_frames,
+        max_pixels=args.max_pixels,
+        device=args.device,
+        offload=args.offload,
+        vae_tiling=args.vae_tiling,
+        model_folders=_named_folders(args.model_dir, "--model-dir"),
+        depth_model_folders=_named_folders(args.depth_model_dir, "--depth-model-dir"),
+    )
+    serve(config)
+    return 0
+
+
 def _cmd_tiny_models(args) -> int:
     from .tiny_models import build_all
 
@@ -178,6 +209,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--dtype", choices=["float32", "float16", "bfloat16"], help="default: bfloat16 on CUDA, else float32"
     )
     g.set_defaults(func=_cmd_generate)
+
+    from realcam_core.api import DEFAULT_HOST, DEFAULT_PORT
+
+    s = sub.add_parser("serve", help="run the backend as a local HTTP service with a persistent job queue")
+    s.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default 127.0.0.1; others need a token)")
+    s.add_argument("--port", type=int, default=DEFAULT_PORT)
+    s.add_argument("--data", default=os.path.expanduser("~/.local/share/realcam"), help="jobs and results folder")
+    s.add_argument("--token", help="bearer token clients must send (better: the REALCAM_TOKEN variable)")
+    s.add_argument("--max-upload-mb", type=float, default=2048)
+    s.add_argument("--max-frames", type=int, default=241)
+    s.add_argument("--max-pixels", type=int, default=1280 * 720)
+    s.add_argument("--device")
+    s.add_argument("--offload", choices=["auto", "none", "model", "sequential"], default="auto")
+    s.add_argument("--vae-tiling", action="store_true")
+    s.add_argument(
+        "--model-dir",
+        action="append",
+        metavar="NAME=FOLDER",
+        help="offer a local diffusers folder under NAME (repeatable)",
+    )
+    s.add_argument(
+        "--depth-model-dir",
+        action="append",
+        metavar="NAME=FOLDER",
+        help="offer a local depth model folder under NAME (repeatable)",
+    )
+    s.set_defaults(func=_cmd_serve)
 
     t = sub.add_parser("tiny-models", help="write small random-weight models for offline smoke tests")
     t.add_argument("folder")

@@ -47,6 +47,7 @@ class RunOptions:
     offload: str = "auto"  # none, model, sequential, auto (model offload on CUDA)
     vae_tiling: bool = False
     dtype: str | None = None  # float32, float16, bfloat16 (default per device)
+    allow_local_models: bool = True  # False on the server for names a client sent
 
 
 @dataclass
@@ -69,8 +70,9 @@ class JobPlan:
     fps: float
 
 
-def plan_job(bundle: JobBundle, model: str | None = None):
-    model_id, spec, adapter = resolve_video_model(model or bundle.settings.model or DEFAULT_VIDEO_MODEL)
+def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = True):
+    name = model or bundle.settings.model or DEFAULT_VIDEO_MODEL
+    model_id, spec, adapter = resolve_video_model(name, allow_local=allow_local)
     problems = spec.problems(bundle.width, bundle.height, len(bundle.frames))
     if problems:
         raise UserError("; ".join(problems))
@@ -199,7 +201,7 @@ class Engine:
             bundle = load_bundle(bundle_dir)
         except BundleError as e:
             raise UserError(f"{bundle_dir}: not a valid job bundle: {e}") from None
-        plan, spec, adapter = plan_job(bundle, options.model)
+        plan, spec, adapter = plan_job(bundle, options.model, options.allow_local_models)
         device, dtype = _device_and_dtype(options)
         if device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats()

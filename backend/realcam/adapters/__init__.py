@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 
 from ..errors import UserError
@@ -12,6 +13,7 @@ from .svd import SVD_XT, SvdAdapter
 from .wan import WAN21_I2V_480P, WAN21_I2V_720P, WAN22_TI2V_5B, WanAdapter
 
 ADAPTERS = {"wan": WanAdapter, "svd": SvdAdapter}
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 PIPELINE_FAMILIES = {"WanImageToVideoPipeline": "wan", "StableVideoDiffusionPipeline": "svd"}
 
 
@@ -60,12 +62,20 @@ def _spec_from_folder(folder: str) -> ModelSpec:
     return WAN21_I2V_720P  # a local Wan 2.1-style folder: the larger limits
 
 
-def resolve_video_model(name: str) -> tuple[str, ModelSpec, VideoAdapter]:
-    """(model id or folder, its limits, its adapter) for an alias, hub id or local folder."""
+def resolve_video_model(name: str, allow_local: bool = True) -> tuple[str, ModelSpec, VideoAdapter]:
+    """(model id or folder, its limits, its adapter) for an alias, hub id or local folder.
+
+    allow_local=False (the server, for names a client sent) never reads a local path."""
     for m in KNOWN_VIDEO_MODELS:
         if name in (m.alias, m.repo_id):
             return m.repo_id, m.spec, ADAPTERS[m.spec.family](m.spec)
-    if os.path.isdir(name):
+    if not allow_local and not HUB_ID.match(name):
+        raise UserError(
+            f"video model {name!r} is not a model this server knows: use an alias "
+            f"({', '.join(m.alias for m in KNOWN_VIDEO_MODELS)}), a Hugging Face id, or a name the server "
+            "was configured with (realcam serve --model-dir NAME=FOLDER)"
+        )
+    if allow_local and os.path.isdir(name):
         spec = _spec_from_folder(name)
         return name, spec, ADAPTERS[spec.family](spec)
     try:
