@@ -51,8 +51,15 @@ def tiny_step_time(folder: str) -> float:
         stamps.append(time.perf_counter())
         return {}
 
-    args = {"image": Image.new("RGB", (64, 64)), "height": 64, "width": 64, "num_frames": 9,
-            "num_inference_steps": 6, "output_type": "latent", "callback_on_step_end": cb}
+    args = {
+        "image": Image.new("RGB", (64, 64)),
+        "height": 64,
+        "width": 64,
+        "num_frames": 9,
+        "num_inference_steps": 6,
+        "output_type": "latent",
+        "callback_on_step_end": cb,
+    }
     if "Wan" in type(pipe).__name__:
         args["prompt"] = "a room"
     with torch.inference_mode():
@@ -73,21 +80,27 @@ def main():
     for name, adapter, shape, (f, h, w), s, t in CASES:
         rng = np.random.default_rng(0)
         alpha = np.full((f, h, w), 255, np.uint8)
-        alpha[:, :, int(w * 0.8):] = 0  # a strip the camera uncovers
+        alpha[:, :, int(w * 0.8) :] = 0  # a strip the camera uncovers
         alpha[rng.random((f, h, w)) < 0.001] = 0  # scattered holes
-        t_mask = median_time(lambda: latent_mask(shaping_mask(alpha), s, t, 0.9), max(1, args.repeat // 2))
+        t_mask = median_time(
+            lambda a=alpha, s=s, t=t: latent_mask(shaping_mask(a), s, t, 0.9), max(1, args.repeat // 2)
+        )
         m = torch.from_numpy(latent_mask(shaping_mask(alpha), s, t, 0.9))
         mask = m[None, None] if adapter.family == "wan" else m[None, :, None]
         latents = torch.randn(shape, dtype=dtype, device=args.device)
         clean = torch.randn(shape, dtype=torch.float32)
         shaper = NoiseShaper(adapter, clean, mask, [0.95] if adapter.family == "wan" else [30.0], 0.9, 0)
-        t_step = median_time(lambda: shaper.shape(latents, 0), args.repeat, sync)
+        t_step = median_time(lambda sh=shaper, z=latents: sh.shape(z, 0), args.repeat, sync)
         n = int(np.prod(shape))
-        print(f"  {name:30s} latents {str(shape):22s} {n / 1e6:6.2f} M values: "
-              f"{t_step * 1000:8.1f} ms per shaped step, mask build {t_mask * 1000:8.1f} ms per job")
+        print(
+            f"  {name:30s} latents {str(shape):22s} {n / 1e6:6.2f} M values: "
+            f"{t_step * 1000:8.1f} ms per shaped step, mask build {t_mask * 1000:8.1f} ms per job"
+        )
     for folder in args.tiny_model:
-        print(f"  one denoising step of the small model {folder}: {tiny_step_time(folder) * 1000:.1f} ms "
-              "(9 frames, 64x64)")
+        print(
+            f"  one denoising step of the small model {folder}: {tiny_step_time(folder) * 1000:.1f} ms "
+            "(9 frames, 64x64)"
+        )
 
 
 if __name__ == "__main__":

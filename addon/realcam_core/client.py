@@ -32,8 +32,12 @@ class BackendUnreachable(BackendError):
 
 
 class Client:
-    def __init__(self, base_url: str = f"http://{api.DEFAULT_HOST}:{api.DEFAULT_PORT}", token: str | None = None,
-                 timeout: float = 30.0):
+    def __init__(
+        self,
+        base_url: str = f"http://{api.DEFAULT_HOST}:{api.DEFAULT_PORT}",
+        token: str | None = None,
+        timeout: float = 30.0,
+    ):
         self.base = base_url.rstrip("/")
         self.token = token or None
         self.timeout = timeout
@@ -92,6 +96,14 @@ class Client:
         return self._json("GET", f"{api.PREFIX}/models")
 
     def submit(self, archive_path: str) -> dict:
+        limit = (self.health().get("limits") or {}).get("max_upload_bytes")
+        size = os.path.getsize(archive_path)
+        if limit and size > limit:
+            raise BackendError(
+                413,
+                f"the job is {size / 2**20:.0f} MiB, over this backend's upload limit of "
+                f"{limit / 2**20:.0f} MiB (realcam serve --max-upload-mb)",
+            )
         with self._upload("POST", f"{api.PREFIX}/jobs", archive_path, "application/zip") as resp:
             return json.loads(resp.read().decode("utf-8"))
 
@@ -118,8 +130,10 @@ class Client:
     def depth(self, image_path: str, dest_zip: str, size=None, focal_px=None, model=None) -> str:
         query = {"size": size, "focal_px": focal_px, "model": model}
         tmp = dest_zip + ".part"
-        with self._upload("POST", f"{api.PREFIX}/depth", image_path, "application/octet-stream", query) as resp, \
-                open(tmp, "wb") as out:
+        with (
+            self._upload("POST", f"{api.PREFIX}/depth", image_path, "application/octet-stream", query) as resp,
+            open(tmp, "wb") as out,
+        ):
             shutil.copyfileobj(resp, out, 1 << 20)
         os.replace(tmp, dest_zip)
         return dest_zip

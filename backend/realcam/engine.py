@@ -73,7 +73,7 @@ class JobPlan:
 def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = True):
     name = model or bundle.settings.model or DEFAULT_VIDEO_MODEL
     model_id, spec, adapter = resolve_video_model(name, allow_local=allow_local)
-    problems = spec.problems(bundle.width, bundle.height, len(bundle.frames))
+    problems = spec.problems(bundle.width, bundle.height, len(bundle.frames), bundle.settings.steps)
     if problems:
         raise UserError("; ".join(problems))
     s = bundle.settings

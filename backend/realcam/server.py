@@ -146,6 +146,11 @@ def create_app(config: ServerConfig):
             "bundle_schema_versions": list(SUPPORTED_SCHEMA_VERSIONS),
             "device": config.device or "auto",
             "loaded_model": worker.engine.loaded_model(),
+            "limits": {
+                "max_upload_bytes": config.max_upload_bytes,
+                "max_frames": config.max_frames,
+                "max_pixels": config.max_pixels,
+            },
             **store.counts(),
         }
 
@@ -255,7 +260,8 @@ def create_app(config: ServerConfig):
                 ) from None
             bundle, problems = validate_bundle(bundle_dir, limits)
             if problems:
-                raise _HttpError(422, f"the bundle failed validation ({len(problems)} problems)", problems)
+                more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+                raise _HttpError(422, f"the bundle failed validation: {problems[0]}{more}", problems)
             name = bundle.settings.model
             try:
                 plan, _, _ = plan_job(

@@ -29,6 +29,7 @@ class ModelSpec:
     default_steps: int
     default_guidance: float
     licence: str
+    max_steps: int = 1000  # Wan's UniPC repeats integer timesteps past ~200 steps and fails
 
     def frame_count_for(self, n: int) -> int:
         """Smallest frame count the model can make that covers n frames."""
@@ -38,7 +39,7 @@ class ModelSpec:
         k = max(1, -(-(n - 1) // t))
         return t * k + 1
 
-    def problems(self, width: int, height: int, frames: int) -> list[str]:
+    def problems(self, width: int, height: int, frames: int, steps: int | None = None) -> list[str]:
         sizes = " or ".join(f"{w}x{h}" for w, h in self.native_sizes)
         allowed = (
             f"{self.name} makes videos of {sizes} (any size with sides multiple of {self.size_multiple} "
@@ -53,6 +54,8 @@ class ModelSpec:
                 f"frames, {self.max_frames / self.native_fps:.1f} s at its native {self.native_fps:g} fps); "
                 "shorten the frame range or split the shot"
             )
+        if steps is not None and steps > self.max_steps:
+            out.append(f"{steps} steps is more than {self.name} supports ({self.max_steps})")
         return out
 
 

@@ -31,6 +31,7 @@ WAN22_TI2V_5B = ModelSpec(
     default_steps=50,
     default_guidance=5.0,
     licence="Apache-2.0",
+    max_steps=200,
 )
 WAN21_I2V_480P = ModelSpec(
     name="Wan 2.1 I2V-14B 480p",
@@ -44,6 +45,7 @@ WAN21_I2V_480P = ModelSpec(
     default_steps=50,
     default_guidance=5.0,
     licence="Apache-2.0",
+    max_steps=200,
 )
 WAN21_I2V_720P = ModelSpec(
     name="Wan 2.1 I2V-14B 720p",
@@ -57,6 +59,7 @@ WAN21_I2V_720P = ModelSpec(
     default_steps=50,
     default_guidance=5.0,
     licence="Apache-2.0",
+    max_steps=200,
 )
 
 

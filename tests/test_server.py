@@ -1,0 +1,308 @@
+"""The backend service: a real server process on loopback, small random-weight models."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import zipfile
+
+import pytest
+from conftest import make_bundle
+
+from realcam.video_writer import probe_mp4
+from realcam_core.bundle import pack_bundle
+from realcam_core.client import BackendError, Client
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, data, models, *extra, token=None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        if token:
+            env["REALCAM_TOKEN"] = token
+        args = [
+            sys.executable,
+            "-m",
+            "realcam",
+            "serve",
+            "--port",
+            str(self.port),
+            "--data",
+            str(data),
+            "--model-dir",
+            f"tiny={models['wan22-ti2v']}",
+            "--model-dir",
+            f"tiny-svd={models['svd']}",
+            *extra,
+        ]
+        self.log = open(os.path.join(str(data) + ".log"), "ab")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.client = Client(self.url, token=token, timeout=60)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited with {self.proc.returncode}")
+            try:
+                self.client.health()
+                return
+            except BackendError:
+                time.sleep(0.2)
+        raise AssertionError("server did not start")
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, tiny_models):
+    s = Server(
+        tmp_path_factory.mktemp("srv") / "data",
+        tiny_models,
+        "--max-frames",
+        "40",
+        "--max-upload-mb",
+        "3",
+        "--max-pixels",
+        "16384",
+    )
+    yield s
+    s.stop()
+
+
+def bundle_zip(tmp, name, steps=2, n=5, seed=0, model="tiny", w=64, h=64, edit=None):
+    folder = os.path.join(str(tmp), name)
+    make_bundle(folder, n=n, w=w, h=h, model=model, seed=seed)
+    path = os.path.join(folder, "manifest.json")
+    data = json.load(open(path))
+    data["settings"]["steps"] = steps
+    if edit:
+        edit(data)
+    json.dump(data, open(path, "w"))
+    return pack_bundle(folder, os.path.join(str(tmp), name + ".zip"))
+
+
+def wait_for(client, job_id, states=("done", "failed", "cancelled"), timeout=120, cond=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = client.job(job_id)
+        if job["state"] in states and (cond is None or cond(job)):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} stuck: {client.job(job_id)}")
+
+
+def test_submit_poll_download(server, tmp_path):
+    c = server.client
+    h = c.health()
+    assert h["api_version"] == 1 and h["bundle_schema_versions"] == [1]
+    job = c.submit(bundle_zip(tmp_path, "a", n=7))
+    assert job["state"] == "queued" and job["frames"] == 7 and job["scene_frames"] == [1001, 1007]
+    assert c.submit(bundle_zip(tmp_path, "a", n=7))["id"] == job["id"]  # the same bundle twice: harmless
+    done = wait_for(c, job["id"])
+    assert done["state"] == "done", done
+    c.download(job["id"], "video", str(tmp_path / "v.mp4"))
+    assert probe_mp4(str(tmp_path / "v.mp4"))[0] == 7
+    c.download(job["id"], "frames", str(tmp_path / "f.zip"))
+    assert len(zipfile.ZipFile(tmp_path / "f.zip").namelist()) == 7
+    c.download(job["id"], "result", str(tmp_path / "r.json"))
+    assert json.loads((tmp_path / "r.json").read_text())["frames"] == 7
+    assert any(j["id"] == job["id"] for j in c.jobs())
+    names = [m["name"] for m in c.models()["video"]]
+    assert "wan2.2-ti2v-5b" in names and "tiny" in names
+    with urllib.request.urlopen(server.url + "/openapi.json") as r:
+        assert "/v1/jobs" in json.load(r)["paths"]
+
+
+def test_cancel_while_running_then_delete(server, tmp_path):
+    c = server.client
+    with pytest.raises(BackendError, match="1000 steps is more than Wan 2.2 TI2V-5B supports"):
+        c.submit(bundle_zip(tmp_path, "toolong", steps=1000, seed=5))
+    job = c.submit(bundle_zip(tmp_path, "long", steps=200, seed=5))
+    running = wait_for(c, job["id"], states=("running",), cond=lambda j: (j["progress"].get("step") or 0) >= 2)
+    assert running["progress"]["total"] == 200 and running["progress"]["eta_s"] is not None
+    c.cancel(job["id"])
+    assert wait_for(c, job["id"])["state"] == "cancelled"
+    with pytest.raises(BackendError) as e:
+        c.download(job["id"], "video", str(tmp_path / "x.mp4"))
+    assert e.value.status == 409 and not (tmp_path / "x.mp4").exists()
+    c.delete(job["id"])
+    with pytest.raises(BackendError) as e:
+        c.job(job["id"])
+    assert e.value.status == 404
+
+
+def test_twenty_jobs_at_once_finish_in_order(server, tmp_path):
+    c = server.client
+    zips = [bundle_zip(tmp_path, f"j{i}", steps=1, seed=100 + i) for i in range(20)]
+    jobs, lock = [], threading.Lock()
+
+    def submit(z):
+        j = c.submit(z)
+        with lock:
+            jobs.append(j)
+
+    threads = [threading.Thread(target=submit, args=(z,)) for z in zips]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({j["id"] for j in jobs}) == 20
+    finished = [wait_for(c, j["id"], timeout=300) for j in jobs]
+    assert all(j["state"] == "done" for j in finished)
+    by_seq = sorted(finished, key=lambda j: j["seq"])
+    starts = [j["started_at"] for j in by_seq]
+    assert starts == sorted(starts)  # run in submission order
+    assert all(a["finished_at"] <= b["started_at"] for a, b in zip(by_seq, by_seq[1:], strict=False))  # one at a time
+
+
+def raw_post(port, chunk, count, declare_length):
+    """POST count chunks, reading the answer even if the server stops listening mid-upload."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.putrequest("POST", "/v1/jobs")
+    if declare_length:
+        conn.putheader("Content-Length", str(len(chunk) * count))
+    else:
+        conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    try:
+        for _ in range(count):
+            if declare_length:
+                conn.send(chunk)
+            else:
+                conn.send(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+        if not declare_length:
+            conn.send(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server refused before the end, as it should
+    resp = conn.getresponse()
+    return resp.status, json.loads(resp.read())
+
+
+def test_bad_input_is_refused_and_the_server_keeps_serving(server, tmp_path):
+    def post(body, path="/v1/jobs"):
+        req = urllib.request.Request(server.url + path, data=body, method="POST")
+        try:
+            with urllib.request.urlopen(req) as r:
+                return r.status, json.load(r)
+        except urllib.error.HTTPError as e:
+            return e.code, json.load(e)
+
+    status, body = post(b"")
+    assert status == 400 and "no file" in body["error"]
+    status, body = post(b"this is not a zip")
+    assert status == 400 and "not a zip archive" in body["problems"][0]
+    # Over the limit: refused from the declared length, and while streaming when none is declared.
+    for declared in (True, False):
+        status, body = raw_post(server.port, os.urandom(1 << 20), 6, declared)
+        assert status == 413 and "over the limit" in body["error"], body
+
+    def two_faults(d):
+        d["frames"][2]["c2w"][0][0] = 5.0
+        d["frames"][3]["scene_frame"] = 1
+
+    bad = bundle_zip(tmp_path, "bad", edit=two_faults)
+    os.remove(os.path.join(tmp_path, "bad", "preview", "0004.png"))
+    bad = pack_bundle(os.path.join(tmp_path, "bad"), os.path.join(tmp_path, "bad.zip"))
+    status, body = post(open(bad, "rb").read())
+    assert status == 422 and len(body["problems"]) == 3
+    assert any("frames[2].c2w" in p for p in body["problems"])
+    assert any("preview/0004.png: missing" in p for p in body["problems"])
+
+    for name in ("../escape.png", "/etc/cron.d/x"):
+        with zipfile.ZipFile(tmp_path / "evil.zip", "w") as zf:
+            zf.writestr("manifest.json", "{}")
+            zf.writestr(name, "x")
+        status, body = post((tmp_path / "evil.zip").read_bytes())
+        assert status == 422 and name in body["problems"][0]
+
+    status, body = post(open(bundle_zip(tmp_path, "long", n=41), "rb").read())
+    assert status == 422 and "41 frames is more than allowed (40)" in " ".join(body["problems"])
+    status, body = post(open(bundle_zip(tmp_path, "wide", w=192, h=128), "rb").read())
+    assert status == 422 and "larger than allowed" in " ".join(body["problems"])
+    status, body = post(open(bundle_zip(tmp_path, "v2", edit=lambda d: d.update(schema_version=2)), "rb").read())
+    assert status == 422 and "unknown schema version 2" in body["problems"][0]
+    status, body = post(open(bundle_zip(tmp_path, "path", model="/etc"), "rb").read())
+    assert status == 422 and "not a model this server knows" in body["error"]
+
+    folder = tmp_path / "json"
+    make_bundle(folder)
+    (folder / "manifest.json").write_text('{"schema": "realcam.job-bundle", ')
+    status, body = post(open(pack_bundle(folder, tmp_path / "json.zip"), "rb").read())
+    assert status == 422 and "not valid JSON" in body["problems"][0]
+
+    for path in ("/v1/jobs/0123", "/v1/jobs/" + "f" * 32, "/v1/jobs/..%2F..%2Fetc"):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(server.url + path)
+        assert e.value.code == 404
+    assert server.client.health()["status"] == "ok"
+
+
+def test_kill_9_during_a_job_then_restart(tmp_path, tiny_models):
+    data = tmp_path / "data"
+    s = Server(data, tiny_models)
+    c = s.client
+    first = c.submit(bundle_zip(tmp_path, "first", steps=1))
+    assert wait_for(c, first["id"])["state"] == "done"
+    victim = c.submit(bundle_zip(tmp_path, "victim", steps=200, seed=7))
+    queued = c.submit(bundle_zip(tmp_path, "after", steps=1, seed=8))
+    wait_for(c, victim["id"], states=("running",), cond=lambda j: (j["progress"].get("step") or 0) >= 2)
+    s.kill9()
+    s2 = Server(data, tiny_models)
+    try:
+        c2 = s2.client
+        again = wait_for(c2, victim["id"], timeout=300)
+        assert again["state"] == "done" and again["attempts"] == 2
+        assert wait_for(c2, queued["id"])["state"] == "done"
+        assert c2.job(queued["id"])["started_at"] >= again["finished_at"]
+        c2.download(first["id"], "video", str(tmp_path / "first.mp4"))  # earlier results survive
+        assert probe_mp4(str(tmp_path / "first.mp4"))[0] == 5
+        assert not [n for n in os.listdir(data / "jobs" / victim["id"]) if n.startswith(".realcam-job-")]
+    finally:
+        s2.stop()
+
+
+def test_token_and_bind_rules(tmp_path, tiny_models):
+    r = subprocess.run(
+        [sys.executable, "-m", "realcam", "serve", "--host", "0.0.0.0", "--data", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "REALCAM_TOKEN": ""},
+    )
+    assert r.returncode == 2 and "refusing to listen on 0.0.0.0" in r.stderr and "token" in r.stderr
+    s = Server(tmp_path / "d2", tiny_models, token="s3cret")
+    try:
+        assert Client(s.url).health()["status"] == "ok"  # health stays open for probes
+        with pytest.raises(BackendError) as e:
+            Client(s.url).jobs()
+        assert e.value.status == 401
+        with pytest.raises(BackendError) as e:
+            Client(s.url, token="wrong").jobs()
+        assert e.value.status == 401
+        assert s.client.jobs() == []
+    finally:
+        s.stop()
