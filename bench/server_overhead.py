@@ -21,14 +21,15 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
 from conftest import make_bundle  # noqa: E402
+
+from realcam.tiny_models import build_wan22_ti2v  # noqa: E402
 from realcam_core.bundle import pack_bundle  # noqa: E402
 from realcam_core.client import BackendError, Client  # noqa: E402
 
-from realcam.tiny_models import build_wan22_ti2v  # noqa: E402
-
 
 def ms(values):
-    return f"median {statistics.median(values) * 1000:7.1f} ms, p90 {sorted(values)[int(len(values) * 0.9)] * 1000:7.1f} ms"
+    p90 = sorted(values)[int(len(values) * 0.9)]
+    return f"median {statistics.median(values) * 1000:7.1f} ms, p90 {p90 * 1000:7.1f} ms"
 
 
 def main():
@@ -41,9 +42,20 @@ def main():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "realcam", "serve", "--port", str(port), "--data", os.path.join(tmp, "data"),
-         "--model-dir", f"tiny={model}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "realcam",
+            "serve",
+            "--port",
+            str(port),
+            "--data",
+            os.path.join(tmp, "data"),
+            "--model-dir",
+            f"tiny={model}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     client = Client(f"http://127.0.0.1:{port}")
     try:

@@ -7,10 +7,11 @@ from conftest import make_bundle
 from PIL import Image
 
 from realcam.adapters import resolve_video_model
-from realcam.adapters.svd import SVD_XT, SvdAdapter
-from realcam.adapters.wan import WAN22_TI2V_5B, WanAdapter
+from realcam.adapters.svd import SvdAdapter
+from realcam.adapters.wan import WanAdapter
 from realcam.noise_level import level_from_edm_sigma, level_from_flow_sigma, level_from_nsr, nsr_from_level
 from realcam.sns import NoiseShaper
+from realcam_core.models import SVD_XT, WAN22_TI2V_5B
 
 
 def test_noise_level_matches_upstream_ddpm_index():

@@ -5,38 +5,24 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+
+from realcam_core.models import (
+    DEFAULT_VIDEO_MODEL,
+    KNOWN_VIDEO_MODELS,
+    SVD_XT,
+    WAN21_I2V_720P,
+    WAN22_TI2V_5B,
+    ModelSpec,
+)
 
 from ..errors import UserError
-from .base import ModelSpec, VideoAdapter
-from .svd import SVD_XT, SvdAdapter
-from .wan import WAN21_I2V_480P, WAN21_I2V_720P, WAN22_TI2V_5B, WanAdapter
+from .base import VideoAdapter
+from .svd import SvdAdapter
+from .wan import WanAdapter
 
 ADAPTERS = {"wan": WanAdapter, "svd": SvdAdapter}
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 PIPELINE_FAMILIES = {"WanImageToVideoPipeline": "wan", "StableVideoDiffusionPipeline": "svd"}
-
-
-@dataclass(frozen=True)
-class KnownVideoModel:
-    alias: str
-    repo_id: str
-    spec: ModelSpec
-
-
-# Default: Wan 2.2 TI2V-5B. With model CPU offload it runs at its native
-# 1280x704 on a 24 GB consumer GPU, makes up to 121 frames at 24 fps (so
-# Blender frames map one to one at film rate), follows a text prompt, and is
-# Apache-2.0, which studios can use. Wan 2.1 14B needs ~30 GB of weights in
-# bf16 (offload on 24 GB cards is slow); SVD-xt fits easily but stops at 25
-# frames, has no prompt and a restrictive licence.
-KNOWN_VIDEO_MODELS = [
-    KnownVideoModel("wan2.2-ti2v-5b", "Wan-AI/Wan2.2-TI2V-5B-Diffusers", WAN22_TI2V_5B),
-    KnownVideoModel("wan2.1-i2v-14b-480p", "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", WAN21_I2V_480P),
-    KnownVideoModel("wan2.1-i2v-14b-720p", "Wan-AI/Wan2.1-I2V-14B-720P-Diffusers", WAN21_I2V_720P),
-    KnownVideoModel("svd-xt", "stabilityai/stable-video-diffusion-img2vid-xt", SVD_XT),
-]
-DEFAULT_VIDEO_MODEL = "wan2.2-ti2v-5b"
 
 
 def _read_json(path):

@@ -9,54 +9,9 @@ clean latent. Noise shaping itself (sns.py) is model-independent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Limits of one model (a family's variant)."""
-
-    name: str
-    family: str
-    native_sizes: tuple  # ((w, h), ...), first is the default
-    size_multiple: int  # both sides must be multiples of this
-    max_pixels: int
-    max_frames: int
-    temporal_factor: int  # pixel frames per latent frame (1 = per-frame VAE); counts are t*k+1
-    native_fps: float
-    default_steps: int
-    default_guidance: float
-    licence: str
-    max_steps: int = 1000  # Wan's UniPC repeats integer timesteps past ~200 steps and fails
-
-    def frame_count_for(self, n: int) -> int:
-        """Smallest frame count the model can make that covers n frames."""
-        t = self.temporal_factor
-        if t <= 1:
-            return max(n, 2)
-        k = max(1, -(-(n - 1) // t))
-        return t * k + 1
-
-    def problems(self, width: int, height: int, frames: int, steps: int | None = None) -> list[str]:
-        sizes = " or ".join(f"{w}x{h}" for w, h in self.native_sizes)
-        allowed = (
-            f"{self.name} makes videos of {sizes} (any size with sides multiple of {self.size_multiple} "
-            f"and at most {self.max_pixels} pixels works, less well)"
-        )
-        out = []
-        if width % self.size_multiple or height % self.size_multiple or width * height > self.max_pixels:
-            out.append(f"{width}x{height} is not a size this model can make: {allowed}")
-        if self.frame_count_for(frames) > self.max_frames:
-            out.append(
-                f"{frames} frames is longer than {self.name} can generate at once (at most {self.max_frames} "
-                f"frames, {self.max_frames / self.native_fps:.1f} s at its native {self.native_fps:g} fps); "
-                "shorten the frame range or split the shot"
-            )
-        if steps is not None and steps > self.max_steps:
-            out.append(f"{steps} steps is more than {self.name} supports ({self.max_steps})")
-        return out
+from realcam_core.models import ModelSpec
 
 
 class VideoAdapter:

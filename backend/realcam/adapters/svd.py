@@ -12,21 +12,7 @@ import numpy as np
 from realcam_core.masks import latent_mask
 
 from ..noise_level import level_from_edm_sigma
-from .base import ModelSpec, VideoAdapter
-
-SVD_XT = ModelSpec(
-    name="Stable Video Diffusion img2vid-xt",
-    family="svd",
-    native_sizes=((1024, 576), (576, 1024)),
-    size_multiple=64,
-    max_pixels=1024 * 576,
-    max_frames=25,
-    temporal_factor=1,
-    native_fps=7.0,
-    default_steps=25,
-    default_guidance=3.0,
-    licence="Stability AI Community License (see the model card)",
-)
+from .base import VideoAdapter
 
 
 class SvdAdapter(VideoAdapter):

@@ -17,50 +17,7 @@ import numpy as np
 from realcam_core.masks import latent_mask
 
 from ..noise_level import level_from_flow_sigma
-from .base import ModelSpec, VideoAdapter
-
-WAN22_TI2V_5B = ModelSpec(
-    name="Wan 2.2 TI2V-5B",
-    family="wan",
-    native_sizes=((1280, 704), (704, 1280)),
-    size_multiple=32,
-    max_pixels=1280 * 704,
-    max_frames=121,
-    temporal_factor=4,
-    native_fps=24.0,
-    default_steps=50,
-    default_guidance=5.0,
-    licence="Apache-2.0",
-    max_steps=200,
-)
-WAN21_I2V_480P = ModelSpec(
-    name="Wan 2.1 I2V-14B 480p",
-    family="wan",
-    native_sizes=((832, 480), (480, 832)),
-    size_multiple=16,
-    max_pixels=832 * 480,
-    max_frames=81,
-    temporal_factor=4,
-    native_fps=16.0,
-    default_steps=50,
-    default_guidance=5.0,
-    licence="Apache-2.0",
-    max_steps=200,
-)
-WAN21_I2V_720P = ModelSpec(
-    name="Wan 2.1 I2V-14B 720p",
-    family="wan",
-    native_sizes=((1280, 720), (720, 1280)),
-    size_multiple=16,
-    max_pixels=1280 * 720,
-    max_frames=81,
-    temporal_factor=4,
-    native_fps=16.0,
-    default_steps=50,
-    default_guidance=5.0,
-    licence="Apache-2.0",
-    max_steps=200,
-)
+from .base import VideoAdapter
 
 
 class WanAdapter(VideoAdapter):
