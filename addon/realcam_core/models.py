@@ -26,6 +26,17 @@ class ModelSpec:
     licence: str
     max_steps: int = 1000  # Wan's UniPC repeats integer timesteps past ~200 steps and fails
 
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["native_sizes"] = [list(x) for x in self.native_sizes]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelSpec:
+        d = dict(d)
+        d["native_sizes"] = tuple(tuple(x) for x in d["native_sizes"])
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
     def frame_count_for(self, n: int) -> int:
         """Smallest frame count the model can make that covers n frames."""
         t = self.temporal_factor

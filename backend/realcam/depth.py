@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from realcam_core.camera import K_CONVENTION, Intrinsics
+from realcam_core.resample import cover_crop_box
 
 from .depth_maps import check_depth_size, read_depth_map
 from .depth_models import DEFAULT_DEPTH_MODEL, DepthModel, licence_of, resolve_model_id
@@ -55,16 +56,6 @@ def default_size(w: int, h: int, long_side: int = MAX_LONG_SIDE_DEFAULT) -> tupl
     """The photo's own size, scaled down so the long side is at most long_side, sides even."""
     s = min(1.0, long_side / max(w, h))
     return max(16, int(round(w * s / 2)) * 2), max(16, int(round(h * s / 2)) * 2)
-
-
-def cover_crop_box(src: tuple[int, int], dst: tuple[int, int]) -> tuple[float, tuple[float, float, float, float]]:
-    """Scale that makes src cover dst, and the centred crop box in source pixels."""
-    sw, sh = src
-    dw, dh = dst
-    scale = max(dw / sw, dh / sh)
-    cw, ch = dw / scale, dh / scale
-    left, top = (sw - cw) / 2.0, (sh - ch) / 2.0
-    return scale, (left, top, left + cw, top + ch)
 
 
 def _resize_image(img: Image.Image, size, box) -> np.ndarray:

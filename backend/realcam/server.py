@@ -31,7 +31,7 @@ from realcam_core import api
 from realcam_core.bundle import SUPPORTED_SCHEMA_VERSIONS, BundleError, Limits, unpack_bundle, validate_bundle
 
 from . import __version__
-from .adapters import HUB_ID
+from .adapters import HUB_ID, resolve_video_model
 from .engine import RunOptions, plan_job
 from .errors import UserError
 from .jobstore import JobStore
@@ -173,7 +173,14 @@ def create_app(config: ServerConfig):
             }
             for m in KNOWN_VIDEO_MODELS
         ]
-        video += [{"name": n, "id": n, "cached": True, "configured": True} for n in config.model_folders]
+        for n, folder in config.model_folders.items():
+            try:
+                spec = resolve_video_model(folder)[1].to_dict()
+            except UserError:
+                spec = None
+            video.append({"name": n, "id": n, "cached": True, "configured": True, "spec": spec})
+        for entry, m in zip(video, KNOWN_VIDEO_MODELS, strict=False):
+            entry["spec"] = m.spec.to_dict()
         depth = [
             {
                 "name": m.alias,

@@ -1,0 +1,73 @@
+"""The scene camera, frame by frame as Blender evaluates it, in the shared conventions.
+
+Constraints, parents, follow-path and an animated focal length all count:
+every frame is set and the evaluated camera read. This runs on the main thread
+as a task generator, one frame per slice, so the UI keeps its turn.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .realcam_core.camera import BlenderCamera, intrinsics_from_blender, opencv_c2w_from_blender, relative_to_first
+
+
+class CameraError(Exception):
+    """A camera that cannot drive a generation; the message says what to do."""
+
+
+def check_camera(scene):
+    cam = scene.camera
+    if cam is None or cam.type != "CAMERA":
+        raise CameraError("the scene has no active camera: import a photo, or set one (Scene properties > Camera)")
+    kind = cam.data.type
+    if kind == "ORTHO":
+        raise CameraError(f"camera {cam.name!r} is orthographic; video models need a perspective camera")
+    if kind == "PANO":
+        raise CameraError(f"camera {cam.name!r} is panoramic; video models need a perspective camera")
+    return cam
+
+
+def blender_camera(cam_eval, scene) -> BlenderCamera:
+    r = scene.render
+    pct = r.resolution_percentage / 100.0
+    data = cam_eval.data
+    return BlenderCamera(
+        lens=data.lens,
+        sensor_width=data.sensor_width,
+        sensor_height=data.sensor_height,
+        sensor_fit=data.sensor_fit,
+        shift_x=data.shift_x,
+        shift_y=data.shift_y,
+        resolution_x=int(r.resolution_x * pct),
+        resolution_y=int(r.resolution_y * pct),
+        pixel_aspect_x=r.pixel_aspect_x,
+        pixel_aspect_y=r.pixel_aspect_y,
+    )
+
+
+def read_track(context, scene, cam, frames):
+    """Task generator -> (intrinsics per frame, relative c2w per frame), the frame restored after."""
+    unit = scene.unit_settings.scale_length  # metres per Blender unit
+    current = scene.frame_current, scene.frame_subframe
+    Ks, c2ws = [], []
+    try:
+        for f in frames:
+            scene.frame_set(f)
+            depsgraph = context.evaluated_depsgraph_get()
+            cam_eval = cam.evaluated_get(depsgraph)
+            Ks.append(intrinsics_from_blender(blender_camera(cam_eval, scene)))
+            c2ws.append(opencv_c2w_from_blender(np.array(cam_eval.matrix_world), unit))
+            yield None
+    finally:
+        scene.frame_set(current[0], subframe=current[1])
+    return Ks, relative_to_first(c2ws)
+
+
+def check_moves(cam_name: str, frames, Ks, rel) -> None:
+    """A generation needs a camera move (or a zoom); a still camera is most likely a forgotten key."""
+    if all(np.allclose(m, np.eye(4), atol=1e-6) for m in rel) and len(set(Ks)) == 1:
+        raise CameraError(
+            f"camera {cam_name!r} does not move between frames {frames[0]} and {frames[-1]}: key a move "
+            "(or apply a preset) first"
+        )

@@ -1,0 +1,130 @@
+"""A scene folder -> a metric point-cloud mesh and a camera that sees exactly the photo.
+
+One vertex per pixel (at its centre; the outer ring reaches the frame's edge so
+the whole frame is covered), the photo's colours as an unlit colour attribute,
+no faces across depth discontinuities (so what the photo never saw renders as
+empty), and a camera at the origin looking along +Y with the photo's lens,
+sensor, fit and shift. Everything in metres.
+"""
+
+from __future__ import annotations
+
+import os
+
+import bpy
+import numpy as np
+from mathutils import Matrix
+
+from .realcam_core.camera import (
+    REFERENCE_C2W_BLENDER_WORLD,
+    Intrinsics,
+    blender_from_intrinsics,
+    blender_from_opencv_c2w,
+)
+from .realcam_core.models import ModelSpec
+from .realcam_core.pointcloud import blender_world_points, grid_faces, valid_depth
+
+COLOR_ATTRIBUTE = "realcam_photo"
+
+
+def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _vertices(depth: np.ndarray, K: Intrinsics) -> np.ndarray:
+    h, w = depth.shape
+    u = np.arange(w, dtype=np.float32) + 0.5
+    v = np.arange(h, dtype=np.float32) + 0.5
+    # Border vertices sit on the frame's edge, not half a pixel inside it.
+    u[0], u[-1] = 0.0, float(w)
+    v[0], v[-1] = 0.0, float(h)
+    x = ((u - K.cx) / K.fx)[None, :] * depth
+    y = ((v - K.cy) / K.fy)[:, None] * depth
+    pts = np.stack([x, y, depth], axis=-1)
+    return blender_world_points(pts).reshape(-1, 3).astype(np.float32)
+
+
+def _material(name: str) -> bpy.types.Material:
+    mat = bpy.data.materials.new(name)
+    mat.use_nodes = True
+    nt = mat.node_tree
+    nt.nodes.clear()
+    attr = nt.nodes.new("ShaderNodeAttribute")
+    attr.attribute_name = COLOR_ATTRIBUTE
+    emit = nt.nodes.new("ShaderNodeEmission")
+    out = nt.nodes.new("ShaderNodeOutputMaterial")
+    attr.location, emit.location, out.location = (-400, 0), (-150, 0), (100, 0)
+    nt.links.new(attr.outputs["Color"], emit.inputs["Color"])
+    nt.links.new(emit.outputs["Emission"], out.inputs["Surface"])
+    return mat
+
+
+def build_mesh(name: str, rgb: np.ndarray, depth: np.ndarray, K: Intrinsics) -> bpy.types.Mesh:
+    h, w = depth.shape
+    ok = valid_depth(depth)
+    verts = _vertices(np.where(ok, depth, 0.0).astype(np.float32), K)
+    faces = grid_faces(depth, valid=ok)
+    mesh = bpy.data.meshes.new(name)
+    mesh.vertices.add(len(verts))
+    mesh.vertices.foreach_set("co", verts.ravel())
+    mesh.loops.add(faces.size)
+    mesh.loops.foreach_set("vertex_index", faces.ravel())
+    mesh.polygons.add(len(faces))
+    mesh.polygons.foreach_set("loop_start", np.arange(0, faces.size, 4, dtype=np.int32))
+    mesh.update(calc_edges=True)
+    colors = np.ones((h * w, 4), dtype=np.float32)
+    colors[:, :3] = _srgb_to_linear(rgb.reshape(-1, 3).astype(np.float32) / 255.0)
+    attr = mesh.color_attributes.new(COLOR_ATTRIBUTE, "FLOAT_COLOR", "POINT")
+    attr.data.foreach_set("color", colors.ravel())
+    mesh.color_attributes.active_color = attr
+    mesh.materials.append(_material(name))
+    return mesh
+
+
+def apply_intrinsics(cam_data: bpy.types.Camera, scene: bpy.types.Scene, K: Intrinsics) -> None:
+    bc = blender_from_intrinsics(K, "AUTO", cam_data.sensor_width or 36.0, cam_data.sensor_height or 24.0)
+    cam_data.type = "PERSP"
+    cam_data.lens_unit = "MILLIMETERS"
+    cam_data.sensor_fit = bc.sensor_fit
+    cam_data.lens = bc.lens
+    cam_data.shift_x = bc.shift_x
+    cam_data.shift_y = bc.shift_y
+    r = scene.render
+    r.resolution_x, r.resolution_y, r.resolution_percentage = K.width, K.height, 100
+    r.pixel_aspect_x, r.pixel_aspect_y = bc.pixel_aspect_x, bc.pixel_aspect_y
+
+
+def build_scene(context, folder: str, rgb, depth, K: Intrinsics, spec: ModelSpec, frames: int, photo_name: str):
+    """Mesh, camera and scene settings; returns (mesh object, camera object)."""
+    scene = context.scene
+    base = os.path.splitext(os.path.basename(photo_name))[0] or "photo"
+    coll = bpy.data.collections.new(f"RealCam {base}")
+    scene.collection.children.link(coll)
+    mesh_ob = bpy.data.objects.new(f"RealCam {base}", build_mesh(f"RealCam {base}", rgb, depth, K))
+    coll.objects.link(mesh_ob)
+
+    cam_data = bpy.data.cameras.new(f"RealCam {base}")
+    valid = depth[valid_depth(depth)]
+    near, far = float(valid.min()), float(valid.max())
+    cam_data.clip_start = max(0.001, near * 0.05)
+    cam_data.clip_end = max(far * 20.0, 100.0)
+    cam_ob = bpy.data.objects.new(f"RealCam Camera {base}", cam_data)
+    coll.objects.link(cam_ob)
+    cam_ob.matrix_world = Matrix(blender_from_opencv_c2w(REFERENCE_C2W_BLENDER_WORLD).tolist())
+    cam_ob.rotation_mode = "XYZ"
+    scene.camera = cam_ob
+    apply_intrinsics(cam_data, scene, K)
+
+    # The model's frame rate and a frame range it can make.
+    fps = spec.native_fps
+    scene.render.fps, scene.render.fps_base = max(1, round(fps)), max(1, round(fps)) / fps
+    scene.frame_start = 1
+    scene.frame_end = frames
+    scene.unit_settings.system = "METRIC"
+
+    rc = scene.realcam
+    rc.scene_folder = folder
+    rc.photo = photo_name
+    rc.median_depth = float(np.median(valid))
+    rc.mesh_object = mesh_ob.name
+    return mesh_ob, cam_ob

@@ -1,0 +1,130 @@
+"""Photo -> (image, metric depth, intrinsics) in a scene folder, by the backend or by the user's depth map.
+
+The scene folder holds what `realcam depth` writes (image.png, depth.npy,
+intrinsics.json), whichever way it was made, so the rest of the add-on reads
+one layout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+
+import bpy
+import numpy as np
+
+from .realcam_core.camera import K_CONVENTION, Intrinsics
+from .realcam_core.resample import cover_crop_box, resize_cover
+
+
+class PhotoError(Exception):
+    """A photo or depth map that cannot be used; the message says which and why."""
+
+
+def unpack_depth_zip(zip_path: str, scene_folder: str) -> None:
+    """The backend's /v1/depth answer -> the scene folder (runs in a worker thread)."""
+    with zipfile.ZipFile(zip_path) as zf:
+        names = set(zf.namelist())
+        for n in ("image.png", "depth.npy", "intrinsics.json"):
+            if n not in names:
+                raise PhotoError(f"the backend's depth answer lacks {n}")
+            with zf.open(n) as src, open(os.path.join(scene_folder, n), "wb") as out:
+                out.write(src.read())
+
+
+def read_scene_folder(folder: str):
+    """(rgb uint8 (H, W, 3), depth float32 (H, W), Intrinsics) from a scene folder."""
+    with open(os.path.join(folder, "intrinsics.json"), encoding="utf-8") as fh:
+        K = Intrinsics.from_dict(json.load(fh))
+    depth = np.load(os.path.join(folder, "depth.npy"), allow_pickle=False)
+    rgb = _load_pixels(os.path.join(folder, "image.png"), raw=True)[..., :3]
+    rgb = np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
+    if depth.shape != rgb.shape[:2] or (K.width, K.height) != (rgb.shape[1], rgb.shape[0]):
+        raise PhotoError(f"{folder}: image, depth and intrinsics disagree on the size")
+    return rgb, depth.astype(np.float32), K
+
+
+def _load_pixels(path: str, raw: bool) -> np.ndarray:
+    """(H, W, 4) float32, top row first, through Blender's own image loading."""
+    try:
+        img = bpy.data.images.load(path, check_existing=False)
+    except RuntimeError as e:
+        raise PhotoError(f"{path}: Blender cannot read it ({e})") from None
+    try:
+        if raw:
+            img.colorspace_settings.name = "Non-Color"  # values as stored, no conversion
+        w, h = img.size
+        if w == 0 or h == 0:
+            raise PhotoError(f"{path}: the image is empty or damaged")
+        buf = np.empty(w * h * 4, dtype=np.float32)
+        img.pixels.foreach_get(buf)
+        return buf.reshape(h, w, 4)[::-1].copy()
+    finally:
+        bpy.data.images.remove(img)
+
+
+def read_depth_map(path: str) -> np.ndarray:
+    """A user's depth map: .npy metres, 16-bit PNG millimetres, or EXR (first channel, metres)."""
+    if not os.path.isfile(path):
+        raise PhotoError(f"{path}: no such depth map")
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".npy":
+        try:
+            d = np.load(path, allow_pickle=False).astype(np.float32)
+        except (ValueError, OSError) as e:
+            raise PhotoError(f"{path}: not a readable .npy file ({e})") from None
+        d = d.reshape(d.shape[:2])
+    elif ext == ".png":
+        px = _load_pixels(path, raw=True)
+        d = px[..., 0] * 65.535  # 16-bit millimetres, loaded as 0..1
+    elif ext == ".exr":
+        d = _load_pixels(path, raw=True)[..., 0]
+    else:
+        raise PhotoError(f"{path}: unknown depth map format {ext!r}; use .npy (metres), 16-bit .png (mm) or .exr")
+    if not np.isfinite(d).all():
+        raise PhotoError(f"{path}: the depth map has NaN or infinite values; mark unknown depth with 0")
+    if (d < 0).any() or not (d > 0).any():
+        raise PhotoError(f"{path}: the depth map must hold positive metres (0 = unknown)")
+    return d.astype(np.float32)
+
+
+def local_scene(photo: str, depth_map: str, size: tuple[int, int], focal_px: float | None, folder: str) -> None:
+    """Without a backend: the user's depth map and the photo, fitted to size, into the scene folder."""
+    if not os.path.isfile(photo):
+        raise PhotoError(f"{photo}: no such photo")
+    rgba = _load_pixels(photo, raw=True)
+    h0, w0 = rgba.shape[:2]
+    depth = read_depth_map(depth_map)
+    if depth.shape != (h0, w0):
+        raise PhotoError(f"{depth_map}: the depth map is {depth.shape[1]}x{depth.shape[0]} but the photo is {w0}x{h0}")
+    scale, box = cover_crop_box((w0, h0), size)
+    rgb = resize_cover(rgba[..., :3], size)
+    depth = resize_cover(depth, size, nearest=True)
+    f = (focal_px if focal_px else 0.5 * max(w0, h0)) * scale
+    K = Intrinsics(f, f, size[0] / 2.0, size[1] / 2.0, size[0], size[1])
+    _save_png(rgb, os.path.join(folder, "image.png"))
+    np.save(os.path.join(folder, "depth.npy"), depth.astype(np.float32))
+    meta = {
+        **K.to_dict(),
+        "convention": K_CONVENTION,
+        "focal_source": "user" if focal_px else "default",
+        "depth_source": depth_map,
+    }
+    with open(os.path.join(folder, "intrinsics.json"), "w", encoding="utf-8") as fh:
+        json.dump(meta, fh, indent=1)
+
+
+def _save_png(rgb01: np.ndarray, path: str) -> None:
+    h, w = rgb01.shape[:2]
+    img = bpy.data.images.new("realcam-tmp", w, h, alpha=False)
+    try:
+        img.colorspace_settings.name = "Non-Color"
+        rgba = np.ones((h, w, 4), np.float32)
+        rgba[..., :3] = np.clip(rgb01, 0.0, 1.0)
+        img.pixels.foreach_set(rgba[::-1].ravel())
+        img.filepath_raw = path
+        img.file_format = "PNG"
+        img.save()
+    finally:
+        bpy.data.images.remove(img)

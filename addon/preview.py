@@ -1,0 +1,124 @@
+"""The preview: the camera's frame range rendered unlit at the generation size, alpha = covered.
+
+Rendering borrows the scene's render settings and gives every one back
+afterwards, so the user's own settings are never lost. Each preview gets its
+own folder; the frames are named after the scene frame numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+import bpy
+
+from .compat import eevee_engine_id
+
+
+# Attribute path -> value while the preview renders.
+def _preview_settings(scene, folder: str, engine: str) -> dict:
+    settings = {
+        "render.engine": eevee_engine_id() if engine == "EEVEE" else "BLENDER_WORKBENCH",
+        "render.film_transparent": True,
+        "render.filter_size": 0.0,  # one sharp sample per pixel: the unmoved frame is the photo
+        "render.use_sequencer": False,
+        "render.use_compositing": False,
+        "render.resolution_percentage": 100,
+        "render.use_file_extension": True,
+        "render.use_overwrite": True,
+        "render.filepath": os.path.join(folder, "####"),
+        "render.image_settings.file_format": "PNG",
+        "render.image_settings.color_mode": "RGBA",
+        "render.image_settings.color_depth": "8",
+        "view_settings.view_transform": "Standard",
+        "view_settings.look": "None",
+        "view_settings.exposure": 0.0,
+        "view_settings.gamma": 1.0,
+    }
+    if engine == "EEVEE":
+        settings["eevee.taa_render_samples"] = 1
+    else:
+        settings.update(
+            {"display.shading.light": "FLAT", "display.shading.color_type": "VERTEX", "display.render_aa": "OFF"}
+        )
+    return settings
+
+
+def _resolve(scene, path):
+    obj = scene
+    parts = path.split(".")
+    for p in parts[:-1]:
+        obj = getattr(obj, p)
+    return obj, parts[-1]
+
+
+def swap_settings(scene, folder: str, engine: str = "EEVEE") -> dict:
+    """Apply the preview settings; returns what to put back."""
+    saved = {}
+    for path, value in _preview_settings(scene, folder, engine).items():
+        obj, attr = _resolve(scene, path)
+        saved[path] = getattr(obj, attr)
+        setattr(obj, attr, value)
+    return saved
+
+
+def restore_settings(scene, saved: dict) -> None:
+    # Engine first: engine-specific settings only accept values for their engine.
+    for path in sorted(saved, key=lambda p: p != "render.engine"):
+        obj, attr = _resolve(scene, path)
+        try:
+            setattr(obj, attr, saved[path])
+        except (TypeError, ValueError, AttributeError):
+            pass
+
+
+def signature(scene) -> str:
+    """What a preview depends on besides the animation: size, range, camera name."""
+    r = scene.render
+    key = (
+        f"{scene.camera.name if scene.camera else ''}|{r.resolution_x}x{r.resolution_y}@{r.resolution_percentage}"
+        f"|{scene.frame_start}-{scene.frame_end}|{r.fps}/{r.fps_base}"
+    )
+    return hashlib.sha1(key.encode()).hexdigest()[:12]
+
+
+def new_folder(root: str) -> str:
+    folder = os.path.join(root, "previews", time.strftime("%Y%m%d-%H%M%S"))
+    n, base = 1, folder
+    while os.path.exists(folder):
+        n += 1
+        folder = f"{base}-{n}"
+    os.makedirs(folder)
+    return folder
+
+
+def frame_files(scene) -> list[str]:
+    return [f"{f:04d}.png" for f in range(scene.frame_start, scene.frame_end + 1)]
+
+
+class RenderWatch:
+    """Follows an interactive (INVOKE) render through Blender's render handlers."""
+
+    def __init__(self):
+        self.finished = False
+        self.cancelled = False
+
+    def __enter__(self):
+        bpy.app.handlers.render_complete.append(self._complete)
+        bpy.app.handlers.render_cancel.append(self._cancel)
+        return self
+
+    def __exit__(self, *exc):
+        for lst, fn in (
+            (bpy.app.handlers.render_complete, self._complete),
+            (bpy.app.handlers.render_cancel, self._cancel),
+        ):
+            if fn in lst:
+                lst.remove(fn)
+
+    def _complete(self, *args):
+        self.finished = True
+
+    def _cancel(self, *args):
+        self.finished = self.cancelled = True

@@ -1,0 +1,40 @@
+"""Per-scene RealCam settings, saved with the .blend."""
+
+import bpy
+from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
+
+
+class RealcamSceneSettings(bpy.types.PropertyGroup):
+    model: StringProperty(name="Model", default="", description="Video model; empty: the add-on's default")
+    prompt: StringProperty(name="Prompt", default="", description="What happens in the shot (Wan models)")
+    negative_prompt: StringProperty(name="Negative prompt", default="")
+    seed: IntProperty(name="Seed", default=0, min=0)
+    steps: IntProperty(name="Steps", default=0, min=0, max=1000, description="0: the model's default")
+    guidance: FloatProperty(name="Guidance", default=0.0, min=0.0, max=100.0, description="0: the model's default")
+    sns_enabled: BoolProperty(
+        name="Noise shaping",
+        default=True,
+        description="Guide the video with the preview (off: the plain image-to-video model)",
+    )
+    sns_threshold: FloatProperty(
+        name="Threshold",
+        default=0.9,
+        min=0.0,
+        max=1.0,
+        description="Noise level from which steps are shaped (0.9 = upstream t >= 900)",
+    )
+    # Filled by the photo import.
+    scene_folder: StringProperty(name="Scene folder", subtype="DIR_PATH", default="")
+    photo: StringProperty(name="Photo", default="")
+    median_depth: FloatProperty(name="Median depth", default=0.0, unit="LENGTH")
+    mesh_object: StringProperty(default="")
+    preview_folder: StringProperty(name="Preview", subtype="DIR_PATH", default="")
+    preview_signature: StringProperty(default="")
+
+
+def register():
+    bpy.types.Scene.realcam = bpy.props.PointerProperty(type=RealcamSceneSettings)
+
+
+def unregister():
+    del bpy.types.Scene.realcam

@@ -1,0 +1,215 @@
+"""Long operations without freezing Blender.
+
+A task is a generator run on the main thread in short slices. It yields:
+    None             give the UI a turn, continue on the next tick
+    Background(fn)   run fn in a worker thread; the generator resumes with its
+                     result (or its exception raised at the yield)
+    Sleep(seconds)   resume after a while (polling)
+    WaitFor(check)   resume once check() is true (e.g. a render finished)
+
+Blender's timer calls `pump()` about ten times a second; each call stops
+after TICK_BUDGET seconds of main-thread work, so a tick stays short. Network
+calls, file packing and waiting only ever happen in Background. Headless
+(bpy.app.background, no event loop) a caller runs a task to completion with
+`run_until_done`, through the same code path.
+
+Cancelling a task raises TaskCancelled at its current yield, so it can clean
+up (cancel the backend job) before it ends.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+
+import bpy
+
+TICK_BUDGET = 0.012  # seconds of main-thread work per timer tick
+TICK_INTERVAL = 0.1
+
+
+class TaskCancelled(Exception):
+    pass
+
+
+class Background:
+    def __init__(self, fn, *args):
+        self.fn, self.args = fn, args
+
+
+class Sleep:
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+
+class WaitFor:
+    def __init__(self, check, poll: float = 0.1):
+        self.check, self.poll = check, poll
+
+
+class Task:
+    def __init__(self, name: str, gen, scene_name: str = ""):
+        self.name = name
+        self.scene_name = scene_name
+        self.gen = gen
+        self.stage = "starting"
+        self.step = 0
+        self.total = 0
+        self.eta_s = None
+        self.message = ""
+        self.error = None  # the reason, once it failed
+        self.done = False
+        self.cancel_requested = False
+        self.result = None
+        self._waiting = None  # (kind, payload)
+        self._thread_result = None
+        self._send = None
+        self._throw = None
+
+    # progress, set by the task's own code
+    def report(self, stage: str, step: int = 0, total: int = 0, eta_s=None, message: str = ""):
+        self.stage, self.step, self.total, self.eta_s, self.message = stage, step, total, eta_s, message
+        _tag_redraw()
+
+    @property
+    def fraction(self) -> float:
+        return (self.step / self.total) if self.total else 0.0
+
+    def cancel(self):
+        self.cancel_requested = True
+
+    def _ready(self) -> bool:
+        if self._waiting is None:
+            return True
+        kind, payload = self._waiting
+        if kind == "thread":
+            return not payload.is_alive()
+        if kind == "sleep":
+            return time.monotonic() >= payload
+        if kind == "wait":
+            try:
+                return bool(payload())
+            except Exception as e:  # a broken check must end the task, not the timer
+                self._throw = e
+                return True
+        return True
+
+    def _advance(self) -> None:
+        """Run the generator up to its next yield."""
+        if self._waiting and self._waiting[0] == "thread":
+            box = self._thread_result
+            if "error" in box:
+                self._throw = box["error"]
+            else:
+                self._send = box.get("value")
+        self._waiting = None
+        try:
+            if self.cancel_requested and not isinstance(self._throw, TaskCancelled):
+                self.cancel_requested = False
+                self._throw = TaskCancelled()
+            if self._throw is not None:
+                exc, self._throw = self._throw, None
+                item = self.gen.throw(exc)
+            else:
+                value, self._send = self._send, None
+                item = self.gen.send(value)
+        except StopIteration as stop:
+            self.done, self.result = True, stop.value
+            self.stage = "done" if self.error is None else self.stage
+            return
+        except TaskCancelled:
+            self.done, self.stage, self.error = True, "cancelled", None
+            return
+        except Exception as e:
+            self.done, self.stage = True, "failed"
+            self.error = str(e) or type(e).__name__
+            print(f"RealCam: {self.name} failed:\n{traceback.format_exc()}")
+            return
+        if isinstance(item, Background):
+            box = {}
+
+            def run(fn=item.fn, args=item.args, box=box):
+                try:
+                    box["value"] = fn(*args)
+                except BaseException as e:  # handed back to the generator
+                    box["error"] = e
+
+            self._thread_result = box
+            t = threading.Thread(target=run, name=f"realcam-{self.name}", daemon=True)
+            t.start()
+            self._waiting = ("thread", t)
+        elif isinstance(item, Sleep):
+            self._waiting = ("sleep", time.monotonic() + item.seconds)
+        elif isinstance(item, WaitFor):
+            self._waiting = ("wait", item.check)
+
+
+class Runner:
+    def __init__(self):
+        self.tasks: list[Task] = []
+        self.tick_times: list[float] = []  # main-thread seconds per pump, for the benchmark
+
+    def start(self, task: Task) -> Task:
+        self.tasks.append(task)
+        if not bpy.app.background and not bpy.app.timers.is_registered(_timer):
+            bpy.app.timers.register(_timer, first_interval=0.0, persistent=True)
+        return task
+
+    def active(self, scene_name: str | None = None) -> list[Task]:
+        return [t for t in self.tasks if not t.done and (scene_name is None or t.scene_name == scene_name)]
+
+    def pump(self, budget: float = TICK_BUDGET) -> None:
+        start = time.perf_counter()
+        for task in list(self.tasks):
+            while not task.done and (task._ready() or task.cancel_requested):
+                if task.cancel_requested and task._waiting and task._waiting[0] == "thread":
+                    break  # a thread cannot be interrupted; cancel lands when it returns
+                task._advance()
+                if time.perf_counter() - start > budget:
+                    break
+            if time.perf_counter() - start > budget:
+                break
+        # Keep finished tasks a while so the panel can show how they ended.
+        self.tasks = [t for t in self.tasks if not t.done or t is self._last_of(t.scene_name)]
+        self.tick_times.append(time.perf_counter() - start)
+        del self.tick_times[:-10000]
+
+    def _last_of(self, scene_name):
+        mine = [t for t in self.tasks if t.scene_name == scene_name]
+        return mine[-1] if mine else None
+
+    def run_until_done(self, task: Task, timeout: float = 3600.0) -> Task:
+        """Headless: drive a task to its end through the same pump the timer uses."""
+        deadline = time.monotonic() + timeout
+        while not task.done:
+            self.pump()
+            if time.monotonic() > deadline:
+                task.cancel()
+            time.sleep(0.005)
+        return task
+
+
+RUNNER = Runner()
+
+
+def _timer():
+    RUNNER.pump()
+    return TICK_INTERVAL if RUNNER.active() else 1.0
+
+
+def _tag_redraw():
+    wm = getattr(bpy.context, "window_manager", None)
+    if wm is None:
+        return
+    for window in wm.windows:
+        for area in window.screen.areas:
+            if area.type in ("VIEW_3D", "SEQUENCE_EDITOR", "STATUSBAR"):
+                area.tag_redraw()
+
+
+def unregister():
+    if bpy.app.timers.is_registered(_timer):
+        bpy.app.timers.unregister(_timer)
+    for t in RUNNER.tasks:
+        t.cancel()

@@ -1,0 +1,107 @@
+"""The RealCam panel (3D view sidebar) and progress in the status bar."""
+
+import bpy
+
+from .presets import PRESETS
+from .tasks import RUNNER
+
+
+def _task(context):
+    mine = [t for t in RUNNER.tasks if t.scene_name == context.scene.name]
+    return mine[-1] if mine else None
+
+
+def _progress_text(t) -> str:
+    text = t.stage
+    if t.total:
+        text += f" {t.step}/{t.total}"
+    if t.eta_s:
+        text += f", {t.eta_s:.0f} s left"
+    return text
+
+
+class REALCAM_PT_main(bpy.types.Panel):
+    bl_label = "RealCam"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "RealCam"
+
+    def draw(self, context):
+        layout = self.layout
+        rc = context.scene.realcam
+        layout.operator("realcam.import_photo", icon="IMAGE_DATA")
+        if rc.photo:
+            layout.label(text=f"Photo: {bpy.path.basename(rc.photo)}", icon="CHECKMARK")
+
+        box = layout.box()
+        box.label(text="Camera move")
+        grid = box.grid_flow(columns=2, align=True)
+        for ident, label, _ in PRESETS:
+            grid.operator("realcam.preset", text=label).kind = ident
+        row = box.row(align=True)
+        row.operator("realcam.import_re10k", text="Import RE10K")
+        row.operator("realcam.export_re10k", text="Export RE10K")
+
+        box = layout.box()
+        box.prop(rc, "model")
+        box.prop(rc, "prompt")
+        box.prop(rc, "negative_prompt")
+        row = box.row()
+        row.prop(rc, "seed")
+        row.prop(rc, "steps")
+        box.prop(rc, "guidance")
+        row = box.row()
+        row.prop(rc, "sns_enabled")
+        sub = row.row()
+        sub.enabled = rc.sns_enabled
+        sub.prop(rc, "sns_threshold")
+
+        task = _task(context)
+        busy = task is not None and not task.done
+        col = layout.column(align=True)
+        col.enabled = not busy
+        col.operator("realcam.preview", icon="RENDER_ANIMATION")
+        col.operator("realcam.generate", icon="SEQUENCE")
+        if task is not None:
+            if busy:
+                layout.progress(factor=task.fraction, type="BAR", text=_progress_text(task))
+                layout.operator("realcam.cancel", icon="CANCEL")
+            elif task.error:
+                for i, line in enumerate(_wrap(task.error, 60)):
+                    layout.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
+            else:
+                layout.label(text=f"{task.name}: {task.stage}", icon="INFO")
+
+
+def _wrap(text: str, width: int):
+    words, line, out = text.split(), "", []
+    for w in words:
+        if len(line) + len(w) + 1 > width and line:
+            out.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    return out + ([line] if line else [])
+
+
+def draw_status(self, context):
+    task = _task(context)
+    if task is not None and not task.done:
+        self.layout.progress(factor=task.fraction, type="RING", text=f"RealCam {task.name}: {_progress_text(task)}")
+
+
+def menu_import(self, context):
+    self.layout.operator("realcam.import_photo", text="Photo as RealCam scene")
+
+
+CLASSES = (REALCAM_PT_main,)
+
+
+def register():
+    bpy.types.STATUSBAR_HT_header.append(draw_status)
+    bpy.types.TOPBAR_MT_file_import.append(menu_import)
+
+
+def unregister():
+    bpy.types.STATUSBAR_HT_header.remove(draw_status)
+    bpy.types.TOPBAR_MT_file_import.remove(menu_import)
