@@ -50,8 +50,7 @@ def build(out_dir: str) -> str:
         with open(os.path.join(ROOT, "blender_manifest.toml"), "rb") as fh:
             manifest = tomllib.load(fh)
         zip_path = os.path.join(os.path.abspath(out_dir), f"{manifest['id']}-{manifest['version']}.zip")
-        subprocess.run([sys.executable, cli, "build", "--source-dir", stage, "--output-filepath", zip_path],
-                       check=True)
+        subprocess.run([sys.executable, cli, "build", "--source-dir", stage, "--output-filepath", zip_path], check=True)
     subprocess.run([sys.executable, cli, "validate", zip_path], check=True)
     return zip_path
 

@@ -2,8 +2,6 @@
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -12,67 +10,11 @@ import urllib.request
 import zipfile
 
 import pytest
-from conftest import make_bundle
+from conftest import Server, make_bundle
 
 from realcam.video_writer import probe_mp4
 from realcam_core.bundle import pack_bundle
 from realcam_core.client import BackendError, Client
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, data, models, *extra, token=None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        if token:
-            env["REALCAM_TOKEN"] = token
-        args = [
-            sys.executable,
-            "-m",
-            "realcam",
-            "serve",
-            "--port",
-            str(self.port),
-            "--data",
-            str(data),
-            "--model-dir",
-            f"tiny={models['wan22-ti2v']}",
-            "--model-dir",
-            f"tiny-svd={models['svd']}",
-            *extra,
-        ]
-        self.log = open(os.path.join(str(data) + ".log"), "ab")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        self.client = Client(self.url, token=token, timeout=60)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited with {self.proc.returncode}")
-            try:
-                self.client.health()
-                return
-            except BackendError:
-                time.sleep(0.2)
-        raise AssertionError("server did not start")
-
-    def kill9(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,44 @@
+"""The embedded backend: started by the add-on when none answers, reused, stopped when Blender quits.
+
+Usage: python addon_embedded.py ZIP URL START_COMMAND SAMPLES_DIR OUT_JSON WORK_DIR
+"""
+
+import json
+import os
+import sys
+
+import bpy
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+zip_path, url, command, samples, out_json, work = sys.argv[1:7]
+pkg = harness.start(zip_path)
+p = harness.prefs(pkg)
+p.backend_url, p.auto_start, p.start_command, p.job_folder = url, True, command, os.path.join(work, "jobs")
+cam_info = json.load(open(os.path.join(samples, "room_camera.json")))
+report = {}
+res, err = harness.run_op(
+    bpy.ops.realcam.import_photo,
+    filepath=os.path.join(samples, "room.jpg"),
+    depth_map=os.path.join(samples, "room_depth.png"),
+    focal_px=cam_info["fx"],
+    model="wan2.2-ti2v-5b",
+    width=128,
+    height=96,
+    frames=5,
+)
+bp = harness.module(pkg, "backend_process")
+report["import"] = {"error": err, "backend_started": bp.started_here()}
+bpy.ops.realcam.preset(kind="PAN_LEFT")
+bpy.context.scene.realcam.steps = 1
+bpy.context.scene.realcam.model = "tiny"
+pids = []
+for seed in (1, 2):
+    bpy.context.scene.realcam.seed = seed
+    res, err = harness.run_op(bpy.ops.realcam.generate)
+    report[f"generate{seed}"] = err
+    pids.append(bp._process.pid if bp._process else None)
+report["pids"] = pids
+harness.dump(out_json, report)
+# Leaving now: the add-on must stop the backend it started.

@@ -1,0 +1,113 @@
+"""Every refusal the artist can meet, each with a clear reason and nothing of theirs lost.
+
+Usage: python addon_errors.py ZIP BACKEND_URL SAMPLES_DIR OUT_JSON WORK_DIR CLOSED_PORT
+The backend knows the models "tiny" and "broken" (weights missing) and the depth model "tiny-depth".
+"""
+
+import http.server
+import json
+import os
+import sys
+import threading
+
+import bpy
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+zip_path, url, samples, out_json, work, closed_port = sys.argv[1:7]
+pkg = harness.start(zip_path)
+p = harness.prefs(pkg)
+p.backend_url, p.auto_start, p.job_folder, p.depth_model = url, False, os.path.join(work, "jobs"), "tiny-depth"
+report = {}
+
+# Import through the backend's depth endpoint.
+res, err = harness.run_op(
+    bpy.ops.realcam.import_photo,
+    filepath=os.path.join(samples, "room.jpg"),
+    model="tiny",
+    width=128,
+    height=96,
+    frames=9,
+)
+scene = bpy.context.scene
+rc = scene.realcam
+report["backend_import"] = {"result": sorted(res), "error": err, "folder_files": sorted(os.listdir(rc.scene_folder))}
+bpy.ops.realcam.preset(kind="TRUCK_RIGHT")
+rc.steps = 2
+res, err = harness.run_op(bpy.ops.realcam.generate)
+report["first_take"] = {"result": sorted(res), "error": err}
+
+
+def snapshot():
+    sed = scene.sequence_editor
+    strips = sed.strips_all if hasattr(sed, "strips_all") else sed.sequences_all
+    return {
+        "strips": sorted(s.name for s in strips),
+        "objects": sorted(o.name for o in bpy.data.objects),
+        "frames": [scene.frame_start, scene.frame_end],
+        "camera": scene.camera.name if scene.camera else None,
+    }
+
+
+before = snapshot()
+cam = scene.camera
+errors = {}
+
+
+def attempt(key, op=bpy.ops.realcam.generate, **kw):
+    res, err = harness.run_op(op, **kw)
+    errors[key] = {"result": sorted(res), "error": err}
+
+
+scene.camera = None
+attempt("no_camera")
+scene.camera = cam
+cam.data.type = "ORTHO"
+attempt("ortho")
+cam.data.type = "PANO"
+attempt("pano")
+cam.data.type = "PERSP"
+still = bpy.data.objects.new("Still", bpy.data.cameras.new("Still"))
+scene.collection.objects.link(still)
+scene.camera = still
+attempt("still")
+scene.camera = cam
+scene.frame_end = 200
+attempt("too_long")
+scene.frame_end = 9
+p.backend_url = f"http://127.0.0.1:{closed_port}"
+attempt("unreachable")
+
+
+class OldBackend(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"status": "ok", "api_version": 99, "bundle_schema_versions": [7]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+old = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OldBackend)
+threading.Thread(target=old.serve_forever, daemon=True).start()
+p.backend_url = f"http://127.0.0.1:{old.server_address[1]}"
+attempt("incompatible")
+old.shutdown()
+p.backend_url = url
+rc.model = "broken"
+attempt("job_failed")
+rc.model = "tiny"
+bad = os.path.join(work, "notes.png")
+with open(bad, "w") as fh:
+    fh.write("not a picture")
+attempt("photo_refused", op=bpy.ops.realcam.import_photo, filepath=bad, model="tiny", width=128, height=96)
+report["errors"] = errors
+scene.camera = cam
+after = snapshot()
+report["before"], report["after"] = before, after
+harness.dump(out_json, report)

@@ -1,0 +1,108 @@
+"""The artist's path in real Blender: import, preset, preview, generate (twice), RE10K round trip.
+
+Usage: python addon_flow.py ZIP BACKEND_URL MODEL SAMPLES_DIR OUT_JSON WORK_DIR
+"""
+
+import json
+import os
+import sys
+
+import bpy
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+zip_path, url, model, samples, out_json, work = sys.argv[1:7]
+pkg = harness.start(zip_path)
+p = harness.prefs(pkg)
+p.backend_url = url
+p.auto_start = False
+p.job_folder = os.path.join(work, "jobs")
+report = {}
+
+cam_info = json.load(open(os.path.join(samples, "room_camera.json")))
+res, err = harness.run_op(
+    bpy.ops.realcam.import_photo,
+    filepath=os.path.join(samples, "room.jpg"),
+    depth_map=os.path.join(samples, "room_depth.png"),
+    focal_px=cam_info["fx"],
+    model=model,
+    width=128,
+    height=96,
+    frames=9,
+)
+scene = bpy.context.scene
+rc = scene.realcam
+report["import"] = {
+    "result": sorted(res),
+    "error": err,
+    "camera": scene.camera.name if scene.camera else None,
+    "resolution": [scene.render.resolution_x, scene.render.resolution_y],
+    "fps": scene.render.fps / scene.render.fps_base,
+    "frames": [scene.frame_start, scene.frame_end],
+    "mesh_vertices": len(bpy.data.objects[rc.mesh_object].data.vertices),
+    "median_depth": rc.median_depth,
+    "lens": scene.camera.data.lens,
+}
+
+# Preview of the unmoved camera: it must reproduce the photo.
+scene.frame_end = 2
+res, err = harness.run_op(bpy.ops.realcam.preview)
+folder = rc.preview_folder
+img = np.asarray(bpy.data.images.load(os.path.join(folder, "0001.png")).pixels[:], np.float32)
+report["preview_still"] = {"result": sorted(res), "error": err, "folder": folder, "files": sorted(os.listdir(folder))}
+prev = img.reshape(96, 128, 4)[::-1]
+ref = bpy.data.images.load(os.path.join(rc.scene_folder, "image.png"))
+ref.colorspace_settings.name = "Non-Color"
+refpx = np.asarray(ref.pixels[:], np.float32).reshape(96, 128, 4)[::-1]
+covered = prev[..., 3] > 0.99
+mse = float((((prev[..., :3] - refpx[..., :3]) * 255.0) ** 2)[covered].mean())
+report["psnr"] = 10 * np.log10(255.0**2 / max(mse, 1e-12))
+report["covered_fraction"] = float(covered.mean())
+
+# A still camera cannot be generated.
+res, err = harness.run_op(bpy.ops.realcam.generate)
+report["still_generate"] = {"result": sorted(res), "error": err}
+
+scene.frame_end = 9
+harness.run_op(bpy.ops.realcam.preset, kind="DOLLY_IN")
+cam = scene.camera
+scene.frame_set(9)
+report["preset_moved"] = list(cam.matrix_world.translation)
+scene.frame_set(1)
+rc.seed = 3
+rc.steps = 2
+res, err = harness.run_op(bpy.ops.realcam.generate)
+report["generate1"] = {"result": sorted(res), "error": err}
+rc.seed = 4
+res, err = harness.run_op(bpy.ops.realcam.generate)
+report["generate2"] = {"result": sorted(res), "error": err}
+
+sed = scene.sequence_editor
+strips = list(sed.strips_all if hasattr(sed, "strips_all") else sed.sequences_all)
+report["strips"] = [
+    {
+        "name": s.name,
+        "type": s.type,
+        "channel": s.channel,
+        "start": s.frame_final_start,
+        "duration": s.frame_final_duration,
+        "realcam": s.get("realcam"),
+    }
+    for s in strips
+]
+
+# RealEstate10K: export, import onto another camera, export again: same cameras.
+first = os.path.join(work, "cams1.txt")
+second = os.path.join(work, "cams2.txt")
+harness.run_op(bpy.ops.realcam.export_re10k, filepath=first)
+cam2 = bpy.data.objects.new("Imported", bpy.data.cameras.new("Imported"))
+scene.collection.objects.link(cam2)
+scene.camera = cam2
+cam2.data.sensor_width = 36.0
+res, err = harness.run_op(bpy.ops.realcam.import_re10k, filepath=first)
+harness.run_op(bpy.ops.realcam.export_re10k, filepath=second)
+report["re10k"] = {"first": first, "second": second, "error": err}
+bpy.ops.wm.save_as_mainfile(filepath=os.path.join(work, "flow.blend"))
+harness.dump(out_json, report)
