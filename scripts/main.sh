@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
-# Set up .venv and run the main job on the sample photo shipped in samples/.
-# Today the deepest part of the chain that exists: the photo becomes a metric
-# scene (image, depth, intrinsics) and its point cloud, under out/main/.
+# Set up .venv and run the main job: the sample photo to a generated shot in the
+# sequencer, headless, through the Blender add-on (writes out/main/).
+#   bash scripts/main.sh           the default video model (stops with a message if its weights are missing)
+#   bash scripts/main.sh --tiny    the same chain on small random-weight models, on any machine
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-OUT=${1:-out/main}
-focal=$(python -c 'import json; print(json.load(open("samples/room_camera.json"))["fx"])')
-realcam depth samples/room.jpg --depth-map samples/room_depth.png --focal-px "$focal" --out "$OUT/scene"
-python bench/pointcloud.py --depth "$OUT/scene/depth.npy" --intrinsics "$OUT/scene/intrinsics.json" --repeat 1
+python scripts/main_job.py "$@"
