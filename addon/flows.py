@@ -325,6 +325,7 @@ def generate(task, context, scene):
         "backend": client.base,
         "take": take,
         "seconds": round(time.monotonic() - started, 1),
+        "camera_accuracy": result.get("camera_accuracy"),
     }
     strip = sequencer.add_take(
         scene, video, frames[0], len(frames), f"{name.split('/')[-1]} s{settings.seed}", strip_settings

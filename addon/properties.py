@@ -23,6 +23,11 @@ class RealcamSceneSettings(bpy.types.PropertyGroup):
         max=1.0,
         description="Noise level from which steps are shaped (0.9 = upstream t >= 900)",
     )
+    evaluate: BoolProperty(
+        name="Measure camera accuracy",
+        default=False,
+        description="The backend estimates the take's camera with COLMAP and scores it against yours (takes longer)",
+    )
     # Filled by the photo import.
     scene_folder: StringProperty(name="Scene folder", subtype="DIR_PATH", default="")
     photo: StringProperty(name="Photo", default="")

@@ -56,6 +56,8 @@ class REALCAM_PT_main(bpy.types.Panel):
         sub.enabled = rc.sns_enabled
         sub.prop(rc, "sns_threshold")
 
+        box.prop(rc, "evaluate")
+
         task = _task(context)
         busy = task is not None and not task.done
         col = layout.column(align=True)
@@ -71,6 +73,30 @@ class REALCAM_PT_main(bpy.types.Panel):
                     layout.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
             else:
                 layout.label(text=f"{task.name}: {task.stage}", icon="INFO")
+        _draw_take_scores(layout, context)
+
+
+def _draw_take_scores(layout, context):
+    """Camera accuracy of the active take strip, when the backend measured it."""
+    import json
+
+    sed = context.scene.sequence_editor
+    strip = sed.active_strip if sed else None
+    raw = strip.get("realcam") if strip is not None else None
+    if not raw:
+        return
+    acc = json.loads(raw).get("camera_accuracy")
+    if not acc:
+        return
+    box = layout.box()
+    box.label(text=f"Camera accuracy of {strip.name}")
+    if "error" in acc:
+        box.label(text=acc["error"][:80], icon="ERROR")
+        return
+    box.label(text=f"RotErr {acc['RotErr']:.3f}  TransErr {acc['TransErr']:.3f}  CamMC {acc['CamMC']:.3f}")
+    if acc.get("TransErr_metric") is not None:
+        box.label(text=f"metric TransErr {acc['TransErr_metric']:.3f} m  CamMC {acc['CamMC_metric']:.3f}")
+    box.label(text=f"{acc['registered']} of {acc['frames']} frames registered")
 
 
 def _wrap(text: str, width: int):

@@ -33,7 +33,8 @@ manifest.json (schema_version 1)::
         "steps": null or int,                 null = the model's default
         "guidance": null or number,           null = the model's default
         "fps": 24.0,                          the Blender scene's frame rate
-        "sns": {"enabled": true, "threshold": 0.9}   threshold: noise level in [0, 1]
+        "sns": {"enabled": true, "threshold": 0.9},  threshold: noise level in [0, 1]
+        "evaluate": false                     optional: also measure camera accuracy (realcam eval)
       },
       "source": {...}                         optional, free-form: who made it (app, scene, camera)
     }
@@ -76,7 +77,7 @@ _TOP_KEYS = {
     "source",
 }
 _FRAME_KEYS = {"scene_frame", "preview", "intrinsics", "c2w"}
-_SETTINGS_KEYS = {"model", "prompt", "negative_prompt", "seed", "steps", "guidance", "fps", "sns"}
+_SETTINGS_KEYS = {"model", "prompt", "negative_prompt", "seed", "steps", "guidance", "fps", "sns", "evaluate"}
 _SNS_KEYS = {"enabled", "threshold"}
 _K_KEYS = {"fx", "fy", "cx", "cy"}
 IDENTITY_TOLERANCE = 1e-5
@@ -127,9 +128,11 @@ class Settings:
     guidance: float | None = None
     fps: float = 24.0
     sns: SnsSettings = field(default_factory=SnsSettings)
+    evaluate: bool = False
 
     def to_dict(self) -> dict:
         return {
+            "evaluate": self.evaluate,
             "model": self.model,
             "prompt": self.prompt,
             "negative_prompt": self.negative_prompt,
@@ -365,9 +368,13 @@ def _parse_settings(s, c: _Checker) -> Settings | None:
             c.m("settings.sns.enabled", "must be true or false")
         if not _is_num(threshold) or not 0.0 <= threshold <= 1.0:
             c.m("settings.sns.threshold", f"must be a noise level in [0, 1], found {threshold!r}")
+    evaluate = s.get("evaluate", False)
+    if not isinstance(evaluate, bool):
+        c.m("settings.evaluate", "must be true or false")
     if len(c.problems) > start:
         return None
     return Settings(
+        evaluate=evaluate,
         model=model,
         prompt=s.get("prompt", ""),
         negative_prompt=s.get("negative_prompt", ""),

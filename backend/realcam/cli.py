@@ -133,6 +133,13 @@ def _cmd_serve(args) -> int:
     return 0
 
 
+def _cmd_eval(args) -> int:
+    from .evaluate import evaluate, to_json
+
+    print(to_json(evaluate(args.video, args.cameras, args.depth)))
+    return 0
+
+
 def _cmd_tiny_models(args) -> int:
     from .tiny_models import build_all
 
@@ -236,6 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="offer a local depth model folder under NAME (repeatable)",
     )
     s.set_defaults(func=_cmd_serve)
+
+    e = sub.add_parser("eval", help="camera accuracy of a video against the requested cameras (COLMAP)")
+    e.add_argument("video", help="a video file or a folder of frames")
+    e.add_argument("--cameras", required=True, help="a job bundle folder or a RealEstate10K camera file")
+    e.add_argument("--depth", help="frame-0 metric depth (.npy, metres) for the metric-scale scores")
+    e.set_defaults(func=_cmd_eval)
 
     t = sub.add_parser("tiny-models", help="write small random-weight models for offline smoke tests")
     t.add_argument("folder")

@@ -68,6 +68,7 @@ class JobPlan:
     sns_enabled: bool
     threshold: float
     fps: float
+    evaluate: bool = False
 
 
 def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = True):
@@ -92,6 +93,7 @@ def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = Tr
         sns_enabled=s.sns.enabled,
         threshold=s.sns.threshold,
         fps=s.fps,
+        evaluate=s.evaluate,
     )
     return plan, spec, adapter
 
@@ -315,12 +317,27 @@ class Engine:
             "dtype": str(dtype).replace("torch.", ""),
             "model_loaded_for_this_job": loaded_now,
         }
-        _write_outputs(out_dir, frames, plan.fps, result, timings, t, t_start, device)
+        measure = None
+        if plan.evaluate:
+            emit({"stage": "evaluate"})
+            measure = lambda frames_dir: _camera_accuracy(frames_dir, bundle_dir, bundle)  # noqa: E731
+        _write_outputs(out_dir, frames, plan.fps, result, timings, t, t_start, device, measure)
         emit({"stage": "done"})
         return result
 
 
-def _write_outputs(out_dir, frames, fps, result, timings, t_write, t_start, device) -> None:
+def _camera_accuracy(frames_dir: str, bundle_dir: str, bundle: JobBundle) -> dict:
+    """realcam eval on the take, against the bundle's own cameras (and its depth for metric scores)."""
+    from .evaluate import evaluate
+
+    depth = os.path.join(bundle_dir, bundle.depth) if bundle.depth else None
+    try:
+        return evaluate(frames_dir, bundle_dir, depth)
+    except UserError as e:  # a take COLMAP cannot follow is a result, not a failed job
+        return {"error": str(e).replace(frames_dir, "the take")}
+
+
+def _write_outputs(out_dir, frames, fps, result, timings, t_write, t_start, device, measure=None) -> None:
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".realcam-job-", dir=parent)
@@ -330,6 +347,10 @@ def _write_outputs(out_dir, frames, fps, result, timings, t_write, t_start, devi
             Image.fromarray(f).save(os.path.join(tmp, "frames", f"{i:04d}.png"))
         write_mp4(os.path.join(tmp, "video.mp4"), frames, fps)
         timings["write_s"] = time.perf_counter() - t_write
+        if measure is not None:
+            t_eval = time.perf_counter()
+            result["camera_accuracy"] = measure(os.path.join(tmp, "frames"))
+            timings["evaluate_s"] = time.perf_counter() - t_eval
         timings["total_s"] = time.perf_counter() - t_start
         result["timings"] = {k: round(v, 4) for k, v in timings.items()}
         result["memory"] = _peak_memory(device)

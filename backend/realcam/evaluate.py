@@ -1,0 +1,133 @@
+"""`realcam eval`: how well a video follows the camera that was asked for (CamI2V protocol).
+
+The camera of every frame is estimated with COLMAP (intrinsics fixed to the
+requested ones), made relative to frame 0, and compared with the requested
+track: RotErr, TransErr, CamMC, and their metric variants when a frame-0
+metric depth gives the reconstruction its scale (median ratio of metric depth
+to SfM depth over the points seen in frame 0).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+
+import numpy as np
+from PIL import Image
+
+from realcam_core.bundle import BundleError, load_bundle
+from realcam_core.camera import relative_to_first
+from realcam_core.re10k import Re10kError, read_re10k
+
+from .camera_metrics import scores
+from .errors import UserError
+
+MIN_REGISTERED_FRACTION = 0.5
+
+
+def _frames_from(source: str, out_dir: str) -> list[str]:
+    """Frames of a video file or a folder of images, written as PNG into out_dir."""
+    if os.path.isdir(source):
+        names = sorted(n for n in os.listdir(source) if n.lower().endswith((".png", ".jpg", ".jpeg")))
+        if not names:
+            raise UserError(f"{source}: no PNG or JPEG frames in this folder")
+        out = []
+        for i, n in enumerate(names):
+            Image.open(os.path.join(source, n)).convert("RGB").save(os.path.join(out_dir, f"{i:04d}.png"))
+            out.append(f"{i:04d}.png")
+        return out
+    if not os.path.isfile(source):
+        raise UserError(f"{source}: no such video or folder")
+    import imageio_ffmpeg
+
+    try:
+        reader = imageio_ffmpeg.read_frames(source)
+        meta = next(reader)
+        w, h = meta["size"]
+        out = []
+        for i, buf in enumerate(reader):
+            frame = np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+            Image.fromarray(frame).save(os.path.join(out_dir, f"{i:04d}.png"))
+            out.append(f"{i:04d}.png")
+    except (OSError, RuntimeError, StopIteration) as e:
+        raise UserError(f"{source}: cannot read this video ({e})") from None
+    if not out:
+        raise UserError(f"{source}: the video has no frames")
+    return out
+
+
+def load_track(path: str, size: tuple[int, int]):
+    """(intrinsics per frame, relative c2w per frame) from a job bundle or a RealEstate10K file."""
+    if os.path.isdir(path):
+        try:
+            b = load_bundle(path)
+        except BundleError as e:
+            raise UserError(f"{path}: not a valid job bundle: {e}") from None
+        Ks = [f.intrinsics.scaled(*size) for f in b.frames]
+        return Ks, relative_to_first(b.c2ws)
+    try:
+        cams = read_re10k(path)
+    except (OSError, Re10kError) as e:
+        raise UserError(str(e)) from None
+    Ks = [f.intrinsics(*size) for f in cams.frames]
+    return Ks, relative_to_first(np.stack([f.c2w() for f in cams.frames]))
+
+
+def _metric_scale(depth_path: str, points: np.ndarray, size) -> float | None:
+    depth = np.load(depth_path, allow_pickle=False).astype(np.float64)
+    if depth.ndim != 2:
+        raise UserError(f"{depth_path}: the depth must be a (height, width) array in metres")
+    h, w = depth.shape
+    sx, sy = w / size[0], h / size[1]
+    ratios = []
+    for u, v, z in points:
+        x, y = int(u * sx), int(v * sy)
+        if 0 <= x < w and 0 <= y < h and depth[y, x] > 0:
+            ratios.append(depth[y, x] / z)
+    return float(np.median(ratios)) if len(ratios) >= 5 else None
+
+
+def evaluate(source: str, cameras: str, depth: str | None = None) -> dict:
+    from .sfm import reconstruct
+
+    t0 = time.perf_counter()
+    work = tempfile.mkdtemp(prefix="realcam-eval-")
+    try:
+        frames_dir = os.path.join(work, "frames")
+        os.makedirs(frames_dir)
+        names = _frames_from(source, frames_dir)
+        size = Image.open(os.path.join(frames_dir, names[0])).size
+        Ks, gt = load_track(cameras, size)
+        if len(Ks) != len(names):
+            raise UserError(f"{source} has {len(names)} frames but {cameras} has {len(Ks)} cameras")
+        # COLMAP runs with one fixed camera: a zoom is evaluated at the first frame's lens.
+        sfm = reconstruct(frames_dir, names, Ks[0], work)
+        registered = sorted(sfm.c2w) if sfm else []
+        needed = max(3, int(np.ceil(MIN_REGISTERED_FRACTION * len(names))))
+        if 0 not in registered or len(registered) < needed:
+            raise UserError(
+                f"{source}: only {len(registered)} of {len(names)} frames registered (need {needed}, frame 0 "
+                "among them): too little texture or parallax to recover the camera (a pure pan cannot be "
+                "reconstructed)"
+            )
+        gen = relative_to_first(np.stack([sfm.c2w[i] for i in registered]))
+        ref = relative_to_first(gt[registered])
+        scale = _metric_scale(depth, sfm.frame0_points, size) if depth else None
+        result = {
+            "frames": len(names),
+            "registered": len(registered),
+            "registered_frames": registered,
+            **scores(ref, gen, scale),
+            "metric_scale": scale,
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def to_json(result: dict) -> str:
+    return json.dumps(result, indent=1)
