@@ -22,7 +22,7 @@ from .realcam_core.camera import (
     blender_from_opencv_c2w,
 )
 from .realcam_core.models import ModelSpec
-from .realcam_core.pointcloud import blender_world_points, grid_faces, valid_depth
+from .realcam_core.pointcloud import grid_topology, valid_depth
 
 COLOR_ATTRIBUTE = "realcam_photo"
 
@@ -32,16 +32,19 @@ def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
 
 
 def _vertices(depth: np.ndarray, K: Intrinsics) -> np.ndarray:
+    """(H*W, 3) float32 Blender-world positions, written into one array (large temporaries are slow)."""
     h, w = depth.shape
     u = np.arange(w, dtype=np.float32) + 0.5
     v = np.arange(h, dtype=np.float32) + 0.5
     # Border vertices sit on the frame's edge, not half a pixel inside it.
     u[0], u[-1] = 0.0, float(w)
     v[0], v[-1] = 0.0, float(h)
-    x = ((u - K.cx) / K.fx)[None, :] * depth
-    y = ((v - K.cy) / K.fy)[:, None] * depth
-    pts = np.stack([x, y, depth], axis=-1)
-    return blender_world_points(pts).reshape(-1, 3).astype(np.float32)
+    out = np.empty((h, w, 3), dtype=np.float32)
+    # OpenCV (x, y, z) -> Blender (x, z, -y): see realcam_core.camera.REFERENCE_C2W_BLENDER_WORLD.
+    np.multiply(((u - K.cx) / K.fx)[None, :], depth, out=out[..., 0])
+    out[..., 1] = depth
+    np.multiply((-(v - K.cy) / K.fy)[:, None], depth, out=out[..., 2])
+    return out.reshape(-1, 3)
 
 
 def _material(name: str) -> bpy.types.Material:
@@ -59,21 +62,30 @@ def _material(name: str) -> bpy.types.Material:
     return mat
 
 
+_SRGB_LUT = _srgb_to_linear(np.arange(256, dtype=np.float32) / 255.0).astype(np.float32)
+
+
 def build_mesh(name: str, rgb: np.ndarray, depth: np.ndarray, K: Intrinsics) -> bpy.types.Mesh:
+    """The grid mesh, written straight into Blender's attribute arrays (edges included, so
+    Blender need not derive them: a 1920x1080 photo imports in a fraction of a second)."""
     h, w = depth.shape
     ok = valid_depth(depth)
     verts = _vertices(np.where(ok, depth, 0.0).astype(np.float32), K)
-    faces = grid_faces(depth, valid=ok)
+    faces, edges, corner_edges = grid_topology(depth, valid=ok)
     mesh = bpy.data.meshes.new(name)
     mesh.vertices.add(len(verts))
-    mesh.vertices.foreach_set("co", verts.ravel())
+    mesh.attributes["position"].data.foreach_set("vector", verts.ravel())
+    mesh.edges.add(len(edges))
+    mesh.attributes[".edge_verts"].data.foreach_set("value", edges.ravel())
     mesh.loops.add(faces.size)
-    mesh.loops.foreach_set("vertex_index", faces.ravel())
+    mesh.attributes[".corner_vert"].data.foreach_set("value", faces.ravel())
+    mesh.attributes[".corner_edge"].data.foreach_set("value", corner_edges.ravel())
     mesh.polygons.add(len(faces))
     mesh.polygons.foreach_set("loop_start", np.arange(0, faces.size, 4, dtype=np.int32))
-    mesh.update(calc_edges=True)
-    colors = np.ones((h * w, 4), dtype=np.float32)
-    colors[:, :3] = _srgb_to_linear(rgb.reshape(-1, 3).astype(np.float32) / 255.0)
+    mesh.update()
+    colors = np.empty((h * w, 4), dtype=np.float32)
+    np.take(_SRGB_LUT, rgb.reshape(-1, 3), out=colors[:, :3], mode="clip")
+    colors[:, 3] = 1.0
     attr = mesh.color_attributes.new(COLOR_ATTRIBUTE, "FLOAT_COLOR", "POINT")
     attr.data.foreach_set("color", colors.ravel())
     mesh.color_attributes.active_color = attr

@@ -1,0 +1,41 @@
+"""Shared by the Blender benchmarks: a clean Blender with the add-on built and installed."""
+
+import os
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+
+
+def blender_with_addon(tmp: str | None = None):
+    """(bpy, package name, temp folder); Blender's user folders live in the temp folder."""
+    tmp = tmp or tempfile.mkdtemp(prefix="realcam-bench-")
+    from build_addon import build
+
+    zip_path = build(os.path.join(tmp, "dist"))
+    os.environ["BLENDER_USER_RESOURCES"] = os.path.join(tmp, "blender-user")
+    import bpy
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
+    pkg = "bl_ext.user_default.realcam"
+    prefs = bpy.context.preferences.addons[pkg].preferences
+    prefs.auto_start, prefs.job_folder = False, os.path.join(tmp, "jobs")
+    return bpy, pkg, tmp
+
+
+def import_sample(bpy, width: int, height: int, frames: int, model: str = "wan2.2-ti2v-5b"):
+    import json
+
+    cam = json.load(open(os.path.join(ROOT, "samples", "room_camera.json")))
+    bpy.ops.realcam.import_photo(
+        filepath=os.path.join(ROOT, "samples", "room.jpg"),
+        depth_map=os.path.join(ROOT, "samples", "room_depth.png"),
+        focal_px=cam["fx"],
+        model=model,
+        width=width,
+        height=height,
+        frames=frames,
+    )
+    return bpy.context.scene
