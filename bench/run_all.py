@@ -90,9 +90,8 @@ def main():
         print(f"== {title}", flush=True)
         out = run(cmd)
         print(out, flush=True)
-        parts.append(
-            f"## {title}\n\n`python {' '.join(c if not c.startswith(tiny) else '<tiny models>' + c[len(tiny) :] for c in cmd)}`\n\n```\n{out}\n```\n"
-        )
+        shown = " ".join(c if not c.startswith(tiny) else "<tiny models>" + c[len(tiny) :] for c in cmd)
+        parts.append(f"## {title}\n\n`python {shown}`\n\n```\n{out}\n```\n")
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as fh:
         fh.write("\n".join(parts))
