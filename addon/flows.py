@@ -239,6 +239,7 @@ def generate(task, context, scene):
         camera_track.check_moves(scene.camera.name, frames, Ks, rel)
     except camera_track.CameraError as e:
         raise FlowError(str(e)) from None
+    yield None  # short slices: the UI gets a turn between steps
     expected = preview.signature(scene) + _track_hash(Ks, rel)
     folder = bpy.path.abspath(rc.preview_folder) if rc.preview_folder else ""
     if (
@@ -309,6 +310,7 @@ def generate(task, context, scene):
     video = os.path.join(take, "video.mp4")
     yield Background(client.download, job_id, "video", video)
     yield Background(client.download, job_id, "result", os.path.join(take, "result.json"))
+    yield None
     with open(os.path.join(take, "result.json"), encoding="utf-8") as fh:
         result = json.load(fh)
     strip_settings = {
@@ -327,6 +329,7 @@ def generate(task, context, scene):
         "seconds": round(time.monotonic() - started, 1),
         "camera_accuracy": result.get("camera_accuracy"),
     }
+    yield None
     strip = sequencer.add_take(
         scene, video, frames[0], len(frames), f"{name.split('/')[-1]} s{settings.seed}", strip_settings
     )

@@ -11,15 +11,11 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 def blender_with_addon(tmp: str | None = None):
     """(bpy, package name, temp folder); Blender's user folders live in the temp folder."""
     tmp = tmp or tempfile.mkdtemp(prefix="realcam-bench-")
-    from build_addon import build
+    from build_addon import build, install_into_blender
 
-    zip_path = build(os.path.join(tmp, "dist"))
-    os.environ["BLENDER_USER_RESOURCES"] = os.path.join(tmp, "blender-user")
+    pkg = install_into_blender(build(os.path.join(tmp, "dist")), os.path.join(tmp, "blender-user"))
     import bpy
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
-    pkg = "bl_ext.user_default.realcam"
     prefs = bpy.context.preferences.addons[pkg].preferences
     prefs.auto_start, prefs.job_folder = False, os.path.join(tmp, "jobs")
     return bpy, pkg, tmp

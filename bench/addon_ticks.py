@@ -11,17 +11,17 @@ worker threads, so they do not count.
 """
 
 import argparse
+import contextlib
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 def main():
@@ -31,40 +31,20 @@ def main():
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     tmp = tempfile.mkdtemp(prefix="realcam-ticks-")
-    from build_addon import build
+    from _server import tiny_server
+    from build_addon import build, install_into_blender
 
     from realcam.tiny_models import build_wan22_ti2v
 
     model = build_wan22_ti2v(os.path.join(tmp, "tiny-wan"))
-    zip_path = build(os.path.join(tmp, "dist"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "realcam",
-            "serve",
-            "--port",
-            str(port),
-            "--data",
-            os.path.join(tmp, "data"),
-            "--model-dir",
-            f"tiny={model}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.environ["BLENDER_USER_RESOURCES"] = os.path.join(tmp, "blender-user")
+    stack = contextlib.ExitStack()
+    client = stack.enter_context(tiny_server(os.path.join(tmp, "data"), model))
     try:
+        pkg = install_into_blender(build(os.path.join(tmp, "dist")), os.path.join(tmp, "blender-user"))
         import bpy
 
-        bpy.ops.wm.read_factory_settings(use_empty=True)
-        bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
-        pkg = "bl_ext.user_default.realcam"
         prefs = bpy.context.preferences.addons[pkg].preferences
-        prefs.backend_url, prefs.auto_start, prefs.job_folder = f"http://127.0.0.1:{port}", False, tmp
+        prefs.backend_url, prefs.auto_start, prefs.job_folder = client.base, False, tmp
         cam = json.load(open(os.path.join(ROOT, "samples", "room_camera.json")))
         bpy.ops.realcam.import_photo(
             filepath=os.path.join(ROOT, "samples", "room.jpg"),
@@ -102,8 +82,7 @@ def main():
         )
         print(f"  main thread in all: {sum(ticks):.3f} s of {wall:.1f} s")
     finally:
-        server.terminate()
-        server.wait(20)
+        stack.close()
 
 
 if __name__ == "__main__":

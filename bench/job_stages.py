@@ -10,15 +10,15 @@ download, and import into the sequencer (the movie strip).
 """
 
 import argparse
+import contextlib
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _blender import blender_with_addon, import_sample  # noqa: E402
+from _server import tiny_server  # noqa: E402
 
 
 def main():
@@ -32,41 +32,15 @@ def main():
 
     bpy, pkg, tmp = blender_with_addon()
     model = build_wan22_ti2v(os.path.join(tmp, "tiny-wan"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "realcam",
-            "serve",
-            "--port",
-            str(port),
-            "--data",
-            os.path.join(tmp, "data"),
-            "--model-dir",
-            f"tiny={model}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    stack = contextlib.ExitStack()
+    client = stack.enter_context(tiny_server(os.path.join(tmp, "data"), model))
     try:
         prefs = bpy.context.preferences.addons[pkg].preferences
-        prefs.backend_url = f"http://127.0.0.1:{port}"
+        prefs.backend_url = client.base
         scene = import_sample(bpy, w, h, args.frames)
         scene.realcam.model, scene.realcam.steps = "tiny", args.steps
         bpy.ops.realcam.preset(kind="TRUCK_LEFT")
         bpy.ops.realcam.preview()
-        from realcam_core.client import BackendError, Client
-
-        client = Client(prefs.backend_url)
-        for _ in range(300):  # the backend imports torch: wait until it answers
-            try:
-                client.health()
-                break
-            except BackendError:
-                time.sleep(0.1)
         tasks, flows, seq = (sys.modules[f"{pkg}.{m}"] for m in ("tasks", "flows", "sequencer"))
         stamps = {}
         task = tasks.Task("generate", None, scene.name)
@@ -128,8 +102,7 @@ def main():
             print(f"  {name:42s} {sec * 1000:9.1f} ms")
         del strip
     finally:
-        server.terminate()
-        server.wait(20)
+        stack.close()
 
 
 if __name__ == "__main__":

@@ -9,22 +9,22 @@ first denoising step reported with the model already loaded (polled every 2 ms).
 """
 
 import argparse
+import contextlib
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from _server import tiny_server  # noqa: E402
 from conftest import make_bundle  # noqa: E402
 
 from realcam.tiny_models import build_wan22_ti2v  # noqa: E402
 from realcam_core.bundle import pack_bundle  # noqa: E402
-from realcam_core.client import BackendError, Client  # noqa: E402
 
 
 def ms(values):
@@ -38,36 +38,10 @@ def main():
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="realcam-bench-")
     model = build_wan22_ti2v(os.path.join(tmp, "tiny-wan"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "realcam",
-            "serve",
-            "--port",
-            str(port),
-            "--data",
-            os.path.join(tmp, "data"),
-            "--model-dir",
-            f"tiny={model}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = Client(f"http://127.0.0.1:{port}")
+    stack = contextlib.ExitStack()
+    t0 = time.time()
+    client = stack.enter_context(tiny_server(os.path.join(tmp, "data"), model))
     try:
-        t0 = time.time()
-        while True:
-            try:
-                client.health()
-                break
-            except BackendError:
-                if time.time() - t0 > 60:
-                    raise
-                time.sleep(0.1)
         print(f"server up in {time.time() - t0:.1f} s")
 
         def bundle(seed, steps):
@@ -106,8 +80,7 @@ def main():
         print(f"poll one job's state:                              {ms(poll_t)}")
         print(f"submit -> first denoising step, model loaded:      {ms(first_step_t)}")
     finally:
-        proc.terminate()
-        proc.wait(20)
+        stack.close()
 
 
 if __name__ == "__main__":

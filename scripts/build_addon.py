@@ -55,6 +55,21 @@ def build(out_dir: str) -> str:
     return zip_path
 
 
+def install_into_blender(zip_path: str, user_dir: str) -> str:
+    """Install and enable the zip in this process's Blender (bpy), user folders in user_dir; its package name.
+
+    Sets BLENDER_USER_RESOURCES before bpy is imported, so nothing lands in the home folder."""
+    os.environ["BLENDER_USER_RESOURCES"] = user_dir
+    import bpy
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
+    pkg = "bl_ext.user_default.realcam"
+    if pkg not in bpy.context.preferences.addons:
+        raise SystemExit(f"the extension {zip_path} did not install")
+    return pkg
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(ROOT, "dist"))

@@ -76,15 +76,11 @@ def main():
             return 3
         model, size, frames, extra = DEFAULT_VIDEO_MODEL, None, args.frames or 49, ""
 
-    from build_addon import build
+    from build_addon import build, install_into_blender
 
-    zip_path = build(os.path.join(out, "dist"))
-    os.environ["BLENDER_USER_RESOURCES"] = os.path.join(out, "blender-user")  # nothing lands in ~
+    pkg = install_into_blender(build(os.path.join(out, "dist")), os.path.join(out, "blender-user"))
     import bpy
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
-    pkg = "bl_ext.user_default.realcam"
     prefs = bpy.context.preferences.addons[pkg].preferences
     prefs.backend_url = f"http://127.0.0.1:{free_port()}"
     prefs.auto_start = True

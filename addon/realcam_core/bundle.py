@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .camera import K_CONVENTION, Intrinsics, rigid_problems
+from .npy_info import npy_header
 from .png_info import png_info
 
 SCHEMA_NAME = "realcam.job-bundle"
@@ -491,12 +492,7 @@ def _check_depth(c: _Checker, root: str, name: str, size) -> None:
         c.add(name, "missing depth map")
         return
     try:
-        with open(path, "rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
-            else:
-                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+        shape, dtype = npy_header(path)
     except Exception as e:  # numpy raises several types for a bad header
         c.add(name, f"depth map is not a readable .npy file: {e}")
         return

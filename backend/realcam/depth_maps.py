@@ -11,6 +11,8 @@ import os
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from realcam_core.npy_info import npy_header
+
 from .errors import UserError
 
 MAX_DEPTH_PIXELS = 100_000_000
@@ -19,12 +21,7 @@ EXR_DEPTH_CHANNELS = ("Z", "depth", "Depth", "D", "Y", "R", "V")
 
 def _read_npy(path: str) -> np.ndarray:
     try:
-        with open(path, "rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
-            else:
-                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+        shape, dtype = npy_header(path)
     except Exception as e:
         raise UserError(f"{path}: not a readable .npy file ({e})") from None
     if len(shape) == 3 and shape[-1] == 1:
