@@ -87,6 +87,13 @@ def test_import_preset_preview_generate_and_re10k(addon_zip, tiny_models, tmp_pa
         assert np.allclose(fa.w2c, fb.w2c, atol=1e-5)
         assert np.allclose([fa.fx, fa.fy, fa.cx, fa.cy], [fb.fx, fb.fy, fb.cx, fb.cy], atol=1e-6)
     assert not np.allclose(a.frames[-1].w2c, a.frames[0].w2c)
+    # A parent moving 1 m along Blender +X (the reference camera's OpenCV +x) and a lens going to twice its
+    # length both show in the track read from Blender.
+    c = read_re10k(rep["re10k"]["rigged"])
+    shift = c.frames[-1].c2w()[:3, 3] - b.frames[-1].c2w()[:3, 3]
+    assert np.allclose(shift, [1.0, 0.0, 0.0], atol=1e-4), shift
+    assert np.allclose(c.frames[0].c2w(), b.frames[0].c2w(), atol=1e-6)
+    assert c.frames[-1].fx == pytest.approx(2 * c.frames[0].fx, rel=1e-5)
     assert (tmp_path / "flow.blend").exists()
 
 

@@ -104,5 +104,21 @@ cam2.data.sensor_width = 36.0
 res, err = harness.run_op(bpy.ops.realcam.import_re10k, filepath=first)
 harness.run_op(bpy.ops.realcam.export_re10k, filepath=second)
 report["re10k"] = {"first": first, "second": second, "error": err}
+
+# Parents and an animated focal length count: the camera is read as Blender evaluates it.
+rig = bpy.data.objects.new("Rig", None)
+scene.collection.objects.link(rig)
+rig.location = (0.0, 0.0, 0.0)
+rig.keyframe_insert("location", frame=1)
+rig.location = (1.0, 0.0, 0.0)
+rig.keyframe_insert("location", frame=9)
+cam2.parent = rig
+lens0 = cam2.data.lens
+cam2.data.keyframe_insert("lens", frame=1)
+cam2.data.lens = lens0 * 2
+cam2.data.keyframe_insert("lens", frame=9)
+third = os.path.join(work, "cams3.txt")
+harness.run_op(bpy.ops.realcam.export_re10k, filepath=third)
+report["re10k"]["rigged"] = third
 bpy.ops.wm.save_as_mainfile(filepath=os.path.join(work, "flow.blend"))
 harness.dump(out_json, report)
