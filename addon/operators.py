@@ -64,9 +64,10 @@ class REALCAM_OT_import_photo(bpy.types.Operator, ImportHelper):
             self,
             context,
             "import",
+            # Tasks outlive the operator: they use bpy.context, never the operator's context.
             lambda task: flows.import_photo(
                 task,
-                context,
+                bpy.context,
                 bpy.path.abspath(self.filepath),
                 bpy.path.abspath(self.depth_map) if self.depth_map else "",
                 self.focal_px,
@@ -104,7 +105,7 @@ class REALCAM_OT_preview(bpy.types.Operator):
     bl_label = "Render Preview"
 
     def execute(self, context):
-        return _run(self, context, "preview", lambda task: flows.render_preview(task, context, context.scene))
+        return _run(self, context, "preview", lambda task: flows.render_preview(task, bpy.context, context.scene))
 
 
 class REALCAM_OT_generate(bpy.types.Operator):
@@ -114,7 +115,7 @@ class REALCAM_OT_generate(bpy.types.Operator):
     bl_label = "Generate"
 
     def execute(self, context):
-        return _run(self, context, "generate", lambda task: flows.generate(task, context, context.scene))
+        return _run(self, context, "generate", lambda task: flows.generate(task, bpy.context, context.scene))
 
 
 class REALCAM_OT_cancel(bpy.types.Operator):
@@ -168,7 +169,7 @@ class REALCAM_OT_export_re10k(bpy.types.Operator, ExportHelper):
         scene = context.scene
 
         def gen(task):
-            frames, Ks, rel = yield from flows.read_track(task, context, scene)
+            frames, Ks, rel = yield from flows.read_track(task, bpy.context, scene)
             name = os.path.splitext(os.path.basename(bpy.data.filepath))[0] or "blender"
             re10k_io.export_file(
                 path,
