@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import UserError
+from .runtime import hub_cache, pick_device
 
 
 @dataclass(frozen=True)
@@ -80,27 +81,6 @@ class DepthPrediction:
     fov_x_degrees: float | None  # horizontal field of view, when the model predicts it
 
 
-def pick_device(requested: str | None = None) -> str:
-    import torch
-
-    if requested:
-        return requested
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def _hub_cache() -> str:
-    try:
-        from huggingface_hub import constants
-
-        return constants.HF_HUB_CACHE
-    except Exception:
-        return os.path.expanduser("~/.cache/huggingface/hub")
-
-
 def _missing_weights_message(model_id: str, err: Exception) -> str:
     if os.path.isdir(model_id):
         return (
@@ -108,7 +88,7 @@ def _missing_weights_message(model_id: str, err: Exception) -> str:
             "it must hold a transformers config.json and weights"
         )
     return (
-        f"depth model {model_id!r} is not available: it is not in the Hugging Face cache ({_hub_cache()}) "
+        f"depth model {model_id!r} is not available: it is not in the Hugging Face cache ({hub_cache()}) "
         f"and could not be downloaded (offline?). On a machine with internet run "
         f"`hf download {model_id}` (copy the cache over, or set HF_HOME), pass --model with a local "
         "folder, or supply your own depth with --depth-map"

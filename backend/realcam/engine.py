@@ -30,6 +30,7 @@ from realcam_core.masks import shaping_mask
 from . import __version__
 from .adapters import DEFAULT_VIDEO_MODEL, resolve_video_model
 from .errors import UserError
+from .runtime import hub_cache, pick_device
 from .video_writer import write_mp4
 
 PREVIEW_FILL = 127  # uncovered preview pixels are encoded as mid grey (they are masked out anyway)
@@ -101,14 +102,7 @@ def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = Tr
 def _device_and_dtype(options: RunOptions):
     import torch
 
-    device = options.device
-    if not device:
-        if torch.cuda.is_available():
-            device = "cuda"
-        elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            device = "mps"
-        else:
-            device = "cpu"
+    device = pick_device(options.device)
     if options.dtype:
         dtype = getattr(torch, options.dtype)
     elif device.startswith("cuda"):
@@ -367,12 +361,7 @@ def _write_outputs(out_dir, frames, fps, result, timings, t_write, t_start, devi
 
 
 def _missing_video_weights(model_id: str, err: Exception) -> str:
-    try:
-        from huggingface_hub import constants
-
-        cache = constants.HF_HUB_CACHE
-    except Exception:
-        cache = "~/.cache/huggingface/hub"
+    cache = hub_cache()
     if os.path.isdir(model_id):
         return f"video model folder {model_id} could not be loaded ({type(err).__name__}: {err})"
     return (
