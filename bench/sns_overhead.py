@@ -15,9 +15,9 @@ import time
 import numpy as np
 import torch
 
-from realcam.adapters.svd import SvdAdapter
-from realcam.adapters.wan import WanAdapter
-from realcam.sns import NoiseShaper
+from realcam.generate.adapters.svd import SvdAdapter
+from realcam.generate.adapters.wan import WanAdapter
+from realcam.generate.noise_shaping import NoiseShaper
 from realcam_core.masks import latent_mask, shaping_mask
 from realcam_core.models import SVD_XT, WAN21_I2V_480P, WAN22_TI2V_5B
 

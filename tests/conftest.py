@@ -17,7 +17,7 @@ BLENDER_SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "blen
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory):
     """Small random-weight models, saved to disk like downloaded ones."""
-    from realcam.tiny_models import build_all
+    from realcam.testing.tiny_models import build_all
 
     return build_all(str(tmp_path_factory.mktemp("tiny-models")))
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, SAMPLES, Server, free_port
 
-from realcam.video_writer import probe_mp4
+from realcam.generate.video import probe_mp4
 from realcam_core.re10k import read_re10k
 
 SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "blender_scripts")

@@ -10,10 +10,10 @@ import pytest
 from conftest import ROOT, SAMPLES, make_bundle, run_cli
 from PIL import Image
 
-from realcam.camera_metrics import scores
-from realcam.engine import Engine
-from realcam.evaluate import load_track
-from realcam.video_writer import write_mp4
+from realcam.evaluate.accuracy import load_track
+from realcam.evaluate.metrics import scores
+from realcam.generate.engine import Engine
+from realcam.generate.video import write_mp4
 
 MOVES = ("ORBIT_LEFT", "TRUCK_RIGHT")
 

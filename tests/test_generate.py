@@ -9,9 +9,9 @@ import pytest
 from conftest import make_bundle, run_cli
 from PIL import Image
 
-from realcam.engine import Engine, JobCancelled
 from realcam.errors import UserError
-from realcam.video_writer import probe_mp4
+from realcam.generate.engine import Engine, JobCancelled
+from realcam.generate.video import probe_mp4
 
 
 def set_settings(folder, **kw):

@@ -12,7 +12,7 @@ import zipfile
 import pytest
 from conftest import Server, make_bundle
 
-from realcam.video_writer import probe_mp4
+from realcam.generate.video import probe_mp4
 from realcam_core.bundle import pack_bundle
 from realcam_core.client import BackendError, Client
 

@@ -6,11 +6,11 @@ import torch
 from conftest import make_bundle
 from PIL import Image
 
-from realcam.adapters import resolve_video_model
-from realcam.adapters.svd import SvdAdapter
-from realcam.adapters.wan import WanAdapter
-from realcam.noise_level import level_from_edm_sigma, level_from_flow_sigma, level_from_nsr, nsr_from_level
-from realcam.sns import NoiseShaper
+from realcam.generate.adapters import resolve_video_model
+from realcam.generate.adapters.svd import SvdAdapter
+from realcam.generate.adapters.wan import WanAdapter
+from realcam.generate.noise_level import level_from_edm_sigma, level_from_flow_sigma, level_from_nsr, nsr_from_level
+from realcam.generate.noise_shaping import NoiseShaper
 from realcam_core.models import SVD_XT, WAN22_TI2V_5B
 
 

@@ -11,7 +11,7 @@ from .errors import UserError
 
 
 def _cmd_depth(args) -> int:
-    from . import depth
+    from .depth import estimate as depth
 
     size = depth.parse_size(args.size) if args.size else None
     if args.model and args.depth_map:
@@ -62,7 +62,7 @@ def _cmd_generate(args) -> int:
 
     from tqdm import tqdm
 
-    from .engine import Engine, JobCancelled, RunOptions
+    from .generate.engine import Engine, JobCancelled, RunOptions
 
     cancel = threading.Event()
     # Ctrl-C stops before the next step and leaves no half-written video.
@@ -113,7 +113,7 @@ def _named_folders(items, flag):
 
 
 def _cmd_serve(args) -> int:
-    from .server import ServerConfig, serve
+    from .service.server import ServerConfig, serve
 
     config = ServerConfig(
         data_dir=args.data,
@@ -134,14 +134,14 @@ def _cmd_serve(args) -> int:
 
 
 def _cmd_eval(args) -> int:
-    from .evaluate import evaluate, to_json
+    from .evaluate.accuracy import evaluate, to_json
 
     print(to_json(evaluate(args.video, args.cameras, args.depth)))
     return 0
 
 
 def _cmd_tiny_models(args) -> int:
-    from .tiny_models import build_all
+    from .testing.tiny_models import build_all
 
     for name, path in build_all(args.folder).items():
         print(f"{name}: {path}")
@@ -149,8 +149,8 @@ def _cmd_tiny_models(args) -> int:
 
 
 def _cmd_models(args) -> int:
-    from .adapters import DEFAULT_VIDEO_MODEL, KNOWN_VIDEO_MODELS
-    from .depth_models import DEFAULT_DEPTH_MODEL, KNOWN_MODELS
+    from .depth.models import DEFAULT_DEPTH_MODEL, KNOWN_MODELS
+    from .generate.adapters import DEFAULT_VIDEO_MODEL, KNOWN_VIDEO_MODELS
 
     print("Video models (--model, or the bundle's settings.model):")
     for m in KNOWN_VIDEO_MODELS:

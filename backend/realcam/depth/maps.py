@@ -13,7 +13,7 @@ from PIL import Image, UnidentifiedImageError
 
 from realcam_core.npy_info import npy_header
 
-from .errors import UserError
+from ..errors import UserError
 
 MAX_DEPTH_PIXELS = 100_000_000
 EXR_DEPTH_CHANNELS = ("Z", "depth", "Depth", "D", "Y", "R", "V")

@@ -27,11 +27,11 @@ from PIL import Image
 from realcam_core.bundle import BundleError, JobBundle, load_bundle
 from realcam_core.masks import shaping_mask
 
-from . import __version__
+from .. import __version__
+from ..errors import UserError
+from ..runtime import hub_cache, pick_device
 from .adapters import DEFAULT_VIDEO_MODEL, resolve_video_model
-from .errors import UserError
-from .runtime import hub_cache, pick_device
-from .video_writer import write_mp4
+from .video import write_mp4
 
 PREVIEW_FILL = 127  # uncovered preview pixels are encoded as mid grey (they are masked out anyway)
 LATENT_COVERAGE = 0.9  # a latent cell is shaped when this much of it is covered (upstream rule)
@@ -217,7 +217,7 @@ class Engine:
 
         emit({"stage": "encode"})
         t = time.perf_counter()
-        from .sns import NoiseShaper
+        from .noise_shaping import NoiseShaper
 
         shape = adapter.latent_shape(pipe, plan.model_frames, plan.height, plan.width)
         if plan.sns_enabled:
@@ -322,7 +322,7 @@ class Engine:
 
 def _camera_accuracy(frames_dir: str, bundle_dir: str, bundle: JobBundle) -> dict:
     """realcam eval on the take, against the bundle's own cameras (and its depth for metric scores)."""
-    from .evaluate import evaluate
+    from ..evaluate.accuracy import evaluate
 
     depth = os.path.join(bundle_dir, bundle.depth) if bundle.depth else None
     try:

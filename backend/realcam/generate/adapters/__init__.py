@@ -15,7 +15,7 @@ from realcam_core.models import (
     ModelSpec,
 )
 
-from ..errors import UserError
+from ...errors import UserError
 from .base import VideoAdapter
 from .svd import SvdAdapter
 from .wan import WanAdapter

@@ -22,8 +22,8 @@ from realcam_core.bundle import BundleError, load_bundle
 from realcam_core.camera import relative_to_first
 from realcam_core.re10k import Re10kError, read_re10k
 
-from .camera_metrics import scores
-from .errors import UserError
+from ..errors import UserError
+from .metrics import scores
 
 MIN_REGISTERED_FRACTION = 0.5
 
@@ -91,7 +91,7 @@ def _metric_scale(depth_path: str, points: np.ndarray, size) -> float | None:
 
 
 def evaluate(source: str, cameras: str, depth: str | None = None) -> dict:
-    from .sfm import reconstruct
+    from .reconstruct import reconstruct
 
     t0 = time.perf_counter()
     work = tempfile.mkdtemp(prefix="realcam-eval-")

@@ -30,10 +30,10 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from realcam_core import api
 from realcam_core.bundle import SUPPORTED_SCHEMA_VERSIONS, BundleError, Limits, unpack_bundle, validate_bundle
 
-from . import __version__
-from .adapters import HUB_ID, resolve_video_model
-from .engine import RunOptions, plan_job
-from .errors import UserError
+from .. import __version__
+from ..errors import UserError
+from ..generate.adapters import HUB_ID, resolve_video_model
+from ..generate.engine import RunOptions, plan_job
 from .jobstore import JobStore
 from .worker import Worker
 
@@ -156,8 +156,8 @@ def create_app(config: ServerConfig):
 
     @app.get(f"{api.PREFIX}/models")
     def models():
-        from .adapters import DEFAULT_VIDEO_MODEL, KNOWN_VIDEO_MODELS
-        from .depth_models import DEFAULT_DEPTH_MODEL, KNOWN_MODELS
+        from ..depth.models import DEFAULT_DEPTH_MODEL, KNOWN_MODELS
+        from ..generate.adapters import DEFAULT_VIDEO_MODEL, KNOWN_VIDEO_MODELS
 
         video = [
             {
@@ -204,8 +204,8 @@ def create_app(config: ServerConfig):
                 os.unlink(path)
 
     def _depth_sync(path, size, focal_px, model):
-        from . import depth as depth_mod
-        from .depth_models import DEFAULT_DEPTH_MODEL, DepthModel, resolve_model_id
+        from ..depth import estimate as depth_mod
+        from ..depth.models import DEFAULT_DEPTH_MODEL, DepthModel, resolve_model_id
 
         try:
             name = model or DEFAULT_DEPTH_MODEL

@@ -24,9 +24,9 @@ from PIL import Image
 from realcam_core.camera import K_CONVENTION, Intrinsics
 from realcam_core.resample import cover_crop_box
 
-from .depth_maps import check_depth_size, read_depth_map
-from .depth_models import DEFAULT_DEPTH_MODEL, DepthModel, licence_of, resolve_model_id
-from .errors import UserError
+from ..errors import UserError
+from .maps import check_depth_size, read_depth_map
+from .models import DEFAULT_DEPTH_MODEL, DepthModel, licence_of, resolve_model_id
 from .photo import open_photo
 
 MAX_LONG_SIDE_DEFAULT = 1280

@@ -14,11 +14,11 @@ import traceback
 
 from realcam_core.api import CANCELLED, DONE, FAILED, RUNNING
 
-from .engine import Engine, JobCancelled, RunOptions
-from .errors import UserError
+from ..errors import UserError
+from ..generate.engine import Engine, JobCancelled, RunOptions
 from .jobstore import JobStore
 
-log = logging.getLogger("realcam.worker")
+log = logging.getLogger(__name__)
 
 
 class Worker:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from .errors import UserError
+from ..errors import UserError
 
 MAX_PIXELS = 100_000_000
 # The diagonal of a 36 x 24 mm frame: "35 mm equivalent" focal lengths are

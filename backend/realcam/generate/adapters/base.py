@@ -4,7 +4,7 @@ One adapter per diffusers pipeline family. An adapter knows the family's
 limits (sizes, frame-count rule, fps), how to load it, how preview frames become
 latents laid out and scaled exactly like the pipeline's own, which latent
 frames hold the reference image, and how the pipeline's scheduler noises a
-clean latent. Noise shaping itself (sns.py) is model-independent.
+clean latent. Noise shaping itself (noise_shaping.py) is model-independent.
 """
 
 from __future__ import annotations

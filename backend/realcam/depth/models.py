@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import UserError
-from .runtime import hub_cache, pick_device
+from ..errors import UserError
+from ..runtime import hub_cache, pick_device
 
 
 @dataclass(frozen=True)

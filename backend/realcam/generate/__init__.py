@@ -1,0 +1,8 @@
+"""Job bundle -> video: `realcam generate`.
+
+engine          runs a bundle through a model and writes the take (video, frames, result.json)
+adapters/       one file per image-to-video pipeline family: loading, latent layout, noising
+noise_shaping   scene-constrained noise shaping (RealCam-I2V), model-independent
+noise_level     one noise scale for every scheduler, so a threshold means the same everywhere
+video           H.264 writing and probing
+"""
