@@ -1,47 +1,6 @@
-"""The job bundle: what the add-on sends to the backend (contract, version 1).
+"""The manifest: its types, and parsing a decoded manifest with every problem found.
 
-This module is the one definition of the bundle. A bundle is a folder, or the
-same files in one zip archive (for upload):
-
-    manifest.json          the manifest below
-    reference.png          the photo as the model sees it: 8-bit RGB or RGBA PNG, width x height
-    preview/0000.png ...   one 8-bit RGBA PNG per frame, width x height, alpha = covered by the scene
-    depth.npy              optional: float32 (height, width) z-depth of the reference camera, metres
-
-manifest.json (schema_version 1)::
-
-    {
-      "schema": "realcam.job-bundle",
-      "schema_version": 1,
-      "width": 832, "height": 480,            generation resolution, pixels
-      "intrinsics_convention": "continuous-pixel-centre-at-half",
-      "reference_image": "reference.png",
-      "depth": "depth.npy" or null,
-      "frames": [                             one per video frame, in order
-        {
-          "scene_frame": 1,                   Blender frame number, strictly increasing
-          "preview": "preview/0000.png",
-          "intrinsics": {"fx": ..., "fy": ..., "cx": ..., "cy": ...},   pixels of width x height
-          "c2w": [[...], [...], [...], [...]]  4x4 camera-to-world, OpenCV axes, metres,
-                                               relative to frame 0 (frame 0 is the identity)
-        }, ...
-      ],
-      "settings": {
-        "model": "Wan-AI/Wan2.2-TI2V-5B-Diffusers",   Hugging Face id or a name the backend knows
-        "prompt": "", "negative_prompt": "",
-        "seed": 0,                            0 <= seed < 2**32
-        "steps": null or int,                 null = the model's default
-        "guidance": null or number,           null = the model's default
-        "fps": 24.0,                          the Blender scene's frame rate
-        "sns": {"enabled": true, "threshold": 0.9},  threshold: noise level in [0, 1]
-        "evaluate": false                     optional: also measure camera accuracy (realcam eval)
-      },
-      "source": {...}                         optional, free-form: who made it (app, scene, camera)
-    }
-
-Paths inside the manifest are relative POSIX paths that stay inside the bundle.
-Validation never trusts a size: image sizes come from the files' headers, the
-depth shape from the .npy header, before anything is decoded.
+The format itself is documented once, in the package docstring (bundle/__init__.py).
 """
 
 from __future__ import annotations
@@ -50,15 +9,11 @@ import json
 import math
 import os
 import posixpath
-import shutil
-import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .camera import K_CONVENTION, Intrinsics, rigid_problems
-from .npy_info import npy_header
-from .png_info import png_info
+from ..camera import K_CONVENTION, Intrinsics, rigid_problems
 
 SCHEMA_NAME = "realcam.job-bundle"
 SCHEMA_VERSION = 1
@@ -210,7 +165,7 @@ def preview_name(index: int) -> str:
 # ---------------------------------------------------------------- manifest checks
 
 
-class _Checker:
+class Checker:
     def __init__(self):
         self.problems: list[Problem] = []
 
@@ -250,7 +205,7 @@ def safe_relative_path(name) -> str | None:
 
 
 @dataclass
-class _FileRefs:
+class FileRefs:
     """The files a manifest names, as far as they could be read (for file checks)."""
 
     size: tuple[int, int] | None = None
@@ -262,13 +217,13 @@ class _FileRefs:
 
 def parse_manifest(data, limits: Limits = Limits()) -> tuple[JobBundle | None, list[Problem]]:
     """Check a decoded manifest; the bundle when it is sound, and every problem found."""
-    bundle, problems, _ = _parse(data, limits)
+    bundle, problems, _ = parse_with_refs(data, limits)
     return bundle, problems
 
 
-def _parse(data, limits: Limits) -> tuple[JobBundle | None, list[Problem], _FileRefs]:
-    c = _Checker()
-    refs = _FileRefs()
+def parse_with_refs(data, limits: Limits) -> tuple[JobBundle | None, list[Problem], FileRefs]:
+    c = Checker()
+    refs = FileRefs()
     if not isinstance(data, dict):
         c.m("", "must be a JSON object")
         refs.readable = False
@@ -333,7 +288,7 @@ def _parse(data, limits: Limits) -> tuple[JobBundle | None, list[Problem], _File
     return JobBundle(width, height, frames, settings, ref, depth, source), [], refs
 
 
-def _parse_settings(s, c: _Checker) -> Settings | None:
+def _parse_settings(s, c: Checker) -> Settings | None:
     if not isinstance(s, dict):
         c.m("settings", "must be an object")
         return None
@@ -387,7 +342,7 @@ def _parse_settings(s, c: _Checker) -> Settings | None:
     )
 
 
-def _parse_frames(frames, c: _Checker, limits: Limits, refs: _FileRefs) -> list[Frame] | None:
+def _parse_frames(frames, c: Checker, limits: Limits, refs: FileRefs) -> list[Frame] | None:
     size = refs.size
     if not isinstance(frames, list) or len(frames) < 2:
         c.m("frames", "must be a list of at least 2 frames (a video)")
@@ -434,7 +389,7 @@ def _parse_frames(frames, c: _Checker, limits: Limits, refs: _FileRefs) -> list[
     return out
 
 
-def _parse_intrinsics(k, c: _Checker, path: str, size) -> Intrinsics | None:
+def _parse_intrinsics(k, c: Checker, path: str, size) -> Intrinsics | None:
     if not isinstance(k, dict):
         c.m(path, "must be an object with fx, fy, cx, cy")
         return None
@@ -450,186 +405,3 @@ def _parse_intrinsics(k, c: _Checker, path: str, size) -> Intrinsics | None:
     for why in problems:
         c.m(path, why)
     return None if problems else K
-
-
-# ---------------------------------------------------------------- folder checks
-
-
-def _inside(root: str, name: str) -> bool:
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(os.path.join(root, name))
-    return real == real_root or real.startswith(real_root + os.sep)
-
-
-def _check_png(c: _Checker, root: str, name: str, size, colors: tuple, what: str) -> None:
-    if not _inside(root, name):
-        c.add(name, "resolves outside the bundle folder (symbolic link?)")
-        return
-    path = os.path.join(root, name)
-    if not os.path.isfile(path):
-        c.add(name, f"missing {what}")
-        return
-    try:
-        info = png_info(path)
-    except (OSError, ValueError) as e:
-        c.add(name, f"{what} is unreadable: {e}")
-        return
-    if (info.width, info.height) != size:
-        c.add(name, f"{what} is {info.width}x{info.height}, the bundle is {size[0]}x{size[1]}")
-    if info.color not in colors or info.bit_depth != 8:
-        want = " or ".join(colors)
-        c.add(name, f"{what} must be an 8-bit {want} PNG, found {info.bit_depth}-bit {info.color}")
-    if not info.complete:
-        c.add(name, f"{what} is truncated (no IEND chunk)")
-
-
-def _check_depth(c: _Checker, root: str, name: str, size) -> None:
-    if not _inside(root, name):
-        c.add(name, "resolves outside the bundle folder (symbolic link?)")
-        return
-    path = os.path.join(root, name)
-    if not os.path.isfile(path):
-        c.add(name, "missing depth map")
-        return
-    try:
-        shape, dtype = npy_header(path)
-    except Exception as e:  # numpy raises several types for a bad header
-        c.add(name, f"depth map is not a readable .npy file: {e}")
-        return
-    if shape != (size[1], size[0]):
-        c.add(name, f"depth map has shape {shape}, expected ({size[1]}, {size[0]}) (height, width)")
-        return
-    if dtype.kind != "f":
-        c.add(name, f"depth map must hold floats (metres), found {dtype}")
-        return
-    d = np.load(path, allow_pickle=False)
-    bad = ~np.isfinite(d)
-    if bad.any():
-        c.add(name, f"depth map has {int(bad.sum())} non-finite values")
-    elif (d < 0).any():
-        c.add(name, "depth map has negative values")
-
-
-def validate_bundle(folder, limits: Limits = Limits()) -> tuple[JobBundle | None, list[Problem]]:
-    """Check a bundle folder: manifest, every referenced file, and nothing extra."""
-    folder = os.fspath(folder)
-    mpath = os.path.join(folder, MANIFEST_NAME)
-    if not os.path.isdir(folder):
-        return None, [Problem(folder, "is not a folder")]
-    if not os.path.isfile(mpath):
-        return None, [Problem(MANIFEST_NAME, "missing: this folder is not a job bundle")]
-    if os.path.getsize(mpath) > limits.max_manifest_bytes:
-        return None, [Problem(MANIFEST_NAME, f"larger than {limits.max_manifest_bytes} bytes")]
-    try:
-        with open(mpath, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (ValueError, UnicodeDecodeError) as e:
-        return None, [Problem(MANIFEST_NAME, f"is not valid JSON: {e}")]
-    bundle, problems, refs = _parse(data, limits)
-    if not refs.readable:
-        return None, problems
-    c = _Checker()
-    c.problems.extend(problems)
-    # Files are checked as far as the manifest could be read, so one run
-    # reports manifest and file problems together.
-    if refs.size is not None:
-        if refs.reference:
-            _check_png(c, folder, refs.reference, refs.size, ("rgb", "rgba"), "reference image")
-        for i, name in refs.previews:
-            _check_png(c, folder, name, refs.size, ("rgba",), f"preview of frame {i}")
-        if refs.depth:
-            _check_depth(c, folder, refs.depth, refs.size)
-    referenced = {MANIFEST_NAME, *(n for _, n in refs.previews)}
-    referenced.update(n for n in (refs.reference, refs.depth) if n)
-    for name in sorted(_all_files(folder)):
-        if name not in referenced:
-            what = "extra frame not listed in the manifest" if name.startswith("preview/") else "extra file"
-            c.add(name, what)
-    return (bundle if not c.problems else None), c.problems
-
-
-def _all_files(folder) -> list[str]:
-    out = []
-    for dirpath, _dirs, files in os.walk(folder):
-        rel = os.path.relpath(dirpath, folder)
-        for fn in files:
-            out.append(fn if rel == "." else posixpath.join(rel.replace(os.sep, "/"), fn))
-    return out
-
-
-def load_bundle(folder, limits: Limits = Limits()) -> JobBundle:
-    bundle, problems = validate_bundle(folder, limits)
-    if problems:
-        raise BundleError(problems)
-    return bundle
-
-
-# ---------------------------------------------------------------- archive
-
-
-def pack_bundle(folder, archive_path) -> str:
-    """Write the bundle folder as one zip (PNGs are stored, they are compressed already)."""
-    tmp = str(archive_path) + ".part"
-    with zipfile.ZipFile(tmp, "w") as zf:
-        for name in sorted(_all_files(folder)):
-            compress = zipfile.ZIP_STORED if name.endswith(".png") else zipfile.ZIP_DEFLATED
-            zf.write(os.path.join(folder, name), name, compress_type=compress)
-    os.replace(tmp, archive_path)
-    return str(archive_path)
-
-
-def unpack_bundle(archive_path, dest, limits: Limits = Limits()) -> None:
-    """Extract an uploaded bundle archive safely into the empty folder dest.
-
-    Refuses absolute names, '..', links and anything past the limits, counting
-    the bytes actually written rather than the sizes the archive claims.
-    """
-    try:
-        zf = zipfile.ZipFile(archive_path)
-    except zipfile.BadZipFile:
-        raise BundleError([Problem("archive", "is not a zip archive")]) from None
-    try:
-        with zf:
-            _extract(zf, dest, limits)
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, NotImplementedError) as e:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise BundleError([Problem("archive", f"is damaged: {e}")]) from None
-
-
-def _extract(zf: zipfile.ZipFile, dest, limits: Limits) -> None:
-    infos = zf.infolist()
-    if len(infos) > limits.max_archive_entries:
-        raise BundleError([Problem("archive", f"has {len(infos)} entries, at most {limits.max_archive_entries}")])
-    problems = []
-    for info in infos:
-        name = info.filename
-        if info.is_dir():
-            name = name.rstrip("/")
-            if not name:
-                continue
-        why = safe_relative_path(name)
-        if why:
-            problems.append(Problem(f"archive entry {info.filename!r}", why))
-        mode = (info.external_attr >> 16) & 0o170000
-        if mode == 0o120000:
-            problems.append(Problem(f"archive entry {info.filename!r}", "symbolic links are not allowed"))
-    if problems:
-        raise BundleError(problems)
-    os.makedirs(dest, exist_ok=True)
-    written = 0
-    for info in infos:
-        if info.is_dir():
-            continue
-        target = os.path.join(dest, *info.filename.split("/"))
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        with zf.open(info) as src, open(target, "wb") as out:
-            while True:
-                chunk = src.read(1 << 20)
-                if not chunk:
-                    break
-                written += len(chunk)
-                if written > limits.max_unpacked_bytes:
-                    out.close()
-                    shutil.rmtree(dest, ignore_errors=True)
-                    raise BundleError([Problem("archive", f"unpacks to more than {limits.max_unpacked_bytes} bytes")])
-                out.write(chunk)

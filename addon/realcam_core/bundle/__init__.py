@@ -1,0 +1,92 @@
+"""The job bundle: what the add-on sends to the backend (contract, version 1).
+
+This module is the one definition of the bundle. A bundle is a folder, or the
+same files in one zip archive (for upload):
+
+    manifest.json          the manifest below
+    reference.png          the photo as the model sees it: 8-bit RGB or RGBA PNG, width x height
+    preview/0000.png ...   one 8-bit RGBA PNG per frame, width x height, alpha = covered by the scene
+    depth.npy              optional: float32 (height, width) z-depth of the reference camera, metres
+
+manifest.json (schema_version 1)::
+
+    {
+      "schema": "realcam.job-bundle",
+      "schema_version": 1,
+      "width": 832, "height": 480,            generation resolution, pixels
+      "intrinsics_convention": "continuous-pixel-centre-at-half",
+      "reference_image": "reference.png",
+      "depth": "depth.npy" or null,
+      "frames": [                             one per video frame, in order
+        {
+          "scene_frame": 1,                   Blender frame number, strictly increasing
+          "preview": "preview/0000.png",
+          "intrinsics": {"fx": ..., "fy": ..., "cx": ..., "cy": ...},   pixels of width x height
+          "c2w": [[...], [...], [...], [...]]  4x4 camera-to-world, OpenCV axes, metres,
+                                               relative to frame 0 (frame 0 is the identity)
+        }, ...
+      ],
+      "settings": {
+        "model": "Wan-AI/Wan2.2-TI2V-5B-Diffusers",   Hugging Face id or a name the backend knows
+        "prompt": "", "negative_prompt": "",
+        "seed": 0,                            0 <= seed < 2**32
+        "steps": null or int,                 null = the model's default
+        "guidance": null or number,           null = the model's default
+        "fps": 24.0,                          the Blender scene's frame rate
+        "sns": {"enabled": true, "threshold": 0.9},  threshold: noise level in [0, 1]
+        "evaluate": false                     optional: also measure camera accuracy (realcam eval)
+      },
+      "source": {...}                         optional, free-form: who made it (app, scene, camera)
+    }
+
+Paths inside the manifest are relative POSIX paths that stay inside the bundle.
+Validation never trusts a size: image sizes come from the files' headers, the
+depth shape from the .npy header, before anything is decoded.
+
+Modules: schema (types, manifest parsing), folder (validating a bundle
+folder), archive (zip packing and safe unpacking). Everything is re-exported
+here, so callers import from realcam_core.bundle.
+"""
+
+from .archive import pack_bundle, unpack_bundle
+from .folder import bundle_files, load_bundle, validate_bundle
+from .schema import (
+    IDENTITY_TOLERANCE,
+    MANIFEST_NAME,
+    SCHEMA_NAME,
+    SCHEMA_VERSION,
+    SUPPORTED_SCHEMA_VERSIONS,
+    BundleError,
+    Frame,
+    JobBundle,
+    Limits,
+    Problem,
+    Settings,
+    SnsSettings,
+    parse_manifest,
+    preview_name,
+    safe_relative_path,
+)
+
+__all__ = [
+    "IDENTITY_TOLERANCE",
+    "MANIFEST_NAME",
+    "SCHEMA_NAME",
+    "SCHEMA_VERSION",
+    "SUPPORTED_SCHEMA_VERSIONS",
+    "BundleError",
+    "Frame",
+    "JobBundle",
+    "Limits",
+    "Problem",
+    "Settings",
+    "SnsSettings",
+    "bundle_files",
+    "load_bundle",
+    "pack_bundle",
+    "parse_manifest",
+    "preview_name",
+    "safe_relative_path",
+    "unpack_bundle",
+    "validate_bundle",
+]
