@@ -8,12 +8,10 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, SAMPLES, Server, free_port
+from helpers import ROOT, SAMPLES, Server, free_port, run_blender_script
 
 from realcam.generate.video import probe_mp4
 from realcam_core.re10k import read_re10k
-
-SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "blender_scripts")
 
 
 @pytest.fixture(scope="module")
@@ -30,31 +28,27 @@ def addon_zip(tmp_path_factory):
     return r.stdout.strip().splitlines()[-1]
 
 
-def blender(script, *args, tmp, timeout=900):
-    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp / "blender-user"), PYTHONUNBUFFERED="1")
-    r = subprocess.run(
-        [sys.executable, os.path.join(SCRIPTS, script), *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
-    assert r.returncode == 0, f"{script} failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
-    return r
-
-
 def test_zip_is_a_valid_extension(addon_zip):
     import zipfile
 
     names = zipfile.ZipFile(addon_zip).namelist()
-    assert "blender_manifest.toml" in names and "__init__.py" in names and "realcam_core/bundle.py" in names
+    assert "blender_manifest.toml" in names and "__init__.py" in names and "realcam_core/bundle/schema.py" in names
     assert not any("__pycache__" in n for n in names)
 
 
 def test_import_preset_preview_generate_and_re10k(addon_zip, tiny_models, tmp_path):
     srv = Server(tmp_path / "data", tiny_models)
     try:
-        blender("addon_flow.py", addon_zip, srv.url, "tiny", SAMPLES, tmp_path / "report.json", tmp_path, tmp=tmp_path)
+        run_blender_script(
+            "addon_flow.py",
+            addon_zip,
+            srv.url,
+            "tiny",
+            SAMPLES,
+            tmp_path / "report.json",
+            tmp_path,
+            user_dir=tmp_path / "blender-user",
+        )
     finally:
         srv.stop()
     rep = json.loads((tmp_path / "report.json").read_text())
@@ -110,7 +104,7 @@ def test_refusals_are_clear_and_lose_nothing(addon_zip, tiny_models, tmp_path):
         f"tiny-depth={tiny_models['depth-anything']}",
     )
     try:
-        blender(
+        run_blender_script(
             "addon_errors.py",
             addon_zip,
             srv.url,
@@ -118,7 +112,7 @@ def test_refusals_are_clear_and_lose_nothing(addon_zip, tiny_models, tmp_path):
             tmp_path / "report.json",
             tmp_path,
             free_port(),
-            tmp=tmp_path,
+            user_dir=tmp_path / "blender-user",
         )
     finally:
         srv.stop()
@@ -153,7 +147,7 @@ def test_embedded_backend_starts_is_reused_and_stops(addon_zip, tiny_models, tmp
         f"{sys.executable} -m realcam serve --data {tmp_path / 'embedded-data'} "
         f"--model-dir tiny={tiny_models['wan22-ti2v']}"
     )
-    blender(
+    run_blender_script(
         "addon_embedded.py",
         addon_zip,
         f"http://127.0.0.1:{port}",
@@ -161,7 +155,7 @@ def test_embedded_backend_starts_is_reused_and_stops(addon_zip, tiny_models, tmp
         SAMPLES,
         tmp_path / "report.json",
         tmp_path,
-        tmp=tmp_path,
+        user_dir=tmp_path / "blender-user",
     )
     rep = json.loads((tmp_path / "report.json").read_text())
     assert rep["import"]["error"] is None and rep["import"]["backend_started"] is False  # a depth map needs none

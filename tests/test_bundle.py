@@ -4,7 +4,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import make_bundle, run_cli
+from helpers import make_bundle, run_cli
 from PIL import Image
 
 from realcam_core.bundle import (

@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_blender_script
+from helpers import run_blender_script
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -6,7 +6,7 @@ import zlib
 import numpy as np
 import OpenEXR
 import pytest
-from conftest import SAMPLES, run_cli, save_rgb
+from helpers import SAMPLES, run_cli, save_rgb
 from PIL import Image
 
 from realcam.cli import main

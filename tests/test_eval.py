@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, SAMPLES, make_bundle, run_cli
+from helpers import ROOT, SAMPLES, make_bundle, run_cli
 from PIL import Image
 
 from realcam.evaluate.accuracy import load_track

@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import make_bundle, run_cli
+from helpers import make_bundle, run_cli
 from PIL import Image
 
 from realcam.errors import UserError

@@ -10,7 +10,7 @@ import urllib.request
 import zipfile
 
 import pytest
-from conftest import Server, make_bundle
+from helpers import Server, make_bundle
 
 from realcam.generate.video import probe_mp4
 from realcam_core.bundle import pack_bundle
