@@ -14,6 +14,7 @@ import zipfile
 import bpy
 import numpy as np
 
+from .realcam_core import depth_map as depth_rule
 from .realcam_core.camera import K_CONVENTION, Intrinsics
 from .realcam_core.resample import cover_crop_box, resize_cover
 
@@ -64,29 +65,17 @@ def _load_pixels(path: str, raw: bool) -> np.ndarray:
         bpy.data.images.remove(img)
 
 
+def _decode_png16(path: str) -> np.ndarray:
+    """Stored 16-bit values of a grayscale PNG (Blender loads them as floats over 65535)."""
+    return np.round(_load_pixels(path, raw=True)[..., 0] * 65535.0)
+
+
 def read_depth_map(path: str) -> np.ndarray:
-    """A user's depth map: .npy metres, 16-bit PNG millimetres, or EXR (first channel, metres)."""
-    if not os.path.isfile(path):
-        raise PhotoError(f"{path}: no such depth map")
-    ext = os.path.splitext(path)[1].lower()
-    if ext == ".npy":
-        try:
-            d = np.load(path, allow_pickle=False).astype(np.float32)
-        except (ValueError, OSError) as e:
-            raise PhotoError(f"{path}: not a readable .npy file ({e})") from None
-        d = d.reshape(d.shape[:2])
-    elif ext == ".png":
-        px = _load_pixels(path, raw=True)
-        d = px[..., 0] * 65.535  # 16-bit millimetres, loaded as 0..1
-    elif ext == ".exr":
-        d = _load_pixels(path, raw=True)[..., 0]
-    else:
-        raise PhotoError(f"{path}: unknown depth map format {ext!r}; use .npy (metres), 16-bit .png (mm) or .exr")
-    if not np.isfinite(d).all():
-        raise PhotoError(f"{path}: the depth map has NaN or infinite values; mark unknown depth with 0")
-    if (d < 0).any() or not (d > 0).any():
-        raise PhotoError(f"{path}: the depth map must hold positive metres (0 = unknown)")
-    return d.astype(np.float32)
+    """A user's depth map, by the rule the backend applies too (realcam_core.depth_map)."""
+    try:
+        return depth_rule.read(path, _decode_png16)
+    except depth_rule.DepthMapError as e:
+        raise PhotoError(str(e)) from None
 
 
 def local_scene(photo: str, depth_map: str, size: tuple[int, int], focal_px: float | None, folder: str) -> None:
@@ -96,11 +85,15 @@ def local_scene(photo: str, depth_map: str, size: tuple[int, int], focal_px: flo
     rgba = _load_pixels(photo, raw=True)
     h0, w0 = rgba.shape[:2]
     depth = read_depth_map(depth_map)
-    if depth.shape != (h0, w0):
-        raise PhotoError(f"{depth_map}: the depth map is {depth.shape[1]}x{depth.shape[0]} but the photo is {w0}x{h0}")
+    try:
+        # The photo's size, or the generation size already (one rule with the backend).
+        depth_rule.check_size(depth, depth_map, [(w0, h0), tuple(size)])
+    except depth_rule.DepthMapError as e:
+        raise PhotoError(str(e)) from None
     scale, box = cover_crop_box((w0, h0), size)
     rgb = resize_cover(rgba[..., :3], size)
-    depth = resize_cover(depth, size, nearest=True)
+    if depth.shape != (size[1], size[0]):
+        depth = resize_cover(depth, size, nearest=True)
     f = (focal_px if focal_px else 0.5 * max(w0, h0)) * scale
     K = Intrinsics(f, f, size[0] / 2.0, size[1] / 2.0, size[0], size[1])
     _save_png(rgb, os.path.join(folder, "image.png"))

@@ -1,4 +1,9 @@
+import os
+import subprocess
+import sys
+
 import pytest
+from helpers import ROOT
 
 
 @pytest.fixture(scope="session")
@@ -7,3 +12,17 @@ def tiny_models(tmp_path_factory):
     from realcam.testing.tiny_models import build_all
 
     return build_all(str(tmp_path_factory.mktemp("tiny-models")))
+
+
+@pytest.fixture(scope="session")
+def addon_zip(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    r = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "scripts", "build_addon.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Success parsing TOML" in r.stdout  # Blender's validator ran
+    return r.stdout.strip().splitlines()[-1]

@@ -2,30 +2,15 @@
 
 import json
 import os
-import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
-from helpers import ROOT, SAMPLES, Server, free_port, run_blender_script
+from helpers import SAMPLES, Server, free_port, run_blender_script
 
 from realcam.generate.video import probe_mp4
 from realcam_core.re10k import read_re10k
-
-
-@pytest.fixture(scope="module")
-def addon_zip(tmp_path_factory):
-    out = tmp_path_factory.mktemp("dist")
-    r = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "scripts", "build_addon.py"), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "Success parsing TOML" in r.stdout  # Blender's validator ran
-    return r.stdout.strip().splitlines()[-1]
 
 
 def test_zip_is_a_valid_extension(addon_zip):

@@ -323,3 +323,102 @@ def test_sample_scene_round_trip(tmp_path):
     assert "832x480" in r.stdout and "from user" in r.stdout
     depth = np.load(tmp_path / "scene/depth.npy")
     assert 2.0 < depth.min() and depth.max() < 8.1
+
+
+def _depth_map_files(folder):
+    """Depth maps as artists export them, good and broken, all 64x48."""
+    rng = np.random.default_rng(7)
+    metres = rng.uniform(0.5, 9.0, (48, 64)).astype(np.float32)
+    metres[0, 0] = 0.0
+    np.save(folder / "metres.npy", metres)
+    np.save(folder / "channel.npy", metres[..., None])
+    np.save(folder / "ints.npy", np.round(metres).astype(np.int32))
+    Image.fromarray(np.round(metres * 1000).astype(np.uint16)).save(folder / "mm16.png")
+    Image.fromarray(np.round(metres * 20).astype(np.uint8)).save(folder / "eight_bit.png")
+    Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(folder / "rgb.png")
+    scan = {"type": OpenEXR.scanlineimage}
+    OpenEXR.File({**scan, "compression": OpenEXR.ZIP_COMPRESSION}, {"Z": metres}).write(str(folder / "z.exr"))
+    sky = metres.copy()
+    sky[:10] = 1e10  # a renderer's "nothing here"
+    OpenEXR.File(
+        {**scan, "compression": OpenEXR.ZIPS_COMPRESSION},
+        {"ViewLayer.Depth.Z": sky, "ViewLayer.Combined.R": metres * 0 + 0.5},
+    ).write(str(folder / "multilayer.exr"))
+    OpenEXR.File(scan, {"Y": metres.astype(np.float16)}).write(str(folder / "half_y.exr"))
+    OpenEXR.File({**scan, "compression": OpenEXR.PIZ_COMPRESSION}, {"Z": metres}).write(str(folder / "piz.exr"))
+    OpenEXR.File(scan, {"N.x": metres}).write(str(folder / "normals.exr"))
+    bad = metres.copy()
+    bad[3, 3] = np.nan
+    np.save(folder / "nan.npy", bad)
+    np.save(folder / "negative.npy", -metres)
+    np.save(folder / "zeros.npy", np.zeros((48, 64), np.float32))
+    np.save(folder / "strings.npy", np.array([["a"] * 64] * 48))
+    (folder / "empty.npy").write_bytes(b"")
+    (folder / "depth.tif").write_bytes(b"II*\x00")
+    return metres
+
+
+def test_addon_and_backend_read_depth_maps_by_one_rule(tmp_path, addon_zip):
+    """The same files through the backend's reader and the add-on's in real Blender: same verdicts, same depth."""
+    from helpers import run_blender_script
+
+    from realcam.depth.maps import read_depth_map
+    from realcam.errors import UserError
+
+    files, out = tmp_path / "maps", tmp_path / "addon"
+    files.mkdir()
+    out.mkdir()
+    metres = _depth_map_files(files)
+    run_blender_script("depth_maps.py", addon_zip, files, out, user_dir=tmp_path / "blender-user")
+    addon = json.loads((out / "report.json").read_text())
+    assert set(addon) == {p.name for p in files.iterdir()}
+    for name, addon_error in addon.items():
+        try:
+            backend = read_depth_map(files / name)
+            backend_error = None
+        except UserError as e:
+            backend_error = str(e)
+        assert backend_error == addon_error, name
+        if backend_error is None:
+            assert np.array_equal(np.load(out / f"{name}.npy"), backend), name
+    accepted = sorted(n for n, e in addon.items() if e is None)
+    assert accepted == sorted(
+        ["metres.npy", "channel.npy", "ints.npy", "mm16.png", "z.exr", "multilayer.exr", "half_y.exr"]
+    )
+    assert np.array_equal(np.load(out / "z.exr.npy"), metres)
+    assert np.allclose(np.load(out / "mm16.png.npy"), metres, atol=0.0006)
+    sky = np.load(out / "multilayer.exr.npy")
+    assert (sky[:10] == 0).all() and np.array_equal(sky[10:], metres[10:])  # background is unknown depth
+    expected_words = {
+        "eight_bit.png": "16-bit grayscale",
+        "rgb.png": "16-bit grayscale",
+        "piz.exr": "compression PIZ",
+        "normals.exr": "no depth channel",
+        "nan.npy": "NaN",
+        "negative.npy": "negative",
+        "zeros.npy": "holds no depth",
+        "strings.npy": "must hold numbers",
+        "empty.npy": "empty",
+        "depth.tif": "unknown depth map format",
+    }
+    for name, words in expected_words.items():
+        assert words in addon[name] and name in addon[name], (name, addon[name])
+
+
+@pytest.mark.parametrize("compression", ["NO_COMPRESSION", "RLE_COMPRESSION", "ZIPS_COMPRESSION", "ZIP_COMPRESSION"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_exr_reader_matches_openexr(tmp_path, compression, dtype):
+    from realcam_core import exr
+
+    rng = np.random.default_rng(3)
+    noisy = rng.uniform(0.1, 50.0, (37, 53)).astype(dtype)  # 37 rows: a partial last ZIP block
+    smooth = np.tile(np.linspace(1, 2, 53), (37, 1)).astype(dtype)  # what RLE actually compresses
+    header = {"type": OpenEXR.scanlineimage, "compression": getattr(OpenEXR, compression)}
+    OpenEXR.File(header, {"A": smooth, "L.Depth.Z": noisy, "Y": smooth}).write(str(tmp_path / "t.exr"))
+    assert exr.channel_names(tmp_path / "t.exr") == ["A", "L.Depth.Z", "Y"]
+    assert np.array_equal(exr.read_channel(tmp_path / "t.exr", "L.Depth.Z"), noisy.astype(np.float32))
+    assert np.array_equal(exr.read_channel(tmp_path / "t.exr", "Y"), smooth.astype(np.float32))
+    data = (tmp_path / "t.exr").read_bytes()
+    (tmp_path / "cut.exr").write_bytes(data[: len(data) - 40])
+    with pytest.raises(exr.ExrError, match="truncated|damaged"):
+        exr.read_channel(tmp_path / "cut.exr", "Y")
