@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .realcam_core.camera import BlenderCamera, intrinsics_from_blender, opencv_c2w_from_blender, relative_to_first
+from .realcam_core.camera import (
+    BlenderCamera,
+    CameraError,
+    intrinsics_from_blender,
+    opencv_c2w_from_blender,
+    relative_to_first,
+)
 
-
-class CameraError(Exception):
-    """A camera that cannot drive a generation; the message says what to do."""
+__all__ = ["CameraError", "check_camera", "check_moves", "read_track"]
 
 
 def check_camera(scene):

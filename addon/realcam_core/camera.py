@@ -40,7 +40,9 @@ SENSOR_FITS = ("AUTO", "HORIZONTAL", "VERTICAL")
 
 
 class CameraError(ValueError):
-    """A camera that cannot be expressed in the shared conventions."""
+    """A camera that cannot drive a generation or be expressed in the shared conventions.
+
+    The one camera error of add-on and backend; the message says what to do."""
 
 
 @dataclass(frozen=True)
