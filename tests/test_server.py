@@ -10,7 +10,7 @@ import urllib.request
 import zipfile
 
 import pytest
-from helpers import Server, make_bundle
+from helpers import Server, make_bundle, run_cli
 
 from realcam.generate.video import probe_mp4
 from realcam_core.bundle import pack_bundle
@@ -71,8 +71,16 @@ def test_submit_poll_download(server, tmp_path):
     c.download(job["id"], "result", str(tmp_path / "r.json"))
     assert json.loads((tmp_path / "r.json").read_text())["frames"] == 7
     assert any(j["id"] == job["id"] for j in c.jobs())
-    names = [m["name"] for m in c.models()["video"]]
+    listing = c.models()
+    names = [m["name"] for m in listing["video"]]
     assert "wan2.2-ti2v-5b" in names and "tiny" in names
+    tiny = next(m for m in listing["video"] if m["name"] == "tiny")
+    assert tiny["configured"] and tiny["spec"]["max_frames"] == 121  # the local folder's limits
+    # `realcam models` prints the same catalogue the server serves (one listing, two views).
+    printed = run_cli("models").stdout
+    for m in listing["video"] + listing["depth"]:
+        if not m.get("configured"):
+            assert m["name"] in printed and m["id"] in printed and m["licence"] in printed
     with urllib.request.urlopen(server.url + "/openapi.json") as r:
         assert "/v1/jobs" in json.load(r)["paths"]
 

@@ -126,6 +126,7 @@ def _cmd_serve(args) -> int:
         device=args.device,
         offload=args.offload,
         vae_tiling=args.vae_tiling,
+        dtype=args.dtype,
         model_folders=_named_folders(args.model_dir, "--model-dir"),
         depth_model_folders=_named_folders(args.depth_model_dir, "--depth-model-dir"),
     )
@@ -149,24 +150,16 @@ def _cmd_tiny_models(args) -> int:
 
 
 def _cmd_models(args) -> int:
-    from .depth.models import DEFAULT_DEPTH_MODEL, KNOWN_MODELS
-    from .generate.adapters import DEFAULT_VIDEO_MODEL, KNOWN_VIDEO_MODELS
+    from .catalog import depth_models, describe, video_models
 
-    print("Video models (--model, or the bundle's settings.model):")
-    for m in KNOWN_VIDEO_MODELS:
-        default = "  [default]" if m.alias == DEFAULT_VIDEO_MODEL else ""
-        sp = m.spec
-        sizes = "/".join(f"{w}x{h}" for w, h in sp.native_sizes)
-        print(
-            f"  {m.alias:20s} {m.repo_id:48s} {sizes}, <= {sp.max_frames} frames, {sp.native_fps:g} fps, "
-            f"licence {sp.licence}{default}"
-        )
-    print("Depth models (--model takes the alias, a Hugging Face id, or a local folder):")
-    for m in KNOWN_MODELS:
-        default = "  [default]" if m.alias == DEFAULT_DEPTH_MODEL else ""
-        note = f"  {m.note}" if m.note else ""
-        print(f"  {m.alias:20s} {m.repo_id:58s} licence {m.licence}{note}{default}")
+    print(describe(video_models(), depth_models()))
     return 0
+
+
+def _add_dtype(parser) -> None:
+    parser.add_argument(
+        "--dtype", choices=["float32", "float16", "bfloat16"], help="default: bfloat16 on CUDA, else float32"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -212,9 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the least memory and slowest",
     )
     g.add_argument("--vae-tiling", action="store_true", help="decode the video in tiles (less memory)")
-    g.add_argument(
-        "--dtype", choices=["float32", "float16", "bfloat16"], help="default: bfloat16 on CUDA, else float32"
-    )
+    _add_dtype(g)
     g.set_defaults(func=_cmd_generate)
 
     from realcam_core.api import DEFAULT_HOST, DEFAULT_PORT
@@ -230,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device")
     s.add_argument("--offload", choices=["auto", "none", "model", "sequential"], default="auto")
     s.add_argument("--vae-tiling", action="store_true")
+    _add_dtype(s)
     s.add_argument(
         "--model-dir",
         action="append",

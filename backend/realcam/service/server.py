@@ -30,9 +30,9 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from realcam_core import api
 from realcam_core.bundle import SUPPORTED_SCHEMA_VERSIONS, BundleError, Limits, unpack_bundle, validate_bundle
 
-from .. import __version__
+from .. import __version__, catalog
 from ..errors import UserError
-from ..generate.adapters import HUB_ID, resolve_video_model
+from ..generate.adapters import HUB_ID
 from ..generate.engine import RunOptions, plan_job
 from .jobstore import JobStore
 from .worker import Worker
@@ -156,43 +156,10 @@ def create_app(config: ServerConfig):
 
     @app.get(f"{api.PREFIX}/models")
     def models():
-        from ..depth.models import DEFAULT_DEPTH_MODEL, KNOWN_MODELS
-        from ..generate.adapters import DEFAULT_VIDEO_MODEL, KNOWN_VIDEO_MODELS
-
-        video = [
-            {
-                "name": m.alias,
-                "id": m.repo_id,
-                "cached": _cached(m.repo_id, "model_index.json"),
-                "default": m.alias == DEFAULT_VIDEO_MODEL,
-                "licence": m.spec.licence,
-                "sizes": [list(s) for s in m.spec.native_sizes],
-                "max_frames": m.spec.max_frames,
-                "fps": m.spec.native_fps,
-                "frame_rule": f"{m.spec.temporal_factor}k+1" if m.spec.temporal_factor > 1 else "any",
-            }
-            for m in KNOWN_VIDEO_MODELS
-        ]
-        for n, folder in config.model_folders.items():
-            try:
-                spec = resolve_video_model(folder)[1].to_dict()
-            except UserError:
-                spec = None
-            video.append({"name": n, "id": n, "cached": True, "configured": True, "spec": spec})
-        for entry, m in zip(video, KNOWN_VIDEO_MODELS, strict=False):
-            entry["spec"] = m.spec.to_dict()
-        depth = [
-            {
-                "name": m.alias,
-                "id": m.repo_id,
-                "cached": _cached(m.repo_id, "config.json"),
-                "default": m.alias == DEFAULT_DEPTH_MODEL,
-                "licence": m.licence,
-            }
-            for m in KNOWN_MODELS
-        ]
-        depth += [{"name": n, "id": n, "cached": True, "configured": True} for n in config.depth_model_folders]
-        return {"video": video, "depth": depth}
+        return {
+            "video": catalog.video_models(config.model_folders),
+            "depth": catalog.depth_models(config.depth_model_folders),
+        }
 
     @app.post(f"{api.PREFIX}/depth")
     async def depth(request: Request, size: str | None = None, focal_px: float | None = None, model: str | None = None):
@@ -370,15 +337,6 @@ def _sha256(path: str) -> str:
         for chunk in iter(lambda: fh.read(CHUNK), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _cached(repo_id: str, filename: str) -> bool:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        return isinstance(try_to_load_from_cache(repo_id, filename), str)
-    except Exception:
-        return False
 
 
 def serve(config: ServerConfig) -> None:

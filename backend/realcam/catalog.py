@@ -1,0 +1,85 @@
+"""The models this backend offers: one listing for `realcam models` and the server's /v1/models."""
+
+from __future__ import annotations
+
+from realcam_core.models import DEFAULT_VIDEO_MODEL, KNOWN_VIDEO_MODELS
+
+from .depth.models import DEFAULT_DEPTH_MODEL, KNOWN_MODELS
+from .errors import UserError
+
+
+def is_cached(repo_id: str, filename: str) -> bool:
+    """Whether the Hugging Face cache holds this model (looked up locally, never downloaded)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo_id, filename), str)
+    except Exception:
+        return False
+
+
+def video_models(model_folders: dict[str, str] | None = None) -> list[dict]:
+    """Known video models, then the local folders the server was configured with."""
+    from .generate.adapters import resolve_video_model
+
+    out = []
+    for m in KNOWN_VIDEO_MODELS:
+        sp = m.spec
+        out.append(
+            {
+                "name": m.alias,
+                "id": m.repo_id,
+                "cached": is_cached(m.repo_id, "model_index.json"),
+                "default": m.alias == DEFAULT_VIDEO_MODEL,
+                "licence": sp.licence,
+                "sizes": [list(s) for s in sp.native_sizes],
+                "max_frames": sp.max_frames,
+                "fps": sp.native_fps,
+                "frame_rule": f"{sp.temporal_factor}k+1" if sp.temporal_factor > 1 else "any",
+                "spec": sp.to_dict(),
+            }
+        )
+    for name, folder in (model_folders or {}).items():
+        try:
+            spec = resolve_video_model(folder)[1].to_dict()
+        except UserError:
+            spec = None  # listed anyway: a job naming it gets the reason
+        out.append({"name": name, "id": name, "cached": True, "configured": True, "spec": spec})
+    return out
+
+
+def depth_models(depth_model_folders: dict[str, str] | None = None) -> list[dict]:
+    out = [
+        {
+            "name": m.alias,
+            "id": m.repo_id,
+            "cached": is_cached(m.repo_id, "config.json"),
+            "default": m.alias == DEFAULT_DEPTH_MODEL,
+            "licence": m.licence,
+            "note": m.note,
+        }
+        for m in KNOWN_MODELS
+    ]
+    out += [{"name": n, "id": n, "cached": True, "configured": True} for n in depth_model_folders or {}]
+    return out
+
+
+def describe(video: list[dict], depth: list[dict]) -> str:
+    """The listing as `realcam models` prints it."""
+    lines = ["Video models (--model, or the bundle's settings.model):"]
+    for m in video:
+        flags = ("  [default]" if m.get("default") else "") + ("  [cached]" if m.get("cached") else "")
+        if m.get("configured"):
+            lines.append(f"  {m['name']:20s} (configured folder){flags}")
+            continue
+        sizes = "/".join(f"{w}x{h}" for w, h in m["sizes"])
+        lines.append(
+            f"  {m['name']:20s} {m['id']:48s} {sizes}, <= {m['max_frames']} frames, {m['fps']:g} fps, "
+            f"licence {m['licence']}{flags}"
+        )
+    lines.append("Depth models (--model takes the alias, a Hugging Face id, or a local folder):")
+    for m in depth:
+        flags = ("  [default]" if m.get("default") else "") + ("  [cached]" if m.get("cached") else "")
+        note = f"  {m['note']}" if m.get("note") else ""
+        lines.append(f"  {m['name']:20s} {m['id']:58s} licence {m.get('licence')}{note}{flags}")
+    return "\n".join(lines)
