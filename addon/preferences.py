@@ -1,13 +1,14 @@
 """Add-on preferences: where the backend is, how to start one, and default settings."""
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, StringProperty
 
+from .generation_fields import GenerationFields
 from .realcam_core import api
 from .realcam_core.models import DEFAULT_VIDEO_MODEL
 
 
-class RealcamPreferences(bpy.types.AddonPreferences):
+class RealcamPreferences(GenerationFields, bpy.types.AddonPreferences):
     bl_idname = __package__
 
     backend_url: StringProperty(
@@ -35,15 +36,6 @@ class RealcamPreferences(bpy.types.AddonPreferences):
         description="Video model alias, Hugging Face id, or a name the backend was configured with",
     )
     depth_model: StringProperty(name="Depth model", default="", description="Empty: the backend's default")
-    steps: IntProperty(name="Steps", default=0, min=0, max=1000, description="0: the model's default")
-    guidance: FloatProperty(name="Guidance", default=0.0, min=0.0, max=100.0, description="0: the model's default")
-    sns_threshold: FloatProperty(
-        name="SNS threshold",
-        default=0.9,
-        min=0.0,
-        max=1.0,
-        description="Noise level from which steps are shaped by the preview",
-    )
     job_folder: StringProperty(
         name="Job folder",
         subtype="DIR_PATH",
@@ -69,7 +61,6 @@ class RealcamPreferences(bpy.types.AddonPreferences):
         row = col.row()
         row.prop(self, "steps")
         row.prop(self, "guidance")
-        col.prop(self, "sns_threshold")
         col.prop(self, "job_folder")
         col.prop(self, "preview_engine")
 

@@ -3,14 +3,14 @@
 import bpy
 from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
 
+from .generation_fields import GenerationFields
 
-class RealcamSceneSettings(bpy.types.PropertyGroup):
+
+class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
     model: StringProperty(name="Model", default="", description="Video model; empty: the add-on's default")
     prompt: StringProperty(name="Prompt", default="", description="What happens in the shot (Wan models)")
     negative_prompt: StringProperty(name="Negative prompt", default="")
     seed: IntProperty(name="Seed", default=0, min=0)
-    steps: IntProperty(name="Steps", default=0, min=0, max=1000, description="0: the model's default")
-    guidance: FloatProperty(name="Guidance", default=0.0, min=0.0, max=100.0, description="0: the model's default")
     sns_enabled: BoolProperty(
         name="Noise shaping",
         default=True,
