@@ -313,15 +313,12 @@ def generate(task, context, scene):
     yield None
     with open(os.path.join(take, "result.json"), encoding="utf-8") as fh:
         result = json.load(fh)
+    # What made the take: the bundle's own settings (one definition), what the backend
+    # resolved (steps, guidance), and where it came from.
     strip_settings = {
-        "model": name,
-        "seed": settings.seed,
+        **settings.to_dict(),
         "steps": result.get("steps"),
         "guidance": result.get("guidance"),
-        "prompt": settings.prompt,
-        "negative_prompt": settings.negative_prompt,
-        "sns": {"enabled": settings.sns.enabled, "threshold": settings.sns.threshold},
-        "fps": fps,
         "frames": [frames[0], frames[-1]],
         "job": job_id,
         "backend": client.base,
