@@ -19,11 +19,13 @@ up (cancel the backend job) before it ends.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-import traceback
 
 import bpy
+
+log = logging.getLogger(__name__)
 
 TICK_BUDGET = 0.012  # seconds of main-thread work per timer tick
 TICK_INTERVAL = 0.1
@@ -124,7 +126,7 @@ class Task:
         except Exception as e:
             self.done, self.stage = True, "failed"
             self.error = str(e) or type(e).__name__
-            print(f"RealCam: {self.name} failed:\n{traceback.format_exc()}")
+            log.error("%s failed", self.name, exc_info=True)
             return
         if isinstance(item, Background):
             box = {}

@@ -1,5 +1,7 @@
 """The RealCam panel (3D view sidebar) and progress in the status bar."""
 
+import textwrap
+
 import bpy
 
 from .presets import PRESETS
@@ -69,7 +71,7 @@ class REALCAM_PT_main(bpy.types.Panel):
                 layout.progress(factor=task.fraction, type="BAR", text=_progress_text(task))
                 layout.operator("realcam.cancel", icon="CANCEL")
             elif task.error:
-                for i, line in enumerate(_wrap(task.error, 60)):
+                for i, line in enumerate(textwrap.wrap(task.error, 60)):
                     layout.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
             else:
                 layout.label(text=f"{task.name}: {task.stage}", icon="INFO")
@@ -97,17 +99,6 @@ def _draw_take_scores(layout, context):
     if acc.get("TransErr_metric") is not None:
         box.label(text=f"metric TransErr {acc['TransErr_metric']:.3f} m  CamMC {acc['CamMC_metric']:.3f}")
     box.label(text=f"{acc['registered']} of {acc['frames']} frames registered")
-
-
-def _wrap(text: str, width: int):
-    words, line, out = text.split(), "", []
-    for w in words:
-        if len(line) + len(w) + 1 > width and line:
-            out.append(line)
-            line = w
-        else:
-            line = f"{line} {w}".strip()
-    return out + ([line] if line else [])
 
 
 def draw_status(self, context):

@@ -12,6 +12,7 @@ before the next denoising step, leaving nothing behind.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import resource
@@ -314,7 +315,7 @@ class Engine:
         measure = None
         if plan.evaluate:
             emit({"stage": "evaluate"})
-            measure = lambda frames_dir: _camera_accuracy(frames_dir, bundle_dir, bundle)  # noqa: E731
+            measure = functools.partial(_camera_accuracy, bundle_dir=bundle_dir, bundle=bundle)
         _write_outputs(out_dir, frames, plan.fps, result, timings, t, t_start, device, measure)
         emit({"stage": "done"})
         return result
