@@ -132,10 +132,33 @@ def _tiny_wan_transformer(in_channels, out_channels):
     ).eval()
 
 
+def _save_wan(folder: str, vae, channels: tuple[int, int], flow_shift: float, **extra) -> str:
+    """A Wan image-to-video pipeline around a tiny VAE, saved like a downloaded one."""
+    from diffusers import UniPCMultistepScheduler, WanImageToVideoPipeline
+
+    text_encoder, tokenizer = _tiny_text_encoder()  # before the transformer: the seed's draws stay as they were
+    pipe = WanImageToVideoPipeline(
+        transformer=_tiny_wan_transformer(*channels),
+        vae=vae,
+        scheduler=UniPCMultistepScheduler(
+            prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=flow_shift
+        ),
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        transformer_2=None,
+        image_encoder=None,
+        image_processor=None,
+        boundary_ratio=None,
+        **extra,
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
 def build_wan22_ti2v(folder: str, seed: int = 0) -> str:
     """Wan 2.2 TI2V-5B layout: 48-channel 16x VAE, image in latent frame 0 (expand_timesteps)."""
     import torch
-    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline
+    from diffusers import AutoencoderKLWan
 
     torch.manual_seed(seed)
     vae = AutoencoderKLWan(
@@ -153,46 +176,19 @@ def build_wan22_ti2v(folder: str, seed: int = 0) -> str:
         scale_factor_temporal=4,
         temperal_downsample=[False, True, True],
     ).eval()
-    text_encoder, tokenizer = _tiny_text_encoder()
-    pipe = WanImageToVideoPipeline(
-        transformer=_tiny_wan_transformer(48, 48),
-        vae=vae,
-        scheduler=UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=5.0),
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        transformer_2=None,
-        image_encoder=None,
-        image_processor=None,
-        boundary_ratio=None,
-        expand_timesteps=True,
-    )
-    pipe.save_pretrained(folder)
-    return folder
+    return _save_wan(folder, vae, (48, 48), flow_shift=5.0, expand_timesteps=True)
 
 
 def build_wan21_i2v(folder: str, seed: int = 0) -> str:
     """Wan 2.1 I2V layout: 16-channel 8x VAE, image condition concatenated on channels."""
     import torch
-    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline
+    from diffusers import AutoencoderKLWan
 
     torch.manual_seed(seed)
     vae = AutoencoderKLWan(
         base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
     ).eval()
-    text_encoder, tokenizer = _tiny_text_encoder()
-    pipe = WanImageToVideoPipeline(
-        transformer=_tiny_wan_transformer(36, 16),
-        vae=vae,
-        scheduler=UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0),
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        transformer_2=None,
-        image_encoder=None,
-        image_processor=None,
-        boundary_ratio=None,
-    )
-    pipe.save_pretrained(folder)
-    return folder
+    return _save_wan(folder, vae, (36, 16), flow_shift=3.0)
 
 
 def build_svd(folder: str, seed: int = 0) -> str:
