@@ -9,6 +9,32 @@ def eevee_engine_id() -> str:
     return "BLENDER_EEVEE_NEXT" if "BLENDER_EEVEE_NEXT" in items else "BLENDER_EEVEE"
 
 
+def still_image_output(file_format: str) -> dict:
+    """Setting path -> value that make the render output a still-image format.
+
+    5.0 added image_settings.media_type (IMAGE, MULTI_LAYER_IMAGE, VIDEO), which limits file_format to
+    formats of that kind: from a video or multilayer EXR output, PNG is only accepted once it is IMAGE.
+    """
+    out = {}
+    if "media_type" in bpy.types.ImageFormatSettings.bl_rna.properties:
+        out["render.image_settings.media_type"] = "IMAGE"
+    out["render.image_settings.file_format"] = file_format
+    return out
+
+
+def output_side_settings(scene) -> list[str]:
+    """Paths Blender itself resets when the output format changes and changes back, to restore as they were.
+
+    4.2 resets the FFmpeg container, codec and quality when file_format goes back to FFMPEG.
+    """
+    ff = scene.render.ffmpeg
+    return [
+        f"render.ffmpeg.{p.identifier}"
+        for p in ff.bl_rna.properties
+        if p.identifier != "rna_type" and not p.is_readonly and p.type in {"BOOLEAN", "INT", "FLOAT", "STRING", "ENUM"}
+    ]
+
+
 def sequencer_scene(context):
     """The scene whose sequencer the user edits (5.x may show another scene than the active one)."""
     return getattr(context, "sequencer_scene", None) or context.scene

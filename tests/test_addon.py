@@ -126,6 +126,18 @@ def test_refusals_are_clear_and_lose_nothing(addon_zip, tiny_models, tmp_path):
     assert set(before["objects"]) <= set(after["objects"])  # nothing removed
 
 
+def test_preview_gives_back_every_render_setting(addon_zip, tmp_path):
+    """Video, multilayer EXR, 32-bit EXR, 16-bit PNG, Cycles JPEG outputs: the preview swaps them and puts them back."""
+    run_blender_script("preview_settings.py", addon_zip, tmp_path / "report.json", user_dir=tmp_path / "blender-user")
+    rep = json.loads((tmp_path / "report.json").read_text())
+    refused = rep.pop("refused")
+    assert "NO_SUCH_MODE" in refused["error"] and refused["not_restored"] == {}, refused
+    for case, entry in rep.items():
+        assert entry["error"] is None, (case, entry["error"])
+        assert entry["applied"][1:] == ["PNG", "RGBA", "8"], (case, entry["applied"])
+        assert entry["not_restored"] == {}, (case, entry["not_restored"])
+
+
 def test_embedded_backend_starts_is_reused_and_stops(addon_zip, tiny_models, tmp_path):
     port = free_port()
     command = (
