@@ -35,6 +35,13 @@ def output_side_settings(scene) -> list[str]:
     ]
 
 
+def material_node_tree(mat):
+    """The material's shader node tree. 4.x makes it with use_nodes; 5.0 always has one and deprecates use_nodes."""
+    if bpy.app.version < (5, 0, 0):
+        mat.use_nodes = True
+    return mat.node_tree
+
+
 def sequencer_scene(context):
     """The scene whose sequencer the user edits (5.x may show another scene than the active one)."""
     return getattr(context, "sequencer_scene", None) or context.scene

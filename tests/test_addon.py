@@ -37,6 +37,7 @@ def test_import_preset_preview_generate_and_re10k(addon_zip, tiny_models, tmp_pa
     finally:
         srv.stop()
     rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep["deprecations"] == []  # nothing the add-on calls is on its way out of Blender
     imp = rep["import"]
     assert imp["error"] is None and imp["resolution"] == [128, 96] and imp["fps"] == 24.0
     assert imp["frames"] == [1, 9] and imp["mesh_vertices"] == 128 * 96

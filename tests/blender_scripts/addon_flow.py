@@ -121,4 +121,5 @@ third = os.path.join(work, "cams3.txt")
 harness.run_op(bpy.ops.realcam.export_re10k, filepath=third)
 report["re10k"]["rigged"] = third
 bpy.ops.wm.save_as_mainfile(filepath=os.path.join(work, "flow.blend"))
+report["deprecations"] = harness.deprecations()
 harness.dump(out_json, report)
