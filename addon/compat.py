@@ -47,6 +47,15 @@ def sequencer_scene(context):
     return getattr(context, "sequencer_scene", None) or context.scene
 
 
+def show_in_sequencer(context, scene) -> None:
+    """5.x: the Sequencer shows the workspace's sequencer scene, and a new file has none: show scene there.
+
+    A workspace already showing another scene keeps it (4.x always shows the active scene)."""
+    ws = getattr(context, "workspace", None)
+    if ws is not None and getattr(ws, "sequencer_scene", scene) is None:
+        ws.sequencer_scene = scene
+
+
 def strips(scene):
     """The top-level strip collection: .strips (4.4+), .sequences before (removed in 5.0)."""
     sed = scene.sequence_editor or scene.sequence_editor_create()

@@ -17,6 +17,7 @@ import bpy
 import numpy as np
 
 from . import backend_process, camera_track, photo_scene, photo_source, preview, sequencer
+from .compat import show_in_sequencer
 from .paths import job_root
 from .preferences import prefs
 from .realcam_core import api
@@ -170,6 +171,7 @@ def render_preview(task, context, scene, track=None):
     if missing:
         raise FlowError(f"the preview render did not write {len(missing)} frames (first: {missing[0]})")
     sequencer.add_image_sequence(scene, folder, files, scene.frame_start, "RealCam preview")
+    show_in_sequencer(context, scene)
     scene.realcam.preview_folder = folder
     scene.realcam.preview_signature = preview.signature(scene) + _track_hash(Ks, rel)
     return folder
@@ -330,5 +332,6 @@ def generate(task, context, scene):
     strip = sequencer.add_take(
         scene, video, frames[0], len(frames), f"{name.split('/')[-1]} s{settings.seed}", strip_settings
     )
+    show_in_sequencer(context, scene)
     task.report("done")
     return {"strip": strip.name, "video": video, "job": job_id}

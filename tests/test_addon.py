@@ -50,6 +50,8 @@ def test_import_preset_preview_generate_and_re10k(addon_zip, tiny_models, tmp_pa
     assert "does not move" in rep["still_generate"]["error"]
     assert rep["preset_moved"][1] > 1.0  # dolly in along +Y
     assert rep["generate1"]["error"] is None and rep["generate2"]["error"] is None
+    # 5.x shows the workspace's sequencer scene (none in a new file): the add-on points it at the scene.
+    assert rep["sequencer_scene"] == (rep["scene"] if rep["blender"] >= [5, 0, 0] else None)
     movies = [s for s in rep["strips"] if s["type"] == "MOVIE"]
     images = [s for s in rep["strips"] if s["type"] == "IMAGE"]
     assert len(movies) == 2 and len(images) >= 1

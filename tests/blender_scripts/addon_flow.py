@@ -19,7 +19,7 @@ p = harness.prefs(pkg)
 p.backend_url = url
 p.auto_start = False
 p.job_folder = os.path.join(work, "jobs")
-report = {}
+report = {"blender": list(bpy.app.version)}
 
 cam_info = json.load(open(os.path.join(samples, "room_camera.json")))
 res, err = harness.run_op(
@@ -79,6 +79,9 @@ rc.seed = 4
 res, err = harness.run_op(bpy.ops.realcam.generate)
 report["generate2"] = {"result": sorted(res), "error": err}
 
+ws = bpy.context.workspace
+report["scene"] = scene.name
+report["sequencer_scene"] = ws.sequencer_scene.name if getattr(ws, "sequencer_scene", None) else None
 sed = scene.sequence_editor
 strips = list(sed.strips_all if hasattr(sed, "strips_all") else sed.sequences_all)
 report["strips"] = [
