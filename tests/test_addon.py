@@ -1,4 +1,5 @@
-"""The add-on in real Blender (bpy 4.5), installed from its built zip, against a real backend on loopback."""
+"""The add-on in real Blender (bpy 4.5, and 4.2 and 5.0 where set up), installed from its built zip, against a real
+backend on loopback: the backend runs from this Python, each Blender from its own environment."""
 
 import json
 import os
@@ -21,7 +22,7 @@ def test_zip_is_a_valid_extension(addon_zip):
     assert not any("__pycache__" in n for n in names)
 
 
-def test_import_preset_preview_generate_and_re10k(addon_zip, tiny_models, tmp_path):
+def test_import_preset_preview_generate_and_re10k(addon_zip, tiny_models, tmp_path, blender_python):
     srv = Server(tmp_path / "data", tiny_models)
     try:
         run_blender_script(
@@ -33,6 +34,7 @@ def test_import_preset_preview_generate_and_re10k(addon_zip, tiny_models, tmp_pa
             tmp_path / "report.json",
             tmp_path,
             user_dir=tmp_path / "blender-user",
+            python=blender_python,
         )
     finally:
         srv.stop()
@@ -79,7 +81,7 @@ def test_import_preset_preview_generate_and_re10k(addon_zip, tiny_models, tmp_pa
     assert (tmp_path / "flow.blend").exists()
 
 
-def test_refusals_are_clear_and_lose_nothing(addon_zip, tiny_models, tmp_path):
+def test_refusals_are_clear_and_lose_nothing(addon_zip, tiny_models, tmp_path, blender_python):
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "model_index.json").write_text(json.dumps({"_class_name": "WanImageToVideoPipeline"}))
@@ -101,6 +103,7 @@ def test_refusals_are_clear_and_lose_nothing(addon_zip, tiny_models, tmp_path):
             tmp_path,
             free_port(),
             user_dir=tmp_path / "blender-user",
+            python=blender_python,
         )
     finally:
         srv.stop()
@@ -129,9 +132,15 @@ def test_refusals_are_clear_and_lose_nothing(addon_zip, tiny_models, tmp_path):
     assert set(before["objects"]) <= set(after["objects"])  # nothing removed
 
 
-def test_preview_gives_back_every_render_setting(addon_zip, tmp_path):
+def test_preview_gives_back_every_render_setting(addon_zip, tmp_path, blender_python):
     """Video, multilayer EXR, 32-bit EXR, 16-bit PNG, Cycles JPEG outputs: the preview swaps them and puts them back."""
-    run_blender_script("preview_settings.py", addon_zip, tmp_path / "report.json", user_dir=tmp_path / "blender-user")
+    run_blender_script(
+        "preview_settings.py",
+        addon_zip,
+        tmp_path / "report.json",
+        user_dir=tmp_path / "blender-user",
+        python=blender_python,
+    )
     rep = json.loads((tmp_path / "report.json").read_text())
     refused = rep.pop("refused")
     assert "NO_SUCH_MODE" in refused["error"] and refused["not_restored"] == {}, refused
@@ -141,7 +150,7 @@ def test_preview_gives_back_every_render_setting(addon_zip, tmp_path):
         assert entry["not_restored"] == {}, (case, entry["not_restored"])
 
 
-def test_embedded_backend_starts_is_reused_and_stops(addon_zip, tiny_models, tmp_path):
+def test_embedded_backend_starts_is_reused_and_stops(addon_zip, tiny_models, tmp_path, blender_python):
     port = free_port()
     command = (
         f"{sys.executable} -m realcam serve --data {tmp_path / 'embedded-data'} "
@@ -156,6 +165,7 @@ def test_embedded_backend_starts_is_reused_and_stops(addon_zip, tiny_models, tmp
         tmp_path / "report.json",
         tmp_path,
         user_dir=tmp_path / "blender-user",
+        python=blender_python,
     )
     rep = json.loads((tmp_path / "report.json").read_text())
     assert rep["import"]["error"] is None and rep["import"]["backend_started"] is False  # a depth map needs none
