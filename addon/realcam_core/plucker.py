@@ -27,26 +27,25 @@ from .camera import relative_to_first
 RAY_CHANNELS = 6  # moment (3), direction (3)
 
 
-def pixel_directions(fx: float, fy: float, cx: float, cy: float, height: int, width: int) -> np.ndarray:
-    """(H, W, 3) unit ray directions through the pixel centres, in camera axes (float64)."""
-    x = (np.arange(width, dtype=np.float64) + 0.5 - cx) / fx
-    y = (np.arange(height, dtype=np.float64) + 0.5 - cy) / fy
-    d = np.empty((height, width, 3))
-    d[..., 0] = x[None, :]
-    d[..., 1] = y[:, None]
-    d[..., 2] = 1.0
-    return d / np.linalg.norm(d, axis=-1, keepdims=True)
-
-
 def plucker_frame(intrinsics, c2w, height: int, width: int) -> np.ndarray:
     """(6, H, W) float32 ray map of one camera: channels (o x d, d).
 
-    intrinsics: fx, fy, cx, cy in pixels; c2w: 4x4 relative to the reference camera."""
+    intrinsics: fx, fy, cx, cy in pixels; c2w: 4x4 relative to the reference camera.
+    Computed plane by plane in float32 (a 1280x704 frame in a few milliseconds)."""
     fx, fy, cx, cy = (float(v) for v in intrinsics)
     c2w = np.asarray(c2w, dtype=np.float64)
-    d = pixel_directions(fx, fy, cx, cy, height, width) @ c2w[:3, :3].T
-    moment = np.cross(c2w[:3, 3], d)
-    return np.concatenate([moment, d], axis=-1).transpose(2, 0, 1).astype(np.float32)
+    x = ((np.arange(width) + 0.5 - cx) / fx).astype(np.float32)[None, :]
+    y = ((np.arange(height) + 0.5 - cy) / fy).astype(np.float32)[:, None]
+    inv_norm = 1.0 / np.sqrt(x * x + y * y + np.float32(1.0))  # unit length of (x, y, 1)
+    rot, o = c2w[:3, :3].astype(np.float32), c2w[:3, 3].astype(np.float32)
+    out = np.empty((RAY_CHANNELS, height, width), np.float32)
+    for i in range(3):  # d = R (x, y, 1) / |(x, y, 1)|
+        out[3 + i] = (rot[i, 0] * x + rot[i, 1] * y + rot[i, 2]) * inv_norm
+    d = out[3:]
+    out[0] = o[1] * d[2] - o[2] * d[1]  # moment o x d
+    out[1] = o[2] * d[0] - o[0] * d[2]
+    out[2] = o[0] * d[1] - o[1] * d[0]
+    return out
 
 
 def plucker_rays(intrinsics, c2w, height: int, width: int) -> np.ndarray:
