@@ -153,13 +153,12 @@ class CameraControl:
         return out + feats.to(out.dtype)
 
 
-def attach(transformer, adapter: CameraAdapter | None) -> CameraControl:
-    """Hook a Wan transformer for the Fun conditions (and the camera, when there is an adapter)."""
+def attach(transformer, adapter: CameraAdapter) -> CameraControl:
+    """Make `adapter` the transformer's control_adapter and hook patch_embedding for the job's conditions."""
     control = CameraControl(transformer)
-    if adapter is not None:
-        transformer.add_module("control_adapter", adapter)
-        transformer.patch_embedding.register_forward_hook(control._add_camera)
+    transformer.add_module("control_adapter", adapter)
     transformer.patch_embedding.register_forward_pre_hook(control._append_condition)
+    transformer.patch_embedding.register_forward_hook(control._add_camera)
     transformer.realcam_camera_control = control
     return control
 

@@ -51,9 +51,10 @@ MASK_CHANNELS = 4  # the first-frame mask, one channel per pixel frame of a late
 
 def download_hint() -> str:
     return (
-        f"on a machine with internet run `hf download {WAN22_FUN_5B_CAMERA_REPO} --include config.json '*.safetensors' "
-        f"--exclude '*/*'` (the transformer, ~10 GB) and `hf download {WAN22_TI2V_5B_REPO} --exclude 'transformer/*'` "
-        "(VAE, text encoder, tokenizer, scheduler) and copy the cache (or set HF_HOME)"
+        f"on a machine with internet run `hf download {WAN22_FUN_5B_CAMERA_REPO} --include config.json "
+        "--include '*.safetensors' --exclude '*/*'` (the transformer, ~10 GB) and "
+        f"`hf download {WAN22_TI2V_5B_REPO} --exclude 'transformer/*'` (VAE, text encoder, tokenizer, "
+        "scheduler) and copy the cache (or set HF_HOME)"
     )
 
 
