@@ -193,6 +193,7 @@ def _settings(context, scene, name: str, fps: float) -> Settings:
         guidance=guidance,
         fps=fps,
         sns=SnsSettings(rc.sns_enabled, rc.sns_threshold),
+        camera_condition=rc.camera_condition,
     )
 
 

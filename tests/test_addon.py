@@ -63,6 +63,7 @@ def test_import_preset_preview_generate_and_re10k(addon_zip, tiny_models, tmp_pa
         assert s["start"] == 1 and s["duration"] == 9
         settings = json.loads(s["realcam"])
         assert settings["model"] == "tiny" and settings["frames"] == [1, 9] and settings["steps"] == 2
+        assert settings["camera_condition"] is (s["name"] == "tiny s3")
         count, fps, size = probe_mp4(os.path.join(settings["take"], "video.mp4"))
         assert (count, size) == (9, (128, 96)) and fps == pytest.approx(24.0)
     a, b = read_re10k(rep["re10k"]["first"]), read_re10k(rep["re10k"]["second"])

@@ -28,6 +28,8 @@ def server(tmp_path_factory, tiny_models):
         "3",
         "--max-pixels",
         "16384",
+        "--model-dir",
+        f"tiny-fun={tiny_models['wan22-fun-camera']}",
     )
     yield s
     s.stop()
@@ -83,6 +85,17 @@ def test_submit_poll_download(server, tmp_path):
             assert m["name"] in printed and m["id"] in printed and m["licence"] in printed
     with urllib.request.urlopen(server.url + "/openapi.json") as r:
         assert "/v1/jobs" in json.load(r)["paths"]
+
+
+def test_camera_model_runs_with_noise_shaping_through_the_server(server, tmp_path):
+    c = server.client
+    job = c.submit(bundle_zip(tmp_path, "fun", n=5, steps=3, model="tiny-fun"))
+    assert wait_for(c, job["id"])["state"] == "done"
+    c.download(job["id"], "result", str(tmp_path / "r.json"))
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert res["camera_condition"]["used"] and res["sns"]["enabled"] and res["sns"]["shaped_steps"]
+    fun = next(m for m in c.models()["video"] if m["name"] == "tiny-fun")
+    assert fun["spec"]["family"] == "wan-fun-camera"
 
 
 def test_cancel_while_running_then_delete(server, tmp_path):

@@ -93,11 +93,13 @@ def _cmd_generate(args) -> int:
         if bar is not None:
             bar.close()
     t = result["timings"]
+    camera = result["camera_condition"]
+    camera = f", camera condition {'on' if camera['used'] else 'off'}" if camera["model_has_it"] else ""
     print(
         f"{args.bundle} -> {args.out}/video.mp4: {result['frames']} frames at {result['fps']:g} fps, "
         f"{result['width']}x{result['height']}, {result['model_name']} seed {result['seed']}, "
         f"{result['steps']} steps (SNS {'on' if result['sns']['enabled'] else 'off'}, "
-        f"{len(result['sns']['shaped_steps'])} shaped), {t['total_s']:.1f} s"
+        f"{len(result['sns']['shaped_steps'])} shaped{camera}), {t['total_s']:.1f} s"
     )
     return 0
 
@@ -194,7 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("bundle", help="job bundle folder")
     g.add_argument("--out", required=True, help="new folder for video.mp4, frames/ and result.json")
     g.add_argument(
-        "--model", help="video model alias, Hugging Face id or local diffusers folder (default: the bundle's)"
+        "--model",
+        help="video model alias, Hugging Face id, local diffusers folder or a published-layout camera model folder "
+        "(default: the bundle's)",
     )
     g.add_argument("--device", help="torch device (default: cuda, then mps, then cpu)")
     g.add_argument(

@@ -76,6 +76,7 @@ rc.steps = 2
 res, err = harness.run_op(bpy.ops.realcam.generate)
 report["generate1"] = {"result": sorted(res), "error": err}
 rc.seed = 4
+rc.camera_condition = False  # the panel's switch reaches the bundle
 res, err = harness.run_op(bpy.ops.realcam.generate)
 report["generate2"] = {"result": sorted(res), "error": err}
 

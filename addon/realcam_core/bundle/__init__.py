@@ -34,7 +34,10 @@ manifest.json (schema_version 1)::
         "guidance": null or number,           null = the model's default
         "fps": 24.0,                          the Blender scene's frame rate
         "sns": {"enabled": true, "threshold": 0.9},  threshold: noise level in [0, 1]
-        "evaluate": false                     optional: also measure camera accuracy (realcam eval)
+        "evaluate": false,                    optional: also measure camera accuracy (realcam eval)
+        "camera_condition": true              optional (default true): tell a model that has a camera
+                                              adapter the cameras (Plücker rays); models without one
+                                              ignore it, result.json says whether it was used
       },
       "source": {...}                         optional, free-form: who made it (app, scene, camera)
     }

@@ -33,7 +33,18 @@ _TOP_KEYS = {
     "source",
 }
 _FRAME_KEYS = {"scene_frame", "preview", "intrinsics", "c2w"}
-_SETTINGS_KEYS = {"model", "prompt", "negative_prompt", "seed", "steps", "guidance", "fps", "sns", "evaluate"}
+_SETTINGS_KEYS = {
+    "model",
+    "prompt",
+    "negative_prompt",
+    "seed",
+    "steps",
+    "guidance",
+    "fps",
+    "sns",
+    "evaluate",
+    "camera_condition",
+}
 _SNS_KEYS = {"enabled", "threshold"}
 _K_KEYS = {"fx", "fy", "cx", "cy"}
 IDENTITY_TOLERANCE = 1e-5
@@ -85,9 +96,11 @@ class Settings:
     fps: float = 24.0
     sns: SnsSettings = field(default_factory=SnsSettings)
     evaluate: bool = False
+    camera_condition: bool = True  # used by models with a camera adapter, ignored by the others
 
     def to_dict(self) -> dict:
         return {
+            "camera_condition": self.camera_condition,
             "evaluate": self.evaluate,
             "model": self.model,
             "prompt": self.prompt,
@@ -327,9 +340,13 @@ def _parse_settings(s, c: Checker) -> Settings | None:
     evaluate = s.get("evaluate", False)
     if not isinstance(evaluate, bool):
         c.m("settings.evaluate", "must be true or false")
+    camera_condition = s.get("camera_condition", True)
+    if not isinstance(camera_condition, bool):
+        c.m("settings.camera_condition", "must be true or false")
     if len(c.problems) > start:
         return None
     return Settings(
+        camera_condition=camera_condition,
         evaluate=evaluate,
         model=model,
         prompt=s.get("prompt", ""),
