@@ -359,4 +359,9 @@ def _is_list_of_dicts(v) -> bool:
 
 
 def _is_job(d) -> bool:
-    return isinstance(d, dict) and isinstance(d.get("id"), str) and d.get("state") in api.STATES
+    return (
+        isinstance(d, dict)
+        and isinstance(d.get("id"), str)
+        and d.get("state") in api.STATES
+        and isinstance(d.get("progress", {}), dict)
+    )
