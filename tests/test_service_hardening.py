@@ -62,11 +62,13 @@ def bundle_zip(tmp, name, steps=2, n=5, seed=0, model="tiny", w=64, h=64, edit=N
     folder = os.path.join(str(tmp), name)
     make_bundle(folder, n=n, w=w, h=h, model=model, seed=seed)
     path = os.path.join(folder, "manifest.json")
-    data = json.load(open(path))
+    with open(path) as fh:
+        data = json.load(fh)
     data["settings"]["steps"] = steps
     if edit:
         edit(data)
-    json.dump(data, open(path, "w"))
+    with open(path, "w") as fh:
+        json.dump(data, fh)
     if files:
         files(folder)
     return pack_bundle(folder, os.path.join(str(tmp), name + ".zip"))
@@ -109,6 +111,11 @@ def call(port, method, path, body=b"", ctype=None, headers=None, timeout=60):
 def post(port, path, body, ctype=BUNDLE_TYPE, **kw):
     status, data, _ = call(port, "POST", path, body, ctype, **kw)
     return status, data
+
+
+def read_bytes(path):
+    with open(path, "rb") as fh:
+        return fh.read()
 
 
 def tree(folder):
@@ -167,7 +174,7 @@ def test_a_full_disk_stalls_the_queue_visibly_and_it_resumes(small_disk, tmp_pat
         b = c.submit(bundle_zip(tmp_path, "b", steps=1, seed=2))
         filler = fill(small_disk)
         # A submission on a full disk is refused with a reason, not a 500.
-        status, data = post(s.port, "/v1/jobs", open(bundle_zip(tmp_path, "c", seed=3), "rb").read())
+        status, data = post(s.port, "/v1/jobs", read_bytes(bundle_zip(tmp_path, "c", seed=3)))
         assert_json_4xx(status, data, 507, 503)
         assert "disk" in data["error"] and str(small_disk) not in data["error"]
         # The cancelled job's state cannot be written: the worker must live, and health must say so.
@@ -263,7 +270,7 @@ def test_health_reports_a_dead_worker(tmp_path):
 
 def test_a_web_page_cannot_drive_the_server(server, tmp_path):
     port, c = server.port, server.client
-    body = open(bundle_zip(tmp_path, "web", seed=11), "rb").read()
+    body = read_bytes(bundle_zip(tmp_path, "web", seed=11))
     # Types a browser sends without a CORS preflight (and none at all) are refused.
     for ctype in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None):
         status, data = post(port, "/v1/jobs", body, ctype)
@@ -430,12 +437,13 @@ def _zip_of(tmp_path, name, entries):
     return path.read_bytes()
 
 
+@pytest.mark.filterwarnings("ignore:Duplicate name")  # the archive with a name twice is made on purpose
 def test_hostile_uploads_get_a_4xx_with_a_reason(server, tmp_path):
     port = server.port
     good = tmp_path / "good"
     make_bundle(good, w=64, h=64)
     files = {
-        os.path.relpath(os.path.join(d, f), good): open(os.path.join(d, f), "rb").read()
+        os.path.relpath(os.path.join(d, f), good): read_bytes(os.path.join(d, f))
         for d, _, fs in os.walk(good)
         for f in fs
     }
@@ -501,7 +509,7 @@ def test_manifest_types_are_strict(edit, words, tmp_path):
 
 def test_identical_submits_at_once_make_one_job_and_deletes_race_cleanly(server, tmp_path):
     path = bundle_zip(tmp_path, "dup", seed=21, steps=1)
-    body = open(path, "rb").read()
+    body = read_bytes(path)
     results, lock = [], threading.Lock()
     go = threading.Barrier(10)
 
@@ -543,7 +551,7 @@ def test_identical_submits_at_once_make_one_job_and_deletes_race_cleanly(server,
 
 
 def test_depth_obeys_the_servers_limits_and_streams(server, tmp_path):
-    photo = open(save_rgb(tmp_path / "p.jpg", w=320, h=240), "rb").read()
+    photo = read_bytes(save_rgb(tmp_path / "p.jpg", w=320, h=240))
     q = "/v1/depth?model=tiny-depth"
     status, data = post(server.port, q + "&size=2048x2048", photo, "image/jpeg")
     assert_json_4xx(status, data, 413, 422)
@@ -885,9 +893,7 @@ def test_errors_and_headers_name_no_server_paths(server, tiny_models, tmp_path):
 
     photo = save_rgb(tmp_path / "p.jpg", w=96, h=64)
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    conn.request(
-        "POST", "/v1/depth?model=tiny-depth&size=64x48", open(photo, "rb").read(), {"Content-Type": "image/jpeg"}
-    )
+    conn.request("POST", "/v1/depth?model=tiny-depth&size=64x48", read_bytes(photo), {"Content-Type": "image/jpeg"})
     resp = conn.getresponse()
     body = resp.read()
     conn.close()
