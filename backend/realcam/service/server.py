@@ -20,6 +20,7 @@ import asyncio
 import dataclasses
 import hashlib
 import json
+import logging
 import math
 import os
 import shutil
@@ -57,6 +58,7 @@ from .redact import Redactor
 from .worker import DISK_FULL, Worker
 
 CHUNK = 1 << 20
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -196,6 +198,7 @@ def create_app(config: ServerConfig):
     async def _os_error(request, exc: OSError):
         if exc.errno in DISK_FULL:
             return error(507, "the server's disk is full: free space in its data folder, then try again")
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return error(500, "the server could not read or write a file (see its log)")
 
     @app.exception_handler(Exception)
