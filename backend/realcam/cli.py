@@ -131,6 +131,9 @@ def _cmd_serve(args) -> int:
         dtype=args.dtype,
         model_folders=_named_folders(args.model_dir, "--model-dir"),
         depth_model_folders=_named_folders(args.depth_model_dir, "--depth-model-dir"),
+        allow_hosts=args.allow_host or [],
+        body_timeout=args.body_timeout,
+        upload_timeout=args.upload_timeout,
     )
     serve(config)
     return 0
@@ -218,7 +221,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default 127.0.0.1; others need a token)")
     s.add_argument("--port", type=int, default=DEFAULT_PORT)
     s.add_argument("--data", default=os.path.expanduser("~/.local/share/realcam"), help="jobs and results folder")
-    s.add_argument("--token", help="bearer token clients must send (better: the REALCAM_TOKEN variable)")
+    s.add_argument(
+        "--token",
+        help="bearer token clients must send, at least 16 characters off loopback (better: the REALCAM_TOKEN variable)",
+    )
+    s.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="also answer requests addressed to NAME (a DNS name of this machine or a proxy; repeatable; "
+        "'*' for any, only behind a proxy of your own). Loopback names and the bound address always work",
+    )
+    s.add_argument(
+        "--body-timeout", type=float, default=60.0, help="seconds an upload may send nothing before it is cut off"
+    )
+    s.add_argument("--upload-timeout", type=float, default=1800.0, help="seconds a whole upload may take")
     s.add_argument("--max-upload-mb", type=float, default=2048)
     s.add_argument("--max-frames", type=int, default=241)
     s.add_argument("--max-pixels", type=int, default=1280 * 720)
