@@ -34,6 +34,7 @@ from .. import __version__, catalog
 from ..errors import UserError
 from ..generate.adapters import HUB_ID
 from ..generate.engine import RunOptions, plan_job
+from ..runtime import device_info
 from .jobstore import JobStore
 from .worker import Worker
 
@@ -145,6 +146,7 @@ def create_app(config: ServerConfig):
             "api_version": api.API_VERSION,
             "bundle_schema_versions": list(SUPPORTED_SCHEMA_VERSIONS),
             "device": config.device or "auto",
+            "device_info": device_info(config.device),
             "loaded_model": worker.engine.loaded_model(),
             "limits": {
                 "max_upload_bytes": config.max_upload_bytes,
