@@ -40,10 +40,10 @@ CUDA_BUILDS = (("cu130", (13, 0)), ("cu128", (12, 8)), ("cu126", (12, 6)))
 # Minimum driver per CUDA version (Linux, Windows), from NVIDIA's CUDA release notes: used when only the driver
 # version is known (no nvidia-smi, e.g. /proc/driver/nvidia/version).
 DRIVER_CUDA = (
-    ((13, 0), 580.65, 580.88),
-    ((12, 8), 570.26, 570.65),
-    ((12, 6), 560.28, 560.76),
-    ((12, 4), 550.54, 551.61),
+    ((13, 0), "580.65", "580.88"),
+    ((12, 8), "570.26", "570.65"),
+    ((12, 6), "560.28", "560.76"),
+    ((12, 4), "550.54", "551.61"),
 )
 
 # Free disk the set-up wants before it starts (environment plus pip's download cache), in GiB.
@@ -169,13 +169,17 @@ def parse_proc_driver(text: str) -> str | None:
     return m.group(1) if m else None
 
 
+def _version(text: str) -> tuple:
+    return tuple(int(p) for p in re.findall(r"\d+", text)[:3])
+
+
 def cuda_for_driver(driver: str, system: str) -> tuple | None:
-    try:
-        major_minor = float(".".join(driver.split(".")[:2]))
-    except ValueError:
+    """The newest CUDA a driver runs (driver versions compare part by part: 570.133 is newer than 570.26)."""
+    have = _version(driver)
+    if not have:
         return None
     for cuda, linux_min, windows_min in DRIVER_CUDA:
-        if major_minor >= (windows_min if is_windows(system) else linux_min):
+        if have >= _version(windows_min if is_windows(system) else linux_min):
             return cuda
     return None
 
@@ -307,14 +311,57 @@ _NETWORK = (
 )
 
 
+def probe_index(index_url: str, project: str = "torch", timeout: float = 20.0) -> str | None:
+    """Why pip could not use this package index at all, or None. pip's own output (without retries) cannot tell an
+    index that does not answer from one that lacks the package, so after a failure ask it once (one small page).
+    Only a refused or unresolvable connection counts: certificates and proxies pip knows of may differ from
+    Python's, so those failures stay pip's to explain."""
+    import ssl
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlparse(index_url)
+    if parts.scheme == "file":
+        folder = urllib.request.url2pathname(parts.path)
+        return None if os.path.isdir(folder) else f"the package index folder {folder} does not exist"
+    if parts.scheme not in ("http", "https"):
+        return f"{index_url} is not a package index URL (http://, https:// or file://)"
+    try:
+        with urllib.request.urlopen(index_url.rstrip("/") + f"/{project}/", timeout=timeout):
+            return None
+    except urllib.error.HTTPError:
+        return None  # it answers; whether it has the package is pip's to say
+    except urllib.error.URLError as e:
+        if isinstance(e.reason, ssl.SSLError):
+            return None
+        return (
+            f"cannot reach the package index {index_url} ({e.reason}): check the network connection "
+            "(or the proxy), or set another index in the preferences, then set up again"
+        )
+    except (OSError, ValueError) as e:
+        return (
+            f"cannot reach the package index {index_url} ({getattr(e, 'reason', e)}): check the network connection "
+            "(or the proxy), or set another index in the preferences, then set up again"
+        )
+
+
 def explain_pip_failure(
-    output: str, stage: str, requirement: str, index_url: str | None, env_dir: str, log: str
+    output: str,
+    stage: str,
+    requirement: str,
+    index_url: str | None,
+    env_dir: str,
+    log: str,
+    unreachable: str | None = None,
 ) -> str:
-    """One message that says what went wrong and what to do, from pip's output."""
+    """One message that says what went wrong and what to do, from pip's output (and probe_index's finding)."""
     where = index_url or "the package index in pip's settings (PyPI by default)"
     tail = f" (details in {log})"
     if "No space left on device" in output or "[Errno 28]" in output:
         return f"the disk holding {env_dir} is full: free some space and set up again{tail}"
+    if unreachable:
+        return unreachable + tail
     if any(marker in output for marker in _NETWORK):
         return (
             f"pip cannot reach {where}: check the network connection (or the proxy), or set another package "

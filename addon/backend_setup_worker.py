@@ -136,7 +136,10 @@ def pip_install(py: str, args: list[str], stage: str, requirement: str, index_ur
         argv += ["--index-url", index_url]
     rc, output = run(argv, log, _pip_progress)
     if rc != 0:
-        raise be.SetupError(be.explain_pip_failure(output, stage, requirement, index_url, env_dir, log.fh.name))
+        unreachable = be.probe_index(index_url, "torch" if stage == "torch" else "pip") if index_url else None
+        raise be.SetupError(
+            be.explain_pip_failure(output, stage, requirement, index_url, env_dir, log.fh.name, unreachable)
+        )
 
 
 # ----------------------------------------------------------------- check
@@ -297,6 +300,7 @@ def setup(plan: dict, bundle: dict, log: Log) -> dict:
             f"only {free:.1f} GB free on the disk holding {user_dir}; the backend needs about {need:.0f} GB "
             "(environment and pip's downloads): free some space and set up again"
         )
+    index_url = plan.get("index_url") or None
     if _sha256(bundle["wheel_path"]) != bundle["wheel_sha256"]:
         raise be.SetupError(f"{bundle['wheel_path']} is damaged (checksum differs): reinstall the extension")
 
@@ -318,7 +322,6 @@ def setup(plan: dict, bundle: dict, log: Log) -> dict:
         installed = {_canonical(n) for n in names.split()} if rc == 0 else set()
         pins = os.path.join(tmp, "realcam-constraints.txt")  # kept: the pins this environment was made with
         _constraints_without(bundle["constraints_path"], pins, installed)
-        index_url = plan.get("index_url") or None
         pip_install(py, [bundle["wheel_path"], "-c", pins], "backend", choice.requirement, index_url, user_dir, log)
 
         stage("check", "starting the backend")
