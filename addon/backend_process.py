@@ -64,7 +64,9 @@ def _start(url: str, command: str, log_dir: str) -> None:
             _process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         except OSError as e:
             raise BackendError(
-                0, f"cannot start the backend with `{command}` ({e}); set the start command in the add-on preferences"
+                0,
+                f"cannot start the backend with `{command}` ({e}): click Set up backend in the add-on preferences "
+                "(or set the start command there)",
             ) from None
         finally:
             log.close()
