@@ -505,3 +505,45 @@ def test_update_and_remove(real_setup):
     rm = real_setup["remove"]
     assert rm["error"] is None and rm["left"] == [] and not rm["installed"]
     assert rm["start_command"] == real_setup["default_start_command"]
+
+
+def _tiny_env(path, with_realcam=True):
+    """A real virtual environment (no pip: seconds) that can import this checkout's realcam, or not."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    py = be.env_python(str(path))
+    site = subprocess.run(
+        [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True
+    ).stdout.strip()
+    if with_realcam:
+        with open(os.path.join(site, "checkout.pth"), "w") as fh:
+            fh.write(os.path.join(ROOT, "backend") + "\n" + os.path.join(ROOT, "addon") + "\n")
+    return py
+
+
+def test_update_swaps_environments_only_when_the_new_one_runs(tmp_path):
+    """The move into place, as an update does it: the old environment goes once the new one runs from its final
+    folder; a new one that does not run puts the old one back."""
+    sys.path.insert(0, os.path.join(ROOT, "addon"))
+    import backend_setup_worker as w
+
+    user = tmp_path / "user folder"
+    user.mkdir()
+    log = w.Log(str(user / "logs" / "setup.log"))
+    first = user / "env.partial-1"
+    _tiny_env(first)
+    final = w._swap(str(user), str(first), log)
+    assert final == str(user / be.ENV_DIR) and sorted(os.listdir(user)) == ["env", "logs"]
+    (user / "env" / "marker-old").write_text("old")
+
+    second = user / "env.partial-2"
+    _tiny_env(second)
+    w._swap(str(user), str(second), log)
+    assert sorted(os.listdir(user)) == ["env", "logs"] and not (user / "env" / "marker-old").exists()
+
+    (user / "env" / "marker-old").write_text("old")
+    broken = user / "env.partial-3"
+    _tiny_env(broken, with_realcam=False)
+    with pytest.raises(be.SetupError, match="does not run after moving"):
+        w._swap(str(user), str(broken), log)
+    assert (user / "env" / "marker-old").exists()  # the old one is back in place, still usable
+    assert be.leftovers(str(user)) == [str(broken)]  # the caller (setup) removes it
