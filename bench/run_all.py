@@ -50,6 +50,16 @@ def machine() -> str:
     )
 
 
+def kept_gpu_sections(path: str) -> list[str]:
+    """Sections measured on a lent GPU machine ("## On a GPU: ..."): a CPU run cannot remake them, so keep them."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError:
+        return []
+    return [m.group(0).rstrip() + "\n" for m in re.finditer(r"^## On a GPU:.*?(?=^## |\Z)", text, re.M | re.S)]
+
+
 def run(args: list[str], timeout=1800) -> str:
     r = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
     lines = [ln for ln in r.stdout.splitlines() if ln.strip() and not NOISE.match(ln)]
@@ -94,6 +104,7 @@ def main():
         print(out, flush=True)
         shown = " ".join(c if not c.startswith(tiny) else "<tiny models>" + c[len(tiny) :] for c in cmd)
         parts.append(f"## {title}\n\n`python {shown}`\n\n```\n{out}\n```\n")
+    parts += kept_gpu_sections(args.out)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as fh:
         fh.write("\n".join(parts))
