@@ -156,11 +156,11 @@ class ClusterWorker:
         # A clean stop frees the GPUs, as a single-machine server does when it exits; a job that was running
         # is queued again at the next start (the job store's rule). After a crash the actors stay, and the
         # next server re-adopts what they run.
+        try:
+            ray.wait([s.handle.close.remote() for s in self.slots()], num_returns=len(self.slots()), timeout=5)
+        except Exception:
+            pass
         for s in self.slots():
-            try:
-                ray.get(s.handle.close.remote(), timeout=5)
-            except Exception:
-                pass
             try:
                 ray.kill(s.handle, no_restart=True)
             except Exception:
@@ -185,7 +185,17 @@ class ClusterWorker:
         # ray.init installs its own SIGTERM/SIGINT handlers (sys.exit); keep uvicorn's graceful shutdown.
         saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
-            ray.init(address=self.address, namespace=self.namespace, log_to_driver=False)
+            for attempt in range(3):
+                try:
+                    ray.init(address=self.address, namespace=self.namespace, log_to_driver=False)
+                    break
+                except ConnectionAbortedError:
+                    # The head reached, but the process it forks for each ray:// client died at birth
+                    # (seen now and then on a loaded head): ask again.
+                    if attempt == 2:
+                        raise
+                    ray.shutdown()
+                    time.sleep(2)
         except Exception as e:
             raise UserError(
                 f"cannot join the Ray cluster at {self.address} ({type(e).__name__}: {str(e).strip()[:300]}). "

@@ -45,7 +45,6 @@ class Slot:
         self._jobs: dict[str, dict] = {}
         self._current: str | None = None
         self._model: str | None = None  # the model the engine holds, as the server named it
-        self._loads = 0
         self._engine = None
         self._threads = _set_torch_threads(config.get("threads"))
         self._node_id, self._node_ip = _node()
@@ -65,7 +64,6 @@ class Slot:
                 "pid": os.getpid(),
                 "threads": self._threads,
                 "model": self._model,
-                "loads": self._loads,
                 "current": self._current,
                 "jobs": {
                     job_id: {k: rec[k] for k in ("state", "progress", "error", "attempt")}
@@ -178,11 +176,9 @@ class Slot:
                 vae_tiling=self.config.get("vae_tiling", False),
                 dtype=self.config.get("dtype"),
             )
-            result = self._engine.run(
+            self._engine.run(
                 os.path.join(folder, "bundle"), os.path.join(folder, "take"), run_options, on_event, cancel
             )
-            if result.get("model_loaded_for_this_job"):
-                self._loads += 1
             outcome = {
                 "state": "done",
                 "files": _list_files(os.path.join(folder, "take")),
