@@ -145,12 +145,13 @@ def free_port():
 class Server:
     """A real `realcam serve` process on a free loopback port with the tiny models configured.
 
-    cluster: a tests/ray_cluster.LocalRayCluster; the server then runs its jobs there (`--cluster ray://...`)."""
+    cluster: a tests/ray_cluster.LocalRayCluster; the server then runs its jobs there (`--cluster ray://...`).
+    env: more environment variables for the server."""
 
-    def __init__(self, data, models, *extra, token=None, cluster=None):
+    def __init__(self, data, models, *extra, token=None, cluster=None, env=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
         if cluster is not None:
             extra = (*extra, "--cluster", cluster.client_address)
             env.update(cluster.client_env)

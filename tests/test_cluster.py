@@ -3,7 +3,7 @@ its own loopback address, one `realcam_slot` each), the real server process join
 tiny-model jobs through the HTTP API.
 
 One cluster and one server serve the whole module (a cluster takes 10-20 s to start here); the tests run in
-file order and leave the cluster with two slots for the next one. The last test kills the server.
+file order and leave the cluster with two slots for the next one; the last one replaces the server.
 """
 
 import json
@@ -209,7 +209,11 @@ def test_server_killed_and_restarted_reattaches_and_carries_on(served, tiny_mode
     queued = [c.submit(bundle_zip(tmp_path, f"q{i}", steps=2, seed=31 + i)) for i in range(3)]
     wait_for_job(c, victim["id"], ("running",), cond=lambda j: (j["progress"].get("step") or 0) >= 2)
     served.server.kill9()
-    served.server = Server(served.data, tiny_models, cluster=cluster)
+    # Started again as a server on a node of the cluster would be: `--cluster auto` joins it directly (not
+    # through ray://; RAY_ADDRESS picks this cluster among any others on the machine). The actors are found
+    # through the data folder, whatever the way in.
+    env = {**cluster.client_env, "RAY_ADDRESS": cluster.address}
+    served.server = Server(served.data, tiny_models, "--cluster", "auto", env=env)
     c = served.server.client
     done = wait_for_job(c, victim["id"], timeout=180)
     # Re-adopted where it ran, not run again: still the first attempt.

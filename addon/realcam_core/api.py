@@ -26,7 +26,8 @@ A job:
     {"id", "seq", "state", "created_at", "started_at", "finished_at", "model", "frames",
      "width", "height", "scene_frames": [first, last], "seed",
      "progress": {"stage", "step", "total", "eta_s"}, "position" (in the queue, 0 = next),
-     "error" (why it failed), "attempts"}
+     "error" (why it failed), "attempts",
+     "worker" (with `serve --cluster`: {"slot", "node", "pid"} that runs or ran it)}
 
 Content types. Every POST and DELETE names its body's type, and never one a
 web page could send without the browser asking the server first (text/plain,

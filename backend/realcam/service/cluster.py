@@ -468,15 +468,48 @@ class ClusterWorker:
         except Exception:
             log.exception("could not attach to the cluster's slots; retrying")
         last_refresh = time.monotonic()
+        last_error = None
         while not self._stop.is_set():
             try:
+                if not ray.is_initialized():
+                    self._rejoin()
+                    continue
                 if time.monotonic() - last_refresh > REFRESH:
                     last_refresh = time.monotonic()
                     self._refresh_slots()
                 self._dispatch_next()
-            except Exception:  # keep dispatching; the next round retries
-                log.exception("dispatch failed")
+            except Exception as e:  # keep dispatching; the next round retries
+                if str(e) != last_error:  # once per kind of failure, not every second
+                    log.exception("dispatch failed")
+                last_error = str(e)
                 self._stop.wait(1.0)
+            else:
+                last_error = None
+
+    def _rejoin(self) -> None:
+        """The connection to the cluster is gone for good (Ray's client gave up reconnecting: the head died,
+        or the network): what ran there is lost to this server. Queue it again and join the cluster again
+        every few seconds; slots that survived are found again and re-adopt their jobs as after a restart."""
+        with self._lock:
+            slots = list(self._slots.values())
+            self._slots.clear()
+            for s in slots:
+                s.gone = True
+                if s.assigned:
+                    self._lost(s.assigned, "the connection to the Ray cluster was lost")
+                    s.assigned = None
+        log.warning("lost the Ray cluster at %s; joining it again", self.address)
+        try:
+            ray.shutdown()
+        except Exception:
+            pass
+        try:
+            self._connect()
+        except UserError as e:
+            log.warning("%s", e)
+            self._stop.wait(10)
+            return
+        self._attach()
 
     def _attach(self) -> None:
         """Find this server's actors (or make them) and hear from each once before dispatching anything,
