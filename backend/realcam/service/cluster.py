@@ -282,7 +282,8 @@ class ClusterWorker:
                 pass
         with self._lock:
             if slot.reachable or slot.unreachable_since is None:
-                log.warning("slot %s unreachable: %s", slot.name, str(e).strip().splitlines()[0][:200])
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                log.warning("slot %s unreachable: %s", slot.name, first[:200])
             slot.reachable = False
             slot.synced = True
             slot.unreachable_since = slot.unreachable_since or now
@@ -561,18 +562,25 @@ class ClusterWorker:
             "model": self.model_folders.get(model, model) or None,
             "allow_local_models": model in self.model_folders,
         }
+        if self.store.get(job_id)["state"] != QUEUED:  # cancelled (or deleted: KeyError) meanwhile
+            return
         with self._lock:
             slot.assigned = job_id
             slot.current = job_id
-        self.store.update(
-            job_id,
-            state=RUNNING,
-            started_at=time.time(),
-            attempts=attempt,
-            progress={"stage": "starting"},
-            note=None,
-            worker={"slot": slot.name, "node": slot.node_ip, "pid": slot.pid},
-        )
+        try:
+            self.store.update(
+                job_id,
+                state=RUNNING,
+                started_at=time.time(),
+                attempts=attempt,
+                progress={"stage": "starting"},
+                note=None,
+                worker={"slot": slot.name, "node": slot.node_ip, "pid": slot.pid},
+            )
+        except BaseException:  # the slot must not stay taken by a job that never went there
+            with self._lock:
+                slot.assigned = slot.current = None
+            raise
         try:
             ok = ray.get(slot.handle.start.remote(job_id, ray.put(buf.getvalue()), options, attempt), timeout=120)
         except Exception as e:
