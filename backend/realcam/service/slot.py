@@ -46,7 +46,7 @@ class Slot:
         self._current: str | None = None
         self._model: str | None = None  # the model the engine holds, as the server named it
         self._engine = None
-        self._threads = _set_torch_threads(config.get("threads"))
+        self._threads = _set_torch_threads()
         self._node_id, self._node_ip = _node()
 
     # -- queries (served while a job runs: the actor is threaded) ----------------------------
@@ -107,8 +107,10 @@ class Slot:
             }
             self._current = job_id
             self._bump()
+        holder = [bundle_zip]  # the job thread drops it once unpacked (a bundle may be large)
+        del bundle_zip
         threading.Thread(
-            target=self._run, args=(job_id, bundle_zip, options, cancel), name=f"job-{job_id[:8]}", daemon=True
+            target=self._run, args=(job_id, holder, options, cancel), name=f"job-{job_id[:8]}", daemon=True
         ).start()
         return True
 
@@ -150,7 +152,7 @@ class Slot:
             self._jobs[job_id].update(fields)
             self._bump()
 
-    def _run(self, job_id: str, bundle_zip: bytes, options: dict, cancel: threading.Event) -> None:
+    def _run(self, job_id: str, holder: list, options: dict, cancel: threading.Event) -> None:
         from ..errors import UserError
         from ..generate.engine import Engine, JobCancelled, RunOptions
 
@@ -163,9 +165,8 @@ class Slot:
         try:
             # The server's own bundle, validated when it was submitted; extractall still drops
             # absolute names and '..'.
-            with zipfile.ZipFile(io.BytesIO(bundle_zip)) as zf:
+            with zipfile.ZipFile(io.BytesIO(holder.pop())) as zf:
                 zf.extractall(os.path.join(folder, "bundle"))
-            del bundle_zip
             if self._engine is None:
                 self._engine = Engine()
             run_options = RunOptions(
@@ -219,23 +220,22 @@ def _list_files(take: str) -> list[dict]:
     return sorted(files, key=lambda f: f["name"])
 
 
-def _set_torch_threads(threads: int | None) -> int:
+def _set_torch_threads() -> int:
     """Ray starts workers with OMP_NUM_THREADS=1. Give each slot its share of the node's CPUs (as the node
     declared them to Ray) for the work that stays on the CPU: VAE on CPU, PNG and MP4 writing, CPU runs."""
     import torch
 
-    if not threads:
-        threads = 1
-        try:
-            import ray
+    threads = 1
+    try:
+        import ray
 
-            me = ray.get_runtime_context().get_node_id()
-            node = next(n for n in ray.nodes() if n["NodeID"] == me)
-            res = node["Resources"]
-            slots = res.get(SLOT_RESOURCE) or res.get("GPU") or 1
-            threads = max(1, int(res.get("CPU", 1) // slots))
-        except Exception:  # outside Ray (tests of this class): one thread
-            pass
+        me = ray.get_runtime_context().get_node_id()
+        node = next(n for n in ray.nodes() if n["NodeID"] == me)
+        res = node["Resources"]
+        slots = res.get(SLOT_RESOURCE) or res.get("GPU") or 1
+        threads = max(1, int(res.get("CPU", 1) // slots))
+    except Exception:  # outside Ray: one thread
+        pass
     torch.set_num_threads(threads)
     return threads
 
