@@ -105,7 +105,9 @@ def test_jobs_spread_over_two_slots_in_submission_order(served, tmp_path):
     assert len(zipfile.ZipFile(tmp_path / "f.zip").namelist()) == 5
     assert result_of(c, jobs[0]["id"], tmp_path)["frames"] == 5
     h = c.health()
-    assert h["loaded_model"] == "tiny" and h["queued"] == 0 and h["running"] == 0
+    assert h["status"] == "ok" and h["loaded_model"] == "tiny" and h["queued"] == 0 and h["running"] == 0
+    slots = h["worker"]["slots"]
+    assert len(slots) == 2 and all(s["answers"] and s["model"] == "tiny" and s["job"] is None for s in slots)
 
 
 def test_a_model_stays_loaded_and_its_jobs_go_to_the_slot_holding_it(served, tmp_path):

@@ -8,6 +8,8 @@ count them as they stream in. With a token configured, every request but
                                        "device", "loaded_model", "queued", "running",
                                        "worker": {"alive", "current", "error"}}; 503 with "error"
                                        when the worker has stopped or cannot save job states
+                                       (`serve --cluster` adds to "worker": "cluster", and "slots":
+                                       [{"name", "node", "model", "job", "answers"}])
     GET    /v1/models                 {"video": [...], "depth": [...]}: known and configured models,
                                        each with "cached" (weights present locally)
     POST   /v1/depth?size=WxH&focal_px=F&model=M     body: the photo      -> zip: image.png, depth.npy,

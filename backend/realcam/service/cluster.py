@@ -132,6 +132,7 @@ class ClusterWorker:
         self._slots: dict[str, _Slot] = {}
         self._cancels: set[str] = set()
         self._collecting: set[str] = set()
+        self._no_slots = False
         self._stop = threading.Event()
         self._idle = threading.Event()  # a slot may have become free
         self._collector = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="realcam-collect")
@@ -173,6 +174,29 @@ class ClusterWorker:
             slot = next((s for s in self._slots.values() if s.assigned == job_id), None)
         if slot is not None:
             slot.handle.cancel.remote(job_id)  # the slot's watcher reports how it ended
+
+    def status(self) -> dict:
+        """What /v1/health reports: alive, the jobs running, why the queue cannot move (None when it can),
+        and each slot."""
+        slots = self.slots()
+        alive = self._thread.is_alive()
+        error = None
+        if not alive:
+            error = "the cluster dispatcher has stopped: queued jobs will not run until the server is restarted"
+        elif not ray.is_initialized():
+            error = f"the Ray cluster at {self.address} is lost; joining it again"
+        elif self._no_slots:
+            error = f"the Ray cluster offers no slots (no GPU, no {SLOT_RESOURCE!r} resource): jobs wait"
+        return {
+            "alive": alive,
+            "current": ",".join(sorted(s.assigned for s in slots if s.assigned)) or None,
+            "error": error,
+            "cluster": self.address,
+            "slots": [
+                {"name": s.name, "node": s.node_ip, "model": s.model, "job": s.assigned, "answers": s.reachable}
+                for s in sorted(slots, key=lambda s: s.name)
+            ],
+        }
 
     def slots(self) -> list[_Slot]:
         with self._lock:
@@ -245,8 +269,9 @@ class ClusterWorker:
             with self._lock:
                 self._slots[name] = slot
             slot.thread.start()
-        if total == 0 and not self._slots:
-            log.warning("the cluster offers no slots yet (no GPU, no %r resource): jobs wait", SLOT_RESOURCE)
+        self._no_slots = total == 0 and not self._slots
+        if self._no_slots:
+            log.warning("the cluster offers no slots (no GPU, no %r resource): jobs wait", SLOT_RESOURCE)
 
     def _watch(self, slot: _Slot) -> None:
         """Follow one actor: long-poll its status, reconcile it with the store, notice when it is lost."""
@@ -347,9 +372,11 @@ class ClusterWorker:
                 slot.handle.cancel.remote(job_id)
             prev = job.get("progress") or {}
             if rec["progress"] != prev:
-                self.store.update(
-                    job_id, persist=rec["progress"].get("stage") != prev.get("stage"), progress=rec["progress"]
-                )
+                persist = rec["progress"].get("stage") != prev.get("stage")
+                try:
+                    self.store.update(job_id, persist=persist, progress=rec["progress"])
+                except OSError:  # progress is for display: a full disk must not stop the job for it
+                    self.store.update(job_id, persist=False, progress=rec["progress"])
             return
         with self._lock:
             slot.assigned = None  # free for the next job while this one's result comes over
@@ -360,7 +387,7 @@ class ClusterWorker:
             self._collector.submit(self._collect, slot, job_id)
             return
         if rec["state"] == "failed":
-            self.store.update(job_id, state=FAILED, finished_at=time.time(), error=rec["error"])
+            self.store.update(job_id, state=FAILED, finished_at=time.time(), error=self.redact(rec["error"]))
         else:
             self.store.update(job_id, state=CANCELLED, finished_at=time.time(), progress={"stage": "cancelled"})
         self._finished(slot, job_id)
@@ -412,7 +439,8 @@ class ClusterWorker:
         except Exception as e:  # the slot died meanwhile, a check failed, or the job was deleted
             with self._lock:
                 self._collecting.discard(job_id)
-            self._lost(job_id, f"its result could not be fetched from {slot.name} ({type(e).__name__}: {e})")
+            why = self.redact(f"{type(e).__name__}: {e}")
+            self._lost(job_id, f"its result could not be fetched from {slot.name} ({why})")
         self._finished(slot, job_id)
 
     @staticmethod
@@ -555,32 +583,30 @@ class ClusterWorker:
                 for f in sorted(files):
                     path = os.path.join(root, f)
                     zf.write(path, os.path.relpath(path, bundle))
-        attempt = job.get("attempts", 0) + 1
         model = job.get("model") or ""
         options = {
             "name": model,
             "model": self.model_folders.get(model, model) or None,
             "allow_local_models": model in self.model_folders,
         }
-        if self.store.get(job_id)["state"] != QUEUED:  # cancelled (or deleted: KeyError) meanwhile
-            return
         with self._lock:
             slot.assigned = job_id
             slot.current = job_id
+        started = None
         try:
-            self.store.update(
-                job_id,
-                state=RUNNING,
-                started_at=time.time(),
-                attempts=attempt,
-                progress={"stage": "starting"},
-                note=None,
-                worker={"slot": slot.name, "node": slot.node_ip, "pid": slot.pid},
-            )
-        except BaseException:  # the slot must not stay taken by a job that never went there
-            with self._lock:
-                slot.assigned = slot.current = None
-            raise
+            started = self.store.start(job_id)  # None: cancelled or deleted since it was picked
+        finally:
+            if started is None:  # the slot must not stay taken by a job that never went there
+                with self._lock:
+                    slot.assigned = slot.current = None
+        if started is None:
+            return
+        attempt = started["attempts"]
+        where = {"slot": slot.name, "node": slot.node_ip, "pid": slot.pid}
+        try:
+            self.store.update(job_id, note=None, worker=where)
+        except OSError:  # shown all the same; after a restart the job then runs again instead of being re-adopted
+            self.store.update(job_id, persist=False, note=None, worker=where)
         try:
             ok = ray.get(slot.handle.start.remote(job_id, ray.put(buf.getvalue()), options, attempt), timeout=120)
         except Exception as e:

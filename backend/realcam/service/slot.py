@@ -187,11 +187,11 @@ class Slot:
             }
         except JobCancelled:
             outcome = {"state": "cancelled", "progress": {"stage": "cancelled"}}
-        except UserError as e:
-            outcome = {"state": "failed", "error": str(e)}
+        except UserError as e:  # this node's job folder means nothing to the artist: say "the job"
+            outcome = {"state": "failed", "error": str(e).replace(folder, "the job")}
         except Exception as e:  # a model crash must not take the slot down
             log.error("job %s failed:\n%s", job_id, traceback.format_exc())
-            outcome = {"state": "failed", "error": f"{type(e).__name__}: {e}"}
+            outcome = {"state": "failed", "error": f"{type(e).__name__}: {e}".replace(folder, "the job")}
         finally:
             shutil.rmtree(os.path.join(folder, "bundle"), ignore_errors=True)
             loaded = self._engine.loaded_model() if self._engine is not None else None
