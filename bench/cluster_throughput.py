@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -117,6 +118,13 @@ def main():
     ap.add_argument("--overhead-jobs", type=int, default=10)
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="realcam-bench-")
+    try:
+        measure(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def measure(args, tmp):
     model = build_wan22_ti2v(os.path.join(tmp, "tiny-wan"))
     one_thread = {"OMP_NUM_THREADS": "1"}
     rows = []
