@@ -83,6 +83,7 @@ def main():
         ("Job queue on a local Ray cluster: 1 and 2 slots, overhead per job", ["bench/cluster_throughput.py"]),
         ("Stages of one take with a small model", ["bench/job_stages.py"]),
         ("Blender main thread per timer tick while generating", ["bench/addon_ticks.py"]),
+        ("Set up backend: time per stage and the environment's size", ["bench/backend_setup.py"]),
     ]
     parts = [
         f"# Benchmarks\n\nWritten by `python bench/run_all.py` on "
