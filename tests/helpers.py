@@ -177,15 +177,19 @@ class Server:
         from realcam_core.client import BackendError, Client
 
         self.client = Client(self.url, token=token, timeout=60)
-        deadline = time.time() + 60
+        # Joining a cluster through ray:// forks a process on the head per client: on a loaded machine that
+        # alone has taken over a minute.
+        deadline = time.time() + (240 if "--cluster" in extra else 60)
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                self.log.close()
                 raise AssertionError(f"server exited with {self.proc.returncode}")
             try:
                 self.client.health()
                 return
             except BackendError:
                 time.sleep(0.2)
+        self.stop()  # no server left behind by a test that failed to start it
         raise AssertionError("server did not start")
 
     def kill9(self):
