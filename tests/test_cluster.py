@@ -75,6 +75,29 @@ def test_without_cluster_ray_is_never_imported(tmp_path):
     assert r.returncode == 2 and "expected ray://HEAD:10001" in r.stderr
 
 
+def test_a_slot_keeps_to_the_servers_offline_mode(tmp_path):
+    # The slot is a plain class (Ray wraps it in the server): built here, in a process of its own, as a Ray
+    # worker would build it, with huggingface_hub imported already (the constant) or not yet (the variable).
+    code = (
+        "import os, sys\n"
+        "if sys.argv[1] == 'imported':\n"
+        "    import huggingface_hub.constants\n"
+        "from realcam.service.slot import Slot\n"
+        "s = Slot('realcam-slot-0', 'realcam-test', {'hf_hub_offline': '1', 'device': 'cpu'})\n"
+        "import huggingface_hub.constants as c\n"
+        "print(c.HF_HUB_OFFLINE, os.environ['HF_HUB_OFFLINE'], s.status()['device']['device'])\n"
+        "s.close()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    env["TMPDIR"] = str(tmp_path)
+    for when in ("imported", "later"):
+        out = subprocess.run([sys.executable, "-c", code, when], capture_output=True, text=True, timeout=120, env=env)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split() == ["True", "1", "cpu"], (when, out.stdout)
+        assert "local Ray instance" not in out.stderr  # outside Ray the slot never starts a cluster of its own
+    assert os.listdir(tmp_path) == []  # close() removed the slot's folder
+
+
 def test_jobs_spread_over_two_slots_in_submission_order(served, tmp_path):
     c = served.server.client
     jobs = [c.submit(bundle_zip(tmp_path, f"j{i}", steps=3, seed=i)) for i in range(4)]
@@ -108,6 +131,7 @@ def test_jobs_spread_over_two_slots_in_submission_order(served, tmp_path):
     assert h["status"] == "ok" and h["loaded_model"] == "tiny" and h["queued"] == 0 and h["running"] == 0
     slots = h["worker"]["slots"]
     assert len(slots) == 2 and all(s["answers"] and s["model"] == "tiny" and s["job"] is None for s in slots)
+    assert all(s["device"]["device"] == "cpu" for s in slots)  # each slot says what it generates on
 
 
 def test_a_model_stays_loaded_and_its_jobs_go_to_the_slot_holding_it(served, tmp_path):

@@ -9,7 +9,9 @@ count them as they stream in. With a token configured, every request but
                                        "worker": {"alive", "current", "error"}}; 503 with "error"
                                        when the worker has stopped or cannot save job states
                                        (`serve --cluster` adds to "worker": "cluster", and "slots":
-                                       [{"name", "node", "model", "job", "answers"}])
+                                       [{"name", "node", "device", "model", "job", "answers"}];
+                                       "device_info" is then the server's machine, each slot's
+                                       "device" the GPU it generates on)
     GET    /v1/models                 {"video": [...], "depth": [...]}: known and configured models,
                                        each with "cached" (weights present locally)
     POST   /v1/depth?size=WxH&focal_px=F&model=M     body: the photo      -> zip: image.png, depth.npy,

@@ -96,6 +96,7 @@ class _Slot:
     node_ip: str | None = None
     pid: int | None = None
     model: str | None = None  # the model the actor holds (the name jobs use)
+    device: dict | None = None  # what the actor generates on (runtime.device_info on its node)
     current: str | None = None  # the job the actor says it runs
     assigned: str | None = None  # the job the server gave it and has not had back
     reachable: bool = False
@@ -193,7 +194,14 @@ class ClusterWorker:
             "error": error,
             "cluster": self.address,
             "slots": [
-                {"name": s.name, "node": s.node_ip, "model": s.model, "job": s.assigned, "answers": s.reachable}
+                {
+                    "name": s.name,
+                    "node": s.node_ip,
+                    "device": s.device,
+                    "model": s.model,
+                    "job": s.assigned,
+                    "answers": s.reachable,
+                }
                 for s in sorted(slots, key=lambda s: s.name)
             ],
         }
@@ -257,6 +265,7 @@ class ClusterWorker:
         names = {f"realcam-slot-{i}" for i in range(total)}
         names |= {a for a in ray.util.list_named_actors() if a.startswith("realcam-slot-")}
         config = {k: getattr(self.options, k) for k in ("device", "offload", "vae_tiling", "dtype")}
+        config["hf_hub_offline"] = os.environ.get("HF_HUB_OFFLINE")  # `serve --offline` sets it in this process
         for name in sorted(names, key=lambda n: int(n.rsplit("-", 1)[1])):
             with self._lock:
                 if name in self._slots and not self._slots[name].gone:
@@ -335,6 +344,7 @@ class ClusterWorker:
             slot.incarnation = report["incarnation"]
             slot.node_id, slot.node_ip, slot.pid = report["node_id"], report["node_ip"], report["pid"]
             slot.model, slot.current = report["model"], report["current"]
+            slot.device = report.get("device")
             slot.reachable, slot.synced, slot.unreachable_since = True, True, None
         for job_id, rec in report["jobs"].items():
             self._reconcile(slot, job_id, rec)

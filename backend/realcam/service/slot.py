@@ -32,7 +32,9 @@ SLOT_RESOURCE = "realcam_slot"  # a custom Ray resource that marks slots; withou
 class Slot:
     def __init__(self, name: str, namespace: str, config: dict):
         self.name = name
-        self.config = config  # device, offload, vae_tiling, dtype: the server's RunOptions
+        self.config = config  # device, offload, vae_tiling, dtype: the server's RunOptions; hf_hub_offline
+        if config.get("hf_hub_offline"):
+            _hub_offline(config["hf_hub_offline"])  # `serve --offline` (or the server's HF_HUB_OFFLINE) holds here too
         # A new id per process: the server tells a restarted actor (whose jobs died with the old process)
         # from the one it gave the job to.
         self.incarnation = uuid.uuid4().hex
@@ -48,6 +50,7 @@ class Slot:
         self._engine = None
         self._threads = _set_torch_threads()
         self._node_id, self._node_ip = _node()
+        self._device = _device(config.get("device"))
 
     # -- queries (served while a job runs: the actor is threaded) ----------------------------
     def status(self, known_version: int = -1, wait: float = 0.0) -> dict:
@@ -63,6 +66,7 @@ class Slot:
                 "node_ip": self._node_ip,
                 "pid": os.getpid(),
                 "threads": self._threads,
+                "device": self._device,
                 "model": self._model,
                 "current": self._current,
                 "jobs": {
@@ -229,6 +233,8 @@ def _set_torch_threads() -> int:
     try:
         import ray
 
+        if not ray.is_initialized():  # outside Ray (a test): asking would start a private local cluster
+            raise LookupError
         me = ray.get_runtime_context().get_node_id()
         node = next(n for n in ray.nodes() if n["NodeID"] == me)
         res = node["Resources"]
@@ -244,6 +250,29 @@ def _node() -> tuple[str | None, str | None]:
     try:
         import ray
 
-        return ray.get_runtime_context().get_node_id(), ray.util.get_node_ip_address()
-    except Exception:  # outside Ray
-        return None, None
+        if ray.is_initialized():  # outside Ray, get_runtime_context() would start a private local cluster
+            return ray.get_runtime_context().get_node_id(), ray.util.get_node_ip_address()
+    except Exception:
+        pass
+    return None, None
+
+
+def _hub_offline(value: str) -> None:
+    """Never download weights in this process. huggingface_hub reads HF_HUB_OFFLINE once, when imported: set
+    the variable for an import still to come and the constant for one already made."""
+    import sys
+
+    os.environ["HF_HUB_OFFLINE"] = value
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:
+        constants.HF_HUB_OFFLINE = value.strip().lower() in ("1", "on", "yes", "true")
+
+
+def _device(requested: str | None) -> dict | None:
+    """What this slot generates on (its GPU's name and memory), for the server's /v1/health."""
+    try:
+        from ..runtime import device_info
+
+        return device_info(requested)
+    except Exception:  # informative only: never keep the slot from starting
+        return None
