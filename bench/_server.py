@@ -1,6 +1,7 @@
 """Shared by the benchmarks: a real `realcam serve` process with a small model, on a free loopback port."""
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -10,8 +11,9 @@ from realcam_core.client import BackendError, Client
 
 
 @contextlib.contextmanager
-def tiny_server(data_dir: str, model_folder: str):
-    """Yields a Client of a running backend that offers model_folder as "tiny"; stops it afterwards."""
+def tiny_server(data_dir: str, model_folder: str, *extra: str, env: dict | None = None):
+    """Yields a Client of a running backend that offers model_folder as "tiny"; stops it afterwards.
+    extra: more `realcam serve` arguments; env: more environment variables."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -27,9 +29,11 @@ def tiny_server(data_dir: str, model_folder: str):
             data_dir,
             "--model-dir",
             f"tiny={model_folder}",
+            *extra,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
     client = Client(f"http://127.0.0.1:{port}")
     try:

@@ -20,8 +20,8 @@ VPY="$ROOT/.venv/bin/python"
 if ! "$VPY" -c 'import torch' 2>/dev/null; then
   "$VPY" -m pip install -q torch==2.13.0 2>&1 | grep -v "^WARNING: Location" || true
 fi
-"$VPY" -m pip install -q -e ".[test]" 2>&1 | grep -v -e "^WARNING: Location" -e "BuildBackendWarning" || true
-"$VPY" -c 'import torch, diffusers, transformers, bpy, realcam, realcam_core' || {
+"$VPY" -m pip install -q -e ".[test,cluster]" 2>&1 | grep -v -e "^WARNING: Location" -e "BuildBackendWarning" || true
+"$VPY" -c 'import torch, diffusers, transformers, bpy, ray, realcam, realcam_core' || {
   echo "realcam: the environment in .venv is incomplete (see the pip output above)" >&2; exit 1; }
 source "$ROOT/scripts/blender_envs.sh"
 export PATH="$ROOT/.venv/bin:$PATH"

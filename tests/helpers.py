@@ -108,6 +108,34 @@ def make_bundle(folder, n=5, w=64, h=48, depth=True, model="tiny", seed=0):
     return bundle
 
 
+def bundle_zip(tmp, name, steps=2, n=5, seed=0, model="tiny", w=64, h=64):
+    """A job bundle archive (make_bundle with a step count), as the add-on uploads it."""
+    import json
+
+    from realcam_core.bundle import pack_bundle
+
+    folder = os.path.join(str(tmp), name)
+    make_bundle(folder, n=n, w=w, h=h, model=model, seed=seed)
+    path = os.path.join(folder, "manifest.json")
+    with open(path) as fh:
+        data = json.load(fh)
+    data["settings"]["steps"] = steps
+    with open(path, "w") as fh:
+        json.dump(data, fh)
+    return pack_bundle(folder, os.path.join(str(tmp), name + ".zip"))
+
+
+def wait_for_job(client, job_id, states=("done", "failed", "cancelled"), timeout=120, cond=None):
+    """Poll a job until it is in one of states (and cond(job) holds); the job."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = client.job(job_id)
+        if job["state"] in states and (cond is None or cond(job)):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} not {states} in {timeout} s: {client.job(job_id)}")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -115,12 +143,18 @@ def free_port():
 
 
 class Server:
-    """A real `realcam serve` process on a free loopback port with the tiny models configured."""
+    """A real `realcam serve` process on a free loopback port with the tiny models configured.
 
-    def __init__(self, data, models, *extra, token=None):
+    cluster: a tests/ray_cluster.LocalRayCluster; the server then runs its jobs there (`--cluster ray://...`).
+    env: more environment variables for the server."""
+
+    def __init__(self, data, models, *extra, token=None, cluster=None, env=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
+        if cluster is not None:
+            extra = (*extra, "--cluster", cluster.client_address)
+            env.update(cluster.client_env)
         if token:
             env["REALCAM_TOKEN"] = token
         args = [
@@ -143,15 +177,19 @@ class Server:
         from realcam_core.client import BackendError, Client
 
         self.client = Client(self.url, token=token, timeout=60)
-        deadline = time.time() + 60
+        # Joining a cluster through ray:// forks a process on the head per client: on a loaded machine that
+        # alone has taken over a minute.
+        deadline = time.time() + (240 if "--cluster" in extra else 60)
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                self.log.close()
                 raise AssertionError(f"server exited with {self.proc.returncode}")
             try:
                 self.client.health()
                 return
             except BackendError:
                 time.sleep(0.2)
+        self.stop()  # no server left behind by a test that failed to start it
         raise AssertionError("server did not start")
 
     def kill9(self):

@@ -8,6 +8,10 @@ count them as they stream in. With a token configured, every request but
                                        "device", "loaded_model", "queued", "running",
                                        "worker": {"alive", "current", "error"}}; 503 with "error"
                                        when the worker has stopped or cannot save job states
+                                       (`serve --cluster` adds to "worker": "cluster", and "slots":
+                                       [{"name", "node", "device", "model", "job", "answers"}];
+                                       "device_info" is then the server's machine, each slot's
+                                       "device" the GPU it generates on)
     GET    /v1/models                 {"video": [...], "depth": [...]}: known and configured models,
                                        each with "cached" (weights present locally)
     POST   /v1/depth?size=WxH&focal_px=F&model=M     body: the photo      -> zip: image.png, depth.npy,
@@ -26,7 +30,8 @@ A job:
     {"id", "seq", "state", "created_at", "started_at", "finished_at", "model", "frames",
      "width", "height", "scene_frames": [first, last], "seed",
      "progress": {"stage", "step", "total", "eta_s"}, "position" (in the queue, 0 = next),
-     "error" (why it failed), "attempts"}
+     "error" (why it failed), "attempts",
+     "worker" (with `serve --cluster`: {"slot", "node", "pid"} that runs or ran it)}
 
 Content types. Every POST and DELETE names its body's type, and never one a
 web page could send without the browser asking the server first (text/plain,

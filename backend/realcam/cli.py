@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 from . import __version__
@@ -114,6 +115,14 @@ def _named_folders(items, flag):
     return out
 
 
+def _cluster_address(value):
+    """--cluster: ray://HOST:PORT (Ray client, the server outside the cluster), HOST:PORT or auto (the server
+    on a cluster node)."""
+    if value is None or value == "auto" or re.fullmatch(r"(ray://)?[\w.\-\[\]:]+:\d+", value):
+        return value
+    raise UserError(f"--cluster {value!r}: expected ray://HEAD:10001, HEAD:6379 or auto")
+
+
 def _cmd_serve(args) -> int:
     if args.offline:
         # Before huggingface_hub is imported: it reads the variable once.
@@ -137,6 +146,7 @@ def _cmd_serve(args) -> int:
         allow_hosts=args.allow_host or [],
         body_timeout=args.body_timeout,
         upload_timeout=args.upload_timeout,
+        cluster=_cluster_address(args.cluster),
     )
     serve(config)
     return 0
@@ -295,6 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="NAME=FOLDER",
         help="offer a local depth model folder under NAME (repeatable)",
+    )
+    s.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run jobs on a Ray cluster: ray://HEAD:10001, or auto on a cluster node (needs realcam[cluster])",
     )
     s.add_argument(
         "--offline",

@@ -79,6 +79,7 @@ class ServerConfig:
     allow_hosts: list = field(default_factory=list)  # extra names the Host header may carry
     body_timeout: float = 60.0  # seconds an upload may send nothing
     upload_timeout: float = 1800.0  # seconds a whole upload may take
+    cluster: str | None = None  # a Ray cluster's address: jobs run there (cluster.py), not in this process
 
 
 def is_loopback(host: str) -> bool:
@@ -137,7 +138,12 @@ def create_app(config: ServerConfig):
     run_options = RunOptions(
         device=config.device, offload=config.offload, vae_tiling=config.vae_tiling, dtype=config.dtype
     )
-    worker = Worker(store, run_options, config.model_folders, redact)
+    if config.cluster:
+        from .cluster import ClusterWorker  # imports Ray: only for --cluster
+
+        worker = ClusterWorker(store, run_options, config.model_folders, config.cluster, redact)
+    else:
+        worker = Worker(store, run_options, config.model_folders, redact)
     limits = Limits(
         max_frames=config.max_frames, max_pixels=config.max_pixels, max_side=max(4096, int(config.max_pixels**0.5) * 4)
     )

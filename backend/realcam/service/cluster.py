@@ -1,0 +1,637 @@
+"""`realcam serve --cluster`: the job queue's jobs run on a Ray cluster, one loaded model per GPU slot.
+
+Imported only when --cluster is given (Ray is the optional `cluster` extra). `ClusterWorker` stands in for
+worker.Worker. The job store stays the one source of truth and this module decides what runs where; Ray
+places the slot actors (slot.py), restarts them when their process or node dies, and carries bundles,
+progress and results. Nothing goes through Ray's own task queue: it has no model affinity and no global
+order, and its work would die with the server.
+
+    slots      one named, detached actor per unit of the `realcam_slot` resource when the cluster has it,
+               else per GPU (num_gpus=1); recounted every few seconds, so a node that joins adds slots
+    dispatch   the oldest queued job goes to the best idle slot: one that holds its model, else an empty
+               one, else the one idle longest (its model is swapped); submission order is kept
+    progress   one thread per slot long-polls the actor and copies state, step, total and ETA to the store
+    results    fetched file by file in chunks into the job folder, names, sizes and digests checked
+    faults     a slot whose actor restarted, died, or whose node is dead loses its job: queued again with
+               the attempt count and limit of the job store; a slot unreachable for LOST_AFTER as well
+    restart    the actors outlive a crashed server (their namespace is kept in the data folder); a new
+               server re-adopts the jobs they still run or hold; a clean stop kills them, freeing the GPUs
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+
+# Read when ray is imported: without it, a Ray call after a lost connection or after shutdown would
+# quietly start a private local cluster on the server's machine.
+os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
+
+from ..errors import UserError  # noqa: E402
+
+try:
+    import ray
+    from ray.exceptions import ActorDiedError, ActorUnavailableError, GetTimeoutError, RayActorError
+except ImportError:
+    raise UserError(
+        "--cluster needs Ray: pip install 'realcam[cluster]' (the same Ray version as the cluster runs)"
+    ) from None
+
+from realcam_core.api import CANCELLED, DONE, FAILED, QUEUED, RUNNING  # noqa: E402
+
+from ..generate.engine import RunOptions  # noqa: E402
+from .jobstore import MAX_ATTEMPTS, JobStore  # noqa: E402
+from .slot import CHUNK, SLOT_RESOURCE, Slot  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+LOST_AFTER = 30.0  # seconds a slot may stay unreachable (a network fault?) before its job runs elsewhere
+POLL_WAIT = 2.0  # a status call waits this long for news
+REFRESH = 5.0  # seconds between counting the cluster's slots
+PROGRESS_GAP = 0.05  # at most ~20 progress reports a second per slot
+IN_FLIGHT = 4  # result chunks requested ahead
+TAKE_NAME = re.compile(r"^(video\.mp4|result\.json|frames/\d{4,6}\.png)$")
+
+
+def namespace_for(data_dir: str) -> str:
+    """One Ray namespace per data folder, kept in it: servers sharing a cluster never touch each other's
+    actors, and a restarted server finds its own."""
+    path = os.path.join(data_dir, "ray-namespace")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().strip()
+    except FileNotFoundError:
+        ns = f"realcam-{uuid.uuid4().hex[:12]}"
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(ns)
+        return ns
+
+
+def max_take_bytes(job: dict) -> int:
+    """A bound on what a take may weigh: its PNG frames cannot be much over the raw pixels, the H.264 video
+    is far below them, result.json is small."""
+    raw = int(job.get("frames") or 0) * int(job.get("width") or 0) * int(job.get("height") or 0) * 3
+    return 2 * raw + (64 << 20)
+
+
+@dataclass
+class _Slot:
+    name: str
+    handle: object
+    incarnation: str | None = None
+    node_id: str | None = None
+    node_ip: str | None = None
+    pid: int | None = None
+    model: str | None = None  # the model the actor holds (the name jobs use)
+    device: dict | None = None  # what the actor generates on (runtime.device_info on its node)
+    current: str | None = None  # the job the actor says it runs
+    assigned: str | None = None  # the job the server gave it and has not had back
+    reachable: bool = False
+    synced: bool = False  # answered (or failed to) at least once
+    unreachable_since: float | None = None
+    idle_since: float = field(default_factory=time.monotonic)
+    gone: bool = False  # its actor died for good: a new one takes the name
+    thread: threading.Thread | None = None
+
+
+class _LoadedModels:
+    """worker.engine.loaded_model() for /v1/health: the models the slots hold."""
+
+    def __init__(self, worker: ClusterWorker):
+        self._worker = worker
+
+    def loaded_model(self) -> str | None:
+        models = sorted({s.model for s in self._worker.slots() if s.model})
+        return ",".join(models) or None
+
+
+class ClusterWorker:
+    """worker.Worker's interface (start, stop, cancel, engine.loaded_model) over slot actors on Ray."""
+
+    def __init__(self, store: JobStore, options: RunOptions, model_folders: dict[str, str], address: str, redact=None):
+        self.store = store
+        self.options = options
+        self.model_folders = model_folders
+        self.address = address
+        self.redact = redact or (lambda text: text)  # keeps server paths out of what clients read
+        self.namespace = namespace_for(os.path.dirname(store.root))
+        self.engine = _LoadedModels(self)
+        self._lock = threading.RLock()
+        self._slots: dict[str, _Slot] = {}
+        self._cancels: set[str] = set()
+        self._collecting: set[str] = set()
+        self._no_slots = False
+        self._stop = threading.Event()
+        self._idle = threading.Event()  # a slot may have become free
+        self._collector = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="realcam-collect")
+        self._thread = threading.Thread(target=self._loop, name="realcam-cluster", daemon=True)
+        self._actor_class = ray.remote(Slot)
+        self._connect()
+
+    # -- the Worker interface ----------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._idle.set()
+        self._thread.join(timeout)
+        for s in self.slots():
+            if s.thread is not None:
+                s.thread.join(POLL_WAIT + 1)
+        self._collector.shutdown(wait=False, cancel_futures=True)
+        if not ray.is_initialized():
+            return
+        # A clean stop frees the GPUs, as a single-machine server does when it exits; a job that was running
+        # is queued again at the next start (the job store's rule). After a crash the actors stay, and the
+        # next server re-adopts what they run.
+        try:
+            ray.wait([s.handle.close.remote() for s in self.slots()], num_returns=len(self.slots()), timeout=5)
+        except Exception:
+            pass
+        for s in self.slots():
+            try:
+                ray.kill(s.handle, no_restart=True)
+            except Exception:
+                pass
+        ray.shutdown()
+
+    def cancel(self, job_id: str) -> None:
+        with self._lock:
+            self._cancels.add(job_id)
+            slot = next((s for s in self._slots.values() if s.assigned == job_id), None)
+        if slot is not None:
+            slot.handle.cancel.remote(job_id)  # the slot's watcher reports how it ended
+
+    def status(self) -> dict:
+        """What /v1/health reports: alive, the jobs running, why the queue cannot move (None when it can),
+        and each slot."""
+        slots = self.slots()
+        alive = self._thread.is_alive()
+        error = None
+        if not alive:
+            error = "the cluster dispatcher has stopped: queued jobs will not run until the server is restarted"
+        elif not ray.is_initialized():
+            error = f"the Ray cluster at {self.address} is lost; joining it again"
+        elif self._no_slots:
+            error = f"the Ray cluster offers no slots (no GPU, no {SLOT_RESOURCE!r} resource): jobs wait"
+        return {
+            "alive": alive,
+            "current": ",".join(sorted(s.assigned for s in slots if s.assigned)) or None,
+            "error": error,
+            "cluster": self.address,
+            "slots": [
+                {
+                    "name": s.name,
+                    "node": s.node_ip,
+                    "device": s.device,
+                    "model": s.model,
+                    "job": s.assigned,
+                    "answers": s.reachable,
+                }
+                for s in sorted(slots, key=lambda s: s.name)
+            ],
+        }
+
+    def slots(self) -> list[_Slot]:
+        with self._lock:
+            return list(self._slots.values())
+
+    # -- connection ----------------------------------------------------------------------------
+    def _connect(self) -> None:
+        if os.environ.get("RAY_AUTH_MODE") != "token":
+            log.warning("RAY_AUTH_MODE is not 'token': anyone who reaches the cluster's ports can run code on it")
+        # ray.init installs its own SIGTERM/SIGINT handlers (sys.exit); keep uvicorn's graceful shutdown.
+        saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            for attempt in range(3):
+                try:
+                    ray.init(address=self.address, namespace=self.namespace, log_to_driver=False)
+                    break
+                except ConnectionAbortedError:
+                    # The head reached, but the process it forks for each ray:// client died at birth
+                    # (seen now and then on a loaded head): ask again.
+                    if attempt == 2:
+                        raise
+                    ray.shutdown()
+                    time.sleep(2)
+        except Exception as e:
+            raise UserError(
+                f"cannot join the Ray cluster at {self.address} ({type(e).__name__}: {str(e).strip()[:300]}). "
+                "Start the head first (see the README, 'A studio cluster'), check --cluster and that "
+                "RAY_AUTH_MODE/RAY_AUTH_TOKEN match the cluster's"
+            ) from None
+        finally:
+            if threading.current_thread() is threading.main_thread():
+                for s, handler in saved.items():
+                    signal.signal(s, handler)
+        log.info("joined the Ray cluster at %s, namespace %s", self.address, self.namespace)
+
+    # -- slots ---------------------------------------------------------------------------------
+    def _actor_options(self, name: str, resources: dict) -> dict:
+        opts = {
+            "name": name,
+            "namespace": self.namespace,
+            "get_if_exists": True,
+            "lifetime": "detached",  # outlives a crashed server
+            "max_restarts": -1,  # Ray brings a dead slot back, on another node if need be
+            "max_task_retries": 0,  # the server decides whether a job runs again, not Ray
+            "max_concurrency": 8,  # status, cancel and result reads are served while a job runs
+            "num_cpus": 0,
+        }
+        if resources.get("GPU") and (self.options.device or "cuda") != "cpu":
+            opts["num_gpus"] = 1  # Ray sets CUDA_VISIBLE_DEVICES to the slot's GPU
+        if resources.get(SLOT_RESOURCE):
+            opts["resources"] = {SLOT_RESOURCE: 1}
+        return opts
+
+    def _refresh_slots(self) -> None:
+        """One actor per slot the cluster offers (and every one that already exists: re-attach)."""
+        resources = ray.cluster_resources()
+        total = int(resources.get(SLOT_RESOURCE) or resources.get("GPU") or 0)
+        names = {f"realcam-slot-{i}" for i in range(total)}
+        names |= {a for a in ray.util.list_named_actors() if a.startswith("realcam-slot-")}
+        config = {k: getattr(self.options, k) for k in ("device", "offload", "vae_tiling", "dtype")}
+        config["hf_hub_offline"] = os.environ.get("HF_HUB_OFFLINE")  # `serve --offline` sets it in this process
+        for name in sorted(names, key=lambda n: int(n.rsplit("-", 1)[1])):
+            with self._lock:
+                if name in self._slots and not self._slots[name].gone:
+                    continue
+            handle = self._actor_class.options(**self._actor_options(name, resources)).remote(
+                name, self.namespace, config
+            )
+            slot = _Slot(name, handle)
+            slot.thread = threading.Thread(target=self._watch, args=(slot,), name=f"realcam-{name}", daemon=True)
+            with self._lock:
+                self._slots[name] = slot
+            slot.thread.start()
+        self._no_slots = total == 0 and not self._slots
+        if self._no_slots:
+            log.warning("the cluster offers no slots (no GPU, no %r resource): jobs wait", SLOT_RESOURCE)
+
+    def _watch(self, slot: _Slot) -> None:
+        """Follow one actor: long-poll its status, reconcile it with the store, notice when it is lost."""
+        version = -1
+        while not self._stop.is_set() and not slot.gone:
+            try:
+                report = ray.get(slot.handle.status.remote(version, POLL_WAIT), timeout=POLL_WAIT + 10)
+            except Exception as e:  # RayActorError, GetTimeoutError, a lost connection to the cluster
+                if self._stop.is_set():
+                    return
+                self._unreachable(slot, e)
+                version = -1
+                self._stop.wait(0.5)
+                continue
+            version = report["version"]
+            try:
+                self._reported(slot, report)
+            except Exception:  # keep following the slot; the next report retries
+                log.exception("slot %s: report not handled", slot.name)
+                self._stop.wait(1.0)
+            if report["current"]:
+                self._stop.wait(PROGRESS_GAP)
+
+    def _unreachable(self, slot: _Slot, e: Exception) -> None:
+        now = time.monotonic()
+        died = isinstance(e, ActorDiedError)  # for good (with max_restarts=-1: killed or its creator gone)
+        restarting = isinstance(e, ActorUnavailableError) and "restarting" in str(e)
+        node_dead = False
+        if slot.node_id and isinstance(e, (RayActorError, GetTimeoutError)):
+            try:
+                node_dead = any(n["NodeID"] == slot.node_id and not n["Alive"] for n in ray.nodes())
+            except Exception:
+                pass
+        with self._lock:
+            if slot.reachable or slot.unreachable_since is None:
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                log.warning("slot %s unreachable: %s", slot.name, first[:200])
+            slot.reachable = False
+            slot.synced = True
+            slot.unreachable_since = slot.unreachable_since or now
+            # Its process is gone (restarting, died, node dead): so is the job it ran; do not wait for the
+            # actor, which may stay restarting until some node has a free slot. Anything else may be a
+            # passing network fault: give it LOST_AFTER.
+            gone_for_sure = died or restarting or node_dead
+            job = slot.assigned
+            if job and (gone_for_sure or now - slot.unreachable_since > LOST_AFTER):
+                slot.assigned = None
+                why = "its node died" if node_dead else "its worker process died" if gone_for_sure else "unreachable"
+                self._lost(job, f"the slot running it ({slot.name} on {slot.node_ip}) was lost: {why}")
+            if died:
+                slot.gone = True  # _refresh_slots makes a new actor under this name
+
+    def _reported(self, slot: _Slot, report: dict) -> None:
+        with self._lock:
+            if slot.unreachable_since is not None:
+                log.info("slot %s answers again from %s", slot.name, report["node_ip"])
+            if slot.incarnation and slot.incarnation != report["incarnation"] and slot.assigned:
+                if slot.assigned not in report["jobs"]:  # a new process: the job died with the old one
+                    self._lost(slot.assigned, f"the slot running it ({slot.name}) restarted on {report['node_ip']}")
+                    slot.assigned = None
+            slot.incarnation = report["incarnation"]
+            slot.node_id, slot.node_ip, slot.pid = report["node_id"], report["node_ip"], report["pid"]
+            slot.model, slot.current = report["model"], report["current"]
+            slot.device = report.get("device")
+            slot.reachable, slot.synced, slot.unreachable_since = True, True, None
+        for job_id, rec in report["jobs"].items():
+            self._reconcile(slot, job_id, rec)
+        with self._lock:
+            if slot.current is None and slot.assigned is None:
+                self._idle.set()
+
+    def _reconcile(self, slot: _Slot, job_id: str, rec: dict) -> None:
+        try:
+            job = self.store.get(job_id)
+        except KeyError:  # deleted meanwhile
+            slot.handle.forget.remote(job_id)
+            return
+        with self._lock:
+            mine = slot.assigned == job_id
+            if not mine and job_id not in self._collecting:
+                worker = job.get("worker") or {}
+                if (
+                    job["state"] in (QUEUED, RUNNING)
+                    and worker.get("slot") == slot.name
+                    and job.get("attempts") == rec["attempt"]
+                    and not any(s.assigned == job_id for s in self._slots.values())
+                ):
+                    # A restarted server: the store queued the job again, the actor still has it.
+                    self.store.update(job_id, state=RUNNING, note=None)
+                    slot.assigned = job_id
+                    mine = True
+                    log.info("job %s: re-adopted on %s", job_id, slot.name)
+        if not mine:
+            if job_id not in self._collecting:
+                slot.handle.forget.remote(job_id)  # not wanted here (cancels it if it still runs)
+            return
+        if rec["state"] == "running":
+            if job_id in self._cancels:
+                slot.handle.cancel.remote(job_id)
+            prev = job.get("progress") or {}
+            if rec["progress"] != prev:
+                persist = rec["progress"].get("stage") != prev.get("stage")
+                try:
+                    self.store.update(job_id, persist=persist, progress=rec["progress"])
+                except OSError:  # progress is for display: a full disk must not stop the job for it
+                    self.store.update(job_id, persist=False, progress=rec["progress"])
+            return
+        with self._lock:
+            slot.assigned = None  # free for the next job while this one's result comes over
+        if rec["state"] == "done":
+            self.store.update(job_id, progress={"stage": "transfer"})
+            with self._lock:
+                self._collecting.add(job_id)
+            self._collector.submit(self._collect, slot, job_id)
+            return
+        if rec["state"] == "failed":
+            self.store.update(job_id, state=FAILED, finished_at=time.time(), error=self.redact(rec["error"]))
+        else:
+            self.store.update(job_id, state=CANCELLED, finished_at=time.time(), progress={"stage": "cancelled"})
+        self._finished(slot, job_id)
+
+    def _finished(self, slot: _Slot, job_id: str) -> None:
+        slot.handle.forget.remote(job_id)
+        with self._lock:
+            self._cancels.discard(job_id)
+            self._collecting.discard(job_id)
+        self._idle.set()
+
+    def _lost(self, job_id: str, why: str) -> None:
+        """The job's slot is gone: queue the job again, or fail it once it has had its attempts."""
+        if self._stop.is_set():
+            return  # a clean stop: the job store queues it again at the next start
+        try:
+            job = self.store.get(job_id)
+        except KeyError:
+            return
+        if job["state"] != RUNNING:
+            return
+        log.warning("job %s: %s", job_id, why)
+        if job_id in self._cancels:
+            self.store.update(job_id, state=CANCELLED, finished_at=time.time(), progress={"stage": "cancelled"})
+            self._cancels.discard(job_id)
+        elif job.get("attempts", 0) >= MAX_ATTEMPTS:
+            self.store.update(
+                job_id, state=FAILED, finished_at=time.time(), error=f"{why}; tried {job['attempts']} times"
+            )
+        else:
+            self.store.update(job_id, state=QUEUED, progress={"stage": "queued"}, note=f"{why}; it runs again")
+        self._idle.set()
+
+    # -- results -------------------------------------------------------------------------------
+    def _collect(self, slot: _Slot, job_id: str) -> None:
+        try:
+            job = self.store.get(job_id)
+            files = ray.get(slot.handle.take_files.remote(job_id), timeout=60)
+            self._check_take(job, files)
+            tmp = tempfile.mkdtemp(prefix=".realcam-job-", dir=self.store.folder(job_id))  # removed on recovery
+            try:
+                self._fetch(slot, job_id, files, tmp)
+                take = self.store.take_dir(job_id)
+                shutil.rmtree(take, ignore_errors=True)
+                os.replace(tmp, take)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            self.store.update(job_id, state=DONE, finished_at=time.time(), progress={"stage": "done"})
+        except Exception as e:  # the slot died meanwhile, a check failed, or the job was deleted
+            with self._lock:
+                self._collecting.discard(job_id)
+            why = self.redact(f"{type(e).__name__}: {e}")
+            self._lost(job_id, f"its result could not be fetched from {slot.name} ({why})")
+        self._finished(slot, job_id)
+
+    @staticmethod
+    def _check_take(job: dict, files: list[dict]) -> None:
+        """Never trust what comes over the wire: known names only, the frame count, a size bound."""
+        names = [f["name"] for f in files]
+        bad = [n for n in names if not TAKE_NAME.match(n)]
+        if bad:
+            raise ValueError(f"unexpected files in the take: {bad[:3]}")
+        if "video.mp4" not in names or "result.json" not in names:
+            raise ValueError("the take lacks video.mp4 or result.json")
+        frames = sum(n.startswith("frames/") for n in names)
+        if frames != job.get("frames"):
+            raise ValueError(f"the take has {frames} frames, the job {job.get('frames')}")
+        total = sum(int(f["size"]) for f in files)
+        if total > max_take_bytes(job):
+            raise ValueError(f"the take is {total} bytes, over the bound of {max_take_bytes(job)} for this job")
+
+    def _fetch(self, slot: _Slot, job_id: str, files: list[dict], out: str) -> None:
+        """Every file in CHUNK pieces, IN_FLIGHT requests ahead; lengths and digests checked."""
+        pieces = [(f, off) for f in files for off in range(0, max(int(f["size"]), 1), CHUNK)]
+        pending: list = []
+        handles: dict[str, tuple] = {}
+        i = 0
+        while i < len(pieces) or pending:
+            while i < len(pieces) and len(pending) < IN_FLIGHT:
+                f, off = pieces[i]
+                pending.append((f, off, slot.handle.read.remote(job_id, f["name"], off, CHUNK)))
+                i += 1
+            f, off, ref = pending.pop(0)
+            data = ray.get(ref, timeout=120)
+            want = min(CHUNK, int(f["size"]) - off)
+            if len(data) != want:
+                raise OSError(f"{f['name']}: got {len(data)} bytes at {off}, expected {want}")
+            if f["name"] not in handles:
+                path = os.path.join(out, *f["name"].split("/"))
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                handles[f["name"]] = (open(path, "wb"), hashlib.sha256())
+            fh, h = handles[f["name"]]
+            fh.write(data)
+            h.update(data)
+            if off + len(data) >= int(f["size"]):
+                fh.close()
+                if h.hexdigest() != f["sha256"]:
+                    raise OSError(f"{f['name']}: digest mismatch after transfer")
+        with open(os.path.join(out, "result.json"), encoding="utf-8") as fh:
+            if not isinstance(json.load(fh), dict):
+                raise ValueError("result.json is not an object")
+
+    # -- dispatch ------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        try:
+            self._attach()
+        except Exception:
+            log.exception("could not attach to the cluster's slots; retrying")
+        last_refresh = time.monotonic()
+        last_error = None
+        while not self._stop.is_set():
+            try:
+                if not ray.is_initialized():
+                    self._rejoin()
+                    continue
+                if time.monotonic() - last_refresh > REFRESH:
+                    last_refresh = time.monotonic()
+                    self._refresh_slots()
+                self._dispatch_next()
+            except Exception as e:  # keep dispatching; the next round retries
+                if str(e) != last_error:  # once per kind of failure, not every second
+                    log.exception("dispatch failed")
+                last_error = str(e)
+                self._stop.wait(1.0)
+            else:
+                last_error = None
+
+    def _rejoin(self) -> None:
+        """The connection to the cluster is gone for good (Ray's client gave up reconnecting: the head died,
+        or the network): what ran there is lost to this server. Queue it again and join the cluster again
+        every few seconds; slots that survived are found again and re-adopt their jobs as after a restart."""
+        with self._lock:
+            slots = list(self._slots.values())
+            self._slots.clear()
+            for s in slots:
+                s.gone = True
+                if s.assigned:
+                    self._lost(s.assigned, "the connection to the Ray cluster was lost")
+                    s.assigned = None
+        log.warning("lost the Ray cluster at %s; joining it again", self.address)
+        try:
+            ray.shutdown()
+        except Exception:
+            pass
+        try:
+            self._connect()
+        except UserError as e:
+            log.warning("%s", e)
+            self._stop.wait(10)
+            return
+        self._attach()
+
+    def _attach(self) -> None:
+        """Find this server's actors (or make them) and hear from each once before dispatching anything,
+        so that jobs they still run after a server restart are re-adopted, not started twice."""
+        self._refresh_slots()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not all(s.synced for s in self.slots()):
+            self._stop.wait(0.1)
+
+    def _dispatch_next(self) -> None:
+        self._idle.clear()
+        if not self._idle_slots():
+            self._idle.wait(0.5)
+            return
+        job_id = self.store.next_queued(timeout=0.5)  # the oldest queued job, at once when one is waiting
+        if job_id is None or self._stop.is_set():
+            return
+        idle = self._idle_slots()  # again: a slot that held the job's model may have come free meanwhile
+        if not idle:
+            return
+        job = self.store.get(job_id)
+        name = job.get("model") or ""
+        # Prefer a slot that holds the job's model (no load), then an empty one (nothing evicted), then the
+        # one idle longest (least likely to be wanted again soon).
+        idle.sort(key=lambda s: (s.model != name, s.model is not None, s.idle_since))
+        self._start(idle[0], job)
+
+    def _idle_slots(self) -> list[_Slot]:
+        with self._lock:
+            return [
+                s
+                for s in self._slots.values()
+                if s.reachable and not s.gone and s.assigned is None and s.current is None
+            ]
+
+    def _start(self, slot: _Slot, job: dict) -> None:
+        job_id = job["id"]
+        buf = io.BytesIO()
+        bundle = self.store.bundle_dir(job_id)
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:  # PNGs are compressed already
+            for root, _, files in os.walk(bundle):
+                for f in sorted(files):
+                    path = os.path.join(root, f)
+                    zf.write(path, os.path.relpath(path, bundle))
+        model = job.get("model") or ""
+        options = {
+            "name": model,
+            "model": self.model_folders.get(model, model) or None,
+            "allow_local_models": model in self.model_folders,
+        }
+        with self._lock:
+            slot.assigned = job_id
+            slot.current = job_id
+        started = None
+        try:
+            started = self.store.start(job_id)  # None: cancelled or deleted since it was picked
+        finally:
+            if started is None:  # the slot must not stay taken by a job that never went there
+                with self._lock:
+                    slot.assigned = slot.current = None
+        if started is None:
+            return
+        attempt = started["attempts"]
+        where = {"slot": slot.name, "node": slot.node_ip, "pid": slot.pid}
+        try:
+            self.store.update(job_id, note=None, worker=where)
+        except OSError:  # shown all the same; after a restart the job then runs again instead of being re-adopted
+            self.store.update(job_id, persist=False, note=None, worker=where)
+        try:
+            ok = ray.get(slot.handle.start.remote(job_id, ray.put(buf.getvalue()), options, attempt), timeout=120)
+        except Exception as e:
+            log.warning("job %s: could not start on %s: %s", job_id, slot.name, e)
+            ok = False
+        if not ok:  # it never started: not an attempt
+            with self._lock:
+                if slot.assigned == job_id:
+                    slot.assigned = None
+                slot.current = None
+                slot.reachable = False  # wait for its next report before offering it again
+            self.store.update(job_id, state=QUEUED, attempts=attempt - 1, started_at=None, progress={"stage": "queued"})
+            return
+        with self._lock:
+            slot.idle_since = time.monotonic()
+            cancelled = job_id in self._cancels
+        if cancelled:
+            slot.handle.cancel.remote(job_id)
