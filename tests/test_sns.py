@@ -9,24 +9,60 @@ from PIL import Image
 from realcam.generate.adapters import ADAPTERS, resolve_video_model
 from realcam.generate.adapters.svd import SvdAdapter
 from realcam.generate.adapters.wan import WanAdapter
-from realcam.generate.noise_level import level_from_edm_sigma, level_from_flow_sigma, level_from_nsr, nsr_from_level
+from realcam.generate.noise_level import (
+    MAX_LEVEL,
+    level_from_edm_sigma,
+    level_from_flow_sigma,
+    level_from_nsr,
+    nsr_from_level,
+)
 from realcam.generate.noise_shaping import NoiseShaper
-from realcam_core.models import SVD_XT, WAN22_TI2V_5B
+from realcam.generate.schedules import REPORTED_THRESHOLDS, SHAPED_STEPS, published_levels, shaped_counts
+from realcam_core.bundle import SNS_THRESHOLD_MAX
+from realcam_core.models import KNOWN_VIDEO_MODELS, SVD_XT, WAN22_TI2V_5B, known_model
 
 
 def test_noise_level_matches_upstream_ddpm_index():
     # Upstream's t = 900 (of 1000) on DynamiCrafter's schedule is level 0.9, by construction.
     betas = np.linspace(0.00085**0.5, 0.012**0.5, 1000) ** 2
     abar = np.cumprod(1 - betas)
-    for t in (100, 500, 800, 900, 950):
+    for t in (100, 500, 800, 900, 950, 999):
         nsr = np.sqrt((1 - abar[t]) / abar[t])
         assert level_from_nsr(nsr) == pytest.approx(t / 1000, abs=1e-6)
         assert nsr_from_level(t / 1000) == pytest.approx(nsr, rel=1e-6)
     # Flow matching s and EDM sigma describe the same NSR.
     s = 0.8
     assert level_from_flow_sigma(s) == pytest.approx(level_from_edm_sigma(s / (1 - s)))
-    assert level_from_flow_sigma(1.0) == 1.0 and level_from_edm_sigma(700.0) == 1.0
     assert 0.88 < level_from_flow_sigma(0.9) < 0.92  # close to s itself near the default threshold
+
+
+def test_noise_level_goes_on_above_one_in_log_nsr():
+    betas = np.linspace(0.00085**0.5, 0.012**0.5, 1000) ** 2
+    abar = np.cumprod(1 - betas)
+    nsr_end = np.sqrt((1 - abar[-1]) / abar[-1])  # 14.61, t = 999: the reference schedule's last step
+    step = np.log(nsr_end / np.sqrt((1 - abar[-2]) / abar[-2]))
+    # Continuous at the join, then each 0.001 is the last step's NSR factor again.
+    assert level_from_nsr(nsr_end) == pytest.approx(0.999)
+    assert level_from_nsr(nsr_end * np.exp(step)) == pytest.approx(1.0)
+    assert level_from_nsr(nsr_end * np.exp(101 * step)) == pytest.approx(1.1)
+    # Upstream's zero-SNR 512 model at its t = 900 (NSR 18.35) is no longer lumped in with everything above 14.6.
+    assert level_from_nsr(18.35) == pytest.approx(1.0365, abs=1e-3)
+    nsrs = np.geomspace(0.05, 1e7, 400)  # from t = 0 (NSR 0.029) to pure noise
+    levels = [level_from_nsr(x) for x in nsrs]
+    assert all(b > a for a, b in zip(levels, levels[1:], strict=False) if b < MAX_LEVEL)  # strictly increasing
+    for lv in (0.5, 0.999, 1.0, 1.3, 2.0, 2.9):
+        assert level_from_nsr(nsr_from_level(lv)) == pytest.approx(lv, abs=1e-9)
+    # Pure noise (s = 1, an infinite NSR) is the top of the scale, a finite number JSON can hold.
+    assert level_from_flow_sigma(1.0) == MAX_LEVEL == level_from_nsr(float("inf")) == SNS_THRESHOLD_MAX
+    assert level_from_edm_sigma(700.0) == pytest.approx(1.637, abs=1e-3)  # SVD-xt's first step
+
+
+@pytest.mark.parametrize("alias", [m.alias for m in KNOWN_VIDEO_MODELS])
+def test_listed_shaped_steps_are_the_published_schedulers(alias):
+    """`realcam models` lists, per threshold, the steps the engine shapes under each model's published scheduler."""
+    assert shaped_counts(published_levels(alias)) == SHAPED_STEPS[alias][1]
+    assert SHAPED_STEPS[alias][0] == known_model(alias).spec.default_steps
+    assert REPORTED_THRESHOLDS[0] == 0.9 and max(REPORTED_THRESHOLDS) > 1.0
 
 
 def make_shaper(adapter, shape, mask, sigmas, threshold=0.9, seed=3):
@@ -137,7 +173,7 @@ def test_adapter_contract_against_its_real_pipeline(tiny_video_models, family):
         theirs = pipe.scheduler.add_noise(clean, eps, pipe.scheduler.timesteps[i : i + 1])
         assert torch.allclose(ours, theirs, atol=1e-5), (family, i)
     levels = [adapter.noise_level(float(s)) for s in pipe.scheduler.sigmas[:5]]
-    assert levels == sorted(levels, reverse=True) and 0.0 <= levels[-1] <= levels[0] <= 1.0
+    assert levels == sorted(levels, reverse=True) and 0.0 <= levels[-1] <= levels[0] <= MAX_LEVEL
 
 
 class _Job:
