@@ -257,11 +257,14 @@ class Engine:
         camera_used = adapter.prepare_conditions(pipe, ref, plan, _cameras(bundle, plan.model_frames))
         timings["encode_s"] = time.perf_counter() - t
 
-        # Starting noise from a CPU generator: the same seed gives the same video on any device.
+        # Starting noise from a CPU generator: the same seed gives the same video on any device. Unit noise, as
+        # the pipelines draw it (they scale it by the initial sigma themselves), in float32 whatever the model's
+        # dtype: the pipelines keep latents in the dtype they are given.
         gen = torch.Generator("cpu").manual_seed(plan.seed)
-        scale = adapter.initial_noise_scale(pipe)
-        start = torch.randn(shape, generator=gen, dtype=torch.float32) * scale
-        start = shaper.shape(start, 0) / scale
+        start = torch.randn(shape, generator=gen, dtype=torch.float32)
+        if 0 in shaper.shaped_steps:
+            scale = adapter.initial_noise_scale(pipe)
+            start = shaper.shape(start * scale, 0) / scale
         adapter.prepare_scheduler(pipe, shaper.shaped_steps)
 
         step_times = []
@@ -291,7 +294,7 @@ class Engine:
                 out = pipe(
                     **adapter.call_arguments(ref, plan),
                     generator=torch.Generator("cpu").manual_seed(plan.seed),
-                    latents=start.to(dtype),
+                    latents=start,
                     output_type="np",
                     callback_on_step_end=on_step_end,
                     callback_on_step_end_tensor_inputs=["latents"],
