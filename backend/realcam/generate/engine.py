@@ -286,7 +286,10 @@ class Engine:
             )
             if cancel.is_set():
                 raise JobCancelled()
-            return {"latents": shaper.after_step(i, kwargs["latents"])}
+            latents = shaper.after_step(i, kwargs["latents"])
+            if i + 1 in shaper.shaped_steps:
+                adapter.latents_replaced(p)
+            return {"latents": latents}
 
         emit({"stage": "denoise", "step": 0, "total": plan.steps, "eta_s": None})
         try:
