@@ -8,9 +8,15 @@ realcam_core; long work runs as tasks (tasks.py), never blocking the UI.
 
 import bpy
 
-from . import backend_process, operators, preferences, properties, tasks, ui
+from . import backend_process, backend_setup, operators, preferences, properties, tasks, ui
 
-_CLASSES = (preferences.RealcamPreferences, properties.RealcamSceneSettings, *operators.CLASSES, *ui.CLASSES)
+_CLASSES = (
+    *backend_setup.CLASSES,
+    preferences.RealcamPreferences,
+    properties.RealcamSceneSettings,
+    *operators.CLASSES,
+    *ui.CLASSES,
+)
 
 
 def register():

@@ -16,7 +16,7 @@ import time
 import bpy
 import numpy as np
 
-from . import backend_process, camera_track, photo_scene, photo_source, preview, sequencer
+from . import backend_process, backend_setup, camera_track, photo_scene, photo_source, preview, sequencer
 from .compat import show_in_sequencer
 from .paths import job_root
 from .preferences import prefs
@@ -47,6 +47,16 @@ def _ensure_backend(context):
 def _client(context) -> Client:
     url, token, _, _ = _backend(context)
     return Client(url, token, timeout=120)
+
+
+def _require_weights(context, kind: str, name: str | None):
+    """Task step: a backend on this computer never fetches weights at generate time; say where to get them."""
+    if not backend_process.is_local(prefs(context).backend_url):
+        return
+    listing = yield Background(_client(context).models)
+    problem = backend_setup.weights_problem(listing, kind, name)
+    if problem:
+        raise FlowError(problem)
 
 
 def model_name(context, scene) -> str:
@@ -95,6 +105,7 @@ def import_photo(task, context, photo: str, depth_map: str, focal_px: float, mod
         yield _ensure_backend(context)
         zip_path = os.path.join(folder, "depth.zip")
         depth_model = prefs(context).depth_model or None
+        yield from _require_weights(context, "depth", depth_model)
         try:
             yield Background(
                 _client(context).depth, photo, zip_path, f"{size[0]}x{size[1]}", focal_px or None, depth_model
@@ -278,6 +289,7 @@ def generate(task, context, scene):
     )
     task.report("connecting to the backend")
     yield _ensure_backend(context)
+    yield from _require_weights(context, "video", name)
     client = _client(context)
     try:
         job = yield Background(client.submit, archive)

@@ -146,6 +146,7 @@ def raw_post(port, chunk, count, declare_length):
 
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.putrequest("POST", "/v1/jobs")
+    conn.putheader("Content-Type", "application/vnd.realcam.bundle+zip")
     if declare_length:
         conn.putheader("Content-Length", str(len(chunk) * count))
     else:
@@ -167,7 +168,9 @@ def raw_post(port, chunk, count, declare_length):
 
 def test_bad_input_is_refused_and_the_server_keeps_serving(server, tmp_path):
     def post(body, path="/v1/jobs"):
-        req = urllib.request.Request(server.url + path, data=body, method="POST")
+        req = urllib.request.Request(
+            server.url + path, data=body, method="POST", headers={"Content-Type": "application/vnd.realcam.bundle+zip"}
+        )
         try:
             with urllib.request.urlopen(req) as r:
                 return r.status, json.load(r)
