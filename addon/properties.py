@@ -4,6 +4,7 @@ import bpy
 from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
 
 from .generation_fields import GenerationFields
+from .realcam_core.bundle import SNS_THRESHOLD_MAX
 
 
 class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
@@ -20,8 +21,10 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
         name="Threshold",
         default=0.9,
         min=0.0,
-        max=1.0,
-        description="Noise level from which steps are shaped (0.9 = upstream t >= 900)",
+        max=SNS_THRESHOLD_MAX,
+        soft_max=2.0,
+        description="Noise level from which steps are shaped (0.9 = upstream t >= 900; higher shapes fewer steps, "
+        "see `realcam models`)",
     )
     camera_condition: BoolProperty(
         name="Camera condition",

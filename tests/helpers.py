@@ -108,20 +108,31 @@ def make_bundle(folder, n=5, w=64, h=48, depth=True, model="tiny", seed=0):
     return bundle
 
 
-def bundle_zip(tmp, name, steps=2, n=5, seed=0, model="tiny", w=64, h=64):
-    """A job bundle archive (make_bundle with a step count), as the add-on uploads it."""
+def set_settings(folder, **kw):
+    """Edit a bundle's settings in place; sns_enabled and threshold go to settings.sns."""
     import json
 
+    path = os.path.join(folder, "manifest.json")
+    with open(path) as fh:
+        data = json.load(fh)
+    for k, v in kw.items():
+        if k == "sns_enabled":
+            data["settings"]["sns"]["enabled"] = v
+        elif k == "threshold":
+            data["settings"]["sns"]["threshold"] = v
+        else:
+            data["settings"][k] = v
+    with open(path, "w") as fh:
+        json.dump(data, fh)
+
+
+def bundle_zip(tmp, name, steps=2, n=5, seed=0, model="tiny", w=64, h=64):
+    """A job bundle archive (make_bundle with a step count), as the add-on uploads it."""
     from realcam_core.bundle import pack_bundle
 
     folder = os.path.join(str(tmp), name)
     make_bundle(folder, n=n, w=w, h=h, model=model, seed=seed)
-    path = os.path.join(folder, "manifest.json")
-    with open(path) as fh:
-        data = json.load(fh)
-    data["settings"]["steps"] = steps
-    with open(path, "w") as fh:
-        json.dump(data, fh)
+    set_settings(folder, steps=steps)
     return pack_bundle(folder, os.path.join(str(tmp), name + ".zip"))
 
 
@@ -204,3 +215,57 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.log.close()
+
+
+class PipelineSpy:
+    """Watches the diffusers pipelines the engine calls, changing nothing: each call's arguments and output, the
+    latents at every step-end callback before and after the engine's own callback, the scheduler's state there,
+    and the timestep every denoiser forward receives.
+
+    Install with monkeypatch (undone after the test): PipelineSpy(monkeypatch, WanImageToVideoPipeline, ...)."""
+
+    def __init__(self, monkeypatch, *pipeline_classes):
+        self.calls = []
+        for cls in pipeline_classes:
+            monkeypatch.setattr(cls, "__call__", self._wrap(cls.__call__))
+
+    def _wrap(self, original):
+        spy = self
+
+        def call(pipe, *args, **kwargs):
+            record = {"kwargs": dict(kwargs), "steps": [], "timesteps": [], "pipe": pipe}
+            spy.calls.append(record)
+            engine_cb = kwargs.get("callback_on_step_end")
+
+            def watched(p, i, t, cb_kwargs):
+                sched = p.scheduler
+                last = getattr(sched, "last_sample", None)
+                step = {
+                    "i": i,
+                    "before": cb_kwargs["latents"].clone(),
+                    "step_index": sched.step_index,
+                    "sigma_now": float(sched.sigmas[sched.step_index]),
+                    "order": getattr(sched, "this_order", None),
+                    "last_sample": None if last is None else last.clone(),
+                }
+                out = engine_cb(p, i, t, cb_kwargs)
+                step["after"] = out.get("latents", cb_kwargs["latents"]).clone()
+                record["steps"].append(step)
+                return out
+
+            if engine_cb is not None:
+                kwargs["callback_on_step_end"] = watched
+            denoiser = getattr(pipe, "transformer", None) or pipe.unet
+
+            def timestep_of(module, a, kw):
+                t = kw["timestep"] if "timestep" in kw else a[1]
+                record["timesteps"].append(float(t.max()) if hasattr(t, "max") else float(t))
+
+            handle = denoiser.register_forward_pre_hook(timestep_of, with_kwargs=True)
+            try:
+                record["output"] = original(pipe, *args, **kwargs)
+            finally:
+                handle.remove()
+            return record["output"]
+
+        return call

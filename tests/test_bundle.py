@@ -75,7 +75,7 @@ def test_every_manifest_problem_is_reported_with_its_path(tmp_path):
         d["frames"][0]["preview"] = "../outside.png"
         d["reference_image"] = "/etc/passwd"
         d["settings"]["seed"] = -1
-        d["settings"]["sns"]["threshold"] = 2
+        d["settings"]["sns"]["threshold"] = 3.5
         d["settings"]["colour"] = "red"
 
     edit_manifest(tmp_path, damage)
@@ -88,10 +88,22 @@ def test_every_manifest_problem_is_reported_with_its_path(tmp_path):
         "manifest.json: frames[0].preview: must not contain '..'",
         "manifest.json: reference_image: must be relative to the bundle folder, not absolute",
         "manifest.json: settings.seed: must be an integer",
-        "manifest.json: settings.sns.threshold: must be a noise level in [0, 1]",
+        "manifest.json: settings.sns.threshold: must be a noise level in [0, 3]",
         "manifest.json: settings.colour: unknown field",
     ]:
         assert expected in probs
+
+
+def test_sns_threshold_takes_the_extended_noise_scale_and_old_values(tmp_path):
+    make_bundle(tmp_path)
+    for value in (0.0, 0.9, 1.0, 1.5, 3.0):  # [0, 1] as before, and above 1 since the scale was extended
+        edit_manifest(tmp_path, lambda d, v=value: d["settings"]["sns"].update(threshold=v))
+        assert load_bundle(str(tmp_path)).settings.sns.threshold == value
+    edit_manifest(tmp_path, lambda d: d["settings"].pop("sns"))  # absent: the default
+    assert load_bundle(str(tmp_path)).settings.sns.threshold == 0.9
+    for bad in (-0.1, 3.01, "high"):
+        edit_manifest(tmp_path, lambda d, v=bad: d["settings"].update(sns={"threshold": v}))
+        assert any("settings.sns.threshold: must be a noise level in [0, 3]" in p for p in problems_of(tmp_path))
 
 
 def test_camera_condition_is_optional_true_by_default_and_boolean(tmp_path):

@@ -6,25 +6,12 @@ import threading
 
 import numpy as np
 import pytest
-from helpers import make_bundle, run_cli
+from helpers import make_bundle, run_cli, set_settings
 from PIL import Image
 
 from realcam.errors import UserError
 from realcam.generate.engine import Engine, JobCancelled
 from realcam.generate.video import probe_mp4
-
-
-def set_settings(folder, **kw):
-    path = os.path.join(folder, "manifest.json")
-    data = json.load(open(path))
-    for k, v in kw.items():
-        if k == "sns_enabled":
-            data["settings"]["sns"]["enabled"] = v
-        elif k == "threshold":
-            data["settings"]["sns"]["threshold"] = v
-        else:
-            data["settings"][k] = v
-    json.dump(data, open(path, "w"))
 
 
 @pytest.fixture(scope="module")
@@ -56,21 +43,20 @@ def test_cli_generates_exact_frames_at_bundle_fps(tmp_path, tiny_models):
 
 
 @pytest.mark.parametrize("name, w, h, n", [("wan22-ti2v", 64, 64, 5), ("wan21-i2v", 64, 48, 6), ("svd", 64, 64, 4)])
-def test_reproducible_for_a_seed_and_sns_changes_the_result(tmp_path, tiny_models, engine, name, w, h, n):
+def test_reproducible_for_a_seed(tmp_path, tiny_models, engine, name, w, h, n):
+    """The same bundle gives the same frames twice (the shaping noise included). That the seed and SNS act, and
+    how, is shown elsewhere: test_parity.py (the seed's video is the stock pipeline's) and test_sns.py (shaping
+    pulls the result toward the preview, at the right sigmas)."""
     make_bundle(tmp_path / "job", n=n, w=w, h=h, model=tiny_models[name])
     set_settings(tmp_path / "job", steps=4, threshold=0.5)
     a = engine.run(tmp_path / "job", tmp_path / "a")
-    engine.run(tmp_path / "job", tmp_path / "b")
+    b = engine.run(tmp_path / "job", tmp_path / "b")
     assert np.array_equal(frames_of(tmp_path / "a"), frames_of(tmp_path / "b"))
-    assert len(a["sns"]["shaped_steps"]) >= 1
+    assert len(a["sns"]["shaped_steps"]) >= 1 and a["sns"] == b["sns"]
+    assert frames_of(tmp_path / "a").shape == (n, h, w, 3)
     set_settings(tmp_path / "job", sns_enabled=False)
     c = engine.run(tmp_path / "job", tmp_path / "c")
-    assert c["sns"]["shaped_steps"] == [] and c["sns"]["shaped"] == []
-    assert not np.array_equal(frames_of(tmp_path / "a"), frames_of(tmp_path / "c"))
-    set_settings(tmp_path / "job", sns_enabled=True, seed=99)
-    engine.run(tmp_path / "job", tmp_path / "d")
-    assert not np.array_equal(frames_of(tmp_path / "a"), frames_of(tmp_path / "d"))
-    assert frames_of(tmp_path / "a").shape == (n, h, w, 3)
+    assert c["sns"]["enabled"] is False and c["sns"]["shaped_steps"] == [] and c["sns"]["shaped"] == []
 
 
 def test_pipeline_is_reused_then_swapped(tmp_path, tiny_models):

@@ -49,11 +49,15 @@ def test_alpha_not_colour_decides_coverage():
 
 
 @pytest.mark.parametrize("factor", [8, 16])
-def test_bilinear_downsampling_matches_torch(factor):
+def test_centred_bilinear_is_torch_with_align_corners_false_not_upstreams_sampling(factor):
     m = (np.random.default_rng(0).random((3, 64, 96)) > 0.3).astype(np.float32)
     ours = downsample_spatial(m, factor, "bilinear")
-    ref = F.interpolate(torch.from_numpy(m)[None], scale_factor=1 / factor, mode="bilinear", align_corners=False)[0]
-    assert np.allclose(ours, ref.numpy(), atol=1e-6)
+    t = torch.from_numpy(m)[None]
+    centred = F.interpolate(t, scale_factor=1 / factor, mode="bilinear", align_corners=False)[0]
+    assert np.allclose(ours, centred.numpy(), atol=1e-6)
+    # Upstream's align_corners=True samples elsewhere (cell corners at the image borders): not the same rule.
+    upstream = F.interpolate(t, size=ours.shape[-2:], mode="bilinear", align_corners=True)[0]
+    assert not np.allclose(ours, upstream.numpy(), atol=1e-3)
 
 
 def test_area_downsampling_is_cell_mean():
@@ -61,6 +65,42 @@ def test_area_downsampling_is_cell_mean():
     m[:8, :8] = True
     m[8:, 8:12] = True
     assert np.allclose(downsample_spatial(m, 8, "area"), [[1.0, 0.0], [0.0, 0.5]])
+
+
+def _cell_covered_around_its_centre(factor, side):
+    """One factor x factor cell (of a 3x3 grid of them) whose only covered pixels are a side x side square
+    around its centre; every other cell fully covered. Returns the eroded (kept) mask."""
+    alpha = np.full((3 * factor, 3 * factor), 255, np.uint8)
+    cell = alpha[factor : 2 * factor, factor : 2 * factor]
+    cell[:] = 0
+    lo = (factor - side) // 2
+    cell[lo : lo + side, lo : lo + side] = 255
+    return shaping_mask(alpha)
+
+
+@pytest.mark.parametrize("factor", [8, 16])
+def test_a_mostly_uncovered_cell_is_never_shaped(factor):
+    # 6x6 covered pixels around the centre: after the 5x5 erosion the centre 2x2 survives, so centred point
+    # sampling reads 1.0 and would shape the cell (14% covered at 16x, 56% at 8x); the area rule does not.
+    kept = _cell_covered_around_its_centre(factor, 6)
+    assert 36 / factor**2 < 0.6
+    assert downsample_spatial(kept, factor, "bilinear")[1, 1] == 1.0  # the flaw of point sampling
+    out = latent_mask(kept[None], factor, 1, 0.9)[0]
+    assert not out[1, 1]
+    assert out[0, 0] and out[2, 2]  # corners are far from the hole: kept
+
+
+@pytest.mark.parametrize("factor", [8, 16])
+def test_area_rule_means_the_same_fraction_at_every_factor(factor):
+    # A cell whose kept pixels are exactly 90% / just under 90% of it.
+    m = np.ones((1, 2 * factor, 2 * factor), bool)
+    n = factor * factor
+    bad = int(round(0.1 * n))
+    m[0, :factor, :factor].flat[:bad] = False
+    frac = (n - bad) / n
+    assert latent_mask(m, factor, 1, frac)[0, 0, 0]
+    assert not latent_mask(m, factor, 1, frac + 1e-3)[0, 0, 0]
+    assert latent_mask(m, factor, 1, 0.9)[0, 1:, 1:].all()
 
 
 def test_temporal_groups_of_a_causal_vae():

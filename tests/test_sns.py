@@ -1,32 +1,71 @@
 """Scene-constrained noise shaping: the formula, where it applies, and that it steers real pipelines."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
-from helpers import make_bundle
+from helpers import PipelineSpy, make_bundle, set_settings
 from PIL import Image
 
 from realcam.generate.adapters import ADAPTERS, resolve_video_model
 from realcam.generate.adapters.svd import SvdAdapter
 from realcam.generate.adapters.wan import WanAdapter
-from realcam.generate.noise_level import level_from_edm_sigma, level_from_flow_sigma, level_from_nsr, nsr_from_level
+from realcam.generate.engine import PREVIEW_FILL, Engine, scene_video
+from realcam.generate.noise_level import (
+    MAX_LEVEL,
+    level_from_edm_sigma,
+    level_from_flow_sigma,
+    level_from_nsr,
+    nsr_from_level,
+)
 from realcam.generate.noise_shaping import NoiseShaper
-from realcam_core.models import SVD_XT, WAN22_TI2V_5B
+from realcam.generate.schedules import REPORTED_THRESHOLDS, SHAPED_STEPS, published_levels, shaped_counts
+from realcam_core.bundle import SNS_THRESHOLD_MAX, load_bundle
+from realcam_core.models import KNOWN_VIDEO_MODELS, SVD_XT, WAN22_TI2V_5B, known_model
 
 
 def test_noise_level_matches_upstream_ddpm_index():
     # Upstream's t = 900 (of 1000) on DynamiCrafter's schedule is level 0.9, by construction.
     betas = np.linspace(0.00085**0.5, 0.012**0.5, 1000) ** 2
     abar = np.cumprod(1 - betas)
-    for t in (100, 500, 800, 900, 950):
+    for t in (100, 500, 800, 900, 950, 999):
         nsr = np.sqrt((1 - abar[t]) / abar[t])
         assert level_from_nsr(nsr) == pytest.approx(t / 1000, abs=1e-6)
         assert nsr_from_level(t / 1000) == pytest.approx(nsr, rel=1e-6)
     # Flow matching s and EDM sigma describe the same NSR.
     s = 0.8
     assert level_from_flow_sigma(s) == pytest.approx(level_from_edm_sigma(s / (1 - s)))
-    assert level_from_flow_sigma(1.0) == 1.0 and level_from_edm_sigma(700.0) == 1.0
     assert 0.88 < level_from_flow_sigma(0.9) < 0.92  # close to s itself near the default threshold
+
+
+def test_noise_level_goes_on_above_one_in_log_nsr():
+    betas = np.linspace(0.00085**0.5, 0.012**0.5, 1000) ** 2
+    abar = np.cumprod(1 - betas)
+    nsr_end = np.sqrt((1 - abar[-1]) / abar[-1])  # 14.61, t = 999: the reference schedule's last step
+    step = np.log(nsr_end / np.sqrt((1 - abar[-2]) / abar[-2]))
+    # Continuous at the join, then each 0.001 is the last step's NSR factor again.
+    assert level_from_nsr(nsr_end) == pytest.approx(0.999)
+    assert level_from_nsr(nsr_end * np.exp(step)) == pytest.approx(1.0)
+    assert level_from_nsr(nsr_end * np.exp(101 * step)) == pytest.approx(1.1)
+    # Upstream's zero-SNR 512 model at its t = 900 (NSR 18.35) is no longer lumped in with everything above 14.6.
+    assert level_from_nsr(18.35) == pytest.approx(1.0365, abs=1e-3)
+    nsrs = np.geomspace(0.05, 1e7, 400)  # from t = 0 (NSR 0.029) to pure noise
+    levels = [level_from_nsr(x) for x in nsrs]
+    assert all(b > a for a, b in zip(levels, levels[1:], strict=False) if b < MAX_LEVEL)  # strictly increasing
+    for lv in (0.5, 0.999, 1.0, 1.3, 2.0, 2.9):
+        assert level_from_nsr(nsr_from_level(lv)) == pytest.approx(lv, abs=1e-9)
+    # Pure noise (s = 1, an infinite NSR) is the top of the scale, a finite number JSON can hold.
+    assert level_from_flow_sigma(1.0) == MAX_LEVEL == level_from_nsr(float("inf")) == SNS_THRESHOLD_MAX
+    assert level_from_edm_sigma(700.0) == pytest.approx(1.637, abs=1e-3)  # SVD-xt's first step
+
+
+@pytest.mark.parametrize("alias", [m.alias for m in KNOWN_VIDEO_MODELS])
+def test_listed_shaped_steps_are_the_published_schedulers(alias):
+    """`realcam models` lists, per threshold, the steps the engine shapes under each model's published scheduler."""
+    assert shaped_counts(published_levels(alias)) == SHAPED_STEPS[alias][1]
+    assert SHAPED_STEPS[alias][0] == known_model(alias).spec.default_steps
+    assert REPORTED_THRESHOLDS[0] == 0.9 and max(REPORTED_THRESHOLDS) > 1.0
 
 
 def make_shaper(adapter, shape, mask, sigmas, threshold=0.9, seed=3):
@@ -137,7 +176,7 @@ def test_adapter_contract_against_its_real_pipeline(tiny_video_models, family):
         theirs = pipe.scheduler.add_noise(clean, eps, pipe.scheduler.timesteps[i : i + 1])
         assert torch.allclose(ours, theirs, atol=1e-5), (family, i)
     levels = [adapter.noise_level(float(s)) for s in pipe.scheduler.sigmas[:5]]
-    assert levels == sorted(levels, reverse=True) and 0.0 <= levels[-1] <= levels[0] <= 1.0
+    assert levels == sorted(levels, reverse=True) and 0.0 <= levels[-1] <= levels[0] <= MAX_LEVEL
 
 
 class _Job:
@@ -146,7 +185,7 @@ class _Job:
     def __init__(self, h, w, frames):
         self.height, self.width, self.model_frames = h, w, frames
         self.steps, self.guidance, self.prompt, self.negative_prompt = 1, 1.0, "a room", ""
-        self.camera_condition = True
+        self.camera_condition, self.fps = True, 24.0
 
 
 def test_latent_masks_follow_coverage(tiny_video_models):
@@ -170,87 +209,137 @@ def test_latent_masks_follow_coverage(tiny_video_models):
     assert m[0, 1, 0, :, :7].all() and not m[0, 1, 0, :, 8:].any()
 
 
-def _run_pipeline(folder, shaped: bool, threshold: float, capture):
-    """A real tiny pipeline with the shaper in its step-end callback; returns final latents."""
-    from diffusers import DiffusionPipeline
+# -- through the engine itself -------------------------------------------------------------------------------
+SHAPED_FAMILIES = ["wan22-ti2v", "wan21-i2v", "svd"]
 
-    _, spec, adapter = resolve_video_model(folder)
-    pipe = DiffusionPipeline.from_pretrained(folder)
-    pipe.set_progress_bar_config(disable=True)
-    frames, h, w, steps = 9, 64, 64, 10
-    rng = np.random.default_rng(0)
-    preview = torch.from_numpy(rng.uniform(-1, 1, (frames, 3, h, w)).astype(np.float32))
-    pipe.scheduler.set_timesteps(steps)
-    sigmas = [float(s) for s in pipe.scheduler.sigmas[:steps]]
+
+@pytest.fixture
+def spy(monkeypatch):
+    from diffusers import StableVideoDiffusionPipeline, WanImageToVideoPipeline
+
+    return PipelineSpy(monkeypatch, WanImageToVideoPipeline, StableVideoDiffusionPipeline)
+
+
+def run_engine(folder, tiny_models, name, spy, steps=8, **settings):
+    """The engine on a small dolly bundle (holes at the right) with one of the tiny models; (result, spy record)."""
+    if not os.path.isdir(folder):
+        make_bundle(folder, n=5, w=64, h=64, model=tiny_models[name])
+    set_settings(folder, steps=steps, guidance=1.0, **settings)  # guidance 1: one denoiser call per step
+    out = os.path.join(os.path.dirname(folder), f"take-{len(spy.calls)}")
+    result = Engine().run(folder, out)
+    return result, spy.calls[-1]
+
+
+def latent_channels(latents, family):
+    return latents.shape[2] if family == "svd" else latents.shape[1]
+
+
+@pytest.mark.parametrize("name", SHAPED_FAMILIES)
+def test_each_shaping_uses_the_sigma_its_latents_are_at(tmp_path, tiny_models, spy, name):
+    """Step k is shaped in step k - 1's callback, whose latents are already at sigmas[k]: the sigma used is the
+    one the scheduler holds there and the one the denoiser is then told; nothing else is touched."""
+    steps = 8
+    result, call = run_engine(str(tmp_path / "job"), tiny_models, name, spy, steps=steps, threshold=0.5)
+    sched = call["pipe"].scheduler
+    shaped = result["sns"]["shaped"]
+    ks = [s["step"] for s in shaped]
+    assert ks == result["sns"]["shaped_steps"] and 3 <= len(ks) < steps and ks[0] == 0
+    assert len(call["timesteps"]) == steps and len(call["steps"]) == steps
+    for s in shaped:
+        k = s["step"]
+        assert s["sigma"] == float(sched.sigmas[k])
+        assert call["timesteps"][k] == pytest.approx(float(sched.timesteps[k]))  # what the denoiser saw next
+        if k >= 1:
+            cb = call["steps"][k - 1]
+            assert cb["step_index"] == k and cb["sigma_now"] == s["sigma"]
+            changed = int((cb["after"] != cb["before"]).sum())
+            assert changed == s["cells"] * latent_channels(cb["after"], name)
+    for cb in call["steps"]:
+        if cb["i"] + 1 not in ks:
+            assert torch.equal(cb["after"], cb["before"])  # unshaped steps pass through untouched
+
+
+@pytest.mark.parametrize("name", SHAPED_FAMILIES)
+def test_shaping_pulls_the_result_toward_the_preview(tmp_path, tiny_models, spy, name):
+    folder = str(tmp_path / "job")
+    _, on = run_engine(folder, tiny_models, name, spy, steps=10, threshold=0.1)
+    _, off = run_engine(folder, tiny_models, name, spy, steps=10, sns_enabled=False)
+    pipe = on["pipe"]
+    _, spec, adapter = resolve_video_model(tiny_models[name])
+    bundle = load_bundle(folder)
+    video, pixel_mask = scene_video(folder, bundle, spec.frame_count_for(len(bundle.frames)))
     with torch.inference_mode():
-        clean = adapter.encode_preview(pipe, preview, None).float()
-    mask = adapter.latent_mask(pipe, np.ones((frames, h, w), bool), 0.9)
-    shaper = NoiseShaper(adapter, clean, mask, sigmas, threshold, 0, enabled=shaped)
-    shape = adapter.latent_shape(pipe, frames, h, w)
-    scale = adapter.initial_noise_scale(pipe)
-    start = torch.randn(shape, generator=torch.Generator().manual_seed(0)) * scale
-    start = shaper.shape(start, 0) / scale
-    adapter.prepare_scheduler(pipe, shaper.shaped_steps)
-    written = {}
-
-    def cb(p, i, t, kw):
-        if i - 1 in written and hasattr(p.scheduler, "last_sample"):
-            capture.append((i, written[i - 1], p.scheduler.last_sample.clone()))
-        out = shaper.after_step(i, kw["latents"])
-        written[i] = out.clone()
-        return {"latents": out}
-
-    args = {
-        "image": Image.new("RGB", (w, h), (120, 90, 60)),
-        "height": h,
-        "width": w,
-        "num_frames": frames,
-        "num_inference_steps": steps,
-        "latents": start,
-        "output_type": "latent",
-        "callback_on_step_end": cb,
-        "generator": torch.Generator().manual_seed(0),
-    }
-    if spec.family == "wan":
-        args.update(prompt="a room", guidance_scale=1.0)
-    with torch.inference_mode():
-        latents = pipe(**args).frames
-    adapter.restore_scheduler(pipe)
-    return latents, clean, mask, shaper
-
-
-@pytest.mark.parametrize("name", ["wan22-ti2v", "wan21-i2v", "svd"])
-def test_shaping_pulls_the_result_toward_the_preview(tiny_video_models, name):
-    folder = tiny_video_models[name]
-    capture = []
-    on, clean, mask, shaper = _run_pipeline(folder, True, 0.1, capture)
-    off, *_ = _run_pipeline(folder, False, 0.1, [])
-    assert len(shaper.shaped_steps) >= 3
-    m = mask.expand(on.shape)
-    d_on = (on - clean)[m].pow(2).mean()
-    d_off = (off - clean)[m].pow(2).mean()
+        clean = adapter.encode_preview(pipe, video, None).float()
+    final_on, final_off = on["steps"][-1]["after"], off["steps"][-1]["after"]
+    m = adapter.latent_mask(pipe, pixel_mask, 0.9).expand(final_on.shape)
+    assert m.any() and not m.all()
+    d_on = (final_on - clean)[m].pow(2).mean()
+    d_off = (final_off - clean)[m].pow(2).mean()
     assert d_on < 0.5 * d_off, (float(d_on), float(d_off))
-    if name.startswith("wan"):
-        # UniPC keeps its own copy of the sample: our replaced latents must be what it stepped from.
-        shaped_after = [(i, w, last) for i, w, last in capture if i in shaper.shaped_steps]
-        assert shaped_after
-        for _i, written, last in shaped_after:
-            assert torch.allclose(last[m], written[m], atol=1e-5)
 
 
-def test_unipc_trap_is_real_without_the_fix(tiny_video_models, monkeypatch):
-    """Without disabling the corrector, UniPC silently rebuilds the sample we replaced."""
+def _unipc_history(tmp_path, tiny_models, spy):
+    result, call = run_engine(str(tmp_path / "job"), tiny_models, "wan21-i2v", spy, steps=10, threshold=0.6)
+    ks = [k for k in result["sns"]["shaped_steps"] if k >= 2]
+    assert len(ks) >= 2 and max(result["sns"]["shaped_steps"]) < 9
+    steps = call["steps"]
+    corrected = [float((steps[k]["last_sample"] - steps[k - 1]["after"]).abs().max()) for k in ks]
+    orders = {k: steps[k]["order"] for k in range(10)}
+    return ks, corrected, orders
+
+
+def test_unipc_steps_from_the_replaced_latents_with_first_order(tmp_path, tiny_models, spy):
+    """UniPC keeps the sample we replaced (corrector off) and steps from it alone (first order)."""
+    ks, corrected, orders = _unipc_history(tmp_path, tiny_models, spy)
+    assert max(corrected) < 1e-5
+    assert all(orders[k] == 1 for k in ks)
+    assert 2 in [orders[k] for k in range(10) if k not in ks]  # second order elsewhere: the check can fail
+
+
+def test_unipc_traps_are_real_without_the_fixes(tmp_path, tiny_models, spy, monkeypatch):
+    """Without switching the corrector off it rebuilds the replaced sample; without resetting the order the
+    predictor mixes the model output of the latents before the replacement into the step after it."""
     monkeypatch.setattr(WanAdapter, "prepare_scheduler", lambda self, pipe, steps: None)
-    capture = []
-    _, _, mask, shaper = _run_pipeline(tiny_video_models["wan21-i2v"], True, 0.3, capture)
-    diffs = [float((last - w).abs().max()) for i, w, last in capture if i in shaper.shaped_steps]
-    assert diffs and max(diffs) > 1e-3
+    monkeypatch.setattr(WanAdapter, "latents_replaced", lambda self, pipe: None)
+    ks, corrected, orders = _unipc_history(tmp_path, tiny_models, spy)
+    assert max(corrected) > 1e-3
+    assert any(orders[k] == 2 for k in ks)
+
+
+def test_the_scene_video_starts_with_the_photo(tmp_path, tiny_models, spy, monkeypatch):
+    """What the engine encodes for shaping starts with the reference photo, not preview frame 0 with its holes; the
+    causal Wan VAE reads frame 0 as context for the next latent frame, so it matters beyond frame 0."""
+    folder = str(tmp_path / "job")
+    make_bundle(folder, n=5, w=64, h=64, model=tiny_models["wan22-ti2v"])
+    rgba = np.asarray(Image.open(os.path.join(folder, "preview/0000.png"))).copy()
+    rgba[20:44, 20:44, 3] = 0  # a hole in preview frame 0
+    Image.fromarray(rgba).save(os.path.join(folder, "preview/0000.png"))
+    encoded = []
+    original = WanAdapter.encode_preview
+
+    def watched(self, pipe, video, generator):
+        encoded.append(video.clone())
+        return original(self, pipe, video, generator)
+
+    monkeypatch.setattr(WanAdapter, "encode_preview", watched)
+    run_engine(folder, tiny_models, "wan22-ti2v", spy, steps=2, threshold=0.5)
+    assert len(encoded) == 1
+    video = encoded[0]
+    photo = np.array(Image.open(os.path.join(folder, "reference.png")).convert("RGB"))
+    assert torch.equal(video[0], torch.from_numpy(photo).permute(2, 0, 1).float() / 127.5 - 1.0)
+    previews, _ = scene_video(folder, load_bundle(folder), 5)
+    assert torch.equal(video[1:], previews[1:])  # the other frames are the previews
+
+    # Why it matters: the latent frame after the photo's changes with what pixel frame 0 holds.
+    pipe = spy.calls[-1]["pipe"]
+    _, _, adapter = resolve_video_model(tiny_models["wan22-ti2v"])
+    holed = video.clone()
+    holed[0, :, 20:44, 20:44] = PREVIEW_FILL / 127.5 - 1.0  # what was encoded before
+    with torch.inference_mode():
+        z_photo, z_holed = original(adapter, pipe, video, None), original(adapter, pipe, holed, None)
+    assert (z_photo[:, :, 1] - z_holed[:, :, 1]).abs().max() > 1e-3
 
 
 @pytest.fixture(scope="session")
 def tiny_video_models(tiny_models):
     return tiny_models
-
-
-def test_bundle_fixture_still_valid(tmp_path):
-    make_bundle(tmp_path)

@@ -1,17 +1,31 @@
 """Preview coverage masks for scene-constrained noise shaping (pure numpy).
 
-The chain, as RealCam-I2V runs it upstream:
+The chain:
 
 1. visible: a preview pixel is covered by the rendered scene (alpha, not
    colour, so black pixels of the photo are not mistaken for holes);
 2. edge exclusion: a pixel is kept only if its whole 5x5 neighbourhood is
    visible, because depth is least reliable at discontinuities. Outside the
    image counts as visible: the frame border is not a depth edge;
-3. latent grid: the kept mask is downsampled to the latent resolution and a
-   latent cell is kept when its value reaches the threshold (0.9 upstream).
-   For a video VAE with temporal compression, latent frame 0 holds pixel
-   frame 0 alone and latent frame j >= 1 holds pixel frames (j-1)*t+1 .. j*t;
-   their values are averaged before the threshold.
+3. latent grid: a latent cell is kept when at least the threshold (0.9) of
+   its pixels are kept ("area" rule). For a video VAE with temporal
+   compression, latent frame 0 holds pixel frame 0 alone and latent frame
+   j >= 1 holds pixel frames (j-1)*t+1 .. j*t; their fractions are averaged
+   before the threshold.
+
+Upstream (RealCam-I2V on DynamiCrafter, 8x latents) instead samples the kept
+mask bilinearly with align_corners=True and thresholds that point value: a
+cell is decided by the 2x2 pixels around one sample point, and with
+align_corners=True that point drifts from the cell's top-left corner (first
+cell) to its bottom-right corner (last cell), so border cells are judged by
+pixels at the image edge rather than their own middle. Point sampling also
+ignores how much of the cell is covered: with the 5x5 erosion a cell needs
+only 6x6 covered pixels around the sample point, 56% of an 8x8 cell and 14%
+of Wan 2.2's 16x16 cell. Uncovered pixels are encoded as grey, so a shaped
+cell that is mostly hole pulls the video toward grey at disocclusion borders.
+The area rule means the same at every latent factor (at most 10% of a shaped
+cell is hole or edge) and is therefore the default; "bilinear" (centred
+point sampling, align_corners=False) is kept for comparison.
 """
 
 from __future__ import annotations
@@ -61,7 +75,8 @@ def shaping_mask(alpha, edge_size: int = 5) -> np.ndarray:
 
 def _linear_resize_axis(a: np.ndarray, out_len: int, axis: int) -> np.ndarray:
     # Same sampling as torch.nn.functional.interpolate(mode="bilinear",
-    # align_corners=False, antialias=False), which upstream uses.
+    # align_corners=False, antialias=False): each output sample sits at the
+    # centre of its cell (upstream uses align_corners=True, see the module doc).
     in_len = a.shape[axis]
     scale = in_len / out_len
     src = (np.arange(out_len) + 0.5) * scale - 0.5
@@ -81,11 +96,12 @@ def _area_resize(a: np.ndarray, factor: int) -> np.ndarray:
     return a.reshape(*lead, h // factor, factor, w // factor, factor).mean(axis=(-3, -1))
 
 
-def downsample_spatial(mask, factor: int, mode: str = "bilinear") -> np.ndarray:
+def downsample_spatial(mask, factor: int, mode: str = "area") -> np.ndarray:
     """Fraction-valued (..., H/f, W/f) grid from a (..., H, W) mask.
 
-    "bilinear" reproduces upstream exactly (it looks at the centre of each
-    cell); "area" averages the whole cell, which is stricter for large factors.
+    "area": the fraction of each cell's pixels that are set (the default);
+    "bilinear": the bilinear value at the centre of each cell (2x2 pixels,
+    whatever the factor).
     """
     m = np.asarray(mask, dtype=np.float32)
     h, w = m.shape[-2:]
@@ -114,7 +130,7 @@ def latent_frame_groups(num_frames: int, temporal: int) -> list[range]:
     return groups
 
 
-def latent_mask(mask, spatial: int, temporal: int = 1, threshold: float = 0.9, mode: str = "bilinear") -> np.ndarray:
+def latent_mask(mask, spatial: int, temporal: int = 1, threshold: float = 0.9, mode: str = "area") -> np.ndarray:
     """Boolean (F', H/s, W/s) latent mask from a (F, H, W) pixel mask."""
     m = np.asarray(mask)
     if m.ndim != 3:

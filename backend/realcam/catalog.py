@@ -6,6 +6,7 @@ from realcam_core.models import DEFAULT_VIDEO_MODEL, KNOWN_VIDEO_MODELS
 
 from .depth.models import DEFAULT_DEPTH_MODEL, KNOWN_MODELS
 from .errors import UserError
+from .generate.schedules import shaping_summary
 
 
 def is_cached(repo_id: str, filename: str) -> bool:
@@ -36,6 +37,7 @@ def video_models(model_folders: dict[str, str] | None = None) -> list[dict]:
                 "max_frames": sp.max_frames,
                 "fps": sp.native_fps,
                 "frame_rule": f"{sp.temporal_factor}k+1" if sp.temporal_factor > 1 else "any",
+                "sns_shaped_steps": shaping_summary(m.alias),
                 "spec": sp.to_dict(),
             }
         )
@@ -66,7 +68,10 @@ def depth_models(depth_model_folders: dict[str, str] | None = None) -> list[dict
 
 def describe(video: list[dict], depth: list[dict]) -> str:
     """The listing as `realcam models` prints it."""
-    lines = ["Video models (--model, or the bundle's settings.model):"]
+    lines = [
+        "Video models (--model, or the bundle's settings.model). Noise shaping acts on the steps whose noise level",
+        "is at or above the threshold (settings.sns.threshold, default 0.9 = upstream's t >= 900; up to 3):",
+    ]
     for m in video:
         flags = ("  [default]" if m.get("default") else "") + ("  [cached]" if m.get("cached") else "")
         if m.get("configured"):
@@ -77,6 +82,10 @@ def describe(video: list[dict], depth: list[dict]) -> str:
             f"  {m['name']:20s} {m['id']:48s} {sizes}, <= {m['max_frames']} frames, {m['fps']:g} fps, "
             f"licence {m['licence']}{flags}"
         )
+        shaping = m.get("sns_shaped_steps")
+        if shaping:
+            counts = ", ".join(f"{t}: {k}" for t, k in shaping["shaped"].items())
+            lines.append(f"  {'':20s} noise shaping, steps shaped of {shaping['steps']} by threshold: {counts}")
     lines.append("Depth models (--model takes the alias, a Hugging Face id, or a local folder):")
     for m in depth:
         flags = ("  [default]" if m.get("default") else "") + ("  [cached]" if m.get("cached") else "")

@@ -33,7 +33,8 @@ manifest.json (schema_version 1)::
         "steps": null or int,                 null = the model's default
         "guidance": null or number,           null = the model's default
         "fps": 24.0,                          the Blender scene's frame rate
-        "sns": {"enabled": true, "threshold": 0.9},  threshold: noise level in [0, 1]
+        "sns": {"enabled": true, "threshold": 0.9},  threshold: noise level in [0, 3] (0.9 = upstream's
+                                              t >= 900; above 1 fewer, noisier steps are shaped)
         "evaluate": false,                    optional: also measure camera accuracy (realcam eval)
         "camera_condition": true              optional (default true): tell a model that has a camera
                                               adapter the cameras (Plücker rays); models without one
@@ -69,6 +70,7 @@ from .schema import (
     MANIFEST_NAME,
     SCHEMA_NAME,
     SCHEMA_VERSION,
+    SNS_THRESHOLD_MAX,
     SUPPORTED_SCHEMA_VERSIONS,
     BundleError,
     Frame,
@@ -87,6 +89,7 @@ __all__ = [
     "MANIFEST_NAME",
     "SCHEMA_NAME",
     "SCHEMA_VERSION",
+    "SNS_THRESHOLD_MAX",
     "SUPPORTED_SCHEMA_VERSIONS",
     "BundleError",
     "Frame",

@@ -115,6 +115,11 @@ class BundleError(ValueError):
         super().__init__("; ".join(str(p) for p in self.problems[:5]) + ("" if len(problems) <= 5 else " ..."))
 
 
+# The noise-level scale (backend realcam.generate.noise_level): 0.9 is upstream's t >= 900 on every model; levels
+# above 1 go on in log-NSR past the reference schedule's end, so higher thresholds shape fewer, noisier steps.
+SNS_THRESHOLD_MAX = 3.0
+
+
 @dataclass
 class SnsSettings:
     enabled: bool = True
@@ -412,8 +417,11 @@ def _parse_settings(s, c: Checker) -> Settings | None:
         threshold = sns.get("threshold", 0.9)
         if not isinstance(enabled, bool):
             c.m("settings.sns.enabled", "must be true or false")
-        if not _is_num(threshold) or not 0.0 <= threshold <= 1.0:
-            c.m("settings.sns.threshold", f"must be a noise level in [0, 1], found {threshold!r}")
+        if not _is_num(threshold) or not 0.0 <= threshold <= SNS_THRESHOLD_MAX:
+            c.m(
+                "settings.sns.threshold",
+                f"must be a noise level in [0, {SNS_THRESHOLD_MAX:g}] (0.9 = upstream's t >= 900), found {threshold!r}",
+            )
     evaluate = s.get("evaluate", False)
     if not isinstance(evaluate, bool):
         c.m("settings.evaluate", "must be true or false")

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from realcam_core.camera import K_CONVENTION, Intrinsics
-from realcam_core.resample import cover_crop_box
+from realcam_core.resample import cover_crop_box, resize_cover, resize_cover_uint8
 
 from ..errors import UserError
 from .maps import check_depth_size, read_depth_map
@@ -66,15 +66,15 @@ def default_size(
     return out
 
 
-def _resize_image(img: Image.Image, size, box) -> np.ndarray:
-    return np.asarray(img.resize(size, Image.Resampling.LANCZOS, box=box), dtype=np.uint8)
+def _resize_image(img: Image.Image, size) -> np.ndarray:
+    # The add-on's rule too (realcam_core.resample): the same photo gives the same pixels with or without a backend.
+    return resize_cover_uint8(np.asarray(img.convert("RGB"), dtype=np.uint8), size)
 
 
-def _resize_depth(depth: np.ndarray, size, box) -> np.ndarray:
+def _resize_depth(depth: np.ndarray, size) -> np.ndarray:
     # Nearest neighbour: averaging across an edge would invent depths that
     # belong to neither surface (flying pixels).
-    src = Image.fromarray(np.ascontiguousarray(depth, dtype=np.float32))
-    return np.asarray(src.resize(size, Image.Resampling.NEAREST, box=box), dtype=np.float32)
+    return resize_cover(np.asarray(depth, dtype=np.float32), size, nearest=True)
 
 
 def estimate(
@@ -96,7 +96,7 @@ def estimate(
         notes.append(f"converted from {photo.converted_from}")
     w0, h0 = photo.size
     out_size = size or default_size(w0, h0, max_pixels=max_pixels)
-    scale, box = cover_crop_box((w0, h0), out_size)
+    scale, _ = cover_crop_box((w0, h0), out_size)
 
     # Depth first from the user's map: a wrong map must fail before any model loads.
     user_depth = None
@@ -113,14 +113,14 @@ def estimate(
     else:
         focal0, focal_source = None, None
 
-    image = _resize_image(photo.image, out_size, box)
+    image = _resize_image(photo.image, out_size)
     focal_out = None if focal0 is None else focal0 * scale
 
     if user_depth is not None:
         if user_depth.shape == (out_size[1], out_size[0]):
             depth = user_depth
         else:
-            depth = _resize_depth(user_depth, out_size, box)
+            depth = _resize_depth(user_depth, out_size)
         depth_source = str(depth_map)
     else:
         model_id = resolve_model_id(model or DEFAULT_DEPTH_MODEL)

@@ -134,6 +134,19 @@ def _read_previews(folder: str, bundle: JobBundle, count: int):
     return rgb, shaping_mask(alpha)
 
 
+def scene_video(folder: str, bundle: JobBundle, count: int):
+    """What noise shaping encodes: (count, 3, H, W) float in [-1, 1], and the (count, H, W) bool pixel mask.
+
+    Frame 0 is the reference photo, not preview frame 0 (which may have holes), as upstream pastes the
+    photo's latent into the scene video: a causal video VAE (Wan) reads frame 0 as context for the next
+    latent frames. The reference latent frames are never shaped (the adapters mask them off)."""
+    import torch
+
+    rgb, mask = _read_previews(folder, bundle, count)
+    rgb[0] = np.asarray(Image.open(os.path.join(folder, bundle.reference_image)).convert("RGB"))
+    return torch.from_numpy(rgb).permute(0, 3, 1, 2).float() / 127.5 - 1.0, mask
+
+
 def _cameras(bundle: JobBundle, count: int):
     """Per generated frame (F, 4) fx, fy, cx, cy and (F, 4, 4) c2w; frames past the bundle's hold its last."""
     ks = np.array([[f.intrinsics.fx, f.intrinsics.fy, f.intrinsics.cx, f.intrinsics.cy] for f in bundle.frames])
@@ -229,7 +242,6 @@ class Engine:
             raise JobCancelled()
 
         ref = Image.open(os.path.join(bundle_dir, bundle.reference_image)).convert("RGB")
-        rgb, mask = _read_previews(bundle_dir, bundle, plan.model_frames)
         pipe.scheduler.set_timesteps(plan.steps, device=device)
         sigmas = [float(s) for s in pipe.scheduler.sigmas[: plan.steps]]
 
@@ -239,7 +251,7 @@ class Engine:
 
         shape = adapter.latent_shape(pipe, plan.model_frames, plan.height, plan.width)
         if plan.sns_enabled:
-            video = torch.from_numpy(rgb).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+            video, mask = scene_video(bundle_dir, bundle, plan.model_frames)
             with torch.inference_mode():
                 clean = adapter.encode_preview(pipe, video, None).float().cpu()
             latent_mask = adapter.latent_mask(pipe, mask, LATENT_COVERAGE)
@@ -250,11 +262,14 @@ class Engine:
         camera_used = adapter.prepare_conditions(pipe, ref, plan, _cameras(bundle, plan.model_frames))
         timings["encode_s"] = time.perf_counter() - t
 
-        # Starting noise from a CPU generator: the same seed gives the same video on any device.
+        # Starting noise from a CPU generator: the same seed gives the same video on any device. Unit noise, as
+        # the pipelines draw it (they scale it by the initial sigma themselves), in float32 whatever the model's
+        # dtype: the pipelines keep latents in the dtype they are given.
         gen = torch.Generator("cpu").manual_seed(plan.seed)
-        scale = adapter.initial_noise_scale(pipe)
-        start = torch.randn(shape, generator=gen, dtype=torch.float32) * scale
-        start = shaper.shape(start, 0) / scale
+        start = torch.randn(shape, generator=gen, dtype=torch.float32)
+        if 0 in shaper.shaped_steps:
+            scale = adapter.initial_noise_scale(pipe)
+            start = shaper.shape(start * scale, 0) / scale
         adapter.prepare_scheduler(pipe, shaper.shaped_steps)
 
         step_times = []
@@ -276,7 +291,10 @@ class Engine:
             )
             if cancel.is_set():
                 raise JobCancelled()
-            return {"latents": shaper.after_step(i, kwargs["latents"])}
+            latents = shaper.after_step(i, kwargs["latents"])
+            if i + 1 in shaper.shaped_steps:
+                adapter.latents_replaced(p)
+            return {"latents": latents}
 
         emit({"stage": "denoise", "step": 0, "total": plan.steps, "eta_s": None})
         try:
@@ -284,7 +302,7 @@ class Engine:
                 out = pipe(
                     **adapter.call_arguments(ref, plan),
                     generator=torch.Generator("cpu").manual_seed(plan.seed),
-                    latents=start.to(dtype),
+                    latents=start,
                     output_type="np",
                     callback_on_step_end=on_step_end,
                     callback_on_step_end_tensor_inputs=["latents"],

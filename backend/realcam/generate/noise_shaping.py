@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .noise_level import shaped_steps
+
 
 @dataclass
 class ShapedStep:
@@ -42,7 +44,7 @@ class NoiseShaper:
 
         self.steps = len(self.sigmas)
         self.levels = [self.adapter.noise_level(float(s)) for s in self.sigmas]
-        self.shaped_steps = [i for i, lv in enumerate(self.levels) if lv >= self.threshold] if self.enabled else []
+        self.shaped_steps = shaped_steps(self.levels, self.threshold) if self.enabled else []
         # Its own generator: the shaping noise never shifts the pipeline's noise stream.
         self._gen = torch.Generator("cpu").manual_seed((self.seed + 0x5EED) % 2**63)
 

@@ -62,6 +62,9 @@ class VideoAdapter:
     def restore_scheduler(self, pipe) -> None:
         pass
 
+    def latents_replaced(self, pipe) -> None:
+        """Called after noise shaping replaced the latents for the next step (default: nothing to do)."""
+
     # -- running --------------------------------------------------------------
     def call_arguments(self, image, job) -> dict:
         raise NotImplementedError

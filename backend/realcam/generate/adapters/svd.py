@@ -3,6 +3,13 @@
 Latents are (B, F, 4, H/8, W/8) scaled by the VAE's scaling_factor; noised as
 z + sigma n. The image enters as a CLIP embedding plus a VAE latent
 concatenated on channels; frame 0 of the video is the reference.
+
+Precision: the VAE always runs in float32 (the pipeline itself upcasts an
+fp16 VAE, as its config's force_upcast asks, but only to encode the photo);
+the latents stay in float32 too and the UNet alone runs in the job's dtype
+(its input cast down, its output up). Otherwise the Euler step, which casts
+its result to the model output's dtype, rounds the latents to bf16 at every
+step, as it does when the pipeline draws its own latents.
 """
 
 from __future__ import annotations
@@ -19,9 +26,14 @@ class SvdAdapter(VideoAdapter):
     family = "svd"
 
     def load(self, model_id, device, dtype, offload, vae_tiling):
-        from diffusers import StableVideoDiffusionPipeline
+        import torch
+        from diffusers import AutoencoderKLTemporalDecoder, StableVideoDiffusionPipeline
 
-        return StableVideoDiffusionPipeline.from_pretrained(model_id, dtype=dtype)
+        vae = AutoencoderKLTemporalDecoder.from_pretrained(model_id, subfolder="vae", dtype=torch.float32)
+        pipe = StableVideoDiffusionPipeline.from_pretrained(model_id, vae=vae, dtype=dtype)
+        if pipe.unet.dtype != torch.float32:
+            _float32_latents_around(pipe.unet)
+        return pipe
 
     def latent_shape(self, pipe, frames, height, width):
         s = pipe.vae_scale_factor
@@ -63,5 +75,25 @@ class SvdAdapter(VideoAdapter):
             "num_inference_steps": job.steps,
             "min_guidance_scale": 1.0,
             "max_guidance_scale": job.guidance,
+            "fps": job.fps,  # the frame rate the video plays at, which SVD is conditioned on (default 7)
             "decode_chunk_size": 8,
         }
+
+
+def _float32_latents_around(unet) -> None:
+    """Let float32 latents through a lower-precision UNet: its input cast to its dtype, its output to float32."""
+    import torch
+
+    def cast_in(module, args, kwargs):
+        if args:
+            return (args[0].to(module.dtype), *args[1:]), kwargs
+        return args, {**kwargs, "sample": kwargs["sample"].to(module.dtype)}
+
+    def cast_out(module, args, kwargs, out):
+        if isinstance(out, tuple):
+            return (out[0].to(torch.float32), *out[1:])
+        out.sample = out.sample.to(torch.float32)
+        return out
+
+    unet.register_forward_pre_hook(cast_in, with_kwargs=True)
+    unet.register_forward_hook(cast_out, with_kwargs=True)

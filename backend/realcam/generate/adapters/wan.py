@@ -5,9 +5,14 @@ channel by the VAE's latents_mean / latents_std. Wan 2.1 concatenates the image
 condition on channels; Wan 2.2 TI2V-5B (expand_timesteps) overwrites latent
 frame 0 with the image. Either way latent frame 0 belongs to the reference.
 
-Trap: the default UniPC scheduler's corrector rebuilds the sample from its own
-copy of the previous one, silently undoing latents replaced between steps, so
-the corrector is switched off for the steps that follow a shaped one.
+Traps of the default UniPC scheduler, both measured in the tests:
+- its corrector rebuilds the sample from its own copy of the previous one,
+  silently undoing latents replaced between steps, so the corrector is
+  switched off for the steps that follow a shaped one;
+- its second-order predictor combines the model output of the previous step
+  (made from the latents before they were replaced) with the current one, so
+  the step right after a replacement is forced to first order.
+The first step of a job is first order anyway (the scheduler warms up).
 """
 
 from __future__ import annotations
@@ -77,6 +82,13 @@ class WanAdapter(VideoAdapter):
         if hasattr(self, "_saved_corrector"):
             pipe.scheduler.disable_corrector = self._saved_corrector
             del self._saved_corrector
+
+    def latents_replaced(self, pipe):
+        sched = pipe.scheduler
+        if hasattr(sched, "lower_order_nums"):
+            # UniPC's order is min(solver_order, lower_order_nums + 1): 0 makes the next step first order,
+            # so it uses only the model output of the replaced latents. The count grows again from there.
+            sched.lower_order_nums = 0
 
     def call_arguments(self, image, job):
         return {
