@@ -127,6 +127,7 @@ def evaluate(source: str, cameras: str, depth: str | None = None) -> dict:
             "metric_scale": scale,
             "model": sfm.model,
             "reprojection_px": sfm.reprojection_px,
+            "rotation_residual_px": sfm.rotation_residual_px,
             "seconds": round(time.perf_counter() - t0, 2),
         }
         return result

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,7 @@ SEED = 0
 # moves (a crane at 256x160) 4.6 px, dollies 7-17 px.
 ROTATION_ONLY_PX = 2.0
 MIN_PAIR_INLIERS = 30
+_FD1 = threading.Lock()  # fd 1 is process-wide: one redirection at a time (the service's worker thread)
 
 
 @dataclass
@@ -61,17 +63,18 @@ def quiet_stdout():
     import ctypes
 
     libc = ctypes.CDLL(None)
-    sys.stdout.flush()
-    libc.fflush(None)
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        libc.fflush(None)
+    with _FD1:
         sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
+        libc.fflush(None)
+        saved = os.dup(1)
+        try:
+            os.dup2(2, 1)
+            yield
+        finally:
+            libc.fflush(None)
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 def _params(K) -> tuple:
