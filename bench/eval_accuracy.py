@@ -41,7 +41,12 @@ def main():
         )
         if r.returncode:
             sys.exit(r.stdout[-2000:] + r.stderr[-2000:])
-    print(f"# realcam eval on true renders, {a.size}, {a.frames} frames, {a.runs} runs, {a.python}")
+    from PIL import Image
+
+    first = os.path.join(out, moves[0], "frames")
+    names = sorted(os.listdir(first))
+    size = "x".join(map(str, Image.open(os.path.join(first, names[0])).size))
+    print(f"# realcam eval on true renders in {out}, {size}, {len(names)} frames, {a.runs} runs, {a.python}")
     print("| move | run | registered | model | RotErr | TransErr | CamMC | seconds |")
     print("|---|---|---|---|---|---|---|---|")
     for move in moves:
