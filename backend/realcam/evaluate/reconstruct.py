@@ -2,12 +2,12 @@
 
 Why this pipeline (measured on renders of a textured room along known moves, 4 runs each):
 - Incremental mapping needs an initial pair, and COLMAP's initialiser rejects a pair whose motion
-  is mostly along the viewing axis (a forward dolly): seeded with frame 0 and a far frame it still
-  landed in a wrong model in 3 runs of 4 (512x320 dolly: no model or RotErr ~2-4). The global
-  mapper (GLOMAP: rotation averaging, global positioning, bundle adjustment) needs no initial pair
-  and gave the same, right answer in every run on dollies in and out, orbit, truck and crane.
-  Trying several initial pairs and keeping the lowest reprojection error cost 2-5x the time and
-  still varied from run to run.
+  is mostly along the viewing axis (init_max_forward_motion): seeded with frame 0 and a far frame
+  it still failed on 25-frame forward dollies in 3 runs of 4 (no model at 512x320; RotErr 1.9,
+  TransErr 5.9 on add-on previews). The global mapper (GLOMAP: rotation averaging, global
+  positioning, bundle adjustment) needs no initial pair and gave the same, right answer in every
+  run on dollies in and out, orbit, truck and crane. Trying several initial pairs and keeping the
+  lowest reprojection error took 3-6x the time, still varied from run to run and never gets a pan.
 - Run-to-run differences came from three places, all pinned here: image ids followed the order in
   which extraction threads finished (images are now imported in frame order first), RANSAC and
   mapper seeds (fixed), and threaded matching (one matching thread, see below).
