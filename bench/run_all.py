@@ -94,6 +94,7 @@ def main():
         ("Stages of one take with a small model", ["bench/job_stages.py"]),
         ("Blender main thread per timer tick while generating", ["bench/addon_ticks.py"]),
         ("Set up backend: time per stage and the environment's size", ["bench/backend_setup.py"]),
+        ("Camera accuracy (`realcam eval`) on true renders, 25 frames at 256x160", ["bench/eval_accuracy.py"]),
     ]
     parts = [
         f"# Benchmarks\n\nWritten by `python bench/run_all.py` on "

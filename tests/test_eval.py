@@ -7,11 +7,11 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import ROOT, SAMPLES, make_bundle, run_cli
+from helpers import ROOT, SAMPLES, make_bundle, run_blender_script, run_cli
 from PIL import Image
 
 from realcam.evaluate.accuracy import load_track
-from realcam.evaluate.metrics import scores
+from realcam.evaluate.metrics import rotation_angles, scores
 from realcam.generate.engine import Engine
 from realcam.generate.video import write_mp4
 
@@ -74,6 +74,23 @@ def test_metrics_definition():
     assert scores(gt, turned)["RotErr"] == pytest.approx(0.1)
 
 
+def _rot(axis, angle):
+    a = np.asarray(axis, float) / np.linalg.norm(axis)
+    K = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
+    return np.eye(3) + np.sin(angle) * K + (1 - np.cos(angle)) * K @ K
+
+
+def test_rotation_error_keeps_precision_near_zero():
+    """arccos of the trace reads exactly 0 below ~1e-8 rad; the rotation-vector norm does not."""
+    R = _rot([0.3, -1, 0.2], 0.7)
+    for angle in (1e-9, 1e-7, 1e-4, 0.5, 3.0):
+        R2 = R @ _rot([1, 2, 3], angle)
+        got = rotation_angles(R[None], R2[None])[0]
+        assert got == pytest.approx(angle, rel=1e-6), angle
+    R32 = R.astype(np.float32)  # float32 input is computed in float64
+    assert rotation_angles(R32[None], (R32 @ _rot([0, 0, 1], 1e-3).astype(np.float32))[None])[0] > 0
+
+
 def test_bundle_and_re10k_tracks_load_the_same(tmp_path):
     bundle = make_bundle(tmp_path / "b", n=4, w=64, h=48)
     Ks, rel = load_track(str(tmp_path / "b"), (128, 96))
@@ -101,6 +118,63 @@ def test_own_camera_scores_small_another_move_clearly_larger(moves):
         assert own["metric_scale"] > 0 and own["TransErr_metric"] < 1.0, own
         other = results[m, [x for x in MOVES if x != m][0]]
         assert other["TransErr"] > 5 * own["TransErr"] and other["CamMC"] > 5 * own["CamMC"], (own, other)
+
+
+TRUE_MOVES = ("dolly_in", "pan", "orbit")
+RUNS = 3
+
+
+@pytest.fixture(scope="module")
+def true_renders(tmp_path_factory):
+    """Cycles renders of a textured room along a forward dolly, a pan and an orbit, cameras read back from Blender."""
+    out = tmp_path_factory.mktemp("true_moves")
+    run_blender_script("textured_moves.py", out, 256, 160, 9, *TRUE_MOVES)
+    return out
+
+
+def test_true_track_scores_small_in_every_run_another_move_clearly_larger(true_renders):
+    """Each video against its own track, several times: right and the same every time (the old incremental,
+    frame-0-seeded mapper called a true forward dolly wrong in 3 runs of 4); against another move, clearly wrong.
+    Every run is a fresh CLI process whose stdout must be the JSON and nothing else."""
+    for i, move in enumerate(TRUE_MOVES):
+        runs = []
+        for _ in range(RUNS):
+            r = run_cli("eval", true_renders / move / "frames", "--cameras", true_renders / move / "cameras.txt")
+            assert r.returncode == 0, r.stderr[-2000:]
+            runs.append(json.loads(r.stdout))  # the whole stdout: any library print would break it
+        for res in runs:
+            assert res["registered"] == res["frames"] == 9, (move, res)
+            assert res["RotErr"] < 0.05 and res["TransErr"] < 0.1, (move, res)
+            assert res["RotErr"] > 0  # no arccos rounding to exactly 0
+            assert res["model"] == ("rotation_only" if move == "pan" else "global_sfm"), (move, res)
+            for k in ("RotErr", "TransErr", "CamMC"):
+                assert res[k] == pytest.approx(runs[0][k], abs=1e-3), (move, k, runs)
+        own = runs[0]
+        other_move = TRUE_MOVES[(i + 1) % len(TRUE_MOVES)]
+        r = run_cli("eval", true_renders / move / "frames", "--cameras", true_renders / other_move / "cameras.txt")
+        assert r.returncode == 0, r.stderr[-2000:]
+        other = json.loads(r.stdout)
+        assert other["RotErr"] > 0.5 or other["TransErr"] > 1.0, (move, other_move, other)
+        assert other["CamMC"] > 10 * own["CamMC"] + 0.5, (move, other_move, own, other)
+
+
+def test_library_prints_never_reach_stdout(tmp_path):
+    """Whatever a C library writes to fd 1 inside the reconstruction (OpenBLAS printf()s its
+    'Bad memory unallocation!' there) lands on stderr; Python's own prints after it still reach stdout."""
+    code = (
+        "import ctypes\n"
+        "from realcam.evaluate.reconstruct import quiet_stdout\n"
+        "libc = ctypes.CDLL(None)\n"
+        "with quiet_stdout():\n"
+        "    libc.printf(b'BLAS : Bad memory unallocation! : 0 0x0\\n')\n"
+        "    libc.puts(b'C noise')\n"
+        "    print('python noise')\n"
+        "print('{}')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "{}\n", r.stdout
+    assert "Bad memory unallocation" in r.stderr and "C noise" in r.stderr and "python noise" in r.stderr
 
 
 def test_video_file_input_and_too_few_frames(moves, tmp_path):

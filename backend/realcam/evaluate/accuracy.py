@@ -1,10 +1,13 @@
 """`realcam eval`: how well a video follows the camera that was asked for (CamI2V protocol).
 
 The camera of every frame is estimated with COLMAP (intrinsics fixed to the
-requested ones), made relative to frame 0, and compared with the requested
+requested ones, global mapper; a video without parallax gets rotations only,
+see reconstruct), made relative to frame 0, and compared with the requested
 track: RotErr, TransErr, CamMC, and their metric variants when a frame-0
 metric depth gives the reconstruction its scale (median ratio of metric depth
 to SfM depth over the points seen in frame 0).
+
+stdout carries the JSON only: the libraries' own prints go to stderr (reconstruct.quiet_stdout).
 """
 
 from __future__ import annotations
@@ -103,25 +106,28 @@ def evaluate(source: str, cameras: str, depth: str | None = None) -> dict:
         Ks, gt = load_track(cameras, size)
         if len(Ks) != len(names):
             raise UserError(f"{source} has {len(names)} frames but {cameras} has {len(Ks)} cameras")
-        # COLMAP runs with one fixed camera: a zoom is evaluated at the first frame's lens.
-        sfm = reconstruct(frames_dir, names, Ks[0], work)
+        sfm = reconstruct(frames_dir, names, Ks, work)
         registered = sorted(sfm.c2w) if sfm else []
         needed = max(3, int(np.ceil(MIN_REGISTERED_FRACTION * len(names))))
         if 0 not in registered or len(registered) < needed:
             raise UserError(
                 f"{source}: only {len(registered)} of {len(names)} frames registered (need {needed}, frame 0 "
-                "among them): too little texture or parallax to recover the camera (a pure pan cannot be "
-                "reconstructed)"
+                "among them): too little texture or overlap between frames to recover the camera"
             )
         gen = relative_to_first(np.stack([sfm.c2w[i] for i in registered]))
         ref = relative_to_first(gt[registered])
         scale = _metric_scale(depth, sfm.frame0_points, size) if depth else None
+        # Without parallax every generated translation is 0: any scale gives the same metric scores.
+        still = sfm.model == "rotation_only"
         result = {
             "frames": len(names),
             "registered": len(registered),
             "registered_frames": registered,
-            **scores(ref, gen, scale),
+            **scores(ref, gen, 1.0 if still and depth else scale),
             "metric_scale": scale,
+            "model": sfm.model,
+            "reprojection_px": sfm.reprojection_px,
+            "rotation_residual_px": sfm.rotation_residual_px,
             "seconds": round(time.perf_counter() - t0, 2),
         }
         return result
