@@ -28,6 +28,7 @@ class Worker:
         self.model_folders = model_folders  # server-configured names -> local folders
         self.engine = Engine()
         self._cancels: dict[str, threading.Event] = {}
+        self._cancelled_by_user: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="realcam-worker", daemon=True)
         self.current: str | None = None
@@ -44,6 +45,7 @@ class Worker:
     def cancel(self, job_id: str) -> None:
         ev = self._cancels.get(job_id)
         if ev is not None:
+            self._cancelled_by_user.add(job_id)
             ev.set()
 
     def _loop(self) -> None:
@@ -84,6 +86,10 @@ class Worker:
         try:
             self.engine.run(self.store.bundle_dir(job_id), self.store.take_dir(job_id), options, on_event, cancel)
         except JobCancelled:
+            if self._stop.is_set() and job_id not in self._cancelled_by_user:
+                # The server is shutting down, not the user cancelling: the job stays "running" on disk,
+                # so the next start runs it again (JobStore recovery) and the client picks the take up.
+                return
             self.store.update(job_id, state=CANCELLED, finished_at=time.time(), progress={"stage": "cancelled"})
         except UserError as e:
             self.store.update(job_id, state=FAILED, finished_at=time.time(), error=str(e))
@@ -94,4 +100,5 @@ class Worker:
             self.store.update(job_id, state=DONE, finished_at=time.time(), progress={"stage": "done"})
         finally:
             self._cancels.pop(job_id, None)
+            self._cancelled_by_user.discard(job_id)
             self.current = None
