@@ -1,16 +1,18 @@
 """RealCam: turn one photo into a camera-controlled video shot (Blender extension).
 
-photo -> scene (photo_source, photo_scene) -> camera track (camera_track,
-presets, re10k_io) -> preview (preview) -> job (flows, backend_process) ->
-video -> sequencer (sequencer). Pure logic shared with the backend lives in
-realcam_core; long work runs as tasks (tasks.py), never blocking the UI.
+photo -> shot (photo_source, photo_scene, shots: a scene per photo) -> camera
+track (camera_track, presets, re10k_io) -> preview (preview) -> job (flows,
+backend_process) -> video -> edit scene (sequencer). Pure logic shared with the
+backend lives in realcam_core; long work runs as tasks (tasks.py), never
+blocking the UI; file events (handlers.py) keep paths relative and pick up
+takes that were running when Blender closed.
 """
 
 import bpy
 
-from . import backend_process, operators, preferences, properties, tasks, ui
+from . import backend_process, handlers, operators, preferences, properties, tasks, ui
 
-_CLASSES = (preferences.RealcamPreferences, properties.RealcamSceneSettings, *operators.CLASSES, *ui.CLASSES)
+_CLASSES = (preferences.RealcamPreferences, *properties.CLASSES, *operators.CLASSES, *ui.CLASSES)
 
 
 def register():
@@ -18,9 +20,11 @@ def register():
         bpy.utils.register_class(cls)
     properties.register()
     ui.register()
+    handlers.register()
 
 
 def unregister():
+    handlers.unregister()
     tasks.unregister()
     backend_process.stop()
     ui.unregister()

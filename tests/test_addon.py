@@ -52,12 +52,13 @@ def test_import_preset_preview_generate_and_re10k(addon_zip, tiny_models, tmp_pa
     movies = [s for s in rep["strips"] if s["type"] == "MOVIE"]
     images = [s for s in rep["strips"] if s["type"] == "IMAGE"]
     assert len(movies) == 2 and len(images) >= 1
-    assert {s["name"] for s in movies} == {"tiny s3", "tiny s4"}
+    assert sorted(s["name"].rsplit(" ", 1)[0] for s in movies) == ["room tiny s3", "room tiny s4"]
     assert len({s["channel"] for s in rep["strips"]}) == len(rep["strips"])  # each on its own channel
     for s in movies:
         assert s["start"] == 1 and s["duration"] == 9
         settings = json.loads(s["realcam"])
         assert settings["model"] == "tiny" and settings["frames"] == [1, 9] and settings["steps"] == 2
+        assert settings["evaluate"] is False and settings["seed"] == int(s["name"].split(" s")[1].split()[0])
         count, fps, size = probe_mp4(os.path.join(settings["take"], "video.mp4"))
         assert (count, size) == (9, (128, 96)) and fps == pytest.approx(24.0)
     a, b = read_re10k(rep["re10k"]["first"]), read_re10k(rep["re10k"]["second"])

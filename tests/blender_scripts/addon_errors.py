@@ -40,7 +40,7 @@ report["first_take"] = {"result": sorted(res), "error": err}
 
 
 def snapshot():
-    sed = scene.sequence_editor
+    sed = rc.edit_scene.sequence_editor
     strips = sed.strips_all if hasattr(sed, "strips_all") else sed.sequences_all
     return {
         "strips": sorted(s.name for s in strips),
