@@ -48,3 +48,11 @@ def remove_fcurves(owner, data_paths) -> None:
         return
     for fc in [fc for fc in fcurves if fc.data_path in data_paths]:
         fcurves.remove(fc)
+
+
+def show_edit_scene(edit) -> None:
+    """5.x: workspaces show the sequencer of their own 'sequencer scene'; give those without one the edit.
+    (4.x shows the active scene's sequencer: the artist goes to the edit scene to see it.)"""
+    for ws in bpy.data.workspaces:
+        if hasattr(ws, "sequencer_scene") and ws.sequencer_scene is None:
+            ws.sequencer_scene = edit

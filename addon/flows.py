@@ -26,7 +26,7 @@ from .realcam_core.bundle import Frame, JobBundle, Settings, SnsSettings, pack_b
 from .realcam_core.camera import Intrinsics
 from .realcam_core.client import BackendError, BackendUnreachable, Client
 from .realcam_core.models import DEFAULT_VIDEO_MODEL, ModelSpec, known_model, native_size_for
-from .tasks import RUNNER, Background, Sleep, Task, TaskCancelled, WaitFor, undo_push
+from .tasks import RUNNER, Background, Sleep, Task, TaskCancelled, WaitFor, a_window, undo_push
 
 POLL_SECONDS = 0.5
 RECONNECT_SECONDS = (1.0, 2.0, 5.0, 10.0)  # waiting for a backend that stopped answering
@@ -218,7 +218,8 @@ def render_preview(task, context, ref, track=None, digest=None):
                 bpy.ops.render.render(animation=True, scene=scene.name)
             else:
                 with preview.RenderWatch() as watch:
-                    bpy.ops.render.render("INVOKE_DEFAULT", animation=True, scene=scene.name)
+                    with bpy.context.temp_override(window=a_window()):
+                        bpy.ops.render.render("INVOKE_DEFAULT", animation=True, scene=scene.name)
                     yield WaitFor(lambda: watch.finished, poll=0.2)
                 if watch.cancelled:
                     raise TaskCancelled()
@@ -487,8 +488,9 @@ def follow_job(task, context, ref, record):
         os.makedirs(take, exist_ok=True)
         yield Background(client.download, job_id, "video", video)
         yield Background(client.download, job_id, "result", os.path.join(take, "result.json"))
-    except (TaskCancelled, FlowError):
+    except (TaskCancelled, FlowError) as e:
         # A cancelled or failed take leaves nothing: no folder, no strip, no job on the backend.
+        task.report("cancelling: stopping the backend job" if isinstance(e, TaskCancelled) else "cleaning up")
         _clear_record(ref, job_id)
         shutil.rmtree(take, ignore_errors=True)
         try:

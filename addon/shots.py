@@ -25,6 +25,7 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
+from . import compat
 from .realcam_core.camera import REFERENCE_C2W_BLENDER_WORLD, blender_from_opencv_c2w
 
 EDIT_SCENE_NAME = "RealCam Edit"
@@ -145,6 +146,7 @@ def edit_scene(shot, create: bool = True):
         r.resolution_x, r.resolution_y, r.resolution_percentage = sr.resolution_x, sr.resolution_y, 100
         edit.frame_start, edit.frame_end = shot.frame_start, shot.frame_end
         edit.sequence_editor_create()
+        compat.show_edit_scene(edit)
     if edit is not None and rc.edit_scene != edit:
         rc.edit_scene = edit
     return edit
@@ -163,6 +165,7 @@ def link_props(shot) -> None:
         if new.name not in children:
             children.link(new)
         rc.props_linked = new.name
+    mark_edited(shot)
 
 
 def show(context, shot) -> None:
@@ -216,6 +219,11 @@ _edits: dict[str, int] = {}
 _preview_at: dict[str, int] = {}
 
 
+def mark_edited(shot) -> None:
+    sid = shot.realcam.shot_id
+    _edits[sid] = _edits.get(sid, 0) + 1
+
+
 def note_preview(shot) -> None:
     _preview_at[shot.realcam.shot_id] = _edits.get(shot.realcam.shot_id, 0)
 
@@ -227,6 +235,9 @@ def forget_edits() -> None:
 
 def on_depsgraph_update(scene, depsgraph) -> None:
     """Count edits of anything a shot shows: its objects, its props collection's objects."""
+    shot_list = all_shots()
+    if not shot_list:
+        return
     touched = set()
     for u in depsgraph.updates:
         ob = u.id
@@ -235,7 +246,7 @@ def on_depsgraph_update(scene, depsgraph) -> None:
                 if s.realcam.shot_id:
                     touched.add(s.realcam.shot_id)
         elif isinstance(ob, bpy.types.Collection):
-            for s in all_shots():
+            for s in shot_list:
                 if ob == s.collection or ob in s.collection.children_recursive:
                     touched.add(s.realcam.shot_id)
     for sid in touched:

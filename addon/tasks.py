@@ -186,7 +186,7 @@ class Runner:
         start = time.perf_counter()
         for task in list(self.tasks):
             while not task.done and (task._ready() or task.cancel_requested):
-                if task.cancel_requested and task._waiting and task._waiting[0] == "thread":
+                if task.cancel_requested and task._waiting and task._waiting[0] == "thread" and not task._ready():
                     break  # a thread cannot be interrupted; cancel lands when it returns
                 task._advance()
                 if time.perf_counter() - start > budget:
@@ -218,12 +218,23 @@ def timer():
     return TICK_INTERVAL if RUNNER.active() else 1.0
 
 
+def a_window():
+    """The context's window, or the first one: timers run without a window in the context, and
+    operators such as ed.undo_push and an interactive render need one (their poll fails otherwise)."""
+    wm = bpy.context.window_manager
+    return bpy.context.window or (wm.windows[0] if wm is not None and len(wm.windows) else None)
+
+
 def undo_push(message: str) -> None:
     """One undo step for what a task changed after its operator returned (Ctrl+Z then undoes exactly that)."""
+    window = a_window()
+    if window is None:
+        return  # no window, no undo stack (Blender started headless on a file without a window)
     try:
-        bpy.ops.ed.undo_push(message=message)
-    except RuntimeError:  # no undo stack (headless without a window): nothing to push onto
-        pass
+        with bpy.context.temp_override(window=window):
+            bpy.ops.ed.undo_push(message=message)
+    except RuntimeError:
+        log.warning("could not push the undo step %r", message, exc_info=True)
 
 
 def _tag_redraw():
