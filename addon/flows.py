@@ -135,6 +135,7 @@ def import_photo(task, context, photo, depth_map, focal_px, model, size, frames,
     rc = shot.realcam
     if not rc.model:
         rc.model = name
+    shots.mark_edited(shot)  # a re-import makes the preview out of date
     shots.edit_scene(shot)
     if replace is None:
         shots.show(context, shot)

@@ -240,7 +240,7 @@ def on_depsgraph_update(scene, depsgraph) -> None:
         return
     touched = set()
     for u in depsgraph.updates:
-        ob = u.id
+        ob = u.id.original  # the updates hold evaluated copies, which belong to no scene
         if isinstance(ob, bpy.types.Object) and (u.is_updated_transform or u.is_updated_geometry):
             for s in ob.users_scene:
                 if s.realcam.shot_id:

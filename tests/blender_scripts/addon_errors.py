@@ -40,6 +40,7 @@ report["first_take"] = {"result": sorted(res), "error": err}
 
 
 def snapshot():
+    takes_dir = os.path.join(work, "jobs", "takes")
     sed = rc.edit_scene.sequence_editor
     strips = sed.strips_all if hasattr(sed, "strips_all") else sed.sequences_all
     return {
@@ -47,6 +48,7 @@ def snapshot():
         "objects": sorted(o.name for o in bpy.data.objects),
         "frames": [scene.frame_start, scene.frame_end],
         "camera": scene.camera.name if scene.camera else None,
+        "take_folders": sorted(os.listdir(takes_dir)),
     }
 
 

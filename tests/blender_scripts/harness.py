@@ -3,14 +3,16 @@
 import json
 import os
 import sys
+import time
 
 import bpy
 
 
-def start(zip_path: str) -> str:
-    """Factory settings, then install and enable the extension zip as a user would."""
+def start(zip_path: str, empty: bool = True) -> str:
+    """Factory settings (empty, or the default startup file with its cube, light and camera), then install and
+    enable the extension zip as a user would."""
     assert os.environ.get("BLENDER_USER_RESOURCES"), "tests must point Blender's user folders at a temp dir"
-    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.wm.read_factory_settings(use_empty=empty)
     bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
     pkg = "bl_ext.user_default.realcam"
     assert pkg in bpy.context.preferences.addons, list(bpy.context.preferences.addons.keys())
@@ -28,6 +30,37 @@ def module(pkg, name):
 def last_task(pkg):
     tasks = module(pkg, "tasks").RUNNER.tasks
     return tasks[-1] if tasks else None
+
+
+def pump(pkg, task=None, until=None, timeout=600.0):
+    """Drive the add-on's timer the way Blender's event loop does (bpy as a module never fires timers):
+    call it without a window in the context, wait the interval it asks for, until the task ends (or until())."""
+    tasks = module(pkg, "tasks")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if until is not None and until():
+            return
+        if until is None and (task is None or task.done):
+            return
+        with bpy.context.temp_override(window=None):
+            interval = tasks.timer()
+        time.sleep(min(interval, 0.05))
+    raise AssertionError(f"timed out waiting for {task.name if task else until}: {task.stage if task else ''}")
+
+
+def gui_op(op, **kw):
+    """An operator as a button runs it: with an undo push when it has the UNDO option."""
+    try:
+        return op("EXEC_DEFAULT", True, **kw), None
+    except RuntimeError as e:
+        return {"CANCELLED"}, str(e)
+
+
+def strips(scene):
+    sed = scene.sequence_editor if scene is not None else None
+    if sed is None:
+        return []
+    return list(sed.strips_all if hasattr(sed, "strips_all") else sed.sequences_all)
 
 
 def run_op(op, **kw):
