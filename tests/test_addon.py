@@ -164,9 +164,8 @@ def test_photo_inputs_exr_exif_and_refusals(addon_zip, tmp_path):
     s = photo.astype(np.float32) / 255.0
     linear = np.where(s <= 0.04045, s / 12.92, ((s + 0.055) / 1.055) ** 2.4).astype(np.float32)
     scan = {"type": OpenEXR.scanlineimage, "compression": OpenEXR.ZIP_COMPRESSION}
-    OpenEXR.File(scan, {"R": linear[..., 0], "G": linear[..., 1], "B": linear[..., 2]}).write(
-        str(inputs / "room_linear.exr")
-    )
+    channels = {c: np.ascontiguousarray(linear[..., i]) for i, c in enumerate("RGB")}
+    OpenEXR.File(scan, channels).write(str(inputs / "room_linear.exr"))
     turned = Image.fromarray(np.ascontiguousarray(np.rot90(photo, 1)))  # shown upright with orientation 6
     e = turned.getexif()
     e[ExifTags.Base.Orientation] = 6
