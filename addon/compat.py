@@ -56,3 +56,11 @@ def show_edit_scene(edit) -> None:
     for ws in bpy.data.workspaces:
         if hasattr(ws, "sequencer_scene") and ws.sequencer_scene is None:
             ws.sequencer_scene = edit
+
+
+def path_options() -> set:
+    """Options for a path property that holds "//" (blend-relative) paths: 4.5 warns without the flag,
+    which older versions do not know."""
+    if "is_path_supports_blend_relative" in bpy.types.Property.bl_rna.properties:
+        return {"PATH_SUPPORTS_BLEND_RELATIVE"}
+    return set()

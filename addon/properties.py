@@ -15,7 +15,10 @@ from bpy.props import (
     StringProperty,
 )
 
+from .compat import path_options
 from .generation_fields import GenerationFields
+
+PATH = path_options()
 
 
 def _props_update(self, context):
@@ -33,7 +36,7 @@ def _props_poll(self, coll):
 class RealcamTake(bpy.types.PropertyGroup):
     """One generated take of the shot: name (also its strip's), folder, and what made it."""
 
-    folder: StringProperty(subtype="DIR_PATH", default="")
+    folder: StringProperty(subtype="DIR_PATH", default="", options=PATH)
     settings: StringProperty(default="")  # JSON: the strip's settings
 
 
@@ -76,18 +79,18 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
     props_linked: StringProperty(default="")  # the collection this shot linked for `props`
 
     # Filled by the photo import.
-    scene_folder: StringProperty(name="Scene folder", subtype="DIR_PATH", default="")
+    scene_folder: StringProperty(name="Scene folder", subtype="DIR_PATH", default="", options=PATH)
     photo: StringProperty(name="Photo", default="")
     median_depth: FloatProperty(name="Median depth (m)", default=0.0)  # metres, whatever the unit scale
     metres_per_unit: FloatProperty(default=1.0)  # the unit scale the mesh was built at
 
-    preview_folder: StringProperty(name="Preview", subtype="DIR_PATH", default="")
+    preview_folder: StringProperty(name="Preview", subtype="DIR_PATH", default="", options=PATH)
     preview_signature: StringProperty(default="")
 
     # The take being generated, kept in the .blend so a crash or a backend restart loses nothing.
     job_id: StringProperty(default="")
     job_backend: StringProperty(default="")
-    job_take: StringProperty(subtype="DIR_PATH", default="")
+    job_take: StringProperty(subtype="DIR_PATH", default="", options=PATH)
     job_meta: StringProperty(default="")  # JSON: what the strip needs once the video is in
 
     takes: CollectionProperty(type=RealcamTake)
