@@ -9,9 +9,53 @@ def eevee_engine_id() -> str:
     return "BLENDER_EEVEE_NEXT" if "BLENDER_EEVEE_NEXT" in items else "BLENDER_EEVEE"
 
 
+def still_image_output(file_format: str) -> dict:
+    """Setting path -> value that make the render output a still-image format.
+
+    5.0 added image_settings.media_type (IMAGE, MULTI_LAYER_IMAGE, VIDEO), which limits file_format to
+    formats of that kind: from a video or multilayer EXR output, PNG is only accepted once it is IMAGE.
+    """
+    out = {}
+    if "media_type" in bpy.types.ImageFormatSettings.bl_rna.properties:
+        out["render.image_settings.media_type"] = "IMAGE"
+    out["render.image_settings.file_format"] = file_format
+    return out
+
+
+def output_side_settings(scene) -> list[str]:
+    """Paths Blender itself resets when the output format changes and changes back, to restore as they were.
+
+    4.2 resets the FFmpeg container, codec and quality when file_format goes back to FFMPEG.
+    """
+    ff = scene.render.ffmpeg
+    return [
+        f"render.ffmpeg.{p.identifier}"
+        for p in ff.bl_rna.properties
+        if p.identifier != "rna_type" and not p.is_readonly and p.type in {"BOOLEAN", "INT", "FLOAT", "STRING", "ENUM"}
+    ]
+
+
+def material_node_tree(mat):
+    """The material's shader node tree. 4.x makes it with use_nodes; 5.0 always has one and deprecates use_nodes."""
+    if bpy.app.version < (5, 0, 0):
+        mat.use_nodes = True
+    return mat.node_tree
+
+
 def sequencer_scene(context):
     """The scene whose sequencer the user edits (5.x may show another scene than the active one)."""
     return getattr(context, "sequencer_scene", None) or context.scene
+
+
+def show_in_sequencer(context, scene) -> None:
+    """5.x: the Sequencer shows the workspace's sequencer scene, and a new file has none: show scene there.
+
+    A workspace already showing another scene keeps it (4.x always shows the active scene). A timer's
+    context has no workspace: then every workspace without a sequencer scene gets it."""
+    ws = getattr(context, "workspace", None)
+    for w in [ws] if ws is not None else bpy.data.workspaces:
+        if getattr(w, "sequencer_scene", scene) is None:
+            w.sequencer_scene = scene
 
 
 def strips(scene):
@@ -48,14 +92,6 @@ def remove_fcurves(owner, data_paths) -> None:
         return
     for fc in [fc for fc in fcurves if fc.data_path in data_paths]:
         fcurves.remove(fc)
-
-
-def show_edit_scene(edit) -> None:
-    """5.x: workspaces show the sequencer of their own 'sequencer scene'; give those without one the edit.
-    (4.x shows the active scene's sequencer: the artist goes to the edit scene to see it.)"""
-    for ws in bpy.data.workspaces:
-        if hasattr(ws, "sequencer_scene") and ws.sequencer_scene is None:
-            ws.sequencer_scene = edit
 
 
 def path_options() -> set:

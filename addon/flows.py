@@ -275,6 +275,7 @@ def _settings(context, scene, name: str, fps: float) -> Settings:
         fps=fps,
         sns=SnsSettings(rc.sns_enabled, rc.sns_threshold),
         evaluate=rc.evaluate,
+        camera_condition=rc.camera_condition,
     )
 
 

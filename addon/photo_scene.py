@@ -16,6 +16,7 @@ import numpy as np
 from mathutils import Matrix
 
 from . import shots
+from .compat import material_node_tree
 from .realcam_core.camera import (
     REFERENCE_C2W_BLENDER_WORLD,
     Intrinsics,
@@ -49,8 +50,7 @@ def _vertices(depth: np.ndarray, K: Intrinsics) -> np.ndarray:
 
 def _material(name: str) -> bpy.types.Material:
     mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
-    nt = mat.node_tree
+    nt = material_node_tree(mat)
     nt.nodes.clear()
     attr = nt.nodes.new("ShaderNodeAttribute")
     attr.attribute_name = COLOR_ATTRIBUTE

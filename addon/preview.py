@@ -15,7 +15,7 @@ import os
 import bpy
 import numpy as np
 
-from .compat import eevee_engine_id
+from .compat import eevee_engine_id, output_side_settings, still_image_output
 
 
 # Attribute path -> value while the preview renders.
@@ -30,7 +30,7 @@ def _preview_settings(scene, folder: str, engine: str) -> dict:
         "render.use_file_extension": True,
         "render.use_overwrite": True,
         "render.filepath": os.path.join(folder, "####"),
-        "render.image_settings.file_format": "PNG",
+        **still_image_output("PNG"),
         "render.image_settings.color_mode": "RGBA",
         "render.image_settings.color_depth": "8",
         "view_settings.view_transform": "Standard",
@@ -56,17 +56,28 @@ def _resolve(scene, path):
 
 
 def swap_settings(scene, folder: str, engine: str = "EEVEE") -> dict:
-    """Apply the preview settings; returns what to put back."""
+    """Apply the preview settings; returns what to put back.
+
+    Everything is read before anything changes (changing the format changes which colour depths are
+    allowed), and a setting Blender refuses puts back what was already changed."""
+    wanted = _preview_settings(scene, folder, engine)
     saved = {}
-    for path, value in _preview_settings(scene, folder, engine).items():
+    for path in [*wanted, *output_side_settings(scene)]:
         obj, attr = _resolve(scene, path)
         saved[path] = getattr(obj, attr)
-        setattr(obj, attr, value)
+    try:
+        for path, value in wanted.items():
+            obj, attr = _resolve(scene, path)
+            setattr(obj, attr, value)
+    except BaseException:
+        restore_settings(scene, saved)
+        raise
     return saved
 
 
 def restore_settings(scene, saved: dict) -> None:
-    # Engine first: engine-specific settings only accept values for their engine.
+    # Engine first: engine-specific settings only accept values for their engine. Then in the order saved:
+    # media type before file format before colour depth, FFmpeg settings after the format.
     for path in sorted(saved, key=lambda p: p != "render.engine"):
         obj, attr = _resolve(scene, path)
         try:

@@ -57,6 +57,11 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
         max=1.0,
         description="Noise level from which steps are shaped (0.9 = upstream t >= 900)",
     )
+    camera_condition: BoolProperty(
+        name="Camera condition",
+        default=True,
+        description="Also tell the model the camera (Plücker rays); only models with a camera adapter use it",
+    )
     evaluate: BoolProperty(
         name="Measure camera accuracy",
         default=False,

@@ -146,9 +146,10 @@ def edit_scene(shot, create: bool = True):
         r.resolution_x, r.resolution_y, r.resolution_percentage = sr.resolution_x, sr.resolution_y, 100
         edit.frame_start, edit.frame_end = shot.frame_start, shot.frame_end
         edit.sequence_editor_create()
-        compat.show_edit_scene(edit)
-    if edit is not None and rc.edit_scene != edit:
-        rc.edit_scene = edit
+    if edit is not None:
+        if rc.edit_scene != edit:
+            rc.edit_scene = edit
+        compat.show_in_sequencer(bpy.context, edit)
     return edit
 
 

@@ -100,6 +100,7 @@ class REALCAM_PT_main(bpy.types.Panel):
         sub = row.row()
         sub.enabled = rc.sns_enabled
         sub.prop(rc, "sns_threshold")
+        box.prop(rc, "camera_condition")
         box.prop(rc, "evaluate")
 
         state = shots.preview_state(scene)

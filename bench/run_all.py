@@ -78,6 +78,7 @@ def main():
                 os.path.join(tiny, "svd"),
             ],
         ),
+        ("Camera condition cost of Wan2.2-Fun-5B-Control-Camera at 1280x704x121", ["bench/camera_adapter.py"]),
         ("Backend service request overhead", ["bench/server_overhead.py"]),
         ("Stages of one take with a small model", ["bench/job_stages.py"]),
         ("Blender main thread per timer tick while generating", ["bench/addon_ticks.py"]),

@@ -1,11 +1,14 @@
 """Request overhead of the backend service, on a real server process with a small model.
 
-    python bench/server_overhead.py [--jobs 10]
+    python bench/server_overhead.py [--jobs 50]
 
 Starts `realcam serve` on a free loopback port with tiny random-weight models,
 runs one warm-up job (the model loads), then measures: submitting a bundle
 until it is queued, polling a job's state, and the time from submitting to the
 first denoising step reported with the model already loaded (polled every 2 ms).
+Then, in this process, what the request checks cost on their own: the Host,
+Origin, token and content-type rules, and judging the archive from its central
+directory before unpacking.
 """
 
 import argparse
@@ -21,7 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _server import tiny_server  # noqa: E402
-from conftest import make_bundle  # noqa: E402
+from helpers import make_bundle  # noqa: E402
 
 from realcam.testing.tiny_models import build_wan22_ti2v  # noqa: E402
 from realcam_core.bundle import pack_bundle  # noqa: E402
@@ -34,7 +37,7 @@ def ms(values):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--jobs", type=int, default=10)
+    ap.add_argument("--jobs", type=int, default=50)
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="realcam-bench-")
     model = build_wan22_ti2v(os.path.join(tmp, "tiny-wan"))
@@ -79,8 +82,43 @@ def main():
         print(f"submit -> queued (upload, unpack, validate, store): {ms(submit_t)}")
         print(f"poll one job's state:                              {ms(poll_t)}")
         print(f"submit -> first denoising step, model loaded:      {ms(first_step_t)}")
+        print(check_costs(path, client.base))
     finally:
         stack.close()
+
+
+def check_costs(archive: str, base_url: str) -> str:
+    """The request checks alone, in this process (no network), median of many runs."""
+    try:
+        from realcam.service.guard import Guard
+        from realcam_core import api
+        from realcam_core.bundle import Limits, inspect_archive
+    except ImportError:
+        return "request checks: not in this version"
+    host = base_url.split("//", 1)[1]
+    guard = Guard("127.0.0.1", [], "a-token-long-enough-1234")
+    headers = {
+        "host": host,
+        "authorization": "Bearer a-token-long-enough-1234",
+        "content-type": api.BUNDLE_CONTENT_TYPE,
+        "content-length": str(os.path.getsize(archive)),
+    }
+    limits = Limits(max_frames=241, max_pixels=1280 * 720)
+
+    def median_us(fn, n=2000):
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return statistics.median(times) * 1e6
+
+    g = median_us(lambda: guard.refusal("POST", "/v1/jobs", headers))
+    z = median_us(lambda: inspect_archive(archive, limits), 500)
+    return (
+        f"request checks alone: Host/Origin/token/type {g:7.1f} us, "
+        f"archive judged from its central directory {z:7.1f} us"
+    )
 
 
 if __name__ == "__main__":

@@ -23,4 +23,5 @@ fi
 "$VPY" -m pip install -q -e ".[test]" 2>&1 | grep -v -e "^WARNING: Location" -e "BuildBackendWarning" || true
 "$VPY" -c 'import torch, diffusers, transformers, bpy, realcam, realcam_core' || {
   echo "realcam: the environment in .venv is incomplete (see the pip output above)" >&2; exit 1; }
+source "$ROOT/scripts/blender_envs.sh"
 export PATH="$ROOT/.venv/bin:$PATH"

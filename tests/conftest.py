@@ -3,7 +3,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import ROOT
+from helpers import ROOT, blender_pythons
 
 
 @pytest.fixture(scope="session")
@@ -12,6 +12,19 @@ def tiny_models(tmp_path_factory):
     from realcam.testing.tiny_models import build_all
 
     return build_all(str(tmp_path_factory.mktemp("tiny-models")))
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(python, id=f"bpy{ver}", marks=[pytest.mark.skip(reason=f"bpy {ver} {why}")] if why else [])
+        for ver, python, why in blender_pythons()
+    ],
+)
+def blender_python(request):
+    """The Python with bpy that runs a Blender test's scripts, once per Blender version; a version that is not
+    set up is skipped, saying why. The backend always runs from this Python."""
+    return request.param
 
 
 @pytest.fixture(scope="session")

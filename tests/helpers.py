@@ -19,16 +19,42 @@ SAMPLES = os.path.join(ROOT, "samples")
 BLENDER_SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "blender_scripts")
 
 
-def run_blender_script(name, *args, user_dir=None, timeout=900):
+# Other Blender versions the add-on is tested on, each in its own environment (scripts/blender_envs.sh);
+# .venv's own bpy is 4.5.
+BLENDER_VERSIONS = os.environ.get("REALCAM_BLENDER_VERSIONS", "4.2 5.0").split()
+BLENDER_ENVS = os.path.join(ROOT, ".venv", "blender")
+
+
+def blender_pythons():
+    """(version, Python with that bpy or None, why it is missing) for .venv's bpy and each other version."""
+    from importlib.metadata import version
+
+    out = [(version("bpy").rsplit(".", 1)[0], sys.executable, None)]
+    for ver in BLENDER_VERSIONS:
+        python = os.path.join(BLENDER_ENVS, ver, "bin", "python")
+        if os.path.exists(python):
+            out.append((ver, python, None))
+            continue
+        skip = os.path.join(BLENDER_ENVS, f"{ver}.skip")
+        why = "is not set up (scripts/test.sh sets it up)"
+        if os.path.exists(skip):
+            with open(skip) as fh:
+                why = "cannot be installed here: " + (fh.read().strip().splitlines() or ["no reason given"])[-1]
+        out.append((ver, None, why))
+    return out
+
+
+def run_blender_script(name, *args, user_dir=None, python=None, timeout=900):
     """Run a script under tests/blender_scripts in a fresh Python with real bpy.
 
-    user_dir: Blender's user folders (the extension lands there), never the home folder."""
+    user_dir: Blender's user folders (the extension lands there), never the home folder.
+    python: another Blender version's Python (the blender_python fixture); the backend stays on this one."""
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
     if user_dir is not None:
         env["BLENDER_USER_RESOURCES"] = str(user_dir)
     proc = subprocess.run(
-        [sys.executable, os.path.join(BLENDER_SCRIPTS, name), *map(str, args)],
+        [python or sys.executable, os.path.join(BLENDER_SCRIPTS, name), *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -1,4 +1,5 @@
-"""The add-on in real Blender (bpy 4.5), installed from its built zip, against a real backend on loopback."""
+"""The add-on in real Blender (bpy 4.5, and 4.2 and 5.0 where set up), installed from its built zip, against a real
+backend on loopback: the backend runs from this Python, each Blender from its own environment."""
 
 import json
 import os
@@ -21,7 +22,7 @@ def test_zip_is_a_valid_extension(addon_zip):
     assert not any("__pycache__" in n for n in names)
 
 
-def test_import_preset_preview_generate_and_re10k(addon_zip, tiny_models, tmp_path):
+def test_import_preset_preview_generate_and_re10k(addon_zip, tiny_models, tmp_path, blender_python):
     srv = Server(tmp_path / "data", tiny_models)
     try:
         run_blender_script(
@@ -33,10 +34,12 @@ def test_import_preset_preview_generate_and_re10k(addon_zip, tiny_models, tmp_pa
             tmp_path / "report.json",
             tmp_path,
             user_dir=tmp_path / "blender-user",
+            python=blender_python,
         )
     finally:
         srv.stop()
     rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep["deprecations"] == []  # nothing the add-on calls is on its way out of Blender
     imp = rep["import"]
     assert imp["error"] is None and imp["resolution"] == [128, 96] and imp["fps"] == 24.0
     assert imp["frames"] == [1, 9] and imp["mesh_vertices"] == 128 * 96
@@ -49,6 +52,8 @@ def test_import_preset_preview_generate_and_re10k(addon_zip, tiny_models, tmp_pa
     assert "does not move" in rep["still_generate"]["error"]
     assert rep["preset_moved"][1] > 1.0  # dolly in along +Y
     assert rep["generate1"]["error"] is None and rep["generate2"]["error"] is None
+    # 5.x shows the workspace's sequencer scene (none in a new file): the add-on points it at the scene.
+    assert rep["sequencer_scene"] == (rep["edit"] if rep["blender"] >= [5, 0, 0] else None)
     movies = [s for s in rep["strips"] if s["type"] == "MOVIE"]
     images = [s for s in rep["strips"] if s["type"] == "IMAGE"]
     assert len(movies) == 2 and len(images) >= 1
@@ -58,6 +63,7 @@ def test_import_preset_preview_generate_and_re10k(addon_zip, tiny_models, tmp_pa
         assert s["start"] == 1 and s["duration"] == 9
         settings = json.loads(s["realcam"])
         assert settings["model"] == "tiny" and settings["frames"] == [1, 9] and settings["steps"] == 2
+        assert settings["camera_condition"] is (settings["seed"] == 3)
         assert settings["evaluate"] is False and settings["seed"] == int(s["name"].split(" s")[1].split()[0])
         count, fps, size = probe_mp4(os.path.join(settings["take"], "video.mp4"))
         assert (count, size) == (9, (128, 96)) and fps == pytest.approx(24.0)
@@ -77,7 +83,7 @@ def test_import_preset_preview_generate_and_re10k(addon_zip, tiny_models, tmp_pa
     assert (tmp_path / "flow.blend").exists()
 
 
-def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models, tmp_path):
+def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models, tmp_path, blender_python):
     """Default startup file, interactive (timer) path, undo, isolation, F12, panel -> bundle -> result -> strip."""
     srv = Server(tmp_path / "data", tiny_models)
     try:
@@ -89,10 +95,12 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
             tmp_path / "report.json",
             tmp_path,
             user_dir=tmp_path / "blender-user",
+            python=blender_python,
         )
     finally:
         srv.stop()
     rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep["deprecations"] == []
     assert rep["startup"] == ["Camera", "Cube", "Light"]
     imp = rep["import"]
     assert imp["error"] is None and imp["returned_while_running"], imp  # the GUI path: the timer built the shot
@@ -153,7 +161,7 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
     assert all(os.path.isdir(p) and p.startswith(fs["project"]) for p in fs["resolved"]) and all(fs["videos"])
 
 
-def test_photo_inputs_exr_exif_and_refusals(addon_zip, tmp_path):
+def test_photo_inputs_exr_exif_and_refusals(addon_zip, tmp_path, blender_python):
     """EXR colour, EXIF orientation and focal, width without height, 8-bit depth, unique folders; no backend."""
     import OpenEXR
     from PIL import ExifTags, Image
@@ -182,6 +190,7 @@ def test_photo_inputs_exr_exif_and_refusals(addon_zip, tmp_path):
         tmp_path / "report.json",
         tmp_path,
         user_dir=tmp_path / "blender-user",
+        python=blender_python,
     )
     rep = json.loads((tmp_path / "report.json").read_text())
     jpeg = np.load(tmp_path / "jpeg.npy")
@@ -319,7 +328,7 @@ def test_a_studio_file_two_shots_units_rig_stale_preview_and_a_moved_project(add
         assert rep["studio_moved"][key] == rep["studio_before"][key], key
 
 
-def test_refusals_are_clear_and_lose_nothing(addon_zip, tiny_models, tmp_path):
+def test_refusals_are_clear_and_lose_nothing(addon_zip, tiny_models, tmp_path, blender_python):
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "model_index.json").write_text(json.dumps({"_class_name": "WanImageToVideoPipeline"}))
@@ -341,6 +350,7 @@ def test_refusals_are_clear_and_lose_nothing(addon_zip, tiny_models, tmp_path):
             tmp_path,
             free_port(),
             user_dir=tmp_path / "blender-user",
+            python=blender_python,
         )
     finally:
         srv.stop()
@@ -370,6 +380,24 @@ def test_refusals_are_clear_and_lose_nothing(addon_zip, tiny_models, tmp_path):
     assert set(before["objects"]) <= set(after["objects"])  # nothing removed
 
 
+def test_preview_gives_back_every_render_setting(addon_zip, tmp_path, blender_python):
+    """Video, multilayer EXR, 32-bit EXR, 16-bit PNG, Cycles JPEG outputs: the preview swaps them and puts them back."""
+    run_blender_script(
+        "preview_settings.py",
+        addon_zip,
+        tmp_path / "report.json",
+        user_dir=tmp_path / "blender-user",
+        python=blender_python,
+    )
+    rep = json.loads((tmp_path / "report.json").read_text())
+    refused = rep.pop("refused")
+    assert "NO_SUCH_MODE" in refused["error"] and refused["not_restored"] == {}, refused
+    for case, entry in rep.items():
+        assert entry["error"] is None, (case, entry["error"])
+        assert entry["applied"][1:] == ["PNG", "RGBA", "8"], (case, entry["applied"])
+        assert entry["not_restored"] == {}, (case, entry["not_restored"])
+
+
 def test_a_take_survives_a_killed_backend_and_blender_closing(addon_zip, tiny_models, tmp_path):
     """The backend killed mid-job and started again; Blender closed mid-job and the .blend reopened."""
     port = free_port()
@@ -394,7 +422,7 @@ def test_a_take_survives_a_killed_backend_and_blender_closing(addon_zip, tiny_mo
     assert not r["job_id_after"] and len(r["takes"]) == 2
 
 
-def test_embedded_backend_starts_is_reused_and_stops(addon_zip, tiny_models, tmp_path):
+def test_embedded_backend_starts_is_reused_and_stops(addon_zip, tiny_models, tmp_path, blender_python):
     port = free_port()
     command = (
         f"{sys.executable} -m realcam serve --data {tmp_path / 'embedded-data'} "
@@ -409,6 +437,7 @@ def test_embedded_backend_starts_is_reused_and_stops(addon_zip, tiny_models, tmp
         tmp_path / "report.json",
         tmp_path,
         user_dir=tmp_path / "blender-user",
+        python=blender_python,
     )
     rep = json.loads((tmp_path / "report.json").read_text())
     assert rep["import"]["error"] is None and rep["import"]["backend_started"] is False  # a depth map needs none

@@ -94,6 +94,18 @@ def test_every_manifest_problem_is_reported_with_its_path(tmp_path):
         assert expected in probs
 
 
+def test_camera_condition_is_optional_true_by_default_and_boolean(tmp_path):
+    make_bundle(tmp_path)
+    assert load_bundle(str(tmp_path)).settings.camera_condition is True
+    assert json.load(open(tmp_path / "manifest.json"))["settings"]["camera_condition"] is True
+    edit_manifest(tmp_path, lambda d: d["settings"].pop("camera_condition"))  # a bundle from before the field
+    assert load_bundle(str(tmp_path)).settings.camera_condition is True
+    edit_manifest(tmp_path, lambda d: d["settings"].update(camera_condition=False))
+    assert load_bundle(str(tmp_path)).settings.camera_condition is False
+    edit_manifest(tmp_path, lambda d: d["settings"].update(camera_condition="yes"))
+    assert "manifest.json: settings.camera_condition: must be true or false" in problems_of(tmp_path)
+
+
 def test_frame_zero_must_be_the_reference_camera(tmp_path):
     make_bundle(tmp_path)
     edit_manifest(tmp_path, lambda d: d["frames"][0]["c2w"][2].__setitem__(3, 0.5))

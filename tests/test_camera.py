@@ -178,10 +178,10 @@ def test_facts_horizontal_fit_with_shift():
     assert K.cy == pytest.approx(300 - 40)
 
 
-def test_projection_matches_real_blender(tmp_path):
+def test_projection_matches_real_blender(tmp_path, blender_python):
     """Blender's own world_to_camera_view agrees with K and c2w, for every fit, shift and pixel aspect."""
     out = tmp_path / "cases.json"
-    run_blender_script("project_points.py", out, 7, 24)
+    run_blender_script("project_points.py", out, 7, 24, python=blender_python)
     cases = json.loads(out.read_text())
     assert len(cases) == 24
     worst = 0.0

@@ -358,7 +358,7 @@ def _depth_map_files(folder):
     return metres
 
 
-def test_addon_and_backend_read_depth_maps_by_one_rule(tmp_path, addon_zip):
+def test_addon_and_backend_read_depth_maps_by_one_rule(tmp_path, addon_zip, blender_python):
     """The same files through the backend's reader and the add-on's in real Blender: same verdicts, same depth."""
     from helpers import run_blender_script
 
@@ -369,7 +369,9 @@ def test_addon_and_backend_read_depth_maps_by_one_rule(tmp_path, addon_zip):
     files.mkdir()
     out.mkdir()
     metres = _depth_map_files(files)
-    run_blender_script("depth_maps.py", addon_zip, files, out, user_dir=tmp_path / "blender-user")
+    run_blender_script(
+        "depth_maps.py", addon_zip, files, out, user_dir=tmp_path / "blender-user", python=blender_python
+    )
     addon = json.loads((out / "report.json").read_text())
     assert set(addon) == {p.name for p in files.iterdir()}
     for name, addon_error in addon.items():

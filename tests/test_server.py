@@ -28,6 +28,8 @@ def server(tmp_path_factory, tiny_models):
         "3",
         "--max-pixels",
         "16384",
+        "--model-dir",
+        f"tiny-fun={tiny_models['wan22-fun-camera']}",
     )
     yield s
     s.stop()
@@ -85,6 +87,17 @@ def test_submit_poll_download(server, tmp_path):
         assert "/v1/jobs" in json.load(r)["paths"]
 
 
+def test_camera_model_runs_with_noise_shaping_through_the_server(server, tmp_path):
+    c = server.client
+    job = c.submit(bundle_zip(tmp_path, "fun", n=5, steps=3, model="tiny-fun"))
+    assert wait_for(c, job["id"])["state"] == "done"
+    c.download(job["id"], "result", str(tmp_path / "r.json"))
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert res["camera_condition"]["used"] and res["sns"]["enabled"] and res["sns"]["shaped_steps"]
+    fun = next(m for m in c.models()["video"] if m["name"] == "tiny-fun")
+    assert fun["spec"]["family"] == "wan-fun-camera"
+
+
 def test_cancel_while_running_then_delete(server, tmp_path):
     c = server.client
     with pytest.raises(BackendError, match="1000 steps is more than Wan 2.2 TI2V-5B supports"):
@@ -133,6 +146,7 @@ def raw_post(port, chunk, count, declare_length):
 
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.putrequest("POST", "/v1/jobs")
+    conn.putheader("Content-Type", "application/vnd.realcam.bundle+zip")
     if declare_length:
         conn.putheader("Content-Length", str(len(chunk) * count))
     else:
@@ -154,7 +168,9 @@ def raw_post(port, chunk, count, declare_length):
 
 def test_bad_input_is_refused_and_the_server_keeps_serving(server, tmp_path):
     def post(body, path="/v1/jobs"):
-        req = urllib.request.Request(server.url + path, data=body, method="POST")
+        req = urllib.request.Request(
+            server.url + path, data=body, method="POST", headers={"Content-Type": "application/vnd.realcam.bundle+zip"}
+        )
         try:
             with urllib.request.urlopen(req) as r:
                 return r.status, json.load(r)

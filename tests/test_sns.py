@@ -86,7 +86,7 @@ def test_disabled_shaper_changes_nothing():
     assert shaper.shaped_steps == [] and shaper.shape(z, 0) is z and shaper.after_step(0, z) is z
 
 
-FAMILY_TINY_MODEL = {"wan": "wan22-ti2v", "svd": "svd"}  # one tiny model per adapter family
+FAMILY_TINY_MODEL = {"wan": "wan22-ti2v", "svd": "svd", "wan-fun-camera": "wan22-fun-camera"}  # one per family
 
 
 def test_every_adapter_family_has_a_contract_case():
@@ -96,19 +96,21 @@ def test_every_adapter_family_has_a_contract_case():
 @pytest.mark.parametrize("family", sorted(FAMILY_TINY_MODEL))
 def test_adapter_contract_against_its_real_pipeline(tiny_video_models, family):
     """What every adapter promises the engine, checked against the diffusers pipeline it wraps."""
-    from diffusers import DiffusionPipeline
-
     folder = tiny_video_models[FAMILY_TINY_MODEL[family]]
     _, spec, adapter = resolve_video_model(folder)
     assert adapter.family == family
-    pipe = DiffusionPipeline.from_pretrained(folder)
+    pipe = adapter.load(folder, "cpu", torch.float32, "none", False)
     pipe.set_progress_bar_config(disable=True)
     frames, h, w = spec.frame_count_for(6), 64, 64
 
     # Latent layout: the shape the pipeline itself denoises.
-    args = adapter.call_arguments(Image.new("RGB", (w, h), (120, 90, 60)), _Job(h, w, frames))
+    image, job = Image.new("RGB", (w, h), (120, 90, 60)), _Job(h, w, frames)
+    args = adapter.call_arguments(image, job)
+    cameras = (np.tile([[64.0, 64.0, 32.0, 32.0]], (frames, 1)), np.tile(np.eye(4), (frames, 1, 1)))
+    assert adapter.prepare_conditions(pipe, image, job, cameras) is adapter.has_camera_condition
     with torch.inference_mode():
         own = pipe(**{**args, "num_inference_steps": 1}, output_type="latent").frames
+    adapter.clear_conditions(pipe)
     shape = adapter.latent_shape(pipe, frames, h, w)
     assert tuple(own.shape) == shape
 
@@ -120,7 +122,7 @@ def test_adapter_contract_against_its_real_pipeline(tiny_video_models, family):
     # Masks broadcast onto it; reference frames are never shaped, covered cells elsewhere are.
     m = adapter.latent_mask(pipe, np.ones((frames, h, w), bool), 0.9)
     full = m.expand(shape)
-    time_axis = 2 if family == "wan" else 1
+    time_axis = 2 if family.startswith("wan") else 1
     for f in adapter.reference_latent_frames():
         assert not full.select(time_axis, f).any()
     others = [f for f in range(shape[time_axis]) if f not in adapter.reference_latent_frames()]
@@ -144,6 +146,7 @@ class _Job:
     def __init__(self, h, w, frames):
         self.height, self.width, self.model_frames = h, w, frames
         self.steps, self.guidance, self.prompt, self.negative_prompt = 1, 1.0, "a room", ""
+        self.camera_condition = True
 
 
 def test_latent_masks_follow_coverage(tiny_video_models):

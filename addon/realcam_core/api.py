@@ -2,10 +2,12 @@
 
 All paths are under /v1. Bodies are raw bytes, not multipart, so the server can
 count them as they stream in. With a token configured, every request but
-/v1/health needs `Authorization: Bearer TOKEN`.
+/v1/health needs `Authorization: Bearer TOKEN` (the scheme in any case).
 
     GET    /v1/health                 {"status", "version", "api_version", "bundle_schema_versions",
-                                       "device", "loaded_model", "queued", "running"}
+                                       "device", "loaded_model", "queued", "running",
+                                       "worker": {"alive", "current", "error"}}; 503 with "error"
+                                       when the worker has stopped or cannot save job states
     GET    /v1/models                 {"video": [...], "depth": [...]}: known and configured models,
                                        each with "cached" (weights present locally)
     POST   /v1/depth?size=WxH&focal_px=F&model=M     body: the photo      -> zip: image.png, depth.npy,
@@ -26,7 +28,31 @@ A job:
      "progress": {"stage", "step", "total", "eta_s"}, "position" (in the queue, 0 = next),
      "error" (why it failed), "attempts"}
 
-Errors: 4xx/5xx with {"error": "one line", "problems": ["path: message", ...]}.
+Content types. Every POST and DELETE names its body's type, and never one a
+web page could send without the browser asking the server first (text/plain,
+application/x-www-form-urlencoded, multipart/form-data): POST /v1/jobs sends
+BUNDLE_CONTENT_TYPE, POST /v1/depth an image type (image/jpeg, image/png, ...)
+or application/octet-stream, cancel and DELETE CONTROL_CONTENT_TYPE (the body
+may be empty). Anything else is refused with 415.
+
+Who may ask. The server answers only requests whose Host header names it: a
+loopback name or address (localhost, 127.0.0.1, [::1], any port), the address
+it is bound to, or a name given with `realcam serve --allow-host NAME`; bound to
+a non-loopback address it also accepts IP addresses (DNS rebinding needs a
+name). A request with an Origin header is refused unless that origin is the
+server itself (its own /docs page); `Origin: null` is refused. Both give 403.
+
+Downloads (video, frames, result, the depth zip) come with Content-Length and
+`Repr-Digest: sha-256=:BASE64:` (RFC 9530), the SHA-256 of the body: a client
+keeps a file only when both match.
+
+Errors: 4xx/5xx with {"error": "one line", "problems": ["path: message", ...]}, and no
+absolute path of the server's machine in either:
+    400 not a zip, no body       401 token         403 Host or Origin refused
+    404 no such job              408 the upload stalled or took too long
+    409 not in a state for that  413 over a size limit (upload, unpacked bundle, pixels)
+    415 content type             422 a bundle or a parameter that fails validation
+    503 the worker cannot run jobs (see /v1/health)     507 the server's disk is full
 """
 
 API_VERSION = 1
@@ -43,6 +69,46 @@ FINISHED = (DONE, FAILED, CANCELLED)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 
+BUNDLE_CONTENT_TYPE = "application/vnd.realcam.bundle+zip"
+CONTROL_CONTENT_TYPE = "application/json"
+DEPTH_CONTENT_TYPES = ("image/*", "application/octet-stream")
+# What a browser may send cross-origin without a CORS preflight: never accepted for a change.
+SIMPLE_CONTENT_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
+DIGEST_HEADER = "Repr-Digest"
+MIN_REMOTE_TOKEN_CHARS = 16  # a server reachable from other machines needs a token at least this long
+
 
 def job_path(job_id: str, what: str = "") -> str:
     return f"{PREFIX}/jobs/{job_id}" + (f"/{what}" if what else "")
+
+
+def media_type(content_type: str | None) -> str:
+    """The media type of a Content-Type header, lower case, without parameters."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def is_depth_content_type(media: str) -> bool:
+    return media == "application/octet-stream" or (media.startswith("image/") and len(media) > 6)
+
+
+def repr_digest(sha256: bytes) -> str:
+    """The Repr-Digest header value for a body with this SHA-256."""
+    import base64
+
+    return "sha-256=:" + base64.b64encode(sha256).decode("ascii") + ":"
+
+
+def parse_repr_digest(value: str | None) -> bytes | None:
+    """The SHA-256 in a Repr-Digest header, or None when it carries none."""
+    import base64
+    import binascii
+
+    for item in (value or "").split(","):
+        name, _, encoded = item.strip().partition("=")
+        if name.strip().lower() == "sha-256" and encoded.startswith(":") and encoded.endswith(":"):
+            try:
+                digest = base64.b64decode(encoded[1:-1], validate=True)
+            except (binascii.Error, ValueError):
+                return None
+            return digest if len(digest) == 32 else None
+    return None

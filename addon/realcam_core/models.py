@@ -80,6 +80,22 @@ WAN22_TI2V_5B = ModelSpec(
     max_steps=200,
 )
 
+# Wan 2.2 TI2V-5B with a camera adapter (VideoX-Fun): the same limits, and told the camera itself.
+WAN22_FUN_5B_CAMERA = ModelSpec(
+    name="Wan 2.2 Fun 5B Control-Camera",
+    family="wan-fun-camera",
+    native_sizes=((1280, 704), (704, 1280)),
+    size_multiple=32,
+    max_pixels=1280 * 704,
+    max_frames=121,
+    temporal_factor=4,
+    native_fps=24.0,
+    default_steps=50,
+    default_guidance=6.0,  # VideoX-Fun's camera example
+    licence="unverified: its model card could not be read here (Wan 2.2 and VideoX-Fun are Apache-2.0); check the card",
+    max_steps=200,
+)
+
 WAN21_I2V_480P = ModelSpec(
     name="Wan 2.1 I2V-14B 480p",
     family="wan",
@@ -130,6 +146,7 @@ class KnownVideoModel:
     alias: str
     repo_id: str
     spec: ModelSpec
+    index_file: str = "model_index.json"  # the file whose presence in the cache means "cached"
 
 
 # Default: Wan 2.2 TI2V-5B. With model CPU offload it runs at its native
@@ -138,8 +155,12 @@ class KnownVideoModel:
 # Apache-2.0, which studios can use. Wan 2.1 14B needs ~30 GB of weights in
 # bf16 (offload on 24 GB cards is slow); SVD-xt fits easily but stops at 25
 # frames, has no prompt and a restrictive licence.
+WAN22_TI2V_5B_REPO = "Wan-AI/Wan2.2-TI2V-5B-Diffusers"
+# Its transformer only; VAE, text encoder, tokenizer and scheduler come from WAN22_TI2V_5B_REPO.
+WAN22_FUN_5B_CAMERA_REPO = "alibaba-pai/Wan2.2-Fun-5B-Control-Camera"
 KNOWN_VIDEO_MODELS = [
-    KnownVideoModel("wan2.2-ti2v-5b", "Wan-AI/Wan2.2-TI2V-5B-Diffusers", WAN22_TI2V_5B),
+    KnownVideoModel("wan2.2-ti2v-5b", WAN22_TI2V_5B_REPO, WAN22_TI2V_5B),
+    KnownVideoModel("wan2.2-fun-5b-camera", WAN22_FUN_5B_CAMERA_REPO, WAN22_FUN_5B_CAMERA, "config.json"),
     KnownVideoModel("wan2.1-i2v-14b-480p", "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", WAN21_I2V_480P),
     KnownVideoModel("wan2.1-i2v-14b-720p", "Wan-AI/Wan2.1-I2V-14B-720P-Diffusers", WAN21_I2V_720P),
     KnownVideoModel("svd-xt", "stabilityai/stable-video-diffusion-img2vid-xt", SVD_XT),

@@ -29,7 +29,7 @@ def video_models(model_folders: dict[str, str] | None = None) -> list[dict]:
             {
                 "name": m.alias,
                 "id": m.repo_id,
-                "cached": is_cached(m.repo_id, "model_index.json"),
+                "cached": is_cached(m.repo_id, m.index_file),
                 "default": m.alias == DEFAULT_VIDEO_MODEL,
                 "licence": sp.licence,
                 "sizes": [list(s) for s in sp.native_sizes],

@@ -93,11 +93,13 @@ def _cmd_generate(args) -> int:
         if bar is not None:
             bar.close()
     t = result["timings"]
+    camera = result["camera_condition"]
+    camera = f", camera condition {'on' if camera['used'] else 'off'}" if camera["model_has_it"] else ""
     print(
         f"{args.bundle} -> {args.out}/video.mp4: {result['frames']} frames at {result['fps']:g} fps, "
         f"{result['width']}x{result['height']}, {result['model_name']} seed {result['seed']}, "
         f"{result['steps']} steps (SNS {'on' if result['sns']['enabled'] else 'off'}, "
-        f"{len(result['sns']['shaped_steps'])} shaped), {t['total_s']:.1f} s"
+        f"{len(result['sns']['shaped_steps'])} shaped{camera}), {t['total_s']:.1f} s"
     )
     return 0
 
@@ -129,6 +131,9 @@ def _cmd_serve(args) -> int:
         dtype=args.dtype,
         model_folders=_named_folders(args.model_dir, "--model-dir"),
         depth_model_folders=_named_folders(args.depth_model_dir, "--depth-model-dir"),
+        allow_hosts=args.allow_host or [],
+        body_timeout=args.body_timeout,
+        upload_timeout=args.upload_timeout,
     )
     serve(config)
     return 0
@@ -194,7 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("bundle", help="job bundle folder")
     g.add_argument("--out", required=True, help="new folder for video.mp4, frames/ and result.json")
     g.add_argument(
-        "--model", help="video model alias, Hugging Face id or local diffusers folder (default: the bundle's)"
+        "--model",
+        help="video model alias, Hugging Face id, local diffusers folder or a published-layout camera model folder "
+        "(default: the bundle's)",
     )
     g.add_argument("--device", help="torch device (default: cuda, then mps, then cpu)")
     g.add_argument(
@@ -214,7 +221,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default 127.0.0.1; others need a token)")
     s.add_argument("--port", type=int, default=DEFAULT_PORT)
     s.add_argument("--data", default=os.path.expanduser("~/.local/share/realcam"), help="jobs and results folder")
-    s.add_argument("--token", help="bearer token clients must send (better: the REALCAM_TOKEN variable)")
+    s.add_argument(
+        "--token",
+        help="bearer token clients must send, at least 16 characters off loopback (better: the REALCAM_TOKEN variable)",
+    )
+    s.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="also answer requests addressed to NAME (a DNS name of this machine or a proxy; repeatable; "
+        "'*' for any, only behind a proxy of your own). Loopback names and the bound address always work",
+    )
+    s.add_argument(
+        "--body-timeout", type=float, default=60.0, help="seconds an upload may send nothing before it is cut off"
+    )
+    s.add_argument("--upload-timeout", type=float, default=1800.0, help="seconds a whole upload may take")
     s.add_argument("--max-upload-mb", type=float, default=2048)
     s.add_argument("--max-frames", type=int, default=241)
     s.add_argument("--max-pixels", type=int, default=1280 * 720)

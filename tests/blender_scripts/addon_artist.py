@@ -20,10 +20,10 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 
-from realcam_core.client import BackendError, Client  # noqa: E402
-
 zip_path, url, samples, out_json, work = sys.argv[1:6]
 pkg = harness.start(zip_path, empty=False)
+client_mod = harness.module(pkg, "realcam_core.client")  # the add-on's own client: any Blender's Python has it
+BackendError, Client = client_mod.BackendError, client_mod.Client
 tasks, flows, shots = (harness.module(pkg, m) for m in ("tasks", "flows", "shots"))
 tasks.RUNNER.blocking = False  # an interactive Blender: operators return, the timer does the work
 p = harness.prefs(pkg)
@@ -166,7 +166,8 @@ def render_still(scene, base):
     """F12 of one scene with its own settings, as the artist has them."""
     scene.render.filepath = base
     scene.render.use_file_extension = True
-    scene.render.image_settings.file_format = "PNG"
+    if scene.render.image_settings.file_format != "PNG":  # new scenes render PNG already (5.0: media types)
+        scene.render.image_settings.file_format = "PNG"
     bpy.ops.render.render(write_still=True, scene=scene.name)
     return pixels(base + ".png")
 
@@ -298,4 +299,5 @@ report["first_save"] = {
     "videos": [os.path.isfile(bpy.path.abspath(x.filepath)) for x in harness.strips(edit) if x.type == "MOVIE"],
     "project": project,
 }
+report["deprecations"] = harness.deprecations()
 harness.dump(out_json, report)

@@ -19,7 +19,7 @@ p = harness.prefs(pkg)
 p.backend_url = url
 p.auto_start = False
 p.job_folder = os.path.join(work, "jobs")
-report = {}
+report = {"blender": list(bpy.app.version)}
 
 cam_info = json.load(open(os.path.join(samples, "room_camera.json")))
 res, err = harness.run_op(
@@ -76,9 +76,14 @@ rc.steps = 2
 res, err = harness.run_op(bpy.ops.realcam.generate)
 report["generate1"] = {"result": sorted(res), "error": err}
 rc.seed = 4
+rc.camera_condition = False  # the panel's switch reaches the bundle
 res, err = harness.run_op(bpy.ops.realcam.generate)
 report["generate2"] = {"result": sorted(res), "error": err}
 
+ws = bpy.context.workspace
+report["scene"] = scene.name
+report["edit"] = rc.edit_scene.name
+report["sequencer_scene"] = ws.sequencer_scene.name if getattr(ws, "sequencer_scene", None) else None
 sed = rc.edit_scene.sequence_editor
 strips = list(sed.strips_all if hasattr(sed, "strips_all") else sed.sequences_all)
 report["strips"] = [
@@ -121,4 +126,5 @@ third = os.path.join(work, "cams3.txt")
 harness.run_op(bpy.ops.realcam.export_re10k, filepath=third)
 report["re10k"]["rigged"] = third
 bpy.ops.wm.save_as_mainfile(filepath=os.path.join(work, "flow.blend"))
+report["deprecations"] = harness.deprecations()
 harness.dump(out_json, report)

@@ -422,7 +422,8 @@ for x in harness.strips(edit):
     x.mute = x != take_strip
 edit.frame_set(take_strip.frame_final_start)
 edit.render.filepath = os.path.join(work, "moved_edit")
-edit.render.image_settings.file_format = "PNG"
+if edit.render.image_settings.file_format != "PNG":
+    edit.render.image_settings.file_format = "PNG"
 bpy.ops.render.render(write_still=True, scene=edit.name)
 frame = read_png(os.path.join(work, "moved_edit.png"))
 resolved["edit_frame_std"] = float(frame[..., :3].std())

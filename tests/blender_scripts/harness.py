@@ -4,8 +4,25 @@ import json
 import os
 import sys
 import time
+import warnings
 
 import bpy
+
+# Deprecated Blender API the add-on uses (Blender warns once it plans a removal): each report lists them.
+DEPRECATIONS = []
+
+
+_show = warnings.showwarning
+
+
+def _record(message, category, filename, lineno, file=None, line=None):
+    if issubclass(category, DeprecationWarning) and "/realcam/" in filename.replace(os.sep, "/"):
+        DEPRECATIONS.append(f"{os.path.basename(filename)}:{lineno}: {message}")
+    _show(message, category, filename, lineno, file, line)
+
+
+warnings.simplefilter("always", DeprecationWarning)
+warnings.showwarning = _record
 
 
 def start(zip_path: str, empty: bool = True) -> str:
@@ -70,6 +87,11 @@ def run_op(op, **kw):
     except RuntimeError as e:  # operator reported ERROR
         return {"CANCELLED"}, str(e)
     return result, None
+
+
+def deprecations():
+    """Deprecated Blender API the add-on called so far (file:line: Blender's warning)."""
+    return sorted(set(DEPRECATIONS))
 
 
 def dump(path, data):

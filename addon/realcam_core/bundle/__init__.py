@@ -34,21 +34,35 @@ manifest.json (schema_version 1)::
         "guidance": null or number,           null = the model's default
         "fps": 24.0,                          the Blender scene's frame rate
         "sns": {"enabled": true, "threshold": 0.9},  threshold: noise level in [0, 1]
-        "evaluate": false                     optional: also measure camera accuracy (realcam eval)
+        "evaluate": false,                    optional: also measure camera accuracy (realcam eval)
+        "camera_condition": true              optional (default true): tell a model that has a camera
+                                              adapter the cameras (Plücker rays); models without one
+                                              ignore it, result.json says whether it was used
       },
       "source": {...}                         optional, free-form: who made it (app, scene, camera)
     }
 
-Paths inside the manifest are relative POSIX paths that stay inside the bundle.
+Paths inside the manifest are relative POSIX paths that stay inside the bundle,
+at most 255 bytes per part. Numbers are JSON numbers: schema_version is the
+integer 1 (not true, not 1.0), matrices and intrinsics are numbers, never
+strings or booleans; lists and objects nest at most 32 deep.
 Validation never trusts a size: image sizes come from the files' headers, the
 depth shape from the .npy header, before anything is decoded.
+
+The archive (archive.py): a zip whose entries are stored or deflated, never
+encrypted, links, or both a file and a folder. Before anything is unpacked its
+central directory is held to Limits: at most max_frames + 16 entries, no file
+larger than an uncompressed PNG or depth map of max_pixels (or the manifest
+limit), all of them together at most what max_frames such files make, and past
+64 MiB at most 20 times the archive's size. The bytes written are counted, so
+an entry holding more than it declares is refused.
 
 Modules: schema (types, manifest parsing), folder (validating a bundle
 folder), archive (zip packing and safe unpacking). Everything is re-exported
 here, so callers import from realcam_core.bundle.
 """
 
-from .archive import pack_bundle, unpack_bundle
+from .archive import inspect_archive, pack_bundle, unpack_bundle
 from .folder import bundle_files, load_bundle, validate_bundle
 from .schema import (
     IDENTITY_TOLERANCE,
@@ -82,6 +96,7 @@ __all__ = [
     "Settings",
     "SnsSettings",
     "bundle_files",
+    "inspect_archive",
     "load_bundle",
     "pack_bundle",
     "parse_manifest",

@@ -64,12 +64,30 @@ def _check_depth(c: Checker, root: str, name: str, size) -> None:
     if dtype.kind != "f":
         c.add(name, f"depth map must hold floats (metres), found {dtype}")
         return
-    d = np.load(path, allow_pickle=False)
+    expected = _npy_data_offset(path) + int(np.prod(shape)) * dtype.itemsize
+    actual = os.path.getsize(path)
+    if actual != expected:
+        c.add(name, f"depth map is {actual} bytes, its header says {expected} (truncated or damaged)")
+        return
+    try:
+        d = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        c.add(name, f"depth map cannot be read: {e}")
+        return
     bad = ~np.isfinite(d)
     if bad.any():
         c.add(name, f"depth map has {int(bad.sum())} non-finite values")
     elif (d < 0).any():
         c.add(name, "depth map has negative values")
+
+
+def _npy_data_offset(path: str) -> int:
+    with open(path, "rb") as fh:
+        if np.lib.format.read_magic(fh) == (1, 0):
+            np.lib.format.read_array_header_1_0(fh)
+        else:
+            np.lib.format.read_array_header_2_0(fh)
+        return fh.tell()
 
 
 def validate_bundle(folder, limits: Limits = Limits()) -> tuple[JobBundle | None, list[Problem]]:
@@ -87,6 +105,8 @@ def validate_bundle(folder, limits: Limits = Limits()) -> tuple[JobBundle | None
             data = json.load(fh)
     except (ValueError, UnicodeDecodeError) as e:
         return None, [Problem(MANIFEST_NAME, f"is not valid JSON: {e}")]
+    except RecursionError:
+        return None, [Problem(MANIFEST_NAME, "nests lists and objects too deeply to read")]
     bundle, problems, refs = parse_with_refs(data, limits)
     if not refs.readable:
         return None, problems

@@ -33,22 +33,65 @@ _TOP_KEYS = {
     "source",
 }
 _FRAME_KEYS = {"scene_frame", "preview", "intrinsics", "c2w"}
-_SETTINGS_KEYS = {"model", "prompt", "negative_prompt", "seed", "steps", "guidance", "fps", "sns", "evaluate"}
+_SETTINGS_KEYS = {
+    "model",
+    "prompt",
+    "negative_prompt",
+    "seed",
+    "steps",
+    "guidance",
+    "fps",
+    "sns",
+    "evaluate",
+    "camera_condition",
+}
 _SNS_KEYS = {"enabled", "threshold"}
 _K_KEYS = {"fx", "fy", "cx", "cy"}
 IDENTITY_TOLERANCE = 1e-5
+MAX_NESTING = 32  # JSON objects and lists inside each other, in the manifest (a free-form "source" included)
+MAX_NAME_PART_BYTES = 255  # what file systems hold per path component
+MAX_NAME_BYTES = 1024
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What a bundle may hold. The server tightens these from its configuration."""
+    """What a bundle may hold. The server tightens these from its configuration.
+
+    The archive limits follow from the others unless given: no valid bundle
+    has more entries than its frames plus a few, nor a file larger than an
+    uncompressed PNG, depth map or manifest of the allowed size, so an upload
+    that claims more is refused before anything is unpacked.
+    """
 
     max_frames: int = 1024
     max_side: int = 4096
     max_pixels: int = 4096 * 2304
     max_manifest_bytes: int = 8 * 1024 * 1024
-    max_archive_entries: int = 2100
-    max_unpacked_bytes: int = 4 * 1024**3
+    max_archive_entries: int | None = None  # None: from max_frames
+    max_unpacked_bytes: int | None = None  # None: from max_frames and max_pixels
+
+    def __post_init__(self):
+        if self.max_archive_entries is None:
+            # manifest, reference, depth, one preview per frame, and folder entries some zip tools add
+            object.__setattr__(self, "max_archive_entries", self.max_frames + 16)
+        if self.max_unpacked_bytes is None:
+            total = self.max_manifest_bytes + (self.max_frames + 1) * self.max_png_bytes + self.max_npy_bytes
+            object.__setattr__(self, "max_unpacked_bytes", total)
+
+    @property
+    def max_png_bytes(self) -> int:
+        """An 8-bit RGBA PNG of max_pixels stored without compression, with room for its chunks."""
+        return 4 * self.max_pixels + self.max_side + 2**20
+
+    @property
+    def max_npy_bytes(self) -> int:
+        """A float64 depth map of max_pixels with its header."""
+        return 8 * self.max_pixels + 2**16
+
+    @property
+    def max_entry_bytes(self) -> int:
+        """The largest file a bundle can hold (names do not say what a file is, so one bound for all)."""
+        return max(self.max_png_bytes, self.max_npy_bytes, self.max_manifest_bytes)
 
 
 @dataclass(frozen=True)
@@ -61,10 +104,14 @@ class Problem:
 
 
 class BundleError(ValueError):
-    """A bundle that failed validation; .problems lists every reason."""
+    """A bundle that failed validation; .problems lists every reason.
 
-    def __init__(self, problems: list[Problem]):
+    .kind says what sort of refusal it is: "invalid" (the content), "too-large"
+    (a size limit), "not-zip" or "damaged" (the archive itself)."""
+
+    def __init__(self, problems: list[Problem], kind: str = "invalid"):
         self.problems = list(problems)
+        self.kind = kind
         super().__init__("; ".join(str(p) for p in self.problems[:5]) + ("" if len(problems) <= 5 else " ..."))
 
 
@@ -85,9 +132,11 @@ class Settings:
     fps: float = 24.0
     sns: SnsSettings = field(default_factory=SnsSettings)
     evaluate: bool = False
+    camera_condition: bool = True  # used by models with a camera adapter, ignored by the others
 
     def to_dict(self) -> dict:
         return {
+            "camera_condition": self.camera_condition,
             "evaluate": self.evaluate,
             "model": self.model,
             "prompt": self.prompt,
@@ -188,12 +237,45 @@ def _is_num(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def _matrix4(v) -> np.ndarray | None:
+    """A 4x4 list of JSON numbers as an array; None for anything else (strings and booleans included).
+
+    Non-finite numbers pass here and are reported by the rigidity check."""
+    if not isinstance(v, list) or len(v) != 4:
+        return None
+    number = (int, float)
+    if not all(
+        isinstance(row, list) and len(row) == 4 and all(isinstance(x, number) and not isinstance(x, bool) for x in row)
+        for row in v
+    ):
+        return None
+    return np.array(v, dtype=np.float64)
+
+
+def nested_deeper_than(value, limit: int) -> bool:
+    """Whether JSON lists and objects nest more than limit deep (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((x, depth + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return False
+
+
 def safe_relative_path(name) -> str | None:
     """Why a manifest file name is unsafe, or None when it stays inside the bundle."""
     if not isinstance(name, str) or not name:
         return "must be a non-empty string"
     if "\\" in name or "\x00" in name:
         return "must use forward slashes and no NUL characters"
+    try:
+        encoded = [p.encode("utf-8") for p in name.split("/")]
+    except UnicodeEncodeError:
+        return "must be valid UTF-8"
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES or any(len(p) > MAX_NAME_PART_BYTES for p in encoded):
+        return f"is too long (at most {MAX_NAME_PART_BYTES} bytes per part, {MAX_NAME_BYTES} in all)"
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
         return "must be relative to the bundle folder, not absolute"
     parts = name.split("/")
@@ -228,9 +310,17 @@ def parse_with_refs(data, limits: Limits) -> tuple[JobBundle | None, list[Proble
         c.m("", "must be a JSON object")
         refs.readable = False
         return None, c.problems, refs
+    if nested_deeper_than(data, MAX_NESTING):
+        c.m("", f"nests lists and objects more than {MAX_NESTING} levels deep")
+        refs.readable = False
+        return None, c.problems, refs
     if data.get("schema") != SCHEMA_NAME:
         c.m("schema", f"must be {SCHEMA_NAME!r}, found {data.get('schema')!r}")
     version = data.get("schema_version")
+    if not _is_int(version):  # true == 1 and 1.0 == 1 in Python: neither is the version number 1
+        c.m("schema_version", f"must be an integer, one of {list(SUPPORTED_SCHEMA_VERSIONS)}; found {version!r}")
+        refs.readable = False
+        return None, c.problems, refs
     if version not in SUPPORTED_SCHEMA_VERSIONS:
         c.m(
             "schema_version",
@@ -327,9 +417,13 @@ def _parse_settings(s, c: Checker) -> Settings | None:
     evaluate = s.get("evaluate", False)
     if not isinstance(evaluate, bool):
         c.m("settings.evaluate", "must be true or false")
+    camera_condition = s.get("camera_condition", True)
+    if not isinstance(camera_condition, bool):
+        c.m("settings.camera_condition", "must be true or false")
     if len(c.problems) > start:
         return None
     return Settings(
+        camera_condition=camera_condition,
         evaluate=evaluate,
         model=model,
         prompt=s.get("prompt", ""),
@@ -372,13 +466,9 @@ def _parse_frames(frames, c: Checker, limits: Limits, refs: FileRefs) -> list[Fr
         else:
             refs.previews.append((i, f["preview"]))
         K = _parse_intrinsics(f.get("intrinsics"), c, f"{p}.intrinsics", size)
-        c2w = f.get("c2w")
-        try:
-            m = np.array(c2w, dtype=np.float64)
-        except (TypeError, ValueError):
-            m = None
-        if m is None or m.shape != (4, 4):
-            c.m(f"{p}.c2w", "must be a 4x4 list of numbers")
+        m = _matrix4(f.get("c2w"))
+        if m is None:
+            c.m(f"{p}.c2w", "must be a 4x4 list of numbers (not strings or booleans)")
         else:
             for why in rigid_problems(m):
                 c.m(f"{p}.c2w", why)

@@ -52,10 +52,18 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def default_size(w: int, h: int, long_side: int = MAX_LONG_SIDE_DEFAULT) -> tuple[int, int]:
-    """The photo's own size, scaled down so the long side is at most long_side, sides even."""
+def default_size(
+    w: int, h: int, long_side: int = MAX_LONG_SIDE_DEFAULT, max_pixels: int | None = None
+) -> tuple[int, int]:
+    """The photo's own size, scaled down so the long side is at most long_side (and the area at
+    most max_pixels), sides even."""
     s = min(1.0, long_side / max(w, h))
-    return max(16, int(round(w * s / 2)) * 2), max(16, int(round(h * s / 2)) * 2)
+    if max_pixels:
+        s = min(s, (max_pixels / (w * h)) ** 0.5)
+    out = max(16, int(round(w * s / 2)) * 2), max(16, int(round(h * s / 2)) * 2)
+    if max_pixels and out[0] * out[1] > max_pixels:  # rounding up went over: round down
+        out = max(16, int(w * s / 2) * 2), max(16, int(h * s / 2) * 2)
+    return out
 
 
 def _resize_image(img: Image.Image, size, box) -> np.ndarray:
@@ -78,6 +86,7 @@ def estimate(
     device: str | None = None,
     convert: bool = False,
     depth_model: DepthModel | None = None,
+    max_pixels: int | None = None,
 ) -> DepthResult:
     photo = open_photo(image_path, convert=convert)
     notes = []
@@ -86,7 +95,7 @@ def estimate(
     if photo.converted_from:
         notes.append(f"converted from {photo.converted_from}")
     w0, h0 = photo.size
-    out_size = size or default_size(w0, h0)
+    out_size = size or default_size(w0, h0, max_pixels=max_pixels)
     scale, box = cover_crop_box((w0, h0), out_size)
 
     # Depth first from the user's map: a wrong map must fail before any model loads.
@@ -96,8 +105,8 @@ def estimate(
         check_depth_size(user_depth, str(depth_map), [(w0, h0), out_size])
 
     if focal_px is not None:
-        if not focal_px > 0:
-            raise UserError(f"--focal-px {focal_px}: must be a positive number of pixels")
+        if not (np.isfinite(focal_px) and focal_px > 0):
+            raise UserError(f"--focal-px {focal_px}: must be a finite positive number of pixels")
         focal0, focal_source = float(focal_px), "user"
     elif photo.exif_focal_px() is not None:
         focal0, focal_source = photo.exif_focal_px(), "exif"

@@ -3,7 +3,7 @@
 `Engine.run(bundle, out)` writes, together or not at all:
     video.mp4      H.264 at the bundle's fps, exactly the bundle's frame count
     frames/0000.png ...
-    result.json    model, seed, steps, SNS settings and shaped steps, timings, peak memory
+    result.json    model, seed, steps, SNS settings and shaped steps, camera condition, timings, peak memory
 
 The pipeline is loaded once and kept for the next job with the same model.
 Progress goes to a caller's `on_event`; a set `cancel` event stops the job
@@ -71,6 +71,7 @@ class JobPlan:
     threshold: float
     fps: float
     evaluate: bool = False
+    camera_condition: bool = True  # asked for; used only by models with a camera adapter
 
 
 def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = True):
@@ -96,6 +97,7 @@ def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = Tr
         threshold=s.sns.threshold,
         fps=s.fps,
         evaluate=s.evaluate,
+        camera_condition=s.camera_condition,
     )
     return plan, spec, adapter
 
@@ -131,6 +133,16 @@ def _read_previews(folder: str, bundle: JobBundle, count: int):
     covered = (alpha >= 128)[..., None]
     rgb = np.where(covered, rgb, np.uint8(PREVIEW_FILL))
     return rgb, shaping_mask(alpha)
+
+
+def _cameras(bundle: JobBundle, count: int):
+    """Per generated frame (F, 4) fx, fy, cx, cy and (F, 4, 4) c2w; frames past the bundle's hold its last."""
+    ks = np.array([[f.intrinsics.fx, f.intrinsics.fy, f.intrinsics.cx, f.intrinsics.cy] for f in bundle.frames])
+    c2w = bundle.c2ws
+    if count > len(ks):
+        ks = np.concatenate([ks, np.repeat(ks[-1:], count - len(ks), 0)])
+        c2w = np.concatenate([c2w, np.repeat(c2w[-1:], count - len(c2w), 0)])
+    return ks[:count], c2w[:count]
 
 
 def _peak_memory(device: str) -> dict:
@@ -230,6 +242,7 @@ class Engine:
             clean = torch.zeros(shape)
             latent_mask = torch.zeros((1,) * len(shape), dtype=torch.bool)
         shaper = NoiseShaper(adapter, clean, latent_mask, sigmas, plan.threshold, plan.seed, plan.sns_enabled)
+        camera_used = adapter.prepare_conditions(pipe, ref, plan, _cameras(bundle, plan.model_frames))
         timings["encode_s"] = time.perf_counter() - t
 
         # Starting noise from a CPU generator: the same seed gives the same video on any device.
@@ -273,6 +286,7 @@ class Engine:
                 )
         finally:
             adapter.restore_scheduler(pipe)
+            adapter.clear_conditions(pipe)
             if hasattr(pipe, "maybe_free_model_hooks"):
                 pipe.maybe_free_model_hooks()
         t_end = time.perf_counter()
@@ -307,6 +321,11 @@ class Engine:
                 "threshold": plan.threshold,
                 "shaped_steps": shaper.shaped_steps,
                 "shaped": [vars(s) for s in shaper.log],
+            },
+            "camera_condition": {
+                "requested": plan.camera_condition,
+                "model_has_it": adapter.has_camera_condition,
+                "used": camera_used,
             },
             "device": device,
             "dtype": str(dtype).replace("torch.", ""),

@@ -3,16 +3,22 @@
 The engine keeps the model loaded between jobs with the same model and swaps
 it when the next job needs another. Progress is kept in memory for polling
 and written to disk at each change of stage.
+
+Nothing one job does ends the thread: a job deleted as it is picked up is
+skipped, and a job state that cannot be written because the disk is full is
+tried again until it can (the queue waits, and /v1/health says why) rather
+than lost. `status()` is what health reports.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
 import traceback
 
-from realcam_core.api import CANCELLED, DONE, FAILED, RUNNING
+from realcam_core.api import CANCELLED, DONE, FAILED
 
 from ..errors import UserError
 from ..generate.engine import Engine, JobCancelled, RunOptions
@@ -20,18 +26,23 @@ from .jobstore import JobStore
 
 log = logging.getLogger(__name__)
 
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+RETRY_S = (0.5, 1, 2, 5, 10)  # waits between tries to save a state on a full disk; the last repeats
+
 
 class Worker:
-    def __init__(self, store: JobStore, options: RunOptions, model_folders: dict[str, str]):
+    def __init__(self, store: JobStore, options: RunOptions, model_folders: dict[str, str], redact=None):
         self.store = store
         self.options = options
         self.model_folders = model_folders  # server-configured names -> local folders
+        self.redact = redact or (lambda text: text)  # keeps server paths out of what clients read
         self.engine = Engine()
         self._cancels: dict[str, threading.Event] = {}
         self._cancelled_by_user: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="realcam-worker", daemon=True)
         self.current: str | None = None
+        self.error: str | None = None  # why the queue cannot move now (a full disk); None when well
 
     def start(self) -> None:
         self._thread.start()
@@ -48,31 +59,86 @@ class Worker:
             self._cancelled_by_user.add(job_id)
             ev.set()
 
+    def status(self) -> dict:
+        alive = self._thread.is_alive()
+        error = self.error
+        if not alive:
+            error = "the worker has stopped: queued jobs will not run until the server is restarted"
+        return {"alive": alive, "current": self.current, "error": error}
+
     def _loop(self) -> None:
         while not self._stop.is_set():
-            job_id = self.store.next_queued(timeout=0.5)
-            if job_id is None:
-                continue
-            self._run(job_id)
+            try:
+                job_id = self.store.next_queued(timeout=0.5)
+                if job_id is not None:
+                    self._run(job_id)
+            except Exception:  # a fault of ours must not stop the queue for good
+                log.error("worker: %s", traceback.format_exc())
+                self._stop.wait(1.0)
+
+    def _save(self, job_id: str, change, *args, **fields):
+        """change(*args, **fields) on the store, waiting out a full disk. None when the job is gone."""
+        waits = iter(RETRY_S)
+        while True:
+            try:
+                out = change(*args, **fields)
+                self.error = None
+                return out
+            except KeyError:
+                return None  # deleted meanwhile
+            except OSError as e:
+                if e.errno not in DISK_FULL or self._stop.is_set():
+                    raise
+                self.error = f"cannot save the state of job {job_id}: {e.strerror}; waiting for free disk space"
+                log.warning(self.error)
+                self._stop.wait(next(waits, RETRY_S[-1]))
 
     def _run(self, job_id: str) -> None:
+        try:
+            job = self._save(job_id, self.store.start, job_id)
+        except OSError as e:  # its folder cannot be written (not a full disk): fail it here so the queue moves
+            log.error("job %s cannot start: %s", job_id, e)
+            self.store.mark_unsaved(job_id, state=FAILED, finished_at=time.time(), error=self._unsaved(e))
+            return
+        if job is None:
+            return  # deleted or cancelled between the pick and the start
         cancel = threading.Event()
         self._cancels[job_id] = cancel
         self.current = job_id
-        job = self.store.update(
-            job_id,
-            state=RUNNING,
-            started_at=time.time(),
-            attempts=self.store.get(job_id).get("attempts", 0) + 1,
-            progress={"stage": "starting"},
-        )
+        try:
+            final = self._execute(job_id, job, cancel)
+        finally:
+            self._cancels.pop(job_id, None)
+            self._cancelled_by_user.discard(job_id)
+        if final is None:
+            # The server is shutting down, not the user cancelling: the job stays "running" on disk, so
+            # the next start runs it again (JobStore recovery) and the client picks the take up.
+            self.current = None
+            return
+        try:
+            self._save(job_id, self.store.update, job_id, **final)
+        except OSError as e:
+            log.error("job %s: its end state cannot be saved: %s", job_id, e)
+            final["error"] = (final.get("error") or "") + ("; " if final.get("error") else "") + self._unsaved(e)
+            self.store.mark_unsaved(job_id, **final)
+        finally:
+            self.current = None
+
+    def _unsaved(self, e: OSError) -> str:
+        return self.redact(f"its state could not be saved ({e.strerror}); after a restart it runs again")
+
+    def _execute(self, job_id: str, job: dict, cancel: threading.Event) -> dict | None:
+        """Run the job; the fields of its end state (None: stopped by a server shutdown, to run again)."""
         last_stage = [None]
 
         def on_event(e):
             progress = {k: e.get(k) for k in ("stage", "step", "total", "eta_s") if k in e}
             persist = e["stage"] != last_stage[0]
             last_stage[0] = e["stage"]
-            self.store.update(job_id, persist=persist, progress=progress)
+            try:
+                self.store.update(job_id, persist=persist, progress=progress)
+            except OSError:  # progress is for display: a full disk must not fail the job for it
+                self.store.update(job_id, persist=False, progress=progress)
 
         model = job.get("model")
         options = RunOptions(
@@ -87,18 +153,11 @@ class Worker:
             self.engine.run(self.store.bundle_dir(job_id), self.store.take_dir(job_id), options, on_event, cancel)
         except JobCancelled:
             if self._stop.is_set() and job_id not in self._cancelled_by_user:
-                # The server is shutting down, not the user cancelling: the job stays "running" on disk,
-                # so the next start runs it again (JobStore recovery) and the client picks the take up.
-                return
-            self.store.update(job_id, state=CANCELLED, finished_at=time.time(), progress={"stage": "cancelled"})
+                return None
+            return {"state": CANCELLED, "finished_at": time.time(), "progress": {"stage": "cancelled"}}
         except UserError as e:
-            self.store.update(job_id, state=FAILED, finished_at=time.time(), error=str(e))
+            return {"state": FAILED, "finished_at": time.time(), "error": self.redact(str(e))}
         except Exception as e:  # a model crash must not take the server down
             log.error("job %s failed:\n%s", job_id, traceback.format_exc())
-            self.store.update(job_id, state=FAILED, finished_at=time.time(), error=f"{type(e).__name__}: {e}")
-        else:
-            self.store.update(job_id, state=DONE, finished_at=time.time(), progress={"stage": "done"})
-        finally:
-            self._cancels.pop(job_id, None)
-            self._cancelled_by_user.discard(job_id)
-            self.current = None
+            return {"state": FAILED, "finished_at": time.time(), "error": self.redact(f"{type(e).__name__}: {e}")}
+        return {"state": DONE, "finished_at": time.time(), "progress": {"stage": "done"}}

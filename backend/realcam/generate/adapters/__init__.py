@@ -11,16 +11,19 @@ from realcam_core.models import (
     KNOWN_VIDEO_MODELS,
     SVD_XT,
     WAN21_I2V_720P,
+    WAN22_FUN_5B_CAMERA,
     WAN22_TI2V_5B,
     ModelSpec,
 )
 
 from ...errors import UserError
+from ..wan_checkpoint import is_original_layout
 from .base import VideoAdapter
 from .svd import SvdAdapter
 from .wan import WanAdapter
+from .wan_fun_camera import WanFunCameraAdapter
 
-ADAPTERS = {"wan": WanAdapter, "svd": SvdAdapter}
+ADAPTERS = {"wan": WanAdapter, "svd": SvdAdapter, "wan-fun-camera": WanFunCameraAdapter}
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 PIPELINE_FAMILIES = {"WanImageToVideoPipeline": "wan", "StableVideoDiffusionPipeline": "svd"}
 
@@ -32,8 +35,13 @@ def _read_json(path):
 
 def _spec_from_folder(folder: str) -> ModelSpec:
     index = os.path.join(folder, "model_index.json")
+    if not os.path.isfile(index) and is_original_layout(folder):
+        return WAN22_FUN_5B_CAMERA  # VideoX-Fun's published layout: config.json + safetensors at the root
     if not os.path.isfile(index):
-        raise UserError(f"{folder}: not a diffusers model folder (no model_index.json)")
+        raise UserError(
+            f"{folder}: not a diffusers model folder (no model_index.json) nor a Wan transformer in the "
+            "original layout (config.json and .safetensors weights)"
+        )
     data = _read_json(index)
     family = PIPELINE_FAMILIES.get(data.get("_class_name"))
     if family is None:

@@ -18,6 +18,7 @@ class VideoAdapter:
     """Base of the family adapters; the methods below are what the engine calls."""
 
     family = ""
+    has_camera_condition = False  # the model itself is told the camera (beside noise shaping)
     spec: ModelSpec
 
     def __init__(self, spec: ModelSpec):
@@ -64,3 +65,12 @@ class VideoAdapter:
     # -- running --------------------------------------------------------------
     def call_arguments(self, image, job) -> dict:
         raise NotImplementedError
+
+    def prepare_conditions(self, pipe, image, job, cameras) -> bool:
+        """Set up the job's conditions that are not call arguments; returns whether the camera one is used.
+
+        cameras: per generated frame (F, 4) fx, fy, cx, cy in pixels and (F, 4, 4) c2w relative to frame 0."""
+        return False
+
+    def clear_conditions(self, pipe) -> None:
+        pass
