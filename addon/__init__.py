@@ -10,9 +10,15 @@ takes that were running when Blender closed.
 
 import bpy
 
-from . import backend_process, handlers, operators, preferences, properties, tasks, ui
+from . import backend_process, backend_setup, handlers, operators, preferences, properties, tasks, ui
 
-_CLASSES = (preferences.RealcamPreferences, *properties.CLASSES, *operators.CLASSES, *ui.CLASSES)
+_CLASSES = (
+    *backend_setup.CLASSES,
+    preferences.RealcamPreferences,
+    *properties.CLASSES,
+    *operators.CLASSES,
+    *ui.CLASSES,
+)
 
 
 def register():

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import atexit
 import os
-import shlex
 import subprocess
 import threading
 import time
 import urllib.parse
 
+from .backend_env import split_command
 from .realcam_core.client import BackendError, BackendUnreachable, Client
 
 _lock = threading.Lock()
@@ -56,7 +56,7 @@ def _start(url: str, command: str, log_dir: str) -> None:
         if _process is not None and _process.poll() is None:
             return  # ours is already starting
         parts = urllib.parse.urlparse(url)
-        argv = shlex.split(command) + ["--host", parts.hostname or "127.0.0.1", "--port", str(parts.port or 80)]
+        argv = split_command(command) + ["--host", parts.hostname or "127.0.0.1", "--port", str(parts.port or 80)]
         os.makedirs(log_dir, exist_ok=True)
         _log_path = os.path.join(log_dir, "backend.log")
         log = open(_log_path, "ab")
@@ -64,7 +64,9 @@ def _start(url: str, command: str, log_dir: str) -> None:
             _process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         except OSError as e:
             raise BackendError(
-                0, f"cannot start the backend with `{command}` ({e}); set the start command in the add-on preferences"
+                0,
+                f"cannot start the backend with `{command}` ({e}): click Set up backend in the add-on preferences "
+                "(or set the start command there)",
             ) from None
         finally:
             log.close()

@@ -18,7 +18,7 @@ import time
 
 import bpy
 
-from . import backend_process, camera_track, paths, photo_scene, photo_source, preview, sequencer, shots
+from . import backend_process, backend_setup, camera_track, paths, photo_scene, photo_source, preview, sequencer, shots
 from .paths import job_root
 from .preferences import prefs
 from .realcam_core import api
@@ -51,6 +51,16 @@ def _ensure_backend(context):
 def _client(context, url: str | None = None) -> Client:
     base, token, _, _ = _backend(context)
     return Client(url or base, token, timeout=120)
+
+
+def _require_weights(context, kind: str, name: str | None):
+    """Task step: a backend on this computer never fetches weights at generate time; say where to get them."""
+    if not backend_process.is_local(prefs(context).backend_url):
+        return
+    listing = yield Background(_client(context).models)
+    problem = backend_setup.weights_problem(listing, kind, name)
+    if problem:
+        raise FlowError(problem)
 
 
 def model_name(context, scene) -> str:
@@ -115,6 +125,7 @@ def import_photo(task, context, photo, depth_map, focal_px, model, size, frames,
             yield _ensure_backend(context)
             zip_path = os.path.join(folder, "depth.zip")
             depth_model = prefs(context).depth_model or None
+            yield from _require_weights(context, "depth", depth_model)
             try:
                 yield Background(
                     _client(context).depth, upload, zip_path, f"{size[0]}x{size[1]}", focal_px or None, depth_model
@@ -387,6 +398,7 @@ def _submit_and_follow(task, context, ref, name, scene_folder, preview_folder, f
         )
         task.report("connecting to the backend")
         yield _ensure_backend(context)
+        yield from _require_weights(context, "video", name)
         client = _client(context)
         try:
             job = yield Background(client.submit, archive)

@@ -1,8 +1,9 @@
 """Add-on preferences: where the backend is, how to start one, and default settings."""
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, PointerProperty, StringProperty
 
+from . import backend_setup
 from .generation_fields import GenerationFields
 from .realcam_core import api
 from .realcam_core.models import DEFAULT_VIDEO_MODEL
@@ -49,7 +50,10 @@ class RealcamPreferences(GenerationFields, bpy.types.AddonPreferences):
         default="EEVEE",
     )
 
+    backend_setup: PointerProperty(type=backend_setup.RealcamBackendSetupSettings)
+
     def draw(self, context):
+        backend_setup.draw(self, self.layout, context)
         col = self.layout.column()
         col.prop(self, "backend_url")
         col.prop(self, "token")

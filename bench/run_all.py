@@ -82,6 +82,7 @@ def main():
         ("Backend service request overhead", ["bench/server_overhead.py"]),
         ("Stages of one take with a small model", ["bench/job_stages.py"]),
         ("Blender main thread per timer tick while generating", ["bench/addon_ticks.py"]),
+        ("Set up backend: time per stage and the environment's size", ["bench/backend_setup.py"]),
     ]
     parts = [
         f"# Benchmarks\n\nWritten by `python bench/run_all.py` on "

@@ -3,7 +3,8 @@
     .venv/bin/python scripts/build_addon.py [--out dist]
 
 Stages blender_manifest.toml with addon/ (its modules at the zip's top level, as
-Blender expects), builds with the extension tool chain inside the bpy wheel, then
+Blender expects) and the backend the add-on sets up (backend_dist/, see
+backend_bundle.py), builds with the extension tool chain inside the bpy wheel, then
 validates the zip. Prints the zip's path.
 """
 
@@ -49,6 +50,9 @@ def build(out_dir: str) -> str:
 
         with open(os.path.join(ROOT, "blender_manifest.toml"), "rb") as fh:
             manifest = tomllib.load(fh)
+        from backend_bundle import BUNDLE_DIR, write_bundle
+
+        write_bundle(os.path.join(stage, BUNDLE_DIR), manifest["version"])
         zip_path = os.path.join(os.path.abspath(out_dir), f"{manifest['id']}-{manifest['version']}.zip")
         subprocess.run([sys.executable, cli, "build", "--source-dir", stage, "--output-filepath", zip_path], check=True)
     subprocess.run([sys.executable, cli, "validate", zip_path], check=True)

@@ -115,6 +115,9 @@ def _named_folders(items, flag):
 
 
 def _cmd_serve(args) -> int:
+    if args.offline:
+        # Before huggingface_hub is imported: it reads the variable once.
+        os.environ["HF_HUB_OFFLINE"] = "1"
     from .service.server import ServerConfig, serve
 
     config = ServerConfig(
@@ -151,6 +154,44 @@ def _cmd_tiny_models(args) -> int:
 
     for name, path in build_all(args.folder).items():
         print(f"{name}: {path}")
+    return 0
+
+
+def _cmd_download(args) -> int:
+    import json
+
+    from .download import Throttle, describe, download, make_plan
+
+    def emit(**event):
+        print(json.dumps(event), flush=True)
+
+    try:
+        plan = make_plan(args.model)
+        if args.json:
+            emit(event="plan", **plan.to_dict())
+        else:
+            print(describe(plan), flush=True)
+        if args.info:
+            return 0
+        throttle = Throttle()
+
+        def progress(done, total, path):
+            if not throttle.ready(final=done >= total):
+                return
+            if args.json:
+                emit(event="progress", done=done, total=total, file=path)
+            else:
+                print(f"\r{done / 1e9:.2f} / {total / 1e9:.2f} GB {path[-40:]:40s}", end="", flush=True)
+
+        folder = download(plan, progress)
+    except UserError as e:
+        if args.json:
+            emit(event="error", message=str(e))
+        raise
+    if args.json:
+        emit(event="done", path=folder)
+    else:
+        print(f"\n{plan.repo_id} is in the cache: {folder}")
     return 0
 
 
@@ -255,6 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=FOLDER",
         help="offer a local depth model folder under NAME (repeatable)",
     )
+    s.add_argument(
+        "--offline",
+        action="store_true",
+        help="never download model weights (only the Hugging Face cache and --model-dir folders are used)",
+    )
     s.set_defaults(func=_cmd_serve)
 
     e = sub.add_parser("eval", help="camera accuracy of a video against the requested cameras (COLMAP)")
@@ -266,6 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("tiny-models", help="write small random-weight models for offline smoke tests")
     t.add_argument("folder")
     t.set_defaults(func=_cmd_tiny_models)
+
+    w = sub.add_parser("download", help="fetch a known model's weights into the Hugging Face cache (resumable)")
+    w.add_argument("model", help="model alias or Hugging Face id (see `realcam models`)")
+    w.add_argument("--info", action="store_true", help="only say the size and licence; download nothing")
+    w.add_argument("--json", action="store_true", help="progress as one JSON object per line (for the add-on)")
+    w.set_defaults(func=_cmd_download)
 
     m = sub.add_parser("models", help="list known models and their licences")
     m.set_defaults(func=_cmd_models)

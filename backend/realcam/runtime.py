@@ -18,6 +18,31 @@ def pick_device(requested: str | None = None) -> str:
     return "cpu"
 
 
+_DEVICE_INFO: dict | None = None
+
+
+def device_info(requested: str | None = None) -> dict:
+    """What the backend generates on, for /v1/health: the device, the GPU's name and memory, torch's build."""
+    global _DEVICE_INFO
+    if _DEVICE_INFO is None:
+        import torch
+
+        info = {"device": pick_device(requested).split(":")[0], "torch": torch.__version__, "cuda": torch.version.cuda}
+        if info["device"] == "cuda":
+            props = torch.cuda.get_device_properties(0)
+            info.update(
+                name=props.name, memory_gb=round(props.total_memory / 2**30, 1), count=torch.cuda.device_count()
+            )
+        elif info["device"] == "mps":
+            info.update(name="Apple GPU (MPS)")
+        else:
+            import platform
+
+            info.update(name=platform.processor() or platform.machine(), cpus=os.cpu_count())
+        _DEVICE_INFO = info
+    return _DEVICE_INFO
+
+
 def hub_cache() -> str:
     """The Hugging Face cache folder weights are looked up in (HF_HOME / HF_HUB_CACHE respected)."""
     try:

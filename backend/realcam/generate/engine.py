@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import resource
 import shutil
 import tempfile
 import threading
@@ -148,7 +147,13 @@ def _cameras(bundle: JobBundle, count: int):
 def _peak_memory(device: str) -> dict:
     import torch
 
-    out = {"process_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    out = {}
+    try:
+        import resource  # POSIX only: the backend also runs on Windows (the add-on's set-up installs it there)
+
+        out["process_peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    except ImportError:
+        pass
     if device.startswith("cuda"):
         out["gpu_peak_allocated_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return out

@@ -51,7 +51,7 @@ from .. import __version__, catalog
 from ..errors import UserError
 from ..generate.adapters import HUB_ID
 from ..generate.engine import RunOptions, plan_job
-from ..runtime import hub_cache
+from ..runtime import device_info, hub_cache
 from .guard import Guard
 from .jobstore import Duplicate, JobBusy, JobStore
 from .redact import Redactor
@@ -284,6 +284,7 @@ def create_app(config: ServerConfig):
             "api_version": api.API_VERSION,
             "bundle_schema_versions": list(SUPPORTED_SCHEMA_VERSIONS),
             "device": config.device or "auto",
+            "device_info": device_info(config.device),
             "loaded_model": redact(loaded) if loaded else None,
             "limits": {
                 "max_upload_bytes": config.max_upload_bytes,

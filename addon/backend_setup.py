@@ -1,0 +1,611 @@
+"""Set up backend, Check, Update, Remove, Download model: the Blender side, shown in the add-on's preferences.
+
+The work runs in worker processes, never in Blender's own Python: backend_setup_worker.py under Blender's Python
+(it makes the private environment in the extension's user folder), `realcam download` under the environment's
+Python. Task generators (tasks.py) start them in Background steps, read their progress lines on timer ticks, and
+cancel them; Blender's main thread only draws.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, StringProperty
+
+from . import backend_env as be
+from . import backend_process
+from .tasks import RUNNER, Background, Sleep, Task, TaskCancelled
+
+SETUP_KEY = "realcam:backend"  # tasks are keyed like scenes; these belong to no scene and never block one
+DOWNLOAD_KEY = "realcam:download"
+DEFAULT_START_COMMAND = "realcam serve"
+
+
+def blender_python() -> str:
+    """Blender's own Python executable: inside Blender, sys.executable is its bundled Python; with bpy as a module
+    (the tests), the Python that imported bpy. The only place the add-on asks."""
+    return sys.executable
+
+
+def extension_dir() -> str:
+    return os.path.dirname(os.path.abspath(__file__))
+
+
+def user_dir() -> str:
+    return bpy.utils.extension_path_user(__package__, create=True)
+
+
+def env_dir() -> str:
+    return os.path.join(user_dir(), be.ENV_DIR)
+
+
+def log_path(name: str = be.SETUP_LOG) -> str:
+    return os.path.join(user_dir(), be.LOG_DIR, name)
+
+
+def is_installed() -> bool:
+    return os.path.isfile(be.env_python(env_dir()))
+
+
+def _prefs():
+    return bpy.context.preferences.addons[__package__].preferences
+
+
+# ----------------------------------------------------------------- settings (a group inside the preferences)
+
+
+class RealcamBackendSetupSettings(bpy.types.PropertyGroup):
+    torch_source: EnumProperty(
+        name="torch build",
+        items=[
+            (
+                "AUTO",
+                "Automatic",
+                "The CUDA build where an NVIDIA GPU and driver are found, else the CPU build (PyPI's build on macOS)",
+            ),
+            ("CPU", "CPU only", "The small CPU build (generation will be very slow)"),
+            ("CUSTOM", "Index below", "torch from the index URL below (empty: pip's own settings)"),
+        ],
+        default="AUTO",
+    )
+    torch_requirement: StringProperty(
+        name="torch requirement",
+        default="",
+        description="Empty: the torch version the backend was tested with. E.g. torch==2.9.1 for an older driver",
+    )
+    torch_index_url: StringProperty(
+        name="torch index", default="", description="Package index for torch when the build is 'Index below'"
+    )
+    index_url: StringProperty(
+        name="Package index",
+        default="",
+        description="Where the backend's other packages come from. Empty: pip's own settings (PyPI)",
+    )
+    show_options: BoolProperty(name="Install options", default=False)
+
+
+# ----------------------------------------------------------------- worker processes
+
+
+class WorkerProcess:
+    """A worker that prints one JSON object per line. Its stderr and any other line go to the log."""
+
+    def __init__(self, argv: list[str], log: str, cancel_via_stdin: bool):
+        self.argv, self.log, self.cancel_via_stdin = argv, log, cancel_via_stdin
+        self.proc: subprocess.Popen | None = None
+        self.events: queue.Queue = queue.Queue()
+        self._reader: threading.Thread | None = None
+
+    def start(self) -> None:
+        os.makedirs(os.path.dirname(self.log), exist_ok=True)
+        with open(self.log, "a", encoding="utf-8") as log:
+            self.proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.PIPE if self.cancel_via_stdin else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                env=be.clean_env(),
+                **be.spawn_kw(),
+            )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            try:
+                self.events.put(json.loads(line))
+            except ValueError:
+                with open(self.log, "a", encoding="utf-8") as log:
+                    log.write(line)
+
+    def drain(self) -> list[dict]:
+        out = []
+        while True:
+            try:
+                out.append(self.events.get_nowait())
+            except queue.Empty:
+                return out
+
+    @property
+    def finished(self) -> bool:
+        return self.proc is not None and not self._reader.is_alive() and self.proc.poll() is not None
+
+    def cancel(self, grace: float = 30.0) -> None:
+        """Ask the worker to stop and clean up; stop it and what it started if it does not within grace."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        if self.cancel_via_stdin:
+            try:
+                self.proc.stdin.write("cancel\n")
+                self.proc.stdin.close()
+                self.proc.wait(grace)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                pass
+        be.kill_tree(self.proc)
+
+
+def _watch(task: Task, worker: WorkerProcess, on_event, grace: float):
+    """Task step: feed the worker's events to on_event until it ends; Cancel stops it (raising TaskCancelled)."""
+    try:
+        while True:
+            done = worker.finished  # read before draining: nothing can arrive after
+            for ev in worker.drain():
+                on_event(ev)
+            if done:
+                return worker.proc.returncode
+            yield Sleep(0.15)
+    except TaskCancelled:
+        task.report("cancelling")
+        yield Background(worker.cancel, grace)
+        raise
+
+
+# ----------------------------------------------------------------- status shown in the preferences
+
+
+class _State:
+    def __init__(self):
+        self.task: Task | None = None  # the last set-up, check or removal
+        self.download: Task | None = None
+        self.download_name = ""
+        self.plans: dict[str, dict] = {}  # model name -> size and licence, asked before downloading
+        self._status_cache = (None, None)  # (mtime, status)
+
+    def status(self) -> dict | None:
+        """The last check's result (the file the worker writes), re-read only when it changed."""
+        path = os.path.join(user_dir(), be.STATUS_FILE)
+        try:
+            mtime = os.stat(path).st_mtime
+        except OSError:
+            return None
+        if self._status_cache[0] != mtime:
+            self._status_cache = (mtime, be.read_json(path))
+        return self._status_cache[1]
+
+
+STATE = _State()
+
+
+def needs_update() -> str | None:
+    """Why the installed backend is not the one this add-on carries, or None."""
+    record = be.read_json(os.path.join(env_dir(), be.SETUP_RECORD))
+    if record is None:
+        return None
+    try:
+        bundle = be.read_bundle(extension_dir())
+    except be.SetupError:
+        return None
+    if record.get("version") != bundle["version"]:
+        return f"installed backend {record.get('version')}, add-on {bundle['version']}: click Update"
+    if record.get("wheel_sha256") != bundle["wheel_sha256"]:
+        return f"this add-on carries another build of backend {bundle['version']}: click Update"
+    return None
+
+
+def weights_problem(listing: dict, kind: str, name: str | None) -> str | None:
+    """Why a local backend cannot run this model without downloading it first (it never does on its own)."""
+    for m in listing.get(kind, []):
+        if (name and name in (m.get("name"), m.get("id"))) or (not name and m.get("default")):
+            if m.get("cached"):
+                return None
+            return (
+                f"the {kind} model {m['name']} ({m.get('id')}) is not downloaded yet: download it in Edit > "
+                "Preferences > Add-ons > RealCam (size and licence shown there), then try again"
+            )
+    return None
+
+
+# ----------------------------------------------------------------- tasks
+
+
+def _require_online(what: str) -> None:
+    if not bpy.app.online_access:
+        raise be.SetupError(
+            f"Blender's online access is off: allow it in Preferences > System > Network ({what} from the internet)"
+        )
+
+
+def setup_task(task: Task, action: str):
+    """Task: set up (or update) the environment, or check the installed one."""
+    s = _prefs().backend_setup
+    if action == "setup":
+        _require_online("the set-up downloads Python packages")
+    elif not is_installed():
+        raise be.SetupError("the backend is not set up: click Set up backend")
+    be.read_bundle(extension_dir())  # a clear message now if this build carries no backend
+    udir = user_dir()
+    if action == "setup" and backend_process.started_here():
+        task.report("stopping the running backend")
+        yield Background(backend_process.stop)  # an update replaces its files (Windows locks them)
+    plan = {
+        "action": action,
+        "user_dir": udir,
+        "extension_dir": extension_dir(),
+        "log": log_path(),
+        "torch": {"source": s.torch_source, "requirement": s.torch_requirement, "index_url": s.torch_index_url},
+        "index_url": s.index_url,
+    }
+    plan_path = os.path.join(udir, be.LOG_DIR, f"{action}-plan.json")
+    os.makedirs(os.path.dirname(plan_path), exist_ok=True)
+    be.write_json(plan_path, plan)
+    script = os.path.join(extension_dir(), "backend_setup_worker.py")
+    # -I: Blender's Python without the user's PYTHONPATH or site folder; the worker finds its helper itself.
+    worker = WorkerProcess([blender_python(), "-I", script, plan_path], log_path(), cancel_via_stdin=True)
+    task.report("starting", 0, len(be.STAGES))
+    yield Background(worker.start)
+    result = {}
+
+    def on_event(ev):
+        kind = ev.get("event")
+        if kind == "stage":
+            task.report(ev["stage"], ev["index"], ev["total"], message=ev.get("message", ""))
+        elif kind == "message":
+            task.report(task.stage, task.step, task.total, message=ev.get("message", ""))
+        elif kind in ("done", "failed", "cancelled"):
+            result.update(ev)
+
+    try:
+        code = yield from _watch(task, worker, on_event, grace=30.0)
+    except TaskCancelled:
+        yield Background(_remove_leftovers, udir)  # the worker cleans up; this covers one that was killed
+        raise
+    if result.get("event") == "failed":
+        raise be.SetupError(result["error"])
+    if result.get("event") == "cancelled":
+        raise TaskCancelled()
+    if result.get("event") != "done":
+        raise be.SetupError(f"the set-up worker stopped unexpectedly (exit code {code}); see {log_path()}")
+    status = result["status"]
+    if action == "setup":
+        p = _prefs()
+        p.start_command = be.join_command(be.start_argv(env_dir()))
+        p.auto_start = True
+        bpy.context.preferences.is_dirty = True  # saved with the preferences
+    task.report("done", len(be.STAGES), len(be.STAGES), message=summary(status))
+    return status
+
+
+def _remove_leftovers(udir: str) -> None:
+    for path in be.leftovers(udir):
+        be.remove_tree(path)
+
+
+def _remove_all(udir: str) -> None:
+    _remove_leftovers(udir)
+    env = os.path.join(udir, be.ENV_DIR)
+    if os.path.exists(env) and not be.remove_tree(env):
+        raise be.SetupError(f"could not delete {env} completely: close programs that use it and Remove again")
+    try:
+        os.remove(os.path.join(udir, be.STATUS_FILE))
+    except OSError:
+        pass
+
+
+def remove_task(task: Task):
+    task.report("stopping the backend")
+    if backend_process.started_here():
+        yield Background(backend_process.stop)
+    task.report("deleting the environment")
+    yield Background(_remove_all, user_dir())
+    p = _prefs()
+    if be.split_command(p.start_command)[:1] == be.start_argv(env_dir())[:1]:
+        p.start_command = DEFAULT_START_COMMAND
+        bpy.context.preferences.is_dirty = True
+    return None
+
+
+def download_task(task: Task, name: str, info_only: bool):
+    """Task: ask a model's size and licence (info_only), or fetch it into the Hugging Face cache."""
+    if not is_installed():
+        raise be.SetupError("set up the backend first: the download runs in its environment")
+    _require_online("models come from the Hugging Face hub")
+    argv = [be.env_python(env_dir()), "-m", "realcam", "download", name, "--json"] + (["--info"] if info_only else [])
+    worker = WorkerProcess(argv, log_path(be.DOWNLOAD_LOG), cancel_via_stdin=False)
+    task.report("asking the hub for the size and licence" if info_only else "starting the download")
+    yield Background(worker.start)
+    result, started = {}, time.monotonic()
+
+    def on_event(ev):
+        kind = ev.get("event")
+        if kind == "plan":
+            STATE.plans[name] = ev
+        elif kind == "progress":
+            done, total = ev["done"], ev["total"]
+            first = result.setdefault("first", (time.monotonic(), done))
+            rate = (done - first[1]) / max(time.monotonic() - first[0], 1e-3)
+            eta = (total - done) / rate if rate > 0 else None
+            task.report("downloading", done, total, eta, message=f"{done / 1e9:.2f} of {total / 1e9:.2f} GB")
+        elif kind in ("done", "error"):
+            result.update(ev)
+
+    code = yield from _watch(task, worker, on_event, grace=0.0)  # stopped at once: the partial file stays
+    if result.get("event") == "error":
+        raise be.SetupError(result["message"])
+    if code != 0 or (not info_only and result.get("event") != "done"):
+        raise be.SetupError(f"the download stopped (exit code {code}); see {log_path(be.DOWNLOAD_LOG)}")
+    if not info_only:
+        _mark_cached(name)
+    task.report("done", message=f"{name}: {time.monotonic() - started:.0f} s")
+    return STATE.plans.get(name)
+
+
+def _mark_cached(name: str) -> None:
+    status = STATE.status()
+    if not status:
+        return
+    for m in status.get("models", []):
+        if name in (m.get("name"), m.get("id")):
+            m["cached"] = True
+    be.write_json(os.path.join(user_dir(), be.STATUS_FILE), status)
+
+
+# ----------------------------------------------------------------- operators
+
+
+def _start(op, key: str, name: str, make_gen) -> set:
+    """Start a task (interactive) or run it to its end (headless)."""
+    busy = RUNNER.active(SETUP_KEY) + RUNNER.active(DOWNLOAD_KEY)
+    if busy:
+        op.report({"WARNING"}, f"RealCam is busy with {busy[0].name}; wait for it or cancel it")
+        return {"CANCELLED"}
+    task = Task(name, None, key)
+    task.gen = make_gen(task)
+    if key == SETUP_KEY:
+        STATE.task = task
+    else:
+        STATE.download, STATE.download_name = task, name
+    RUNNER.start(task)
+    if bpy.app.background:
+        RUNNER.run_until_done(task, timeout=4 * 3600)
+        if task.error:
+            op.report({"ERROR"}, f"RealCam {name}: {task.error}")
+            return {"CANCELLED"}
+        if task.stage == "cancelled":
+            op.report({"WARNING"}, f"RealCam {name}: cancelled")
+            return {"CANCELLED"}
+    return {"FINISHED"}
+
+
+class REALCAM_OT_backend_setup(bpy.types.Operator):
+    """Create the backend's own Python environment in the add-on's user folder (torch for this machine, the
+    backend and its pinned dependencies), check that it starts, and use it. Blender's Python is not touched"""
+
+    bl_idname = "realcam.backend_setup"
+    bl_label = "Set up backend"
+
+    def execute(self, context):
+        return _start(self, SETUP_KEY, "backend set-up", lambda task: setup_task(task, "setup"))
+
+
+class REALCAM_OT_backend_check(bpy.types.Operator):
+    """Start the installed backend and ask for its version, device and downloaded models"""
+
+    bl_idname = "realcam.backend_check"
+    bl_label = "Check"
+
+    def execute(self, context):
+        return _start(self, SETUP_KEY, "backend check", lambda task: setup_task(task, "check"))
+
+
+class REALCAM_OT_backend_remove(bpy.types.Operator):
+    """Delete the backend's environment (downloaded models stay in the Hugging Face cache)"""
+
+    bl_idname = "realcam.backend_remove"
+    bl_label = "Remove backend"
+
+    def invoke(self, context, event):
+        return context.window_manager.invoke_confirm(self, event)
+
+    def execute(self, context):
+        return _start(self, SETUP_KEY, "backend removal", remove_task)
+
+
+class REALCAM_OT_backend_cancel(bpy.types.Operator):
+    """Stop the running set-up (nothing half-made is kept) or download (it continues next time)"""
+
+    bl_idname = "realcam.backend_cancel"
+    bl_label = "Cancel"
+
+    def execute(self, context):
+        active = RUNNER.active(SETUP_KEY) + RUNNER.active(DOWNLOAD_KEY)
+        for t in active:
+            t.cancel()
+        return {"FINISHED"} if active else {"CANCELLED"}
+
+
+class REALCAM_OT_backend_open_log(bpy.types.Operator):
+    """Open the set-up's log (everything pip and the backend printed)"""
+
+    bl_idname = "realcam.backend_open_log"
+    bl_label = "Open log"
+
+    kind: EnumProperty(items=[("SETUP", "Set-up", ""), ("DOWNLOAD", "Download", "")], default="SETUP")
+
+    def execute(self, context):
+        path = log_path(be.SETUP_LOG if self.kind == "SETUP" else be.DOWNLOAD_LOG)
+        if not os.path.isfile(path):
+            self.report({"WARNING"}, f"no log yet ({path})")
+            return {"CANCELLED"}
+        bpy.ops.wm.path_open(filepath=path)
+        return {"FINISHED"}
+
+
+class REALCAM_OT_model_download(bpy.types.Operator):
+    """Ask the model's size and licence, then (confirmed) download it into the Hugging Face cache"""
+
+    bl_idname = "realcam.model_download"
+    bl_label = "Download model"
+
+    name: StringProperty(name="Model", description="Model alias, as the backend lists it")
+    confirmed: BoolProperty(
+        name="Licence accepted", default=False, description="Download now (its size and licence were shown)"
+    )
+
+    def execute(self, context):
+        if self.confirmed and self.name not in STATE.plans:
+            self.report({"ERROR"}, f"ask for the size and licence of {self.name} first (Download model)")
+            return {"CANCELLED"}
+        info_only = not self.confirmed
+        label = f"{'size of' if info_only else 'download of'} {self.name}"
+        return _start(self, DOWNLOAD_KEY, label, lambda task: download_task(task, self.name, info_only))
+
+
+class REALCAM_OT_open_url(bpy.types.Operator):
+    """Open the model's licence in the web browser"""
+
+    bl_idname = "realcam.open_url"
+    bl_label = "Licence"
+
+    url: StringProperty()
+
+    def execute(self, context):
+        bpy.ops.wm.url_open(url=self.url)
+        return {"FINISHED"}
+
+
+CLASSES = (
+    RealcamBackendSetupSettings,
+    REALCAM_OT_backend_setup,
+    REALCAM_OT_backend_check,
+    REALCAM_OT_backend_remove,
+    REALCAM_OT_backend_cancel,
+    REALCAM_OT_backend_open_log,
+    REALCAM_OT_model_download,
+    REALCAM_OT_open_url,
+)
+
+
+# ----------------------------------------------------------------- drawing (the preferences)
+
+
+def summary(status: dict | None) -> str:
+    if not status:
+        return "not checked yet"
+    if not status.get("ok"):
+        return f"does not run: {status.get('error')}"
+    dev = status.get("device") or {}
+    if dev.get("device") == "cuda":
+        where = f"{dev.get('name')}, {dev.get('memory_gb')} GB"
+    elif dev.get("device") == "mps":
+        where = "Apple GPU (MPS)"
+    else:
+        where = "CPU only"
+    return f"backend {status.get('version')}, torch {dev.get('torch')}, {where}"
+
+
+def _wrapped(layout, text: str, icon: str = "NONE", width: int = 90) -> None:
+    for i, line in enumerate(textwrap.wrap(text, width) or [""]):
+        layout.label(text=line, icon=icon if i == 0 else "BLANK1")
+
+
+def _progress(layout, task: Task) -> None:
+    text = task.stage + (f": {task.message}" if task.message else "")
+    if task.eta_s:
+        text += f", {task.eta_s:.0f} s left"
+    layout.progress(factor=task.fraction, type="BAR", text=text[:110])
+    layout.operator("realcam.backend_cancel", icon="CANCEL")
+
+
+def draw(prefs, layout, context) -> None:
+    """The 'Backend on this computer' box of the preferences."""
+    s = prefs.backend_setup
+    box = layout.box()
+    box.label(text="Backend on this computer", icon="CONSOLE")
+    task = STATE.task
+    running = task is not None and not task.done
+    installed = is_installed()
+    status = STATE.status() if installed else None
+    if running:
+        _progress(box, task)
+    else:
+        if task is not None and task.error:
+            _wrapped(box, f"{task.name}: {task.error}", "ERROR")
+        elif task is not None and task.stage == "cancelled":
+            box.label(text=f"{task.name}: cancelled, nothing was kept", icon="INFO")
+        if installed:
+            _wrapped(box, summary(status), "CHECKMARK" if status and status.get("ok") else "QUESTION")
+            for warning in (status or {}).get("warnings", []):
+                _wrapped(box, warning, "ERROR")
+            update = needs_update()
+            if update:
+                _wrapped(box, update, "ERROR")
+            row = box.row(align=True)
+            row.operator("realcam.backend_setup", text="Update", icon="FILE_REFRESH")
+            row.operator("realcam.backend_check", icon="VIEWZOOM")
+            row.operator("realcam.backend_remove", text="Remove", icon="TRASH")
+        else:
+            box.label(text="Not set up: the add-on needs a backend to estimate depth and generate video")
+            box.operator("realcam.backend_setup", icon="IMPORT")
+        box.operator("realcam.backend_open_log", icon="TEXT")
+    box.prop(s, "show_options", icon="TRIA_DOWN" if s.show_options else "TRIA_RIGHT", emboss=False)
+    if s.show_options:
+        col = box.column()
+        col.prop(s, "torch_source")
+        sub = col.column()
+        sub.active = s.torch_source == "CUSTOM"
+        sub.prop(s, "torch_index_url")
+        col.prop(s, "torch_requirement")
+        col.prop(s, "index_url")
+    if installed and status and status.get("models"):
+        _draw_models(layout, status)
+
+
+def _draw_models(layout, status: dict) -> None:
+    box = layout.box()
+    box.label(text="Models (Hugging Face cache)", icon="FILE_BLEND")
+    dl = STATE.download
+    if dl is not None and not dl.done:
+        _progress(box, dl)
+    elif dl is not None and dl.error:
+        _wrapped(box, f"{dl.name}: {dl.error}", "ERROR")
+    for m in status["models"]:
+        col = box.column(align=True)
+        row = col.row()
+        tag = " (default)" if m.get("default") else ""
+        row.label(text=f"{m['kind']}: {m['name']}{tag}  licence {m.get('licence') or '?'}")
+        if m.get("cached"):
+            row.label(text="downloaded", icon="CHECKMARK")
+            continue
+        plan = STATE.plans.get(m["name"])
+        if plan is None:
+            op = row.operator("realcam.model_download", text="Download model…", icon="IMPORT")
+            op.name, op.confirmed = m["name"], False
+            continue
+        gb = plan["to_download"] / 1e9
+        lic = plan.get("licence") or plan.get("card_licence") or "see the model card"
+        _wrapped(col, f"{gb:.2f} GB to download ({plan['partial_bytes'] / 1e9:.2f} GB already here). Licence: {lic}")
+        row = col.row(align=True)
+        op = row.operator("realcam.model_download", text=f"Accept licence and download {gb:.1f} GB", icon="IMPORT")
+        op.name, op.confirmed = m["name"], True
+        row.operator("realcam.open_url", text="Read licence", icon="URL").url = plan.get("licence_url", "")
