@@ -24,7 +24,7 @@ from .preferences import prefs
 from .realcam_core import api
 from .realcam_core.bundle import Frame, JobBundle, Settings, SnsSettings, pack_bundle, preview_name, validate_bundle
 from .realcam_core.camera import Intrinsics
-from .realcam_core.client import BackendError, BackendUnreachable, Client
+from .realcam_core.client import BackendError, Client
 from .realcam_core.models import DEFAULT_VIDEO_MODEL, ModelSpec, known_model, native_size_for
 from .tasks import RUNNER, Background, Sleep, Task, TaskCancelled, WaitFor, a_window, undo_push
 
@@ -445,11 +445,12 @@ def record_of(scene) -> dict | None:
     return {"id": rc.job_id, "backend": rc.job_backend, "take": paths.resolve(rc.job_take), "meta": meta}
 
 
-def follow_job(task, context, ref, record):
+def follow_job(task, context, ref, record, doing: str = ""):
     """Wait for the backend job and bring its video into the edit; survives the backend going away.
 
     A backend that stops answering is waited for (and restarted, when it is the
-    add-on's own): it runs the interrupted job again when it is back."""
+    add-on's own): it runs the interrupted job again when it is back. `doing`
+    prefixes the waiting message, so the panel still says why it waits."""
     job_id, take = record["id"], record["take"]
     local_backend = record["backend"] == _backend(context)[0]
     client = _client(context, record["backend"])
@@ -461,11 +462,19 @@ def follow_job(task, context, ref, record):
             try:
                 job = yield Background(client.job, job_id)
                 misses = 0
-            except BackendUnreachable:
+            except BackendError as e:
+                if e.status == 404:
+                    raise FlowError(
+                        f"the backend at {client.base} no longer has this take's job ({job_id}): its data folder "
+                        "was cleared or it is another backend. Generate the take again"
+                    ) from None
+                if e.status:
+                    raise FlowError(f"the backend could not report on the job: {e.message}") from None
+                # No answer, or the answer cut off (a backend killed mid-request): wait for it to come back.
                 wait = RECONNECT_SECONDS[min(misses, len(RECONNECT_SECONDS) - 1)]
                 misses += 1
                 task.report(
-                    f"the backend at {client.base} is not answering; waiting for it (the take goes on when it "
+                    f"{doing}the backend at {client.base} is not answering; waiting for it (the take goes on when it "
                     f"is back), next try in {wait:.0f} s"
                 )
                 if local_backend:
@@ -475,13 +484,6 @@ def follow_job(task, context, ref, record):
                         pass
                 yield Sleep(wait)
                 continue
-            except BackendError as e:
-                if e.status == 404:
-                    raise FlowError(
-                        f"the backend at {client.base} no longer has this take's job ({job_id}): its data folder "
-                        "was cleared or it is another backend. Generate the take again"
-                    ) from None
-                raise FlowError(f"the backend could not report on the job: {e.message}") from None
             state, prog = job["state"], job.get("progress") or {}
             if state == api.QUEUED:
                 note = " (it runs again from the start: the backend stopped during it)" if job.get("note") else ""
@@ -559,8 +561,9 @@ def reattach(task, context, ref):
     record = record_of(ref.scene)
     if record is None:
         return None
-    task.report(f"reattaching to the take's job {record['id'][:8]}")
-    return (yield from follow_job(task, context, ref, record))
+    doing = f"reattaching to the take's job {record['id'][:8]}"
+    task.report(doing)
+    return (yield from follow_job(task, context, ref, record, doing + ": "))
 
 
 def reattach_all(context) -> list[Task]:
