@@ -134,6 +134,8 @@ class REALCAM_OT_preset(bpy.types.Operator):
         except ValueError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
+        if shots.is_shot(scene):
+            shots.mark_edited(scene)  # a new move: the preview is out of date (also without a viewport update)
         unit = {"metres": " m", "degrees": " degrees", "factor": "x"}[presets.unit_of(self.kind)]
         self.report({"INFO"}, f"{self.kind.replace('_', ' ').lower()} {done['amount']:.3g}{unit} on {done['holder']}")
         return {"FINISHED"}
@@ -217,6 +219,8 @@ class REALCAM_OT_import_re10k(bpy.types.Operator, ImportHelper):
         except (OSError, ValueError) as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
+        if shots.is_shot(scene):
+            shots.mark_edited(scene)
         self.report({"INFO"}, f"keyed {n} frames")
         return {"FINISHED"}
 
