@@ -114,6 +114,8 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
     # The cube at the camera's position is not in the preview (it was: 7.8 dB).
     assert rep["psnr"] >= 30.0 and rep["covered"] > 0.9, (rep["psnr"], rep["covered"])
     assert rep["state_after_preview"] == "current"
+    assert "label: Preview up to date" in rep["panel_after_preview"], rep["panel_after_preview"]
+    assert "label: Preview out of date: Generate renders it again" in rep["panel_after_preset"]
     # A second preview replaces the first strip, on the same channel.
     assert len(rep["preview_strips"]) == 1, rep["preview_strips"]
     assert rep["preview1"]["error"] is None and rep["preview2"]["error"] is None
@@ -122,12 +124,13 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
     assert rep["generate1"]["error"] is None and rep["generate1"]["returned_while_running"], rep["generate1"]
     t1, panel = rep["take1"], rep["panel"]
     man, res, strip = t1["manifest"], t1["result"], t1["strip"]
-    for key in ("model", "prompt", "negative_prompt", "seed", "steps", "guidance", "evaluate"):
+    for key in ("model", "prompt", "negative_prompt", "seed", "steps", "guidance", "evaluate", "camera_condition"):
         assert man[key] == panel[key] and strip[key] == panel[key], key
     assert man["sns"] == strip["sns"] == {"enabled": panel["sns_enabled"], "threshold": panel["sns_threshold"]}
     for key in ("prompt", "negative_prompt", "seed", "steps", "guidance"):
         assert res[key] == panel[key], key
     assert res["sns"]["enabled"] is True and res["sns"]["threshold"] == 0.75
+    assert res["camera_condition"]["requested"] is False  # the panel's "Camera condition", off
     assert res["camera_accuracy"] and strip["camera_accuracy"] == res["camera_accuracy"]  # measured: asked for
     assert strip["frames"] == [1, 9] and not t1["job_id_after"]
     assert t1["name"].startswith("room tiny s5 ") and "video.mp4" in t1["files"] and "bundle" in t1["files"]

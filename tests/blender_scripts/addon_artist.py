@@ -124,6 +124,7 @@ covered = prev[..., 3] > 0.99
 report["psnr"] = psnr(prev, ref, covered)
 report["covered"] = float(covered.mean())
 report["state_after_preview"] = shots.preview_state(shot)
+report["panel_after_preview"] = harness.panel_lines(pkg, shot)
 report["preview2"] = run(bpy.ops.realcam.preview)
 edit = bpy.data.scenes[report["shot"]["edit"]]
 report["preview_strips"] = [(s.name, s.channel, s.directory) for s in harness.strips(edit)]
@@ -131,6 +132,7 @@ report["preview_strips"] = [(s.name, s.channel, s.directory) for s in harness.st
 # Preset, then every panel setting set away from its default.
 report["preset"] = sorted(harness.gui_op(bpy.ops.realcam.preset, kind="DOLLY_IN", amount=0.5)[0])
 shot = bpy.data.scenes[report["shot"]["name"]]
+report["panel_after_preset"] = harness.panel_lines(pkg, shot)  # the camera moved: out of date
 rc = shot.realcam
 panel = {
     "model": "tiny",
@@ -142,6 +144,7 @@ panel = {
     "sns_enabled": True,
     "sns_threshold": 0.75,
     "evaluate": True,
+    "camera_condition": False,
 }
 for k, v in panel.items():
     setattr(rc, k, v)

@@ -97,3 +97,35 @@ def deprecations():
 def dump(path, data):
     with open(path, "w") as fh:
         json.dump(data, fh, indent=1, default=str)
+
+
+class Layout:
+    """Stands in for Blender's UI layout (there is none headless): records what a panel would show."""
+
+    def __init__(self, out):
+        self.out = out
+
+    def __getattr__(self, name):
+        def call(*args, **kw):
+            if name in ("label", "progress"):
+                self.out.append(f"{name}: " + kw.get("text", ""))
+            elif name == "operator":
+                self.out.append(f"button: {args[0]} {kw.get('text', '')}".rstrip())
+            return Layout(self.out)
+
+        return call
+
+
+def panel_lines(pkg, scene) -> list:
+    """The labels and buttons of the RealCam panel in the 3D view, drawn for `scene`."""
+
+    class Context:
+        def __getattr__(self, name):
+            return scene if name == "scene" else getattr(bpy.context, name)
+
+    class Panel:
+        layout = Layout([])
+
+    panel = Panel()
+    module(pkg, "ui").REALCAM_PT_main.draw(panel, Context())
+    return panel.layout.out
