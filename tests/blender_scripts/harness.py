@@ -24,6 +24,28 @@ def _record(message, category, filename, lineno, file=None, line=None):
 warnings.simplefilter("always", DeprecationWarning)
 warnings.showwarning = _record
 
+# bpy 4.2 as a Python module segfaults when the process exits once any registered property has a Python
+# callback (update or poll): a bare IntProperty(update=f) on a PropertyGroup does it, even unregistered again;
+# 4.5 and 5.0 exit cleanly, and Blender itself uses such callbacks everywhere. Leave before that teardown,
+# with the exit status the script earned (an uncaught exception: 1).
+if bpy.app.version < (4, 3):
+    import atexit
+
+    _failed = []
+    _excepthook = sys.excepthook
+
+    def _note_failure(*exc):
+        _failed.append(exc)
+        _excepthook(*exc)
+
+    sys.excepthook = _note_failure
+
+    @atexit.register  # registered after bpy's own exit handler, so it runs first
+    def _leave_before_bpy_teardown():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1 if _failed else 0)
+
 
 def start(zip_path: str, empty: bool = True) -> str:
     """Factory settings (empty, or the default startup file with its cube, light and camera), then install and
