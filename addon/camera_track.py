@@ -3,12 +3,17 @@
 Constraints, parents, follow-path and an animated focal length all count:
 every frame is set and the evaluated camera read. This runs on the main thread
 as a task generator, one frame per slice, so the UI keeps its turn.
+
+The generation size is the shot's resolution at 100 %: the percentage is the
+artist's draft setting for their own renders, and both the preview and the
+job ignore it. Positions leave in metres whatever the unit scale.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import shots
 from .realcam_core.camera import (
     BlenderCamera,
     CameraError,
@@ -32,9 +37,12 @@ def check_camera(scene):
     return cam
 
 
+def generation_size(scene) -> tuple[int, int]:
+    return scene.render.resolution_x, scene.render.resolution_y
+
+
 def blender_camera(cam_eval, scene) -> BlenderCamera:
     r = scene.render
-    pct = r.resolution_percentage / 100.0
     data = cam_eval.data
     return BlenderCamera(
         lens=data.lens,
@@ -43,29 +51,53 @@ def blender_camera(cam_eval, scene) -> BlenderCamera:
         sensor_fit=data.sensor_fit,
         shift_x=data.shift_x,
         shift_y=data.shift_y,
-        resolution_x=int(r.resolution_x * pct),
-        resolution_y=int(r.resolution_y * pct),
+        resolution_x=r.resolution_x,
+        resolution_y=r.resolution_y,
         pixel_aspect_x=r.pixel_aspect_x,
         pixel_aspect_y=r.pixel_aspect_y,
     )
 
 
-def read_track(context, scene, cam, frames):
-    """Task generator -> (intrinsics per frame, relative c2w per frame), the frame restored after."""
-    unit = scene.unit_settings.scale_length  # metres per Blender unit
+def read_track(ref, frames, on_frame=None):
+    """Task generator -> (intrinsics per frame, relative c2w per frame), the frame restored after.
+
+    ref: a shots.ShotRef (resolved after every yield). on_frame(depsgraph, index) sees
+    each evaluated frame (the preview's fingerprint is gathered there)."""
+    scene = ref.scene
+    cam_name = check_camera(scene).name
+    unit = shots.metres_per_unit(scene)  # metres per Blender unit
     current = scene.frame_current, scene.frame_subframe
     Ks, c2ws = [], []
     try:
-        for f in frames:
+        for i, f in enumerate(frames):
+            scene = ref.scene
+            cam = check_camera(scene)
+            if cam.name != cam_name:
+                raise CameraError(f"the active camera changed from {cam_name!r} to {cam.name!r} while it was read")
             scene.frame_set(f)
-            depsgraph = context.evaluated_depsgraph_get()
+            depsgraph = shots.depsgraph(scene)
             cam_eval = cam.evaluated_get(depsgraph)
             Ks.append(intrinsics_from_blender(blender_camera(cam_eval, scene)))
             c2ws.append(opencv_c2w_from_blender(np.array(cam_eval.matrix_world), unit))
+            if on_frame is not None:
+                on_frame(depsgraph, i)
             yield None
     finally:
-        scene.frame_set(current[0], subframe=current[1])
+        try:
+            ref.scene.frame_set(current[0], subframe=current[1])
+        except shots.ShotGone:
+            pass
     return Ks, relative_to_first(c2ws)
+
+
+def evaluated_matrix(scene, ob, frame: int):
+    """ob's world matrix at frame as Blender evaluates it (rig, constraints, parents); the frame restored."""
+    current = scene.frame_current, scene.frame_subframe
+    scene.frame_set(frame)
+    try:
+        return ob.evaluated_get(shots.depsgraph(scene)).matrix_world.copy()
+    finally:
+        scene.frame_set(current[0], subframe=current[1])
 
 
 def check_moves(cam_name: str, frames, Ks, rel) -> None:

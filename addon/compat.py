@@ -50,10 +50,12 @@ def sequencer_scene(context):
 def show_in_sequencer(context, scene) -> None:
     """5.x: the Sequencer shows the workspace's sequencer scene, and a new file has none: show scene there.
 
-    A workspace already showing another scene keeps it (4.x always shows the active scene)."""
+    A workspace already showing another scene keeps it (4.x always shows the active scene). A timer's
+    context has no workspace: then every workspace without a sequencer scene gets it."""
     ws = getattr(context, "workspace", None)
-    if ws is not None and getattr(ws, "sequencer_scene", scene) is None:
-        ws.sequencer_scene = scene
+    for w in [ws] if ws is not None else bpy.data.workspaces:
+        if getattr(w, "sequencer_scene", scene) is None:
+            w.sequencer_scene = scene
 
 
 def strips(scene):
@@ -90,3 +92,11 @@ def remove_fcurves(owner, data_paths) -> None:
         return
     for fc in [fc for fc in fcurves if fc.data_path in data_paths]:
         fcurves.remove(fc)
+
+
+def path_options() -> set:
+    """Options for a path property that holds "//" (blend-relative) paths: 4.5 warns without the flag,
+    which older versions do not know."""
+    if "is_path_supports_blend_relative" in bpy.types.Property.bl_rna.properties:
+        return {"PATH_SUPPORTS_BLEND_RELATIVE"}
+    return set()

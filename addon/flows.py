@@ -1,32 +1,36 @@
-"""The three long operations as task generators: import a photo, render a preview, generate a take.
+"""The long operations as task generators: import a photo, render a preview, generate a take, follow a job.
 
-They follow the data flow photo -> scene -> camera track -> preview -> job ->
-video -> sequencer. Blender data is touched only between yields on the main
-thread; network, packing and waiting happen in Background steps (tasks.py).
+They follow the data flow photo -> shot -> camera track -> preview -> job ->
+video -> edit. Blender data is touched only between yields on the main thread,
+and always through a ShotRef resolved after the yield (undo and renames
+replace Python references); network, packing, hashing and waiting happen in
+Background steps (tasks.py). What a task changed becomes one undo step when it
+ends. Whatever fails or is cancelled leaves nothing behind: no folder, no half
+shot, no strip, no backend job.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import time
 
 import bpy
-import numpy as np
 
-from . import backend_process, backend_setup, camera_track, photo_scene, photo_source, preview, sequencer
-from .compat import show_in_sequencer
+from . import backend_process, backend_setup, camera_track, paths, photo_scene, photo_source, preview, sequencer, shots
 from .paths import job_root
 from .preferences import prefs
 from .realcam_core import api
 from .realcam_core.bundle import Frame, JobBundle, Settings, SnsSettings, pack_bundle, preview_name, validate_bundle
+from .realcam_core.camera import Intrinsics
 from .realcam_core.client import BackendError, Client
 from .realcam_core.models import DEFAULT_VIDEO_MODEL, ModelSpec, known_model, native_size_for
-from .tasks import Background, Sleep, TaskCancelled, WaitFor
+from .tasks import RUNNER, Background, Sleep, Task, TaskCancelled, WaitFor, a_window, undo_push
 
 POLL_SECONDS = 0.5
+RECONNECT_SECONDS = (1.0, 2.0, 5.0, 10.0)  # waiting for a backend that stopped answering
+LENS_TOLERANCE = 0.005  # relative focal length difference at the first frame
 
 
 class FlowError(Exception):
@@ -44,9 +48,9 @@ def _ensure_backend(context):
     return Background(backend_process.ensure, url, token, auto, command, log_dir)
 
 
-def _client(context) -> Client:
-    url, token, _, _ = _backend(context)
-    return Client(url, token, timeout=120)
+def _client(context, url: str | None = None) -> Client:
+    base, token, _, _ = _backend(context)
+    return Client(url or base, token, timeout=120)
 
 
 def _require_weights(context, kind: str, name: str | None):
@@ -76,116 +80,193 @@ def model_spec(context, name: str):
     raise FlowError(f"the backend does not know the video model {name!r}; pick one it lists (realcam models)")
 
 
+def start(name: str, shot_id: str, make_gen) -> Task:
+    task = Task(name, None, shot_id)
+    task.gen = make_gen(task)
+    return RUNNER.start(task)
+
+
 # ----------------------------------------------------------------- import
 
 
-def import_photo(task, context, photo: str, depth_map: str, focal_px: float, model: str, size, frames: int):
-    scene = context.scene
-    name = model or model_name(context, scene)
+def import_photo(task, context, photo, depth_map, focal_px, model, size, frames, replace=None):
+    """A new shot for the photo (or, with replace = a ShotRef, that shot's photo replaced)."""
+    source = shots.file_settings(context.scene)
+    name = model or (replace.scene.realcam.model if replace else "") or model_name(context, context.scene)
     spec = yield from model_spec(context, name)
     if not os.path.isfile(photo):
         raise FlowError(f"{photo}: no such photo")
-    if not size or not size[0]:
-        w, h = _image_size(photo)
+    if replace is not None:
+        r = replace.scene.render
+        size, frames = (r.resolution_x, r.resolution_y), replace.scene.frame_end - replace.scene.frame_start + 1
+    if not size:
+        try:
+            w, h = photo_source.photo_size(photo)
+        except photo_source.PhotoError as e:
+            raise FlowError(str(e)) from None
         size = native_size_for(spec, w / h)
     frames = frames or min(49, spec.max_frames)
     problems = spec.problems(size[0], size[1], frames)
     if problems:
         raise FlowError("; ".join(problems))
-    folder = os.path.join(
-        job_root(context), "scenes", f"{os.path.splitext(os.path.basename(photo))[0]}-{time.strftime('%Y%m%d-%H%M%S')}"
-    )
-    os.makedirs(folder, exist_ok=True)
-    if depth_map:
-        task.report("reading the depth map")
-        yield None
-        photo_source.local_scene(photo, depth_map, size, focal_px or None, folder)
-    else:
-        task.report("estimating depth")
-        yield _ensure_backend(context)
-        zip_path = os.path.join(folder, "depth.zip")
-        depth_model = prefs(context).depth_model or None
-        yield from _require_weights(context, "depth", depth_model)
-        try:
-            yield Background(
-                _client(context).depth, photo, zip_path, f"{size[0]}x{size[1]}", focal_px or None, depth_model
-            )
-        except BackendError as e:
-            raise FlowError(f"the backend refused the photo: {e.message}") from None
-        yield Background(photo_source.unpack_depth_zip, zip_path, folder)
-        os.remove(zip_path)
-    task.report("building the scene")
-    yield None
-    rgb, depth, K = photo_source.read_scene_folder(folder)
-    mesh_ob, cam_ob = photo_scene.build_scene(context, folder, rgb, depth, K, spec, frames, photo)
-    if not scene.realcam.model:
-        scene.realcam.model = name
-    return {"mesh": mesh_ob.name, "camera": cam_ob.name, "folder": folder}
-
-
-def _image_size(path: str):
-    img = bpy.data.images.load(path, check_existing=False)
+    base = os.path.splitext(os.path.basename(photo))[0] or "photo"
+    folder = paths.unique_folder(os.path.join(job_root(context), "scenes"), f"{base}-{paths.stamp()}")
     try:
-        w, h = img.size
-    finally:
-        bpy.data.images.remove(img)
-    if not w or not h:
-        raise FlowError(f"{path}: Blender cannot read this image")
-    return w, h
+        if depth_map:
+            task.report("reading the depth map")
+            yield None
+            try:
+                photo_source.local_scene(photo, depth_map, size, focal_px or None, folder)
+            except photo_source.PhotoError as e:
+                raise FlowError(str(e)) from None
+        else:
+            task.report("estimating depth")
+            upload = photo_source.photo_for_backend(photo, folder)
+            yield _ensure_backend(context)
+            zip_path = os.path.join(folder, "depth.zip")
+            depth_model = prefs(context).depth_model or None
+            yield from _require_weights(context, "depth", depth_model)
+            try:
+                yield Background(
+                    _client(context).depth, upload, zip_path, f"{size[0]}x{size[1]}", focal_px or None, depth_model
+                )
+            except BackendError as e:
+                raise FlowError(f"the backend refused the photo: {e.message}") from None
+            yield Background(photo_source.unpack_depth_zip, zip_path, folder)
+            os.remove(zip_path)
+        task.report("building the shot")
+        yield None
+        rgb, depth, K = photo_source.read_scene_folder(folder)
+        shot = photo_scene.build_shot(
+            source, paths.stored(folder), rgb, depth, K, frames, photo, replace.scene if replace else None
+        )
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # a failed import leaves nothing behind
+        raise
+    rc = shot.realcam
+    if not rc.model:
+        rc.model = name
+    shots.mark_edited(shot)  # a re-import makes the preview out of date
+    shots.edit_scene(shot)
+    if replace is None:
+        shots.show(context, shot)
+    undo_push("RealCam: import photo")
+    return {"shot": shot.name, "mesh": rc.photo_mesh.name, "camera": shot.camera.name, "folder": folder}
 
 
 # ----------------------------------------------------------------- preview
 
 
-def _track_hash(Ks, c2ws) -> str:
-    h = hashlib.sha1()
-    for K, m in zip(Ks, c2ws, strict=True):
-        h.update(np.array([K.fx, K.fy, K.cx, K.cy, K.width, K.height], np.float64).tobytes())
-        h.update(np.round(np.asarray(m, np.float64), 9).tobytes())
-    return h.hexdigest()[:16]
+def _photo_intrinsics(scene) -> Intrinsics:
+    with open(os.path.join(paths.resolve(scene.realcam.scene_folder), "intrinsics.json"), encoding="utf-8") as fh:
+        return Intrinsics.from_dict(json.load(fh))
 
 
-def read_track(task, context, scene):
+def read_track(task, context, ref, photo_checks: bool = True):
+    """Task generator -> (frames, Ks, relative c2ws, Fingerprint) of the shot's camera.
+
+    photo_checks (preview, generate): the photo is what the camera sees at the
+    first frame, so its mesh is placed there first (a rigged camera may start
+    anywhere; check_first_frame refuses a lens that differs there)."""
+    scene = ref.scene
     try:
         cam = camera_track.check_camera(scene)
     except camera_track.CameraError as e:
         raise FlowError(str(e)) from None
+    photo_checks = photo_checks and shots.is_shot(scene) and bool(scene.realcam.scene_folder)
+    if photo_checks and scene.realcam.photo_mesh is not None:
+        start = camera_track.evaluated_matrix(scene, cam, scene.frame_start)
+        if shots.anchor_photo(scene, start):
+            task.report("placing the photo where the camera starts")
+            shots.depsgraph(scene)
+            yield None
+            scene = ref.scene
     frames = list(range(scene.frame_start, scene.frame_end + 1))
     task.report("reading the camera", 0, len(frames))
+    fp = preview.Fingerprint(scene, prefs(context).preview_engine, paths.resolve(scene.realcam.scene_folder))
     try:
-        Ks, rel = yield from camera_track.read_track(context, scene, cam, frames)
+        Ks, rel = yield from camera_track.read_track(ref, frames, fp.frame)
     except camera_track.CameraError as e:
         raise FlowError(str(e)) from None
-    return frames, Ks, rel
+    fp.track(Ks, rel)
+    return frames, Ks, rel, fp
 
 
-def render_preview(task, context, scene, track=None):
+def check_first_frame(scene, frames, Ks) -> None:
+    """The first frame of a take is the photo: the camera must see what the photo saw there."""
+    photo_K, K0 = _photo_intrinsics(scene), Ks[0]
+    off = max(abs(K0.fx / photo_K.fx - 1), abs(K0.fy / photo_K.fy - 1)) > LENS_TOLERANCE
+    shifted = max(abs(K0.cx - photo_K.cx), abs(K0.cy - photo_K.cy)) > 0.5
+    if off or shifted:
+        raise FlowError(
+            f"camera {scene.camera.name!r} at frame {frames[0]} does not see what the photo saw (focal "
+            f"{K0.fx:.1f} px, centre {K0.cx:.1f}, {K0.cy:.1f} against the photo's {photo_K.fx:.1f} px, "
+            f"{photo_K.cx:.1f}, {photo_K.cy:.1f}): the first frame must be the photo. Key its lens back to "
+            f"{_photo_lens(scene, photo_K):.2f} mm and its shift to 0 there, or use the shot's own camera"
+        )
+
+
+def _photo_lens(scene, K: Intrinsics) -> float:
+    from .realcam_core.camera import blender_from_intrinsics
+
+    data = scene.camera.data
+    return blender_from_intrinsics(K, data.sensor_fit, data.sensor_width, data.sensor_height).lens
+
+
+def render_preview(task, context, ref, track=None, digest=None):
     if track is None:
-        track = yield from read_track(task, context, scene)
-    frames, Ks, rel = track
-    folder = preview.new_folder(job_root(context))
+        track = yield from read_track(task, context, ref)
+        check_first_frame(ref.scene, track[0], track[1])
+    frames, Ks, rel, fp = track
+    if digest is None:
+        digest = yield Background(fp.digest)
+    scene = ref.scene
+    folder = paths.unique_folder(os.path.join(job_root(context), "previews"), f"{_label(scene)}-{paths.stamp()}")
     task.report("rendering the preview", 0, len(frames))
-    saved = preview.swap_settings(scene, folder, prefs(context).preview_engine)
     try:
-        if bpy.app.background:
-            bpy.ops.render.render(animation=True, scene=scene.name)
-        else:
-            with preview.RenderWatch() as watch:
-                bpy.ops.render.render("INVOKE_DEFAULT", animation=True, scene=scene.name)
-                yield WaitFor(lambda: watch.finished, poll=0.2)
-            if watch.cancelled:
-                raise TaskCancelled()
-    finally:
-        preview.restore_settings(scene, saved)
-    files = preview.frame_files(scene)
-    missing = [f for f in files if not os.path.isfile(os.path.join(folder, f))]
-    if missing:
-        raise FlowError(f"the preview render did not write {len(missing)} frames (first: {missing[0]})")
-    sequencer.add_image_sequence(scene, folder, files, scene.frame_start, "RealCam preview")
-    show_in_sequencer(context, scene)
-    scene.realcam.preview_folder = folder
-    scene.realcam.preview_signature = preview.signature(scene) + _track_hash(Ks, rel)
+        saved = preview.swap_settings(scene, folder, prefs(context).preview_engine)
+        try:
+            if bpy.app.background:
+                bpy.ops.render.render(animation=True, scene=scene.name)
+            else:
+                with preview.RenderWatch() as watch:
+                    with bpy.context.temp_override(window=a_window()):
+                        bpy.ops.render.render("INVOKE_DEFAULT", animation=True, scene=scene.name)
+                    yield WaitFor(lambda: watch.finished, poll=0.2)
+                if watch.cancelled:
+                    raise TaskCancelled()
+        finally:
+            preview.restore_settings(ref.scene, saved)
+        scene = ref.scene
+        files = preview.frame_files(scene)
+        missing = [f for f in files if not os.path.isfile(os.path.join(folder, f))]
+        if missing:
+            raise FlowError(f"the preview render did not write {len(missing)} frames (first: {missing[0]})")
+        sequencer.set_preview(shots.edit_scene(scene), scene, folder, files)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    rc = scene.realcam
+    rc.preview_folder = paths.stored(folder)
+    rc.preview_signature = digest
+    shots.note_preview(scene)
     return folder
+
+
+def rc_steps(scene):
+    return scene.realcam.steps or None
+
+
+def preview_task(task, context, ref):
+    check_photo(ref.scene)
+    folder = yield from render_preview(task, context, ref)
+    undo_push("RealCam: preview")
+    return folder
+
+
+def _label(scene) -> str:
+    name = scene.name[len("RealCam ") :] if scene.name.startswith("RealCam ") else scene.name
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "shot"
 
 
 # ----------------------------------------------------------------- generate
@@ -204,6 +285,7 @@ def _settings(context, scene, name: str, fps: float) -> Settings:
         guidance=guidance,
         fps=fps,
         sns=SnsSettings(rc.sns_enabled, rc.sns_threshold),
+        evaluate=rc.evaluate,
         camera_condition=rc.camera_condition,
     )
 
@@ -226,47 +308,72 @@ def _write_bundle(folder, scene_folder, preview_folder, preview_files, frames, K
     return pack_bundle(folder, folder + ".zip")
 
 
-def generate(task, context, scene):
+def check_photo(scene) -> str:
+    """The shot's scene folder (absolute), once its photo is there and the shot still has its size."""
     rc = scene.realcam
-    if not rc.scene_folder or not os.path.isfile(os.path.join(bpy.path.abspath(rc.scene_folder), "image.png")):
-        raise FlowError("import a photo first (RealCam > Import photo): the reference image is missing")
-    scene_folder = bpy.path.abspath(rc.scene_folder)
+    folder = paths.resolve(rc.scene_folder)
+    if not rc.scene_folder or not os.path.isfile(os.path.join(folder, "image.png")):
+        raise FlowError(
+            f"scene {scene.name!r} has no photo (its folder {folder or '(none)'} is missing): import a photo first "
+            "(RealCam > Import Photo), or open the project where its realcam folder is"
+        )
+    size = camera_track.generation_size(scene)
+    ref = _photo_intrinsics(scene)
+    if size != (ref.width, ref.height):
+        raise FlowError(
+            f"the shot's size is {size[0]}x{size[1]} but its photo was imported at {ref.width}x{ref.height}: "
+            "set it back (Output properties), or import the photo again at the new size"
+        )
+    return folder
+
+
+def generate(task, context, ref):
+    """Preview (again, when anything in the shot changed since), bundle, submit, follow, bring the take in."""
+    if not isinstance(ref, shots.ShotRef):
+        ref = shots.ShotRef(ref)
+    scene = ref.scene
     name = model_name(context, scene)
     spec = yield from model_spec(context, name)
+    scene = ref.scene
+    scene_folder = check_photo(scene)
     r = scene.render
-    size = (int(r.resolution_x * r.resolution_percentage / 100), int(r.resolution_y * r.resolution_percentage / 100))
-    with open(os.path.join(scene_folder, "intrinsics.json"), encoding="utf-8") as fh:
-        ref = json.load(fh)
-    if size != (ref["width"], ref["height"]):
-        raise FlowError(
-            f"the render size is {size[0]}x{size[1]} but the photo was imported at "
-            f"{ref['width']}x{ref['height']}: set it back or import the photo again"
-        )
-    n = scene.frame_end - scene.frame_start + 1
-    problems = spec.problems(size[0], size[1], n, rc.steps or None)
+    problems = spec.problems(r.resolution_x, r.resolution_y, scene.frame_end - scene.frame_start + 1, rc_steps(scene))
     if problems:
         raise FlowError("; ".join(problems))
-
-    track = yield from read_track(task, context, scene)
-    frames, Ks, rel = track
+    track = yield from read_track(task, context, ref)
+    frames, Ks, rel, fp = track
     try:
-        camera_track.check_moves(scene.camera.name, frames, Ks, rel)
+        camera_track.check_moves(ref.scene.camera.name, frames, Ks, rel)
     except camera_track.CameraError as e:
         raise FlowError(str(e)) from None
-    yield None  # short slices: the UI gets a turn between steps
-    expected = preview.signature(scene) + _track_hash(Ks, rel)
-    folder = bpy.path.abspath(rc.preview_folder) if rc.preview_folder else ""
-    if (
-        rc.preview_signature != expected
-        or not folder
-        or not all(os.path.isfile(os.path.join(folder, f)) for f in preview.frame_files(scene))
-    ):
-        folder = yield from render_preview(task, context, scene, track)
+    check_first_frame(ref.scene, frames, Ks)
+    task.report("checking the preview")
+    digest = yield Background(fp.digest)
+    scene = ref.scene
+    rc = scene.realcam
+    folder = paths.resolve(rc.preview_folder)
+    files = preview.frame_files(scene)
+    rendered = False
+    if rc.preview_signature != digest or not folder or not all(os.path.isfile(os.path.join(folder, f)) for f in files):
+        # A stale preview is never sent: whatever changed in the shot, it is rendered again.
+        folder = yield from render_preview(task, context, ref, track, digest)
+        rendered = True
+    try:
+        result = yield from _submit_and_follow(task, context, ref, name, scene_folder, folder, frames, Ks, rel)
+    except BaseException:
+        if rendered:
+            undo_push("RealCam: preview")
+        raise
+    return result
 
-    fps = r.fps / r.fps_base
-    settings = _settings(context, scene, name, fps)
-    take = os.path.join(
-        job_root(context), "takes", f"{time.strftime('%Y%m%d-%H%M%S')}-{name.replace('/', '_')}-s{settings.seed}"
+
+def _submit_and_follow(task, context, ref, name, scene_folder, preview_folder, frames, Ks, rel):
+    scene = ref.scene
+    r = scene.render
+    settings = _settings(context, scene, name, r.fps / r.fps_base)
+    model_label = name.replace("\\", "/").rstrip("/").split("/")[-1]
+    take = paths.unique_folder(
+        os.path.join(job_root(context), "takes"), f"{_label(scene)}-{model_label}-s{settings.seed}-{paths.stamp()}"
     )
     source = {
         "app": f"Blender {bpy.app.version_string}",
@@ -274,36 +381,113 @@ def generate(task, context, scene):
         "camera": scene.camera.name,
         "blend": os.path.basename(bpy.data.filepath) or "(unsaved)",
     }
-    task.report("packing the job")
-    archive = yield Background(
-        _write_bundle,
-        os.path.join(take, "bundle"),
-        scene_folder,
-        folder,
-        preview.frame_files(scene),
-        frames,
-        Ks,
-        rel,
-        settings,
-        source,
-    )
-    task.report("connecting to the backend")
-    yield _ensure_backend(context)
-    yield from _require_weights(context, "video", name)
-    client = _client(context)
+    meta = {**settings.to_dict(), "frames": [frames[0], frames[-1]], "model_label": model_label}
     try:
-        job = yield Background(client.submit, archive)
-    except BackendError as e:
-        detail = f": {e.problems[0]}" if e.problems and e.problems[0] not in e.message else ""
-        raise FlowError(f"the backend refused the job: {e.message}{detail}") from None
-    job_id = job["id"]
+        task.report("packing the job")
+        archive = yield Background(
+            _write_bundle,
+            os.path.join(take, "bundle"),
+            scene_folder,
+            preview_folder,
+            preview.frame_files(ref.scene),
+            frames,
+            Ks,
+            rel,
+            settings,
+            source,
+        )
+        task.report("connecting to the backend")
+        yield _ensure_backend(context)
+        yield from _require_weights(context, "video", name)
+        client = _client(context)
+        try:
+            job = yield Background(client.submit, archive)
+        except BackendError as e:
+            detail = f": {e.problems[0]}" if e.problems and e.problems[0] not in e.message else ""
+            raise FlowError(f"the backend refused the job: {e.message}{detail}") from None
+        yield Background(os.remove, archive)  # the bundle folder stays with the take
+    except BaseException:
+        shutil.rmtree(take, ignore_errors=True)
+        raise
+    record = {"id": job["id"], "backend": client.base, "take": take, "meta": meta}
+    _keep_record(ref.scene, record)
+    result = yield from follow_job(task, context, ref, record)
+    return result
+
+
+def _keep_record(scene, record) -> None:
+    """The running job in the .blend (an undo in the meantime may have taken it out: put it back)."""
+    rc = scene.realcam
+    if rc.job_id != record["id"]:
+        rc.job_id = record["id"]
+        rc.job_backend = record["backend"]
+        rc.job_take = paths.stored(record["take"])
+        rc.job_meta = json.dumps(record["meta"])
+
+
+def _clear_record(ref, job_id: str) -> None:
+    try:
+        rc = ref.scene.realcam
+    except shots.ShotGone:
+        return
+    if rc.job_id == job_id:
+        rc.job_id = rc.job_backend = rc.job_take = rc.job_meta = ""
+
+
+def record_of(scene) -> dict | None:
+    rc = scene.realcam
+    if not rc.job_id:
+        return None
+    try:
+        meta = json.loads(rc.job_meta) if rc.job_meta else {}
+    except ValueError:
+        meta = {}
+    return {"id": rc.job_id, "backend": rc.job_backend, "take": paths.resolve(rc.job_take), "meta": meta}
+
+
+def follow_job(task, context, ref, record, doing: str = ""):
+    """Wait for the backend job and bring its video into the edit; survives the backend going away.
+
+    A backend that stops answering is waited for (and restarted, when it is the
+    add-on's own): it runs the interrupted job again when it is back. `doing`
+    prefixes the waiting message, so the panel still says why it waits."""
+    job_id, take = record["id"], record["take"]
+    local_backend = record["backend"] == _backend(context)[0]
+    client = _client(context, record["backend"])
     started = time.monotonic()
+    misses = 0
     try:
         while True:
-            job = yield Background(client.job, job_id)
+            _keep_record(ref.scene, record)
+            try:
+                job = yield Background(client.job, job_id)
+                misses = 0
+            except BackendError as e:
+                if e.status == 404:
+                    raise FlowError(
+                        f"the backend at {client.base} no longer has this take's job ({job_id}): its data folder "
+                        "was cleared or it is another backend. Generate the take again"
+                    ) from None
+                if e.status:
+                    raise FlowError(f"the backend could not report on the job: {e.message}") from None
+                # No answer, or the answer cut off (a backend killed mid-request): wait for it to come back.
+                wait = RECONNECT_SECONDS[min(misses, len(RECONNECT_SECONDS) - 1)]
+                misses += 1
+                task.report(
+                    f"{doing}the backend at {client.base} is not answering; waiting for it (the take goes on when it "
+                    f"is back), next try in {wait:.0f} s"
+                )
+                if local_backend:
+                    try:
+                        yield _ensure_backend(context)  # the add-on's own backend is started again
+                    except BackendError:
+                        pass
+                yield Sleep(wait)
+                continue
             state, prog = job["state"], job.get("progress") or {}
             if state == api.QUEUED:
-                task.report(f"queued (position {job.get('position', 0) + 1})")
+                note = " (it runs again from the start: the backend stopped during it)" if job.get("note") else ""
+                task.report(f"queued (position {job.get('position', 0) + 1}){note}")
             elif state == api.RUNNING:
                 task.report(
                     prog.get("stage") or "running", prog.get("step") or 0, prog.get("total") or 0, prog.get("eta_s")
@@ -315,36 +499,78 @@ def generate(task, context, scene):
             elif state == api.CANCELLED:
                 raise TaskCancelled()
             yield Sleep(POLL_SECONDS)
-    except TaskCancelled:
+        task.report("downloading")
+        video = os.path.join(take, "video.mp4")
+        os.makedirs(take, exist_ok=True)
+        yield Background(client.download, job_id, "video", video)
+        yield Background(client.download, job_id, "result", os.path.join(take, "result.json"))
+    except (TaskCancelled, FlowError) as e:
+        # A cancelled or failed take leaves nothing: no folder, no strip, no job on the backend.
+        task.report("cancelling: stopping the backend job" if isinstance(e, TaskCancelled) else "cleaning up")
+        _clear_record(ref, job_id)
+        shutil.rmtree(take, ignore_errors=True)
         try:
-            yield Background(client.cancel, job_id)
+            yield Background(client.delete, job_id)
         except BackendError:
-            pass  # already finished or gone: nothing left to stop
+            pass  # gone already, or the backend is away: nothing left to stop
         raise
-    task.report("downloading")
-    video = os.path.join(take, "video.mp4")
-    yield Background(client.download, job_id, "video", video)
-    yield Background(client.download, job_id, "result", os.path.join(take, "result.json"))
-    yield None
     with open(os.path.join(take, "result.json"), encoding="utf-8") as fh:
         result = json.load(fh)
+    yield None
+    scene = ref.scene
+    meta = record["meta"]
+    frames = meta.get("frames") or [scene.frame_start, scene.frame_end]
     # What made the take: the bundle's own settings (one definition), what the backend
     # resolved (steps, guidance), and where it came from.
     strip_settings = {
-        **settings.to_dict(),
+        **{k: v for k, v in meta.items() if k not in ("frames", "model_label")},
         "steps": result.get("steps"),
         "guidance": result.get("guidance"),
-        "frames": [frames[0], frames[-1]],
+        "frames": frames,
         "job": job_id,
         "backend": client.base,
-        "take": take,
+        "take": paths.stored(take),
         "seconds": round(time.monotonic() - started, 1),
         "camera_accuracy": result.get("camera_accuracy"),
     }
-    yield None
-    strip = sequencer.add_take(
-        scene, video, frames[0], len(frames), f"{name.split('/')[-1]} s{settings.seed}", strip_settings
-    )
-    show_in_sequencer(context, scene)
+    name = take_name(scene, meta.get("model_label") or meta.get("model", "take"), meta.get("seed", 0))
+    count = frames[1] - frames[0] + 1
+    strip = sequencer.add_take(shots.edit_scene(scene), scene, video, frames[0], count, name, strip_settings)
+    item = scene.realcam.takes.add()
+    item.name, item.folder, item.settings = strip.name, paths.stored(take), json.dumps(strip_settings)
+    _clear_record(ref, job_id)
+    undo_push("RealCam: generate")
     task.report("done")
     return {"strip": strip.name, "video": video, "job": job_id}
+
+
+def take_name(scene, model: str, seed: int) -> str:
+    """Readable and unique in the edit: shot, model, seed, time (a suffix when two land in one second)."""
+    base = f"{_label(scene)} {model} s{seed} {time.strftime('%H:%M:%S')}"
+    taken = {s.name for s in sequencer.shot_strips(shots.edit_scene(scene), scene.realcam.shot_id)}
+    taken |= {t.name for t in scene.realcam.takes}
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base} ({n})"
+    return name
+
+
+def reattach(task, context, ref):
+    """Pick up a take whose job was recorded in the .blend (Blender closed or crashed while it ran)."""
+    record = record_of(ref.scene)
+    if record is None:
+        return None
+    doing = f"reattaching to the take's job {record['id'][:8]}"
+    task.report(doing)
+    return (yield from follow_job(task, context, ref, record, doing + ": "))
+
+
+def reattach_all(context) -> list[Task]:
+    """Start following every recorded job of the file's shots (after a .blend is opened)."""
+    started = []
+    for scene in shots.all_shots():
+        if scene.realcam.job_id and not RUNNER.active(scene.realcam.shot_id):
+            ref = shots.ShotRef(scene)
+            started.append(start("generate", ref.id, lambda task, ref=ref: reattach(task, bpy.context, ref)))
+    return started

@@ -5,23 +5,21 @@ from __future__ import annotations
 import os
 
 import bpy
-from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from . import flows, presets, re10k_io
-from .tasks import RUNNER, Task
+from . import flows, presets, re10k_io, shots
+from .tasks import RUNNER
 
 
-def _run(op, context, name: str, make_gen):
+def _run(op, context, name: str, shot_id: str, make_gen):
     """Start a task (interactive) or run it to the end (headless, no event loop)."""
-    scene = context.scene
-    if RUNNER.active(scene.name):
-        op.report({"WARNING"}, f"RealCam is busy with {RUNNER.active(scene.name)[0].name}; wait or cancel it")
+    busy = RUNNER.active(shot_id)
+    if busy:
+        op.report({"WARNING"}, f"RealCam is busy with {busy[0].name} for this shot; wait or cancel it")
         return {"CANCELLED"}
-    task = Task(name, None, scene.name)
-    task.gen = make_gen(task)
-    RUNNER.start(task)
-    if bpy.app.background:
+    task = flows.start(name, shot_id, make_gen)
+    if RUNNER.blocking:
         RUNNER.run_until_done(task)
         if task.error:
             op.report({"ERROR"}, f"RealCam {name}: {task.error}")
@@ -33,12 +31,22 @@ def _run(op, context, name: str, make_gen):
     return {"FINISHED"}
 
 
+def _shot(op, context):
+    """The shot the operator works on (the active scene), or None with the reason reported."""
+    scene = context.scene
+    if not shots.is_shot(scene):
+        op.report({"ERROR"}, f"scene {scene.name!r} is not a RealCam shot: import a photo, or go to a shot")
+        return None
+    return scene
+
+
 class REALCAM_OT_import_photo(bpy.types.Operator, ImportHelper):
-    """Import a photo as a metric point-cloud scene with a camera that sees exactly the photo"""
+    """Import a photo as a shot of its own: a metric point-cloud scene with a camera that sees exactly the photo"""
 
     bl_idname = "realcam.import_photo"
     bl_label = "Import Photo"
-    bl_options = {"REGISTER", "UNDO"}
+    # No UNDO here: the shot is built after this returns; the task pushes the one undo step when it is.
+    bl_options = {"REGISTER"}
 
     filter_glob: StringProperty(default="*.jpg;*.jpeg;*.png;*.tif;*.tiff;*.webp;*.exr", options={"HIDDEN"})
     depth_map: StringProperty(
@@ -53,39 +61,64 @@ class REALCAM_OT_import_photo(bpy.types.Operator, ImportHelper):
         min=0.0,
         description="Focal length in pixels of the photo; 0: EXIF, the model, or 90 degrees",
     )
-    model: StringProperty(name="Model", default="", description="Video model the scene is set up for")
+    model: StringProperty(name="Model", default="", description="Video model the shot is set up for")
     width: IntProperty(name="Width", default=0, min=0, description="Generation width; 0: the model's native size")
-    height: IntProperty(name="Height", default=0, min=0)
+    height: IntProperty(name="Height", default=0, min=0, description="Generation height; 0: the model's native size")
     frames: IntProperty(name="Frames", default=0, min=0, description="Frame range length; 0: up to 49")
+    replace: BoolProperty(
+        name="Replace this shot's photo",
+        default=False,
+        description="Put the photo into the active shot (its camera, moves, props and takes stay), not a new shot",
+    )
 
     def execute(self, context):
-        size = (self.width, self.height) if self.width and self.height else None
+        if bool(self.width) != bool(self.height):
+            self.report(
+                {"ERROR"},
+                f"a generation size needs both width and height (got {self.width}x{self.height}); "
+                "set both, or neither for the model's native size",
+            )
+            return {"CANCELLED"}
+        replace = None
+        if self.replace:
+            scene = _shot(self, context)
+            if scene is None:
+                return {"CANCELLED"}
+            replace = shots.ShotRef(scene)
+        size = (self.width, self.height) if self.width else None
+        args = (
+            bpy.path.abspath(self.filepath),
+            bpy.path.abspath(self.depth_map) if self.depth_map else "",
+            self.focal_px,
+            self.model,
+            size,
+            self.frames,
+        )
+        # Tasks outlive the operator: they use bpy.context, never the operator's context.
         return _run(
             self,
             context,
             "import",
-            # Tasks outlive the operator: they use bpy.context, never the operator's context.
-            lambda task: flows.import_photo(
-                task,
-                bpy.context,
-                bpy.path.abspath(self.filepath),
-                bpy.path.abspath(self.depth_map) if self.depth_map else "",
-                self.focal_px,
-                self.model,
-                size,
-                self.frames,
-            ),
+            replace.id if replace else "import",
+            lambda task: flows.import_photo(task, bpy.context, *args, replace=replace),
         )
 
 
 class REALCAM_OT_preset(bpy.types.Operator):
-    """Key a camera move over the scene's frame range (ordinary keyframes you can edit)"""
+    """Add a camera move over the shot's frame range, on top of what the camera's rig does (ordinary keyframes)"""
 
     bl_idname = "realcam.preset"
     bl_label = "Camera Move Preset"
     bl_options = {"REGISTER", "UNDO"}
 
     kind: EnumProperty(name="Move", items=presets.PRESETS)
+    amount: FloatProperty(
+        name="Amount",
+        default=0.0,
+        min=0.0,
+        description="Metres (dolly, truck, pedestal), degrees (pan, tilt, orbit) or lens factor (zoom); "
+        "0: scaled to the photo's depth",
+    )
 
     def execute(self, context):
         scene = context.scene
@@ -93,42 +126,77 @@ class REALCAM_OT_preset(bpy.types.Operator):
         if cam is None:
             self.report({"ERROR"}, "the scene has no active camera: import a photo first")
             return {"CANCELLED"}
-        depth = scene.realcam.median_depth or 3.0
-        presets.apply(scene, cam, self.kind, depth)
+        if RUNNER.active(scene.realcam.shot_id or None) and shots.is_shot(scene):
+            self.report({"WARNING"}, "RealCam is reading or rendering this shot; wait or cancel it")
+            return {"CANCELLED"}
+        try:
+            done = presets.apply(scene, cam, self.kind, self.amount)
+        except ValueError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        if shots.is_shot(scene):
+            shots.mark_edited(scene)  # a new move: the preview is out of date (also without a viewport update)
+        unit = {"metres": " m", "degrees": " degrees", "factor": "x"}[presets.unit_of(self.kind)]
+        self.report({"INFO"}, f"{self.kind.replace('_', ' ').lower()} {done['amount']:.3g}{unit} on {done['holder']}")
         return {"FINISHED"}
 
 
 class REALCAM_OT_preview(bpy.types.Operator):
-    """Render the camera's frame range with the scene as seen through it (seconds, no diffusion)"""
+    """Render the shot's frame range as seen through its camera (seconds, no diffusion)"""
 
     bl_idname = "realcam.preview"
     bl_label = "Render Preview"
 
     def execute(self, context):
-        return _run(self, context, "preview", lambda task: flows.render_preview(task, bpy.context, context.scene))
+        scene = _shot(self, context)
+        if scene is None:
+            return {"CANCELLED"}
+        ref = shots.ShotRef(scene)
+        return _run(self, context, "preview", ref.id, lambda task: flows.preview_task(task, bpy.context, ref))
 
 
 class REALCAM_OT_generate(bpy.types.Operator):
-    """Send the camera and the preview to the backend and bring the video back into the sequencer"""
+    """Send the camera and the preview to the backend and bring the video back into the edit"""
 
     bl_idname = "realcam.generate"
     bl_label = "Generate"
 
     def execute(self, context):
-        return _run(self, context, "generate", lambda task: flows.generate(task, bpy.context, context.scene))
+        scene = _shot(self, context)
+        if scene is None:
+            return {"CANCELLED"}
+        ref = shots.ShotRef(scene)
+        return _run(self, context, "generate", ref.id, lambda task: flows.generate(task, bpy.context, ref))
 
 
 class REALCAM_OT_cancel(bpy.types.Operator):
-    """Stop RealCam's running operation (the backend job is cancelled too)"""
+    """Stop RealCam's running operation on this shot (the backend job is cancelled too)"""
 
     bl_idname = "realcam.cancel"
     bl_label = "Cancel"
 
     def execute(self, context):
-        active = RUNNER.active(context.scene.name)
+        active = RUNNER.active(context.scene.realcam.shot_id or "import")
         for t in active:
             t.cancel()
         return {"FINISHED"} if active else {"CANCELLED"}
+
+
+class REALCAM_OT_show_shot(bpy.types.Operator):
+    """Go to a shot (or the edit): make it the window's scene"""
+
+    bl_idname = "realcam.show_shot"
+    bl_label = "Go to Shot"
+
+    scene: StringProperty(name="Scene")
+
+    def execute(self, context):
+        target = bpy.data.scenes.get(self.scene)
+        if target is None:
+            self.report({"ERROR"}, f"no scene {self.scene!r}")
+            return {"CANCELLED"}
+        shots.show(context, target)
+        return {"FINISHED"}
 
 
 class REALCAM_OT_import_re10k(bpy.types.Operator, ImportHelper):
@@ -151,6 +219,8 @@ class REALCAM_OT_import_re10k(bpy.types.Operator, ImportHelper):
         except (OSError, ValueError) as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
+        if shots.is_shot(scene):
+            shots.mark_edited(scene)
         self.report({"INFO"}, f"keyed {n} frames")
         return {"FINISHED"}
 
@@ -167,23 +237,39 @@ class REALCAM_OT_export_re10k(bpy.types.Operator, ExportHelper):
     def execute(self, context):
         path = bpy.path.abspath(self.filepath)
         scene = context.scene
+        if scene.camera is None:
+            self.report({"ERROR"}, "the scene has no active camera to export")
+            return {"CANCELLED"}
+        ref = shots.ShotRef(scene) if shots.is_shot(scene) else _SceneRef(scene)
 
         def gen(task):
-            frames, Ks, rel = yield from flows.read_track(task, bpy.context, scene)
+            frames, Ks, rel, _ = yield from flows.read_track(task, bpy.context, ref, photo_checks=False)
+            sc = ref.scene
             name = os.path.splitext(os.path.basename(bpy.data.filepath))[0] or "blender"
             re10k_io.export_file(
-                path,
-                Ks,
-                rel,
-                scene.render.fps / scene.render.fps_base,
-                f"blender:{name}:{scene.name}".replace(" ", "_"),
+                path, Ks, rel, sc.render.fps / sc.render.fps_base, f"blender:{name}:{sc.name}".replace(" ", "_")
             )
 
-        return _run(self, context, "export", gen)
+        return _run(self, context, "export", getattr(ref, "id", scene.name), gen)
+
+
+class _SceneRef:
+    """A scene that is not a shot, by name (RE10K export works on any camera)."""
+
+    def __init__(self, scene):
+        self.id = self.name = scene.name
+
+    @property
+    def scene(self):
+        s = bpy.data.scenes.get(self.name)
+        if s is None:
+            raise shots.ShotGone(f"scene {self.name!r} is gone")
+        return s
 
 
 CLASSES = (
     REALCAM_OT_import_photo,
+    REALCAM_OT_show_shot,
     REALCAM_OT_preset,
     REALCAM_OT_preview,
     REALCAM_OT_generate,

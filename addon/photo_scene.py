@@ -1,10 +1,10 @@
-"""A scene folder -> a metric point-cloud mesh and a camera that sees exactly the photo.
+"""A scene folder -> a shot: a point-cloud mesh and a camera that sees exactly the photo.
 
 One vertex per pixel (at its centre; the outer ring reaches the frame's edge so
 the whole frame is covered), the photo's colours as an unlit colour attribute,
 no faces across depth discontinuities (so what the photo never saw renders as
 empty), and a camera at the origin looking along +Y with the photo's lens,
-sensor, fit and shift. Everything in metres.
+sensor, fit and shift. Metric, in the file's units (metres / unit scale).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
+from . import shots
 from .compat import material_node_tree
 from .realcam_core.camera import (
     REFERENCE_C2W_BLENDER_WORLD,
@@ -22,7 +23,6 @@ from .realcam_core.camera import (
     blender_from_intrinsics,
     blender_from_opencv_c2w,
 )
-from .realcam_core.models import ModelSpec
 from .realcam_core.pointcloud import grid_topology, valid_depth
 
 COLOR_ATTRIBUTE = "realcam_photo"
@@ -94,6 +94,7 @@ def build_mesh(name: str, rgb: np.ndarray, depth: np.ndarray, K: Intrinsics) -> 
 
 
 def apply_intrinsics(cam_data: bpy.types.Camera, scene: bpy.types.Scene, K: Intrinsics) -> None:
+    """Lens, sensor fit and shift for K; the scene's (the shot's) size and pixel aspect to K's, at 100 %."""
     bc = blender_from_intrinsics(K, "AUTO", cam_data.sensor_width or 36.0, cam_data.sensor_height or 24.0)
     cam_data.type = "PERSP"
     cam_data.lens_unit = "MILLIMETERS"
@@ -106,37 +107,65 @@ def apply_intrinsics(cam_data: bpy.types.Camera, scene: bpy.types.Scene, K: Intr
     r.pixel_aspect_x, r.pixel_aspect_y = bc.pixel_aspect_x, bc.pixel_aspect_y
 
 
-def build_scene(context, folder: str, rgb, depth, K: Intrinsics, spec: ModelSpec, frames: int, photo_name: str):
-    """Mesh, camera and scene settings; returns (mesh object, camera object)."""
-    scene = context.scene
+def _photo_mesh(base: str, rgb, depth, K: Intrinsics, metres_per_unit: float):
+    # In Blender units, so the mesh sits among the artist's objects at any unit scale (positions are
+    # linear in depth, and the depth-edge rule is a ratio).
+    depth_bu = depth if metres_per_unit == 1.0 else (depth / np.float32(metres_per_unit)).astype(np.float32)
+    return bpy.data.objects.new(f"RealCam {base}", build_mesh(f"RealCam {base}", rgb, depth_bu, K))
+
+
+def build_shot(source: dict, folder: str, rgb, depth, K: Intrinsics, frames: int, photo_name: str, replace=None):
+    """A new shot scene (or, with replace, that shot with a new photo); returns the shot scene.
+
+    source: the file's settings the shot takes (shots.file_settings). The shot gets the
+    model's size and frame count; the artist's scene is not touched. Nothing is left
+    behind when building fails."""
     base = os.path.splitext(os.path.basename(photo_name))[0] or "photo"
-    coll = bpy.data.collections.new(f"RealCam {base}")
-    scene.collection.children.link(coll)
-    mesh_ob = bpy.data.objects.new(f"RealCam {base}", build_mesh(f"RealCam {base}", rgb, depth, K))
-    coll.objects.link(mesh_ob)
-
-    cam_data = bpy.data.cameras.new(f"RealCam {base}")
-    valid = depth[valid_depth(depth)]
-    near, far = float(valid.min()), float(valid.max())
-    cam_data.clip_start = max(0.001, near * 0.05)
-    cam_data.clip_end = max(far * 20.0, 100.0)
-    cam_ob = bpy.data.objects.new(f"RealCam Camera {base}", cam_data)
-    coll.objects.link(cam_ob)
-    cam_ob.matrix_world = Matrix(blender_from_opencv_c2w(REFERENCE_C2W_BLENDER_WORLD).tolist())
-    cam_ob.rotation_mode = "XYZ"
-    scene.camera = cam_ob
-    apply_intrinsics(cam_data, scene, K)
-
-    # The model's frame rate and a frame range it can make.
-    fps = spec.native_fps
-    scene.render.fps, scene.render.fps_base = max(1, round(fps)), max(1, round(fps)) / fps
-    scene.frame_start = 1
-    scene.frame_end = frames
-    scene.unit_settings.system = "METRIC"
-
-    rc = scene.realcam
+    shot = replace if replace is not None else shots.create(source, base)
+    rc = shot.realcam
+    old_mesh = rc.photo_mesh
+    mesh_ob = None
+    try:
+        mpu = rc.metres_per_unit or 1.0
+        mesh_ob = _photo_mesh(base, rgb, depth, K, mpu)
+        rc.photo_collection.objects.link(mesh_ob)
+        valid = depth[valid_depth(depth)]
+        near, far = float(valid.min()), float(valid.max())
+        cam_ob = shot.camera if replace is not None else None
+        if cam_ob is None:
+            cam_data = bpy.data.cameras.new(f"RealCam {base}")
+            cam_ob = bpy.data.objects.new(f"RealCam Camera {base}", cam_data)
+            rc.photo_collection.objects.link(cam_ob)
+            cam_ob.matrix_world = Matrix(blender_from_opencv_c2w(REFERENCE_C2W_BLENDER_WORLD, mpu).tolist())
+            cam_ob.rotation_mode = "XYZ"
+            shot.camera = cam_ob
+        cam_ob.data.clip_start = max(0.001, near * 0.05) / mpu
+        cam_ob.data.clip_end = max(far * 20.0, 100.0) / mpu
+        apply_intrinsics(cam_ob.data, shot, K)
+        if replace is None:
+            shot.frame_end = shot.frame_start + frames - 1
+        else:
+            mesh_ob.matrix_world = old_mesh.matrix_world.copy() if old_mesh is not None else mesh_ob.matrix_world
+    except BaseException:
+        if mesh_ob is not None:
+            _remove_object(mesh_ob)
+        if replace is None:
+            shots.delete(shot)
+        raise
+    if old_mesh is not None:
+        _remove_object(old_mesh)
+    rc.photo_mesh = mesh_ob
     rc.scene_folder = folder
     rc.photo = photo_name
     rc.median_depth = float(np.median(valid))
-    rc.mesh_object = mesh_ob.name
-    return mesh_ob, cam_ob
+    return shot
+
+
+def _remove_object(ob) -> None:
+    mesh = ob.data
+    bpy.data.objects.remove(ob)
+    if mesh is not None and mesh.users == 0:
+        for mat in list(mesh.materials):
+            if mat is not None and mat.users <= 1:
+                bpy.data.materials.remove(mat)
+        bpy.data.meshes.remove(mesh)

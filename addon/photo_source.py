@@ -15,8 +15,13 @@ import bpy
 import numpy as np
 
 from .realcam_core import depth_map as depth_rule
+from .realcam_core import exif
 from .realcam_core.camera import K_CONVENTION, Intrinsics
 from .realcam_core.resample import cover_crop_box, resize_cover
+
+# The backend opens photos with Pillow; these it cannot, so the add-on sends an sRGB PNG of them instead.
+CONVERT_FOR_BACKEND = (".exr", ".hdr")
+FULL_FRAME_DIAGONAL_MM = (36.0**2 + 24.0**2) ** 0.5  # "35 mm equivalent" focal lengths are on this diagonal
 
 
 class PhotoError(Exception):
@@ -47,7 +52,12 @@ def read_scene_folder(folder: str):
 
 
 def _load_pixels(path: str, raw: bool) -> np.ndarray:
-    """(H, W, 4) float32, top row first, through Blender's own image loading."""
+    """(H, W, 4) float32, top row first, through Blender's own image loading.
+
+    raw: the values as stored (data such as depth). Otherwise a photo as it is
+    displayed: 8-bit files are sRGB-encoded already; float files (EXR, 16-bit)
+    come out of Blender's colour management scene-linear and are encoded to sRGB
+    here, as the Standard view shows them (read raw, an EXR comes out far too dark)."""
     try:
         img = bpy.data.images.load(path, check_existing=False)
     except RuntimeError as e:
@@ -60,9 +70,49 @@ def _load_pixels(path: str, raw: bool) -> np.ndarray:
             raise PhotoError(f"{path}: the image is empty or damaged")
         buf = np.empty(w * h * 4, dtype=np.float32)
         img.pixels.foreach_get(buf)
-        return buf.reshape(h, w, 4)[::-1].copy()
+        px = buf.reshape(h, w, 4)[::-1].copy()
+        if not raw and img.is_float:
+            px[..., :3] = linear_to_srgb(px[..., :3])
+        return px
     finally:
         bpy.data.images.remove(img)
+
+
+def linear_to_srgb(c: np.ndarray) -> np.ndarray:
+    c = np.clip(c, 0.0, 1.0)
+    return np.where(c <= 0.0031308, c * 12.92, 1.055 * np.power(c, 1.0 / 2.4) - 0.055).astype(np.float32)
+
+
+def load_photo(path: str):
+    """(H, W, 3) float32 sRGB in 0..1 as the photo is displayed (EXIF orientation applied), and its EXIF."""
+    info = exif.read(path)
+    rgb = _load_pixels(path, raw=False)[..., :3]
+    return exif.orient(rgb, info.orientation), info
+
+
+def photo_size(path: str) -> tuple[int, int]:
+    """(width, height) of the photo as displayed, without decoding its pixels twice."""
+    try:
+        img = bpy.data.images.load(path, check_existing=False)
+    except RuntimeError as e:
+        raise PhotoError(f"{path}: Blender cannot read it ({e})") from None
+    try:
+        w, h = img.size
+    finally:
+        bpy.data.images.remove(img)
+    if not w or not h:
+        raise PhotoError(f"{path}: Blender cannot read this image")
+    return (h, w) if exif.read(path).swaps_axes else (w, h)
+
+
+def photo_for_backend(photo: str, folder: str) -> str:
+    """The file to send for depth: the photo itself (the backend applies its EXIF), or an sRGB PNG of it."""
+    if os.path.splitext(photo)[1].lower() not in CONVERT_FOR_BACKEND:
+        return photo
+    rgb, _ = load_photo(photo)
+    path = os.path.join(folder, "photo.png")
+    _save_png(rgb, path)
+    return path
 
 
 def _decode_png16(path: str) -> np.ndarray:
@@ -82,8 +132,8 @@ def local_scene(photo: str, depth_map: str, size: tuple[int, int], focal_px: flo
     """Without a backend: the user's depth map and the photo, fitted to size, into the scene folder."""
     if not os.path.isfile(photo):
         raise PhotoError(f"{photo}: no such photo")
-    rgba = _load_pixels(photo, raw=True)
-    h0, w0 = rgba.shape[:2]
+    rgb0, info = load_photo(photo)
+    h0, w0 = rgb0.shape[:2]
     depth = read_depth_map(depth_map)
     try:
         # The photo's size, or the generation size already (one rule with the backend).
@@ -91,18 +141,26 @@ def local_scene(photo: str, depth_map: str, size: tuple[int, int], focal_px: flo
     except depth_rule.DepthMapError as e:
         raise PhotoError(str(e)) from None
     scale, box = cover_crop_box((w0, h0), size)
-    rgb = resize_cover(rgba[..., :3], size)
+    rgb = resize_cover(rgb0, size)
     if depth.shape != (size[1], size[0]):
         depth = resize_cover(depth, size, nearest=True)
-    f = (focal_px if focal_px else 0.5 * max(w0, h0)) * scale
+    # Focal length by the backend's rule: the user's, the EXIF 35 mm equivalent, else 90 degrees across.
+    if focal_px:
+        f0, focal_source = focal_px, "user"
+    elif info.focal_35mm:
+        f0, focal_source = info.focal_35mm * (w0 * w0 + h0 * h0) ** 0.5 / FULL_FRAME_DIAGONAL_MM, "exif"
+    else:
+        f0, focal_source = 0.5 * max(w0, h0), "default"
+    f = f0 * scale
     K = Intrinsics(f, f, size[0] / 2.0, size[1] / 2.0, size[0], size[1])
     _save_png(rgb, os.path.join(folder, "image.png"))
     np.save(os.path.join(folder, "depth.npy"), depth.astype(np.float32))
     meta = {
         **K.to_dict(),
         "convention": K_CONVENTION,
-        "focal_source": "user" if focal_px else "default",
+        "focal_source": focal_source,
         "depth_source": depth_map,
+        "exif_orientation": info.orientation,
     }
     with open(os.path.join(folder, "intrinsics.json"), "w", encoding="utf-8") as fh:
         json.dump(meta, fh, indent=1)

@@ -1,10 +1,44 @@
-"""Per-scene RealCam settings, saved with the .blend."""
+"""Per-scene RealCam settings, saved with the .blend.
+
+A shot is a scene of its own (see shots.py): these settings on a shot scene are
+the shot's; the edit scene carries `is_edit`; other scenes carry nothing.
+Paths are stored relative to the .blend ("//...") once it is saved (paths.py).
+"""
 
 import bpy
-from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import (
+    BoolProperty,
+    CollectionProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
 
+from .compat import path_options
 from .generation_fields import GenerationFields
 from .realcam_core.bundle import SNS_THRESHOLD_MAX
+
+PATH = path_options()
+
+
+def _props_update(self, context):
+    from . import shots
+
+    shots.link_props(self.id_data)
+
+
+def _props_poll(self, coll):
+    # Not the shot's own photo collection, and nothing that already holds it (a cycle).
+    own = self.photo_collection
+    return own is None or (coll != own and own not in coll.children_recursive)
+
+
+class RealcamTake(bpy.types.PropertyGroup):
+    """One generated take of the shot: name (also its strip's), folder, and what made it."""
+
+    folder: StringProperty(subtype="DIR_PATH", default="", options=PATH)
+    settings: StringProperty(default="")  # JSON: the strip's settings
 
 
 class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
@@ -36,13 +70,41 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
         default=False,
         description="The backend estimates the take's camera with COLMAP and scores it against yours (takes longer)",
     )
+    props: PointerProperty(
+        name="Props",
+        type=bpy.types.Collection,
+        update=_props_update,
+        poll=_props_poll,
+        description="A blocking/props collection of your file that this shot shows and previews (linked, not copied)",
+    )
+
+    # What makes a scene a shot, and where its edit is.
+    shot_id: StringProperty(default="")  # non-empty: this scene is a RealCam shot
+    is_edit: BoolProperty(default=False)  # this scene is the RealCam edit (previews and takes)
+    edit_scene: PointerProperty(type=bpy.types.Scene)
+    photo_collection: PointerProperty(type=bpy.types.Collection)
+    photo_mesh: PointerProperty(type=bpy.types.Object)
+    props_linked: StringProperty(default="")  # the collection this shot linked for `props`
+
     # Filled by the photo import.
-    scene_folder: StringProperty(name="Scene folder", subtype="DIR_PATH", default="")
+    scene_folder: StringProperty(name="Scene folder", subtype="DIR_PATH", default="", options=PATH)
     photo: StringProperty(name="Photo", default="")
-    median_depth: FloatProperty(name="Median depth", default=0.0, unit="LENGTH")
-    mesh_object: StringProperty(default="")
-    preview_folder: StringProperty(name="Preview", subtype="DIR_PATH", default="")
+    median_depth: FloatProperty(name="Median depth (m)", default=0.0)  # metres, whatever the unit scale
+    metres_per_unit: FloatProperty(default=1.0)  # the unit scale the mesh was built at
+
+    preview_folder: StringProperty(name="Preview", subtype="DIR_PATH", default="", options=PATH)
     preview_signature: StringProperty(default="")
+
+    # The take being generated, kept in the .blend so a crash or a backend restart loses nothing.
+    job_id: StringProperty(default="")
+    job_backend: StringProperty(default="")
+    job_take: StringProperty(subtype="DIR_PATH", default="", options=PATH)
+    job_meta: StringProperty(default="")  # JSON: what the strip needs once the video is in
+
+    takes: CollectionProperty(type=RealcamTake)
+
+
+CLASSES = (RealcamTake, RealcamSceneSettings)
 
 
 def register():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from mathutils import Matrix
 
+from . import shots
 from .compat import remove_fcurves
 from .photo_scene import apply_intrinsics
 from .realcam_core.camera import REFERENCE_C2W_BLENDER_WORLD, blender_from_opencv_c2w, relative_to_first
@@ -19,16 +20,14 @@ from .realcam_core.re10k import from_track, read_re10k, write_re10k
 
 def import_file(scene, cam, path: str, scale: float = 1.0) -> int:
     cams = read_re10k(path)
-    r = scene.render
-    w = int(r.resolution_x * r.resolution_percentage / 100)
-    h = int(r.resolution_y * r.resolution_percentage / 100)
+    w, h = scene.render.resolution_x, scene.render.resolution_y  # the generation size (100 %)
     c2ws = np.stack([f.c2w() for f in cams.frames])
     c2ws[:, :3, 3] *= scale
     rel = relative_to_first(c2ws)
     remove_fcurves(cam, ("location", "rotation_euler", "rotation_quaternion"))
     remove_fcurves(cam.data, ("lens", "shift_x", "shift_y"))
     cam.rotation_mode = "XYZ"
-    unit = scene.unit_settings.scale_length
+    unit = shots.metres_per_unit(scene)
     for i, (frame, m) in enumerate(zip(cams.frames, rel, strict=True)):
         f = scene.frame_start + i
         cam.matrix_world = Matrix(blender_from_opencv_c2w(REFERENCE_C2W_BLENDER_WORLD @ m, unit).tolist())

@@ -10,11 +10,18 @@ A task is a generator run on the main thread in short slices. It yields:
 Blender's timer calls `pump()` about ten times a second; each call stops
 after TICK_BUDGET seconds of main-thread work, so a tick stays short. Network
 calls, file packing and waiting only ever happen in Background. Headless
-(bpy.app.background, no event loop) a caller runs a task to completion with
-`run_until_done`, through the same code path.
+(bpy.app.background, no event loop) an operator runs its task to completion
+with `run_until_done`, through the same code path. Blender as a Python module
+never fires timers (and a registered one keeps the process from exiting), so
+there the timer is not registered; a script that sets `RUNNER.blocking =
+False` gets the interactive behaviour and calls `timer()` itself, as
+Blender's event loop would.
 
-Cancelling a task raises TaskCancelled at its current yield, so it can clean
-up (cancel the backend job) before it ends.
+A task is keyed by the shot it works on (its id), one at a time per shot. A
+task that changed Blender data pushes one undo step when it ends
+(`undo_push`), because its operator returned long before. Cancelling a task
+raises TaskCancelled at its current yield, so it can clean up (cancel the
+backend job) before it ends.
 """
 
 from __future__ import annotations
@@ -51,9 +58,9 @@ class WaitFor:
 
 
 class Task:
-    def __init__(self, name: str, gen, scene_name: str = ""):
+    def __init__(self, name: str, gen, shot_id: str = ""):
         self.name = name
-        self.scene_name = scene_name
+        self.shot_id = shot_id
         self.gen = gen
         self.stage = "starting"
         self.step = 0
@@ -151,21 +158,35 @@ class Runner:
     def __init__(self):
         self.tasks: list[Task] = []
         self.tick_times: list[float] = []  # main-thread seconds per pump, for the benchmark
+        self.blocking = bpy.app.background  # operators run their task to the end (no event loop to pump it)
 
     def start(self, task: Task) -> Task:
         self.tasks.append(task)
-        if not bpy.app.background and not bpy.app.timers.is_registered(_timer):
-            bpy.app.timers.register(_timer, first_interval=0.0, persistent=True)
+        if not bpy.app.background and not bpy.app.timers.is_registered(timer):
+            bpy.app.timers.register(timer, first_interval=0.0, persistent=True)
         return task
 
-    def active(self, scene_name: str | None = None) -> list[Task]:
-        return [t for t in self.tasks if not t.done and (scene_name is None or t.scene_name == scene_name)]
+    def active(self, shot_id: str | None = None) -> list[Task]:
+        return [t for t in self.tasks if not t.done and (shot_id is None or t.shot_id == shot_id)]
+
+    def last(self, shot_id: str):
+        mine = [t for t in self.tasks if t.shot_id == shot_id]
+        return mine[-1] if mine else None
+
+    def detach_all(self, reason: str) -> None:
+        """Stop following every task without cancelling what runs elsewhere (another file is being opened:
+        a backend job goes on, and the .blend that recorded it picks it up again when opened)."""
+        for t in self.tasks:
+            if not t.done:
+                t.gen.close()
+                t.done, t.stage, t.error = True, "stopped", reason
+        self.tasks.clear()
 
     def pump(self, budget: float = TICK_BUDGET) -> None:
         start = time.perf_counter()
         for task in list(self.tasks):
             while not task.done and (task._ready() or task.cancel_requested):
-                if task.cancel_requested and task._waiting and task._waiting[0] == "thread":
+                if task.cancel_requested and task._waiting and task._waiting[0] == "thread" and not task._ready():
                     break  # a thread cannot be interrupted; cancel lands when it returns
                 task._advance()
                 if time.perf_counter() - start > budget:
@@ -173,13 +194,9 @@ class Runner:
             if time.perf_counter() - start > budget:
                 break
         # Keep finished tasks a while so the panel can show how they ended.
-        self.tasks = [t for t in self.tasks if not t.done or t is self._last_of(t.scene_name)]
+        self.tasks = [t for t in self.tasks if not t.done or t is self.last(t.shot_id)]
         self.tick_times.append(time.perf_counter() - start)
         del self.tick_times[:-10000]
-
-    def _last_of(self, scene_name):
-        mine = [t for t in self.tasks if t.scene_name == scene_name]
-        return mine[-1] if mine else None
 
     def run_until_done(self, task: Task, timeout: float = 3600.0) -> Task:
         """Headless: drive a task to its end through the same pump the timer uses."""
@@ -195,9 +212,29 @@ class Runner:
 RUNNER = Runner()
 
 
-def _timer():
+def timer():
+    """Blender's timer callback: one pump; the seconds until the next."""
     RUNNER.pump()
     return TICK_INTERVAL if RUNNER.active() else 1.0
+
+
+def a_window():
+    """The context's window, or the first one: timers run without a window in the context, and
+    operators such as ed.undo_push and an interactive render need one (their poll fails otherwise)."""
+    wm = bpy.context.window_manager
+    return bpy.context.window or (wm.windows[0] if wm is not None and len(wm.windows) else None)
+
+
+def undo_push(message: str) -> None:
+    """One undo step for what a task changed after its operator returned (Ctrl+Z then undoes exactly that)."""
+    window = a_window()
+    if window is None:
+        return  # no window, no undo stack (Blender started headless on a file without a window)
+    try:
+        with bpy.context.temp_override(window=window):
+            bpy.ops.ed.undo_push(message=message)
+    except RuntimeError:
+        log.warning("could not push the undo step %r", message, exc_info=True)
 
 
 def _tag_redraw():
@@ -211,7 +248,7 @@ def _tag_redraw():
 
 
 def unregister():
-    if bpy.app.timers.is_registered(_timer):
-        bpy.app.timers.unregister(_timer)
+    if bpy.app.timers.is_registered(timer):
+        bpy.app.timers.unregister(timer)
     for t in RUNNER.tasks:
         t.cancel()

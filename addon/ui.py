@@ -1,16 +1,25 @@
-"""The RealCam panel (3D view sidebar) and progress in the status bar."""
+"""The RealCam panel (3D view sidebar) and progress in the status bar.
 
+In a shot: the shot (photo, what the model will make, props), camera moves,
+generation settings, whether the preview is up to date, Preview / Generate and
+progress, the active take's scores. Elsewhere: Import and the file's shots.
+"""
+
+import json
 import textwrap
 
 import bpy
 
+from . import shots
+from .preferences import prefs
 from .presets import PRESETS
+from .realcam_core.models import DEFAULT_VIDEO_MODEL, known_model
 from .tasks import RUNNER
 
 
 def _task(context):
-    mine = [t for t in RUNNER.tasks if t.scene_name == context.scene.name]
-    return mine[-1] if mine else None
+    sid = context.scene.realcam.shot_id
+    return RUNNER.last(sid) if sid else RUNNER.last("import")
 
 
 def _progress_text(t) -> str:
@@ -22,6 +31,31 @@ def _progress_text(t) -> str:
     return text
 
 
+def what_the_model_makes(context, scene) -> list[str]:
+    """The panel's lines on what Generate will make for this shot, and how it plays."""
+    name = scene.realcam.model or prefs(context).model or DEFAULT_VIDEO_MODEL
+    r = scene.render
+    fps = r.fps / r.fps_base
+    n = scene.frame_end - scene.frame_start + 1
+    span = f"{scene.frame_start}-{scene.frame_end}"
+    lines = [f"{name}: {r.resolution_x}x{r.resolution_y}, {n} frames ({span}) at {fps:.6g} fps"]
+    known = known_model(name)
+    if known is not None:
+        spec = known.spec
+        if abs(spec.native_fps - fps) > 0.01:
+            lines.append(f"the model's own rate is {spec.native_fps:g} fps; your {fps:.6g} fps plays each frame as one")
+        problems = spec.problems(r.resolution_x, r.resolution_y, n)
+        lines += problems
+    if r.resolution_percentage != 100:
+        lines.append(f"resolution {r.resolution_percentage} % is for your renders; the model makes the full size")
+    return lines
+
+
+def _wrapped(layout, text: str, icon: str = "NONE", width: int = 60) -> None:
+    for i, line in enumerate(textwrap.wrap(text, width) or [""]):
+        layout.label(text=line, icon=icon if i == 0 else ("BLANK1" if icon != "NONE" else "NONE"))
+
+
 class REALCAM_PT_main(bpy.types.Panel):
     bl_label = "RealCam"
     bl_space_type = "VIEW_3D"
@@ -30,13 +64,22 @@ class REALCAM_PT_main(bpy.types.Panel):
 
     def draw(self, context):
         layout = self.layout
-        rc = context.scene.realcam
+        scene = context.scene
+        rc = scene.realcam
         layout.operator("realcam.import_photo", icon="IMAGE_DATA")
+        if not shots.is_shot(scene):
+            self._draw_shots(layout, context)
+            return
+        box = layout.box()
+        box.label(text=f"Shot {scene.name}", icon="SCENE_DATA")
         if rc.photo:
-            layout.label(text=f"Photo: {bpy.path.basename(rc.photo)}", icon="CHECKMARK")
+            box.label(text=f"Photo: {bpy.path.basename(rc.photo)}, median depth {rc.median_depth:.2f} m")
+        for i, line in enumerate(what_the_model_makes(context, scene)):
+            _wrapped(box, line, "INFO" if i == 0 else "NONE")
+        box.prop(rc, "props")
 
         box = layout.box()
-        box.label(text="Camera move")
+        box.label(text="Camera move (adds to the rig; Amount in the last-operation panel)")
         grid = box.grid_flow(columns=2, align=True)
         for ident, label, _ in PRESETS:
             grid.operator("realcam.preset", text=label).kind = ident
@@ -58,8 +101,15 @@ class REALCAM_PT_main(bpy.types.Panel):
         sub.enabled = rc.sns_enabled
         sub.prop(rc, "sns_threshold")
         box.prop(rc, "camera_condition")
-
         box.prop(rc, "evaluate")
+
+        state = shots.preview_state(scene)
+        if state == "stale":
+            layout.label(text="Preview out of date: Generate renders it again", icon="ERROR")
+        elif state == "none":
+            layout.label(text="No preview yet: Generate renders one", icon="INFO")
+        else:
+            layout.label(text="Preview up to date", icon="CHECKMARK")
 
         task = _task(context)
         busy = task is not None and not task.done
@@ -69,21 +119,35 @@ class REALCAM_PT_main(bpy.types.Panel):
         col.operator("realcam.generate", icon="SEQUENCE")
         if task is not None:
             if busy:
-                layout.progress(factor=task.fraction, type="BAR", text=_progress_text(task))
+                layout.progress(factor=task.fraction, type="BAR", text=_progress_text(task)[:80])
+                if len(task.stage) > 60:
+                    _wrapped(layout, task.stage)
                 layout.operator("realcam.cancel", icon="CANCEL")
             elif task.error:
-                for i, line in enumerate(textwrap.wrap(task.error, 60)):
-                    layout.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
+                _wrapped(layout, task.error, "ERROR")
             else:
                 layout.label(text=f"{task.name}: {task.stage}", icon="INFO")
-        _draw_take_scores(layout, context)
+        if rc.job_id and not busy:
+            _wrapped(layout, f"A take's job ({rc.job_id[:8]}) is recorded: it is picked up when the file is opened")
+        edit = rc.edit_scene
+        if edit is not None:
+            layout.operator("realcam.show_shot", text=f"Edit: {edit.name}", icon="SEQ_SEQUENCER").scene = edit.name
+            _draw_take_scores(layout, edit)
+
+    def _draw_shots(self, layout, context):
+        shot_list = shots.all_shots()
+        if shot_list:
+            box = layout.box()
+            box.label(text="Shots in this file")
+            for s in shot_list:
+                box.operator("realcam.show_shot", text=s.name, icon="SCENE_DATA").scene = s.name
+        if context.scene.realcam.is_edit:
+            _draw_take_scores(layout, context.scene)
 
 
-def _draw_take_scores(layout, context):
-    """Camera accuracy of the active take strip, when the backend measured it."""
-    import json
-
-    sed = context.scene.sequence_editor
+def _draw_take_scores(layout, edit):
+    """Camera accuracy of the edit's active take strip, when the backend measured it."""
+    sed = edit.sequence_editor
     strip = sed.active_strip if sed else None
     raw = strip.get("realcam") if strip is not None else None
     if not raw:
@@ -94,7 +158,7 @@ def _draw_take_scores(layout, context):
     box = layout.box()
     box.label(text=f"Camera accuracy of {strip.name}")
     if "error" in acc:
-        box.label(text=acc["error"][:80], icon="ERROR")
+        _wrapped(box, acc["error"], "ERROR")
         return
     box.label(text=f"RotErr {acc['RotErr']:.3f}  TransErr {acc['TransErr']:.3f}  CamMC {acc['CamMC']:.3f}")
     if acc.get("TransErr_metric") is not None:
@@ -105,11 +169,13 @@ def _draw_take_scores(layout, context):
 def draw_status(self, context):
     task = _task(context)
     if task is not None and not task.done:
-        self.layout.progress(factor=task.fraction, type="RING", text=f"RealCam {task.name}: {_progress_text(task)}")
+        self.layout.progress(
+            factor=task.fraction, type="RING", text=f"RealCam {task.name}: {_progress_text(task)}"[:100]
+        )
 
 
 def menu_import(self, context):
-    self.layout.operator("realcam.import_photo", text="Photo as RealCam scene")
+    self.layout.operator("realcam.import_photo", text="Photo as RealCam shot")
 
 
 CLASSES = (REALCAM_PT_main,)

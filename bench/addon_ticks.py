@@ -63,7 +63,7 @@ def main():
         flows = sys.modules[f"{pkg}.flows"]
         runner = tasks.RUNNER
         runner.tick_times.clear()
-        task = tasks.Task("generate", None, scene.name)
+        task = tasks.Task("generate", None, scene.realcam.shot_id)
         task.gen = flows.generate(task, bpy.context, scene)
         runner.start(task)
         t0 = time.perf_counter()

@@ -43,7 +43,7 @@ def main():
         bpy.ops.realcam.preview()
         tasks, flows, seq = (sys.modules[f"{pkg}.{m}"] for m in ("tasks", "flows", "sequencer"))
         stamps = {}
-        task = tasks.Task("generate", None, scene.name)
+        task = tasks.Task("generate", None, scene.realcam.shot_id)
         original = task.report
 
         def report(stage, *a, **kw):
@@ -61,11 +61,7 @@ def main():
         t_end = time.perf_counter()
         if task.error:
             raise SystemExit(f"generate failed: {task.error}")
-        take = json.loads(
-            scene.sequence_editor.active_strip["realcam"]
-            if scene.sequence_editor.active_strip
-            else [s for s in scene.sequence_editor.strips_all if s.type == "MOVIE"][-1]["realcam"]
-        )
+        take = json.loads(scene.realcam.takes[-1].settings)
         result = json.load(open(os.path.join(take["take"], "result.json")))
         from realcam_core.bundle import validate_bundle
 
@@ -74,7 +70,13 @@ def main():
         validation = time.perf_counter() - t
         t = time.perf_counter()
         strip = seq.add_take(
-            scene, os.path.join(take["take"], "video.mp4"), scene.frame_start, args.frames, "again", {}
+            scene.realcam.edit_scene,
+            scene,
+            os.path.join(take["take"], "video.mp4"),
+            scene.frame_start,
+            args.frames,
+            "again",
+            {},
         )
         strip_import = time.perf_counter() - t
         first_poll = min(v for k, v in stamps.items() if k in ("queued", "starting", "load", "encode", "denoise"))

@@ -34,7 +34,7 @@ def main():
     rest = per[1:] or per
     print(
         f"preview {w}x{h}, {args.frames} frames, engine {bpy.context.scene.render.engine} (restored after), "
-        f"{len(bpy.data.objects[bpy.context.scene.realcam.mesh_object].data.vertices)} vertices:"
+        f"{len(bpy.context.scene.realcam.photo_mesh.data.vertices)} vertices:"
     )
     print(f"  first frame (with shader compilation): {per[0]:.2f} s")
     print(f"  per frame after it: median {statistics.median(rest):.2f} s")

@@ -117,11 +117,11 @@ def main():
         print(f"realcam main job: {e}".strip(), file=sys.stderr)
         return 1
     print(f"generated ({time.time() - step:.1f} s)")
-    sed = scene.sequence_editor
+    sed = scene.realcam.edit_scene.sequence_editor  # previews and takes live in the edit scene
     strips = list(sed.strips_all if hasattr(sed, "strips_all") else sed.sequences_all)
     take = [s for s in strips if s.type == "MOVIE"][-1]
     settings = json.loads(take["realcam"])
-    shutil.copy(os.path.join(settings["take"], "video.mp4"), os.path.join(out, "take.mp4"))
+    shutil.copy(os.path.join(bpy.path.abspath(settings["take"]), "video.mp4"), os.path.join(out, "take.mp4"))
     blend = os.path.join(out, "realcam_main.blend")
     bpy.ops.wm.save_as_mainfile(filepath=blend)
     print(

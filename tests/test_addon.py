@@ -53,17 +53,18 @@ def test_import_preset_preview_generate_and_re10k(addon_zip, tiny_models, tmp_pa
     assert rep["preset_moved"][1] > 1.0  # dolly in along +Y
     assert rep["generate1"]["error"] is None and rep["generate2"]["error"] is None
     # 5.x shows the workspace's sequencer scene (none in a new file): the add-on points it at the scene.
-    assert rep["sequencer_scene"] == (rep["scene"] if rep["blender"] >= [5, 0, 0] else None)
+    assert rep["sequencer_scene"] == (rep["edit"] if rep["blender"] >= [5, 0, 0] else None)
     movies = [s for s in rep["strips"] if s["type"] == "MOVIE"]
     images = [s for s in rep["strips"] if s["type"] == "IMAGE"]
     assert len(movies) == 2 and len(images) >= 1
-    assert {s["name"] for s in movies} == {"tiny s3", "tiny s4"}
+    assert sorted(s["name"].rsplit(" ", 1)[0] for s in movies) == ["room tiny s3", "room tiny s4"]
     assert len({s["channel"] for s in rep["strips"]}) == len(rep["strips"])  # each on its own channel
     for s in movies:
         assert s["start"] == 1 and s["duration"] == 9
         settings = json.loads(s["realcam"])
         assert settings["model"] == "tiny" and settings["frames"] == [1, 9] and settings["steps"] == 2
-        assert settings["camera_condition"] is (s["name"] == "tiny s3")
+        assert settings["camera_condition"] is (settings["seed"] == 3)
+        assert settings["evaluate"] is False and settings["seed"] == int(s["name"].split(" s")[1].split()[0])
         count, fps, size = probe_mp4(os.path.join(settings["take"], "video.mp4"))
         assert (count, size) == (9, (128, 96)) and fps == pytest.approx(24.0)
     a, b = read_re10k(rep["re10k"]["first"]), read_re10k(rep["re10k"]["second"])
@@ -80,6 +81,254 @@ def test_import_preset_preview_generate_and_re10k(addon_zip, tiny_models, tmp_pa
     assert np.allclose(c.frames[0].c2w(), b.frames[0].c2w(), atol=1e-6)
     assert c.frames[-1].fx == pytest.approx(2 * c.frames[0].fx, rel=1e-5)
     assert (tmp_path / "flow.blend").exists()
+
+
+def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models, tmp_path, blender_python):
+    """Default startup file, interactive (timer) path, undo, isolation, F12, panel -> bundle -> result -> strip."""
+    srv = Server(tmp_path / "data", tiny_models)
+    try:
+        run_blender_script(
+            "addon_artist.py",
+            addon_zip,
+            srv.url,
+            SAMPLES,
+            tmp_path / "report.json",
+            tmp_path,
+            user_dir=tmp_path / "blender-user",
+            python=blender_python,
+        )
+    finally:
+        srv.stop()
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep["deprecations"] == []
+    assert rep["startup"] == ["Camera", "Cube", "Light"]
+    imp = rep["import"]
+    assert imp["error"] is None and imp["returned_while_running"], imp  # the GUI path: the timer built the shot
+    shot = rep["shot"]
+    assert shot["is_shot"] and shot["frames"] == [1, 9] and shot["resolution"] == [128, 96] and shot["edit"]
+    assert "Cube" not in shot["objects"] and len(shot["objects"]) == 2  # the photo's mesh and camera, nothing else
+    # The artist's scene is as it was: settings, camera, objects, no strips.
+    src = rep["source_after"]
+    assert {k: src[k] for k in rep["source_before"]} == rep["source_before"]
+    assert src["objects"] == ["Camera", "Cube", "Light"] and src["strips"] == 0
+    # The cube at the camera's position is not in the preview (it was: 7.8 dB).
+    assert rep["psnr"] >= 30.0 and rep["covered"] > 0.9, (rep["psnr"], rep["covered"])
+    assert rep["state_after_preview"] == "current"
+    assert "label: Preview up to date" in rep["panel_after_preview"], rep["panel_after_preview"]
+    assert "label: Preview out of date: Generate renders it again" in rep["panel_after_preset"]
+    # A second preview replaces the first strip, on the same channel.
+    assert len(rep["preview_strips"]) == 1, rep["preview_strips"]
+    assert rep["preview1"]["error"] is None and rep["preview2"]["error"] is None
+    assert rep["preset"] == ["FINISHED"]
+    # Every panel setting reaches the bundle, the result and the strip.
+    assert rep["generate1"]["error"] is None and rep["generate1"]["returned_while_running"], rep["generate1"]
+    t1, panel = rep["take1"], rep["panel"]
+    man, res, strip = t1["manifest"], t1["result"], t1["strip"]
+    for key in ("model", "prompt", "negative_prompt", "seed", "steps", "guidance", "evaluate", "camera_condition"):
+        assert man[key] == panel[key] and strip[key] == panel[key], key
+    assert man["sns"] == strip["sns"] == {"enabled": panel["sns_enabled"], "threshold": panel["sns_threshold"]}
+    for key in ("prompt", "negative_prompt", "seed", "steps", "guidance"):
+        assert res[key] == panel[key], key
+    assert res["sns"]["enabled"] is True and res["sns"]["threshold"] == 0.75
+    assert res["camera_condition"]["requested"] is False  # the panel's "Camera condition", off
+    assert res["camera_accuracy"] and strip["camera_accuracy"] == res["camera_accuracy"]  # measured: asked for
+    assert strip["frames"] == [1, 9] and not t1["job_id_after"]
+    assert t1["name"].startswith("room tiny s5 ") and "video.mp4" in t1["files"] and "bundle" in t1["files"]
+    assert "bundle.zip" not in t1["files"]
+    # F12: the shot renders the photo's scene, not the take; the edit renders the take.
+    f12 = rep["f12"]
+    assert f12["shot_strips"] == 0 and f12["source_strips"] == 0
+    assert f12["shot_vs_photo"] > 0.8 and f12["shot_vs_photo"] > f12["shot_vs_take"] + 0.3, f12
+    assert f12["edit_vs_take"] > 0.9 and f12["edit_vs_take"] > f12["edit_vs_photo"] + 0.3, f12
+    # Undo: generate, preset, second preview, first preview, import: one step each.
+    u = rep["undo"]
+    assert u[0]["shot"] and u[0]["takes"] == 0 and u[0]["movie_strips"] == 0 and u[0]["camera_animated"], u[0]
+    assert u[1]["shot"] and not u[1]["camera_animated"] and u[1]["preview_strips"] == 1, u[1]
+    assert u[2]["shot"] and u[2]["preview_strips"] == 1, u[2]
+    assert u[3]["shot"] and u[3]["preview_strips"] == 0, u[3]
+    assert not u[4]["shot"] and u[4]["window_scene"] == "Scene", u[4]
+    assert rep["redo"]["takes"] == 1 and rep["redo"]["movie_strips"] == 1
+    assert rep["redo"]["window_scene"] == shot["name"]
+    d = rep["undo_during_job"]
+    assert d["error"] is None and d["stage"] == "done" and not d["job_id_after"], d
+    assert len(d["takes"]) == 2 and len(d["movie_strips"]) == 2 and len(set(d["movie_strips"])) == 2
+    a, b = rep["same_second_names"]
+    assert a != b and a.startswith("room tiny s6 ") and b.startswith("room tiny s6 ") and b.endswith(")")
+    c = rep["cancelled"]
+    assert c["stage"] == "cancelled" and c["error"] is None and not c["take_folder_exists"], c
+    assert c["strips_same"] and not c["job_id_after"] and c["backend_job"] == 404, c
+    f = rep["failed_import"]
+    assert f["error"] and f["left_nothing"], f
+    fs = rep["first_save"]
+    assert all(p.startswith("//realcam/") for p in fs["stored"] + fs["strips"]), fs
+    assert all(os.path.isdir(p) and p.startswith(fs["project"]) for p in fs["resolved"]) and all(fs["videos"])
+
+
+def test_photo_inputs_exr_exif_and_refusals(addon_zip, tmp_path, blender_python):
+    """EXR colour, EXIF orientation and focal, width without height, 8-bit depth, unique folders; no backend."""
+    import OpenEXR
+    from PIL import ExifTags, Image
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    photo = np.asarray(Image.open(os.path.join(SAMPLES, "room.jpg")).convert("RGB"))
+    s = photo.astype(np.float32) / 255.0
+    linear = np.where(s <= 0.04045, s / 12.92, ((s + 0.055) / 1.055) ** 2.4).astype(np.float32)
+    scan = {"type": OpenEXR.scanlineimage, "compression": OpenEXR.ZIP_COMPRESSION}
+    channels = {c: np.ascontiguousarray(linear[..., i]) for i, c in enumerate("RGB")}
+    OpenEXR.File(scan, channels).write(str(inputs / "room_linear.exr"))
+    turned = Image.fromarray(np.ascontiguousarray(np.rot90(photo, 1)))  # shown upright with orientation 6
+    e = turned.getexif()
+    e[ExifTags.Base.Orientation] = 6
+    turned.save(inputs / "room_rot6.jpg", quality=97, exif=e)
+    e = Image.new("RGB", (1, 1)).getexif()
+    e.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.FocalLengthIn35mmFilm] = 28
+    Image.fromarray(photo).save(inputs / "room_exif28.jpg", quality=97, exif=e)
+    Image.fromarray(np.full((480, 832), 40, np.uint8)).save(inputs / "depth8.png")
+    run_blender_script(
+        "addon_inputs.py",
+        addon_zip,
+        SAMPLES,
+        inputs,
+        tmp_path / "report.json",
+        tmp_path,
+        user_dir=tmp_path / "blender-user",
+        python=blender_python,
+    )
+    rep = json.loads((tmp_path / "report.json").read_text())
+    jpeg = np.load(tmp_path / "jpeg.npy")
+    for key in ("jpeg", "exr", "rot6"):
+        assert rep[key]["error"] is None, rep[key]
+    # The EXR comes out as the JPEG does (read raw, its linear values made it far too dark).
+    exr = np.load(tmp_path / "exr.npy")
+    assert abs(float(exr.mean()) - float(jpeg.mean())) < 2 / 255, (exr.mean(), jpeg.mean())
+    assert float(np.abs(exr - jpeg).mean()) < 2 / 255
+    # The EXIF-turned photo is imported upright: the same picture as the sample.
+    rot = np.load(tmp_path / "rot6.npy")
+    mse = float(((rot - jpeg) ** 2).mean())
+    assert 10 * np.log10(1.0 / mse) > 30, mse
+    assert rep["rot6"]["intrinsics"]["exif_orientation"] == 6
+    # No focal given: the EXIF 35 mm equivalent, on the photo's diagonal, as the backend reads it.
+    K = rep["exif28"]["intrinsics"]
+    w, h = photo.shape[1], photo.shape[0]
+    scale = max(128 / w, 96 / h)
+    expected = 28 * (w * w + h * h) ** 0.5 / (36**2 + 24**2) ** 0.5 * scale
+    assert K["focal_source"] == "exif" and K["fx"] == pytest.approx(expected, rel=1e-6)
+    assert "needs both width and height" in rep["width_only"]["error"]
+    assert "16-bit grayscale" in rep["depth8"]["error"] and "8-bit" in rep["depth8"]["error"]
+    assert rep["refusals_left_nothing"]
+    folders = rep["three_folders"]
+    assert len(set(folders)) == 3 and all(os.path.isdir(f) for f in folders)
+    assert rep["same_name"] == ["room-20250101-000000", "room-20250101-000000-2", "room-20250101-000000-3"]
+
+
+def test_a_studio_file_two_shots_units_rig_stale_preview_and_a_moved_project(addon_zip, tiny_models, tmp_path):
+    """Frame 1001, 25 and 23.976 fps, centimetres, the artist's objects and rigged camera; save, move, reopen."""
+    from PIL import Image
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    Image.open(os.path.join(SAMPLES, "room.jpg")).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(
+        inputs / "room_flip.png"
+    )
+    depth = np.asarray(Image.open(os.path.join(SAMPLES, "room_depth.png")), np.float32) / 1000.0
+    np.save(inputs / "room_flip_depth.npy", depth[:, ::-1].copy())
+    np.save(inputs / "room_depth_far.npy", depth * 1.5)
+    srv = Server(tmp_path / "data", tiny_models)
+    try:
+        run_blender_script(
+            "addon_studio.py",
+            addon_zip,
+            srv.url,
+            SAMPLES,
+            inputs,
+            tmp_path / "report.json",
+            tmp_path,
+            user_dir=tmp_path / "blender-user",
+        )
+    finally:
+        srv.stop()
+    rep = json.loads((tmp_path / "report.json").read_text())
+    A, B = rep["import_a"]["scene"], rep["import_b"]["scene"]
+    assert rep["import_a"]["error"] is None and rep["import_b"]["error"] is None
+    # Importing never touches the artist's scene: frames, fps, size and %, units, camera and its rig, objects.
+    assert rep["studio_after_a"] == rep["studio_before"]
+    a, b = rep["shot_a"], rep["shot_b"]
+    assert a["frames"] == b["frames"] == [1001, 1009]  # the file's start frame, the model's frame count
+    assert a["fps"] == 25.0 and b["fps"] == 23.976  # the file's rate when each was imported
+    assert a["resolution"] == b["resolution"] == [128, 96, 100]  # the model's size, in the shot only
+    assert a["scale_length"] == pytest.approx(0.01) and a["metres_per_unit"] == pytest.approx(0.01)
+    assert b["metres_per_unit"] == 1.0
+    assert len(a["objects"]) == len(b["objects"]) == 2
+    assert 4.5 < a["median_depth"] < 7.0 and a["median_depth"] == pytest.approx(b["median_depth"], rel=1e-6)
+    # Centimetres: the mesh is 100 times larger in Blender units, and so is the camera's clipping.
+    assert a["mesh_y_max"] == pytest.approx(100 * b["mesh_y_max"], rel=1e-4)
+    assert a["camera_clip"][0] == pytest.approx(100 * b["camera_clip"][0], rel=1e-4)
+    iso = rep["isolation"]
+    assert iso["errors"] == [None, None]
+    assert iso["a_vs_a"] >= 30 and iso["b_vs_b"] >= 30 and iso["a_vs_b"] < 20, iso
+    props = rep["props"]
+    assert "Blocking" in props["a_collections"] and not props["b_has_crate"]
+    assert props["crate_users"] == sorted(["Studio", A])  # linked, not copied
+    assert props["state_after_link"] == "stale" and props["state_after_preview"] == "current"
+    assert props["changed_pixels"] > 0.005, props
+    # Units: a 0.5 m dolly is 50 units in centimetres, 0.5 in metres, and 0.5 m in both bundles.
+    assert np.allclose(rep[f"dolly_end_{A}"], [0, 50, 0], atol=1e-3)
+    assert np.allclose(rep[f"dolly_end_{B}"], [0, 0.5, 0], atol=1e-5)
+    ta, tb = rep["take_a1"], rep["take_b1"]
+    assert rep["generate_a1"]["error"] is None and rep["generate_b1"]["error"] is None
+    for t in (ta, tb):
+        assert np.allclose(np.array(t["c2w_last"])[:3, 3], [0, 0, 0.5], atol=1e-5), t["c2w_last"]
+        assert np.allclose(np.array(t["c2w_last"])[:3, :3], np.eye(3), atol=1e-6)
+        assert t["reference_is_own"] and t["scene_frames"] == [1001, 1009]
+        assert t["strip"]["start"] == 1001 and t["strip"]["duration"] == 9
+    assert ta["fps"] == 25.0 and tb["fps"] == pytest.approx(24 / 1.001)
+    assert ta["result"]["camera_accuracy"] and "camera_accuracy" not in tb["result"]
+    assert ta["strip"]["channel"] != tb["strip"]["channel"]
+    assert np.allclose(rep["re10k"]["probe_end"], [0, 50, 0], atol=1e-3)
+    rows = read_re10k(rep["re10k"]["file"]).frames
+    assert np.allclose(rows[-1].c2w()[:3, 3], [0, 0, 0.5], atol=1e-5)  # RE10K in metres
+    other = rep["other_camera"]
+    assert "does not see what the photo saw" in other["error"] and other["takes"] == 1
+    st = rep["stale"]
+    assert st["after_prop_move"] == "stale"
+    assert st["prop_generate"]["error"] is None and st["prop_generate"]["rendered_again"]
+    assert st["prop_generate"]["bundle_uses_new"]
+    assert st["unchanged_generate"]["error"] is None and not st["unchanged_generate"]["rendered_again"]
+    assert st["unchanged_generate"]["bundle_size"] == [128, 96, 64.0]  # 50 %: the artist's, not the model's
+    lines = rep["panel_lines"]
+    assert lines[0] == "tiny: 128x96, 9 frames (1001-1009) at 25 fps" and "50 %" in lines[-1], lines
+    ri = rep["reimport"]
+    assert ri["error"] is None and ri["scene"] == A and ri["shots"] == sorted([A, B])
+    assert ri["median_depth"] == pytest.approx(1.5 * a["median_depth"], rel=1e-3)
+    assert ri["camera_animated"] and ri["state"] == "stale"
+    assert ri["generate"]["error"] is None and ri["generate"]["rendered_again"]
+    assert ri["generate"]["bundle_depth_median"] == pytest.approx(1.5 * a["median_depth"], rel=1e-3)
+    rig = rep["rig"]
+    assert rig["start_jump"] < 1e-3, rig  # no jump: the preset never bakes the rig into the camera
+    assert rig["end_error"] < 1e-2, rig  # rig x dolly x pan, in centimetres
+    assert rig["constraints"] == ["Follow Path", "Track To", "RealCam move"] and not rig["camera_transform_keys"]
+    assert rig["holder"].startswith("RealCam move")
+    assert rig["generate"]["error"] is None
+    assert np.allclose(rig["generate"]["bundle_last"], rig["generate"]["expected_last"], atol=1e-4)
+    # Saved: every path the add-on keeps is relative to the .blend.
+    saved = rep["saved_paths"]
+    for name in (A, B):
+        for key in ("scene_folder", "preview_folder"):
+            assert saved[name][key].startswith("//"), (name, key, saved[name][key])
+        assert all(p.startswith("//") for p in saved[name]["takes"] + saved[name]["take_json"])
+    assert all(path.startswith("//") for _, _, path in saved["strips"]), saved["strips"]
+    assert all(p.startswith("//") for p in saved["strip_json"])
+    # Moved elsewhere and reopened: previews, generates, plays its takes.
+    mv, moved = rep["moved"], rep["moved_to"]
+    assert mv["scene_folder"].startswith(moved) and all(mv["take_videos"]) and all(mv["preview_frames"])
+    assert all(p.startswith(moved) for p in mv["take_video_paths"])
+    assert mv["edit_frame_std"] > 0.02
+    assert mv["preview_error"] is None and mv["preview_folder"].startswith(moved)
+    assert mv["generate_error"] is None and mv["new_take"].startswith(moved)
+    assert not os.path.exists(tmp_path / "project")
+    for key in ("objects", "strips", "constraints", "layout_cam_1050", "camera", "frames", "resolution"):
+        assert rep["studio_moved"][key] == rep["studio_before"][key], key
 
 
 def test_refusals_are_clear_and_lose_nothing(addon_zip, tiny_models, tmp_path, blender_python):
@@ -130,6 +379,7 @@ def test_refusals_are_clear_and_lose_nothing(addon_zip, tiny_models, tmp_path, b
     before, after = rep["before"], rep["after"]
     assert after["strips"] == before["strips"]  # the earlier take and preview are still there
     assert (after["frames"], after["camera"]) == (before["frames"], before["camera"])
+    assert after["take_folders"] == before["take_folders"]  # failed takes leave no folder
     assert set(before["objects"]) <= set(after["objects"])  # nothing removed
 
 
@@ -149,6 +399,30 @@ def test_preview_gives_back_every_render_setting(addon_zip, tmp_path, blender_py
         assert entry["error"] is None, (case, entry["error"])
         assert entry["applied"][1:] == ["PNG", "RGBA", "8"], (case, entry["applied"])
         assert entry["not_restored"] == {}, (case, entry["not_restored"])
+
+
+def test_a_take_survives_a_killed_backend_and_blender_closing(addon_zip, tiny_models, tmp_path):
+    """The backend killed mid-job and started again; Blender closed mid-job and the .blend reopened."""
+    port = free_port()
+    command = (
+        f"{sys.executable} -m realcam serve --data {tmp_path / 'backend-data'} "
+        f"--model-dir tiny={tiny_models['wan22-ti2v']}"
+    )
+    args = (addon_zip, f"http://127.0.0.1:{port}", command, SAMPLES, tmp_path / "report.json", tmp_path)
+    run_blender_script("addon_crash.py", *args, "kill", user_dir=tmp_path / "blender-user")
+    run_blender_script("addon_crash.py", *args, "reopen", user_dir=tmp_path / "blender-user")
+    rep = json.loads((tmp_path / "report.json").read_text())
+    k = rep["kill"]
+    assert k["error"] is None and k["stage"] == "done", k
+    assert k["new_pid"] != k["killed_pid"]  # the add-on started its backend again
+    assert any("not answering" in s for s in k["stages_after"]), k["stages_after"]  # the artist sees it
+    assert k["strip_jobs"] == [k["job"]] and all(k["videos"]) and k["attempts"] == 2 and not k["job_id_after"]
+    c, r = rep["closing"], rep["reopen"]
+    assert c["job"] and not c["done_before_quit"]
+    assert r["tasks_started"] == 1 and r["error"] is None, r
+    assert any("reattaching" in s for s in r["stages"]), r["stages"]
+    assert r["strip_jobs"] == [k["job"], c["job"]] and all(r["videos"]) and r["attempts"] == 2, r
+    assert not r["job_id_after"] and len(r["takes"]) == 2
 
 
 def test_embedded_backend_starts_is_reused_and_stops(addon_zip, tiny_models, tmp_path, blender_python):

@@ -251,6 +251,23 @@ def test_kill_9_during_a_job_then_restart(tmp_path, tiny_models):
         s2.stop()
 
 
+def test_a_stopped_server_runs_its_interrupted_job_again(tmp_path, tiny_models):
+    """A graceful stop (what Blender does to its embedded backend when it quits) is not a cancel."""
+    data = tmp_path / "data"
+    s = Server(data, tiny_models)
+    victim = s.client.submit(bundle_zip(tmp_path, "victim", steps=200, seed=9))
+    wait_for(s.client, victim["id"], states=("running",), cond=lambda j: (j["progress"].get("step") or 0) >= 1)
+    s.stop()
+    s2 = Server(data, tiny_models)
+    try:
+        again = wait_for(s2.client, victim["id"], states=("running",), cond=lambda j: j.get("attempts") == 2)
+        assert again["state"] == "running"  # queued again at the start and run from the beginning
+        s2.client.cancel(victim["id"])  # a user's cancel still cancels
+        assert wait_for(s2.client, victim["id"])["state"] == "cancelled"
+    finally:
+        s2.stop()
+
+
 def test_token_and_bind_rules(tmp_path, tiny_models):
     r = subprocess.run(
         [sys.executable, "-m", "realcam", "serve", "--host", "0.0.0.0", "--data", str(tmp_path / "d")],

@@ -40,13 +40,15 @@ report["first_take"] = {"result": sorted(res), "error": err}
 
 
 def snapshot():
-    sed = scene.sequence_editor
+    takes_dir = os.path.join(work, "jobs", "takes")
+    sed = rc.edit_scene.sequence_editor
     strips = sed.strips_all if hasattr(sed, "strips_all") else sed.sequences_all
     return {
         "strips": sorted(s.name for s in strips),
         "objects": sorted(o.name for o in bpy.data.objects),
         "frames": [scene.frame_start, scene.frame_end],
         "camera": scene.camera.name if scene.camera else None,
+        "take_folders": sorted(os.listdir(takes_dir)),
     }
 
 

@@ -41,7 +41,7 @@ report["import"] = {
     "resolution": [scene.render.resolution_x, scene.render.resolution_y],
     "fps": scene.render.fps / scene.render.fps_base,
     "frames": [scene.frame_start, scene.frame_end],
-    "mesh_vertices": len(bpy.data.objects[rc.mesh_object].data.vertices),
+    "mesh_vertices": len(rc.photo_mesh.data.vertices),
     "median_depth": rc.median_depth,
     "lens": scene.camera.data.lens,
 }
@@ -82,8 +82,9 @@ report["generate2"] = {"result": sorted(res), "error": err}
 
 ws = bpy.context.workspace
 report["scene"] = scene.name
+report["edit"] = rc.edit_scene.name
 report["sequencer_scene"] = ws.sequencer_scene.name if getattr(ws, "sequencer_scene", None) else None
-sed = scene.sequence_editor
+sed = rc.edit_scene.sequence_editor
 strips = list(sed.strips_all if hasattr(sed, "strips_all") else sed.sequences_all)
 report["strips"] = [
     {

@@ -227,7 +227,8 @@ with LocalHub(repos) as hub:
     # Generate through the set-up backend with the downloaded default model.
     t0 = time.monotonic()
     res, err = harness.run_op(bpy.ops.realcam.generate)
-    strips = scene.sequence_editor.strips_all if hasattr(scene.sequence_editor, "strips_all") else []
+    sed = scene.realcam.edit_scene.sequence_editor  # takes go to the shot's edit scene
+    strips = sed.strips_all if hasattr(sed, "strips_all") else []
     report["generate"] = {
         "error": err,
         "seconds": round(time.monotonic() - t0, 1),

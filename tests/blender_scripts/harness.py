@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+import time
 import warnings
 
 import bpy
@@ -23,11 +24,34 @@ def _record(message, category, filename, lineno, file=None, line=None):
 warnings.simplefilter("always", DeprecationWarning)
 warnings.showwarning = _record
 
+# bpy 4.2 as a Python module segfaults when the process exits once any registered property has a Python
+# callback (update or poll): a bare IntProperty(update=f) on a PropertyGroup does it, even unregistered again;
+# 4.5 and 5.0 exit cleanly, and Blender itself uses such callbacks everywhere. Leave before that teardown,
+# with the exit status the script earned (an uncaught exception: 1).
+if bpy.app.version < (4, 3):
+    import atexit
 
-def start(zip_path: str) -> str:
-    """Factory settings, then install and enable the extension zip as a user would."""
+    _failed = []
+    _excepthook = sys.excepthook
+
+    def _note_failure(*exc):
+        _failed.append(exc)
+        _excepthook(*exc)
+
+    sys.excepthook = _note_failure
+
+    @atexit.register  # registered after bpy's own exit handler, so it runs first
+    def _leave_before_bpy_teardown():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1 if _failed else 0)
+
+
+def start(zip_path: str, empty: bool = True) -> str:
+    """Factory settings (empty, or the default startup file with its cube, light and camera), then install and
+    enable the extension zip as a user would."""
     assert os.environ.get("BLENDER_USER_RESOURCES"), "tests must point Blender's user folders at a temp dir"
-    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.wm.read_factory_settings(use_empty=empty)
     bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
     pkg = "bl_ext.user_default.realcam"
     assert pkg in bpy.context.preferences.addons, list(bpy.context.preferences.addons.keys())
@@ -47,6 +71,37 @@ def last_task(pkg):
     return tasks[-1] if tasks else None
 
 
+def pump(pkg, task=None, until=None, timeout=600.0):
+    """Drive the add-on's timer the way Blender's event loop does (bpy as a module never fires timers):
+    call it without a window in the context, wait the interval it asks for, until the task ends (or until())."""
+    tasks = module(pkg, "tasks")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if until is not None and until():
+            return
+        if until is None and (task is None or task.done):
+            return
+        with bpy.context.temp_override(window=None):
+            interval = tasks.timer()
+        time.sleep(min(interval, 0.05))
+    raise AssertionError(f"timed out waiting for {task.name if task else until}: {task.stage if task else ''}")
+
+
+def gui_op(op, **kw):
+    """An operator as a button runs it: with an undo push when it has the UNDO option."""
+    try:
+        return op("EXEC_DEFAULT", True, **kw), None
+    except RuntimeError as e:
+        return {"CANCELLED"}, str(e)
+
+
+def strips(scene):
+    sed = scene.sequence_editor if scene is not None else None
+    if sed is None:
+        return []
+    return list(sed.strips_all if hasattr(sed, "strips_all") else sed.sequences_all)
+
+
 def run_op(op, **kw):
     """Call an operator; return (result set, the error of the task it ran, if any)."""
     try:
@@ -64,3 +119,35 @@ def deprecations():
 def dump(path, data):
     with open(path, "w") as fh:
         json.dump(data, fh, indent=1, default=str)
+
+
+class Layout:
+    """Stands in for Blender's UI layout (there is none headless): records what a panel would show."""
+
+    def __init__(self, out):
+        self.out = out
+
+    def __getattr__(self, name):
+        def call(*args, **kw):
+            if name in ("label", "progress"):
+                self.out.append(f"{name}: " + kw.get("text", ""))
+            elif name == "operator":
+                self.out.append(f"button: {args[0]} {kw.get('text', '')}".rstrip())
+            return Layout(self.out)
+
+        return call
+
+
+def panel_lines(pkg, scene) -> list:
+    """The labels and buttons of the RealCam panel in the 3D view, drawn for `scene`."""
+
+    class Context:
+        def __getattr__(self, name):
+            return scene if name == "scene" else getattr(bpy.context, name)
+
+    class Panel:
+        layout = Layout([])
+
+    panel = Panel()
+    module(pkg, "ui").REALCAM_PT_main.draw(panel, Context())
+    return panel.layout.out

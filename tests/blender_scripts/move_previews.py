@@ -30,7 +30,13 @@ bpy.ops.realcam.import_photo(
 )
 scene = bpy.context.scene
 shutil.copy(os.path.join(scene.realcam.scene_folder, "depth.npy"), os.path.join(out, "depth.npy"))
+cam = scene.camera
+start_pose, lens = cam.matrix_world.copy(), cam.data.lens
 for move in moves:
+    # Presets add up (dolly, then pan: both); each preview here shows one move alone.
+    cam.animation_data_clear()
+    cam.data.animation_data_clear()
+    cam.matrix_world, cam.data.lens = start_pose, lens
     bpy.ops.realcam.preset(kind=move)
     bpy.ops.realcam.preview()
     folder = os.path.join(out, move)

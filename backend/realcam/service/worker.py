@@ -38,6 +38,7 @@ class Worker:
         self.redact = redact or (lambda text: text)  # keeps server paths out of what clients read
         self.engine = Engine()
         self._cancels: dict[str, threading.Event] = {}
+        self._cancelled_by_user: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="realcam-worker", daemon=True)
         self.current: str | None = None
@@ -55,6 +56,7 @@ class Worker:
     def cancel(self, job_id: str) -> None:
         ev = self._cancels.get(job_id)
         if ev is not None:
+            self._cancelled_by_user.add(job_id)
             ev.set()
 
     def status(self) -> dict:
@@ -107,6 +109,12 @@ class Worker:
             final = self._execute(job_id, job, cancel)
         finally:
             self._cancels.pop(job_id, None)
+            self._cancelled_by_user.discard(job_id)
+        if final is None:
+            # The server is shutting down, not the user cancelling: the job stays "running" on disk, so
+            # the next start runs it again (JobStore recovery) and the client picks the take up.
+            self.current = None
+            return
         try:
             self._save(job_id, self.store.update, job_id, **final)
         except OSError as e:
@@ -119,8 +127,8 @@ class Worker:
     def _unsaved(self, e: OSError) -> str:
         return self.redact(f"its state could not be saved ({e.strerror}); after a restart it runs again")
 
-    def _execute(self, job_id: str, job: dict, cancel: threading.Event) -> dict:
-        """Run the job; the fields of its end state."""
+    def _execute(self, job_id: str, job: dict, cancel: threading.Event) -> dict | None:
+        """Run the job; the fields of its end state (None: stopped by a server shutdown, to run again)."""
         last_stage = [None]
 
         def on_event(e):
@@ -144,6 +152,8 @@ class Worker:
         try:
             self.engine.run(self.store.bundle_dir(job_id), self.store.take_dir(job_id), options, on_event, cancel)
         except JobCancelled:
+            if self._stop.is_set() and job_id not in self._cancelled_by_user:
+                return None
             return {"state": CANCELLED, "finished_at": time.time(), "progress": {"stage": "cancelled"}}
         except UserError as e:
             return {"state": FAILED, "finished_at": time.time(), "error": self.redact(str(e))}

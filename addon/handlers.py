@@ -1,0 +1,70 @@
+"""Blender's file and depsgraph events: relative paths on save, reattaching to jobs on load, staleness.
+
+Handlers only start tasks or rewrite the add-on's own properties; nothing here
+blocks (network waits happen in the tasks they start).
+"""
+
+from __future__ import annotations
+
+import bpy
+from bpy.app.handlers import persistent
+
+from . import flows, paths, shots
+from .tasks import RUNNER
+
+
+def _filepath(args) -> str:
+    # 4.2+ pass the file being loaded or saved; older builds passed the scene.
+    return next((a for a in args if isinstance(a, str)), "") or bpy.data.filepath
+
+
+@persistent
+def load_pre(*args):
+    RUNNER.detach_all("another file was opened; its takes are picked up again when it is opened")
+    shots.forget_edits()
+
+
+@persistent
+def load_post(*args):
+    flows.reattach_all(bpy.context)
+
+
+@persistent
+def save_pre(*args):
+    busy = {t.shot_id for t in RUNNER.active()}
+    paths.before_save(_filepath(args), busy)
+    for shot in shots.all_shots():
+        if shots.preview_state(shot) == "stale":
+            shot.realcam.preview_signature = "stale"  # what the edit counters knew, kept for the next session
+
+
+@persistent
+def save_post(*args):
+    paths.after_save(_filepath(args))
+
+
+@persistent
+def depsgraph_update_post(scene, depsgraph=None):
+    if depsgraph is not None:
+        shots.on_depsgraph_update(scene, depsgraph)
+
+
+_HANDLERS = (
+    (bpy.app.handlers.load_pre, load_pre),
+    (bpy.app.handlers.load_post, load_post),
+    (bpy.app.handlers.save_pre, save_pre),
+    (bpy.app.handlers.save_post, save_post),
+    (bpy.app.handlers.depsgraph_update_post, depsgraph_update_post),
+)
+
+
+def register():
+    for lst, fn in _HANDLERS:
+        if fn not in lst:
+            lst.append(fn)
+
+
+def unregister():
+    for lst, fn in _HANDLERS:
+        if fn in lst:
+            lst.remove(fn)

@@ -1,0 +1,306 @@
+"""An artist's session in Blender's default startup file (cube, light, camera), through the interactive path.
+
+Operators are called as buttons call them (undo pushed for UNDO operators) and
+return at once; the add-on's timer is driven the way Blender's event loop
+drives it (without a window in the context). Covers isolation from the cube,
+undo of Import / Preset / Generate (and an undo while a job runs), every panel
+setting reaching bundle, result and strip, F12 in shot / artist's scene /
+edit, preview replacement, take names, a cancelled take and a failed import.
+
+Usage: python addon_artist.py ZIP BACKEND_URL SAMPLES_DIR OUT_JSON WORK_DIR
+"""
+
+import json
+import os
+import sys
+
+import bpy
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+zip_path, url, samples, out_json, work = sys.argv[1:6]
+pkg = harness.start(zip_path, empty=False)
+client_mod = harness.module(pkg, "realcam_core.client")  # the add-on's own client: any Blender's Python has it
+BackendError, Client = client_mod.BackendError, client_mod.Client
+tasks, flows, shots = (harness.module(pkg, m) for m in ("tasks", "flows", "shots"))
+tasks.RUNNER.blocking = False  # an interactive Blender: operators return, the timer does the work
+p = harness.prefs(pkg)
+p.backend_url, p.auto_start = url, False  # job folder left empty: the unsaved file's folders in the user folder
+report = {}
+
+
+def pixels(path, colorspace=None):
+    img = bpy.data.images.load(path, check_existing=False)
+    try:
+        if colorspace:
+            img.colorspace_settings.name = colorspace
+        w, h = img.size
+        buf = np.empty(w * h * 4, np.float32)
+        img.pixels.foreach_get(buf)
+        return buf.reshape(h, w, 4)[::-1].copy()
+    finally:
+        bpy.data.images.remove(img)
+
+
+def psnr(a, b, mask):
+    mse = float((((a[..., :3] - b[..., :3]) * 255.0) ** 2)[mask].mean())
+    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
+
+
+def corr(a, b):
+    a, b = a[..., :3].ravel() - a[..., :3].mean(), b[..., :3].ravel() - b[..., :3].mean()
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+
+
+def run(op, **kw):
+    """A button press, then the timer until the task it started ends."""
+    before = harness.last_task(pkg)
+    res, err = harness.gui_op(op, **kw)
+    task = harness.last_task(pkg)
+    started = task is not None and task is not before
+    returned_running = started and not task.done
+    if started:
+        harness.pump(pkg, task)
+    return {
+        "result": sorted(res),
+        "error": err or (task.error if started else None),
+        "returned_while_running": returned_running,
+        "stage": task.stage if started else None,
+    }
+
+
+source = bpy.context.scene
+report["startup"] = sorted(o.name for o in source.objects)
+src_before = {
+    "frames": [source.frame_start, source.frame_end],
+    "fps": source.render.fps / source.render.fps_base,
+    "resolution": [source.render.resolution_x, source.render.resolution_y, source.render.resolution_percentage],
+    "camera": source.camera.name,
+}
+bpy.ops.ed.undo_push(message="file opened")  # what a GUI session has on its undo stack
+
+cam_info = json.load(open(os.path.join(samples, "room_camera.json")))
+photo = dict(
+    filepath=os.path.join(samples, "room.jpg"),
+    depth_map=os.path.join(samples, "room_depth.png"),
+    focal_px=cam_info["fx"],
+    model="tiny",
+    width=128,
+    height=96,
+    frames=9,
+)
+report["import"] = run(bpy.ops.realcam.import_photo, **photo)
+shot = bpy.context.scene
+rc = shot.realcam
+report["shot"] = {
+    "name": shot.name,
+    "is_shot": bool(rc.shot_id),
+    "objects": sorted(o.name for o in shot.objects),
+    "frames": [shot.frame_start, shot.frame_end],
+    "resolution": [shot.render.resolution_x, shot.render.resolution_y],
+    "edit": rc.edit_scene.name if rc.edit_scene else None,
+}
+source = bpy.data.scenes[source.name]
+report["source_after"] = {
+    "frames": [source.frame_start, source.frame_end],
+    "fps": source.render.fps / source.render.fps_base,
+    "resolution": [source.render.resolution_x, source.render.resolution_y, source.render.resolution_percentage],
+    "camera": source.camera.name,
+    "objects": sorted(o.name for o in source.objects),
+    "strips": len(harness.strips(source)),
+}
+report["source_before"] = src_before
+
+# The unmoved camera's preview is the photo, although the default cube sits where the camera stands.
+report["preview1"] = run(bpy.ops.realcam.preview)
+shot = bpy.data.scenes[report["shot"]["name"]]
+rc = shot.realcam
+folder1 = bpy.path.abspath(rc.preview_folder)
+prev = pixels(os.path.join(folder1, "0001.png"))
+ref = pixels(os.path.join(bpy.path.abspath(rc.scene_folder), "image.png"), "Non-Color")
+covered = prev[..., 3] > 0.99
+report["psnr"] = psnr(prev, ref, covered)
+report["covered"] = float(covered.mean())
+report["state_after_preview"] = shots.preview_state(shot)
+report["panel_after_preview"] = harness.panel_lines(pkg, shot)
+report["preview2"] = run(bpy.ops.realcam.preview)
+edit = bpy.data.scenes[report["shot"]["edit"]]
+report["preview_strips"] = [(s.name, s.channel, s.directory) for s in harness.strips(edit)]
+
+# Preset, then every panel setting set away from its default.
+report["preset"] = sorted(harness.gui_op(bpy.ops.realcam.preset, kind="DOLLY_IN", amount=0.5)[0])
+shot = bpy.data.scenes[report["shot"]["name"]]
+report["panel_after_preset"] = harness.panel_lines(pkg, shot)  # the camera moved: out of date
+rc = shot.realcam
+panel = {
+    "model": "tiny",
+    "prompt": "a quiet room",
+    "negative_prompt": "blur",
+    "seed": 5,
+    "steps": 2,
+    "guidance": 3.5,
+    "sns_enabled": True,
+    "sns_threshold": 0.75,
+    "evaluate": True,
+    "camera_condition": False,
+}
+for k, v in panel.items():
+    setattr(rc, k, v)
+report["panel"] = panel
+report["generate1"] = run(bpy.ops.realcam.generate)
+shot = bpy.data.scenes[report["shot"]["name"]]
+rc = shot.realcam
+take = rc.takes[-1]
+take_dir = bpy.path.abspath(take.folder)
+report["take1"] = {
+    "name": take.name,
+    "strip": json.loads(next(s for s in harness.strips(edit) if s.name == take.name)["realcam"]),
+    "manifest": json.load(open(os.path.join(take_dir, "bundle", "manifest.json")))["settings"],
+    "result": json.load(open(os.path.join(take_dir, "result.json"))),
+    "files": sorted(os.listdir(take_dir)),
+    "job_id_after": rc.job_id,
+}
+
+
+# F12: the shot and the artist's scene render their 3D scenes; the edit renders the take.
+def render_still(scene, base):
+    """F12 of one scene with its own settings, as the artist has them."""
+    scene.render.filepath = base
+    scene.render.use_file_extension = True
+    if scene.render.image_settings.file_format != "PNG":  # new scenes render PNG already (5.0: media types)
+        scene.render.image_settings.file_format = "PNG"
+    bpy.ops.render.render(write_still=True, scene=scene.name)
+    return pixels(base + ".png")
+
+
+shot.frame_set(shot.frame_start)
+f12_shot = render_still(shot, os.path.join(work, "f12_shot"))
+edit.frame_set(shot.frame_start)
+f12_edit = render_still(edit, os.path.join(work, "f12_edit"))
+take_frame = pixels(os.path.join(take_dir, "video.mp4"))
+report["f12"] = {
+    "shot_strips": len(harness.strips(shot)),
+    "source_strips": len(harness.strips(bpy.data.scenes[source.name])),
+    "shot_vs_photo": corr(f12_shot, ref),
+    "shot_vs_take": corr(f12_shot, take_frame),
+    "edit_vs_take": corr(f12_edit, take_frame),
+    "edit_vs_photo": corr(f12_edit, ref),
+}
+
+# Undo: Generate, Preset, the previews and Import are one step each; redo brings them back.
+undo = []
+for _ in range(5):
+    bpy.ops.ed.undo()
+    s = bpy.data.scenes.get(report["shot"]["name"])
+    e = bpy.data.scenes.get(report["shot"]["edit"])
+    undo.append(
+        {
+            "shot": s is not None,
+            "window_scene": bpy.context.window.scene.name,
+            "takes": len(s.realcam.takes) if s else None,
+            "movie_strips": len([x for x in harness.strips(e) if x.type == "MOVIE"]) if e else None,
+            "preview_strips": len([x for x in harness.strips(e) if x.type == "IMAGE"]) if e else None,
+            "camera_animated": bool(s and s.camera and s.camera.animation_data and s.camera.animation_data.action),
+        }
+    )
+report["undo"] = undo
+for _ in range(5):
+    bpy.ops.ed.redo()
+shot = bpy.data.scenes[report["shot"]["name"]]
+edit = bpy.data.scenes[report["shot"]["edit"]]
+report["redo"] = {
+    "takes": len(shot.realcam.takes),
+    "movie_strips": len([x for x in harness.strips(edit) if x.type == "MOVIE"]),
+    "window_scene": bpy.context.window.scene.name,
+}
+
+# An undo while a take's job runs (a sequence that crashed Blender): the task survives it, the take arrives.
+harness.gui_op(bpy.ops.realcam.preset, kind="PAN_LEFT", amount=5.0)
+shot = bpy.data.scenes[report["shot"]["name"]]
+shot.realcam.seed = 6
+res, err = harness.gui_op(bpy.ops.realcam.generate)
+task = harness.last_task(pkg)
+harness.pump(pkg, task, until=lambda: bool(bpy.data.scenes[report["shot"]["name"]].realcam.job_id) or task.done)
+bpy.ops.ed.undo()  # undoes the pan while the backend works
+harness.pump(pkg, task)
+shot = bpy.data.scenes[report["shot"]["name"]]
+edit = bpy.data.scenes[report["shot"]["edit"]]
+report["undo_during_job"] = {
+    "error": task.error,
+    "stage": task.stage,
+    "takes": [t.name for t in shot.realcam.takes],
+    "movie_strips": sorted(x.name for x in harness.strips(edit) if x.type == "MOVIE"),
+    "job_id_after": shot.realcam.job_id,
+}
+
+# Take names stay unique when two land in the same second.
+n1 = flows.take_name(shot, "tiny", 6)
+shot.realcam.takes.add().name = n1
+report["same_second_names"] = [n1, flows.take_name(shot, "tiny", 6)]
+shot.realcam.takes.remove(len(shot.realcam.takes) - 1)
+
+# A cancelled take leaves nothing: no folder, no strip, no job on the backend.
+shot.realcam.seed = 7
+shot.realcam.steps = 200
+shot.realcam.evaluate = False
+strips_before = sorted(x.name for x in harness.strips(edit))
+harness.gui_op(bpy.ops.realcam.generate)
+task = harness.last_task(pkg)
+client = Client(url)
+seen = {}
+
+
+def running():
+    s = bpy.data.scenes[report["shot"]["name"]].realcam
+    if s.job_id and not seen:
+        seen.update(job=s.job_id, take=bpy.path.abspath(s.job_take))
+    return bool(seen) and client.job(seen["job"])["state"] == "running" or task.done
+
+
+harness.pump(pkg, task, until=running)
+bpy.ops.realcam.cancel()
+harness.pump(pkg, task)
+try:
+    client.job(seen["job"])
+    backend_job = "still there"
+except BackendError as e:
+    backend_job = e.status
+shot = bpy.data.scenes[report["shot"]["name"]]
+report["cancelled"] = {
+    "stage": task.stage,
+    "error": task.error,
+    "take_folder_exists": os.path.exists(seen["take"]),
+    "strips_same": sorted(x.name for x in harness.strips(edit)) == strips_before,
+    "job_id_after": shot.realcam.job_id,
+    "backend_job": backend_job,
+}
+
+# A failed import leaves nothing: no scene, no objects, no folder.
+scenes_dir = os.path.join(os.path.dirname(os.path.dirname(take_dir)), "scenes")
+before = (sorted(os.listdir(scenes_dir)), sorted(s.name for s in bpy.data.scenes), len(bpy.data.objects))
+bad = os.path.join(work, "notes.png")
+with open(bad, "w") as fh:
+    fh.write("not a picture")
+report["failed_import"] = run(bpy.ops.realcam.import_photo, **{**photo, "filepath": bad})
+after = (sorted(os.listdir(scenes_dir)), sorted(s.name for s in bpy.data.scenes), len(bpy.data.objects))
+report["failed_import"]["left_nothing"] = before == after
+
+# The first save: the unsaved file's folders move from the add-on's user folder next to the .blend.
+project = os.path.join(work, "artist project")
+os.makedirs(project)
+bpy.ops.wm.save_as_mainfile(filepath=os.path.join(project, "artist.blend"))
+shot = bpy.data.scenes[report["shot"]["name"]]
+edit = bpy.data.scenes[report["shot"]["edit"]]
+rc = shot.realcam
+report["first_save"] = {
+    "stored": [rc.scene_folder, rc.preview_folder] + [t.folder for t in rc.takes],
+    "strips": [x.directory if x.type == "IMAGE" else x.filepath for x in harness.strips(edit)],
+    "resolved": [bpy.path.abspath(rc.scene_folder), bpy.path.abspath(rc.preview_folder)]
+    + [bpy.path.abspath(t.folder) for t in rc.takes],
+    "videos": [os.path.isfile(bpy.path.abspath(x.filepath)) for x in harness.strips(edit) if x.type == "MOVIE"],
+    "project": project,
+}
+report["deprecations"] = harness.deprecations()
+harness.dump(out_json, report)
