@@ -339,7 +339,11 @@ class ClusterWorker:
                 log.info("slot %s answers again from %s", slot.name, report["node_ip"])
             if slot.incarnation and slot.incarnation != report["incarnation"] and slot.assigned:
                 if slot.assigned not in report["jobs"]:  # a new process: the job died with the old one
-                    self._lost(slot.assigned, f"the slot running it ({slot.name}) restarted on {report['node_ip']}")
+                    self._lost(
+                        slot.assigned,
+                        f"the slot running it ({slot.name}) was lost: "
+                        f"its worker process restarted on {report['node_ip']}",
+                    )
                     slot.assigned = None
             slot.incarnation = report["incarnation"]
             slot.node_id, slot.node_ip, slot.pid = report["node_id"], report["node_ip"], report["pid"]
