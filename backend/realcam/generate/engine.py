@@ -374,15 +374,28 @@ def _camera_accuracy(frames_dir: str, bundle_dir: str, bundle: JobBundle) -> dic
         return {"error": str(e).replace(frames_dir, "the take")}
 
 
+def _write_frames(folder: str, frames: np.ndarray, video: str, fps: float) -> None:
+    """The PNG frames and the MP4 at once. PNG encoding releases the GIL, so a few threads share it; the
+    fastest zlib level, because at default level 121 frames of 1280x704 took 20 s on a GPU machine, as
+    long as decoding them (lossless either way; files are about 15 % larger)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def save(i):
+        Image.fromarray(frames[i]).save(os.path.join(folder, f"{i:04d}.png"), compress_level=1)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(8, (os.cpu_count() or 2) - 1))) as pool:
+        saved = pool.map(save, range(len(frames)))
+        write_mp4(video, frames, fps)
+        list(saved)  # raise the first failure, if any
+
+
 def _write_outputs(out_dir, frames, fps, result, timings, t_write, t_start, device, measure=None) -> None:
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".realcam-job-", dir=parent)
     try:
         os.makedirs(os.path.join(tmp, "frames"))
-        for i, f in enumerate(frames):
-            Image.fromarray(f).save(os.path.join(tmp, "frames", f"{i:04d}.png"))
-        write_mp4(os.path.join(tmp, "video.mp4"), frames, fps)
+        _write_frames(os.path.join(tmp, "frames"), frames, os.path.join(tmp, "video.mp4"), fps)
         timings["write_s"] = time.perf_counter() - t_write
         if measure is not None:
             t_eval = time.perf_counter()
