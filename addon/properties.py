@@ -18,6 +18,7 @@ from bpy.props import (
 from .compat import path_options
 from .generation_fields import GenerationFields
 from .realcam_core.bundle import SNS_THRESHOLD_MAX
+from .realcam_core.coverage import DEFAULT_THRESHOLD as COVERAGE_THRESHOLD
 
 PATH = path_options()
 
@@ -94,6 +95,17 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
 
     preview_folder: StringProperty(name="Preview", subtype="DIR_PATH", default="", options=PATH)
     preview_signature: StringProperty(default="")
+    # The camera move's extent (JSON of realcam_core.move_extent.MoveExtent) and the last preview's coverage.
+    move_extent: StringProperty(default="")
+    coverage: FloatProperty(default=-1.0)  # covered fraction of the last preview frame; -1: not measured
+    coverage_threshold: FloatProperty(
+        name="Coverage warning",
+        default=COVERAGE_THRESHOLD,
+        min=0.0,
+        max=1.0,
+        subtype="FACTOR",
+        description="Warn when the last preview frame sees less than this fraction of the photo's scene",
+    )
 
     # The take being generated, kept in the .blend so a crash or a backend restart loses nothing.
     job_id: StringProperty(default="")

@@ -10,7 +10,7 @@ import textwrap
 
 import bpy
 
-from . import shots
+from . import moves, shots
 from .preferences import prefs
 from .presets import PRESETS
 from .realcam_core.models import DEFAULT_VIDEO_MODEL, known_model
@@ -79,10 +79,11 @@ class REALCAM_PT_main(bpy.types.Panel):
         box.prop(rc, "props")
 
         box = layout.box()
-        box.label(text="Camera move (adds to the rig; Amount in the last-operation panel)")
+        box.label(text="Camera move (adds to the rig; Amount, Duration in the last-operation panel)")
         grid = box.grid_flow(columns=2, align=True)
         for ident, label, _ in PRESETS:
             grid.operator("realcam.preset", text=label).kind = ident
+        moves.draw(box, scene)
         row = box.row(align=True)
         row.operator("realcam.import_re10k", text="Import RE10K")
         row.operator("realcam.export_re10k", text="Export RE10K")
