@@ -77,6 +77,7 @@ class REALCAM_PT_main(bpy.types.Panel):
         for i, line in enumerate(what_the_model_makes(context, scene)):
             _wrapped(box, line, "INFO" if i == 0 else "NONE")
         box.prop(rc, "props")
+        box.prop(rc, "depth_edge")
 
         box = layout.box()
         box.label(text="Camera move (adds to the rig; Amount, Duration in the last-operation panel)")

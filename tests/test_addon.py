@@ -183,6 +183,10 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
     big = rep["large_truck"]
     assert big["error"] is None and big["coverage"] < 0.6 and big["extent"]["net_m"] == pytest.approx(6.0, abs=1e-3)
     assert any("sees only" in line for line in big["panel"]), big["panel"]
+    e = rep["depth_edge"]
+    assert e["default"] == pytest.approx(5.0) and e["faces"][1] > e["faces"][0] > e["faces"][2], e
+    assert len(set(e["verts"])) == 1 and e["same_object"] and e["colours"] and e["state"] == "stale", e
+    assert len(e["meshes"]) == 1, e["meshes"]  # the replaced mesh is gone
     fs = rep["first_save"]
     assert all(p.startswith("//realcam/") for p in fs["stored"] + fs["strips"]), fs
     assert all(os.path.isdir(p) and p.startswith(fs["project"]) for p in fs["resolved"]) and all(fs["videos"])

@@ -330,6 +330,22 @@ report["large_truck"].update(
     panel=harness.panel_lines(pkg, shot),
 )
 
+# The depth-edge threshold rebuilds the photo's mesh: a looser rule joins more faces, a stricter one cuts more;
+# vertices, colours and the object stay, no mesh is left behind, and the preview goes out of date.
+shot = bpy.data.scenes[report["shot"]["name"]]
+rc = shot.realcam
+mesh_ob = rc.photo_mesh
+edge = {"default": rc.depth_edge, "faces": [len(mesh_ob.data.polygons)], "verts": [len(mesh_ob.data.vertices)]}
+for value in (50.0, 1.0):
+    rc.depth_edge = value
+    edge["faces"].append(len(rc.photo_mesh.data.polygons))
+    edge["verts"].append(len(rc.photo_mesh.data.vertices))
+edge["same_object"] = rc.photo_mesh == mesh_ob
+edge["meshes"] = sorted(m.name for m in bpy.data.meshes if m.name.startswith("RealCam"))
+edge["colours"] = "realcam_photo" in rc.photo_mesh.data.color_attributes
+edge["state"] = shots.preview_state(shot)
+report["depth_edge"] = edge
+
 # The first save: the unsaved file's folders move from the add-on's user folder next to the .blend.
 project = os.path.join(work, "artist project")
 os.makedirs(project)
