@@ -10,13 +10,14 @@ takes that were running when Blender closed.
 
 import bpy
 
-from . import backend_process, backend_setup, handlers, operators, preferences, properties, tasks, ui
+from . import backend_process, backend_setup, handlers, moves, operators, preferences, properties, tasks, ui
 
 _CLASSES = (
     *backend_setup.CLASSES,
     preferences.RealcamPreferences,
     *properties.CLASSES,
     *operators.CLASSES,
+    *moves.CLASSES,
     *ui.CLASSES,
 )
 

@@ -249,6 +249,10 @@ def render_preview(task, context, ref, track=None, digest=None):
     rc = scene.realcam
     rc.preview_folder = paths.stored(folder)
     rc.preview_signature = digest
+    from . import moves  # imported here so the module-level import line, shared with other work, stays as is
+
+    moves.store_extent(scene, rel)  # what the move amounts to, and how much the last frame still sees
+    moves.store_coverage(scene, folder, files[-1])
     shots.note_preview(scene)
     return folder
 

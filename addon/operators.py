@@ -8,7 +8,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from . import flows, presets, re10k_io, shots
+from . import flows, moves, presets, re10k_io, shots
 from .tasks import RUNNER
 
 
@@ -119,6 +119,15 @@ class REALCAM_OT_preset(bpy.types.Operator):
         description="Metres (dolly, truck, pedestal), degrees (pan, tilt, orbit) or lens factor (zoom); "
         "0: scaled to the photo's depth",
     )
+    duration: FloatProperty(
+        name="Duration",
+        default=0.0,
+        min=0.0,
+        description="How long the move takes from the shot's start frame, then it holds; 0: the whole shot",
+    )
+    duration_unit: EnumProperty(
+        name="Unit", items=(("FRAMES", "Frames", "Duration in frames"), ("SECONDS", "Seconds", "Duration in seconds"))
+    )
 
     def execute(self, context):
         scene = context.scene
@@ -130,14 +139,20 @@ class REALCAM_OT_preset(bpy.types.Operator):
             self.report({"WARNING"}, "RealCam is reading or rendering this shot; wait or cancel it")
             return {"CANCELLED"}
         try:
-            done = presets.apply(scene, cam, self.kind, self.amount)
+            frames = presets.duration_frames(scene, self.duration, self.duration_unit)
+            done = presets.apply(scene, cam, self.kind, self.amount, frames)
         except ValueError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
         if shots.is_shot(scene):
             shots.mark_edited(scene)  # a new move: the preview is out of date (also without a viewport update)
+            moves.measure(scene)  # the combined move's extent, for the panel
         unit = {"metres": " m", "degrees": " degrees", "factor": "x"}[presets.unit_of(self.kind)]
-        self.report({"INFO"}, f"{self.kind.replace('_', ' ').lower()} {done['amount']:.3g}{unit} on {done['holder']}")
+        self.report(
+            {"INFO"},
+            f"{self.kind.replace('_', ' ').lower()} {done['amount']:.3g}{unit} on {done['holder']}, "
+            f"frames {scene.frame_start}-{done['stop']}",
+        )
         return {"FINISHED"}
 
 

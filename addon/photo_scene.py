@@ -9,6 +9,7 @@ sensor, fit and shift. Metric, in the file's units (metres / unit scale).
 
 from __future__ import annotations
 
+import json
 import os
 
 import bpy
@@ -23,7 +24,7 @@ from .realcam_core.camera import (
     blender_from_intrinsics,
     blender_from_opencv_c2w,
 )
-from .realcam_core.pointcloud import grid_topology, valid_depth
+from .realcam_core.pointcloud import DEFAULT_MAX_DEPTH_RATIO, grid_topology, valid_depth
 
 COLOR_ATTRIBUTE = "realcam_photo"
 
@@ -65,13 +66,22 @@ def _material(name: str) -> bpy.types.Material:
 _SRGB_LUT = _srgb_to_linear(np.arange(256, dtype=np.float32) / 255.0).astype(np.float32)
 
 
-def build_mesh(name: str, rgb: np.ndarray, depth: np.ndarray, K: Intrinsics) -> bpy.types.Mesh:
+def build_mesh(
+    name: str, rgb: np.ndarray, depth: np.ndarray, K: Intrinsics, max_depth_ratio: float = DEFAULT_MAX_DEPTH_RATIO
+) -> bpy.types.Mesh:
     """The grid mesh, written straight into Blender's attribute arrays (edges included, so
     Blender need not derive them: a 1920x1080 photo imports in a fraction of a second)."""
     h, w = depth.shape
     ok = valid_depth(depth)
     verts = _vertices(np.where(ok, depth, 0.0).astype(np.float32), K)
-    faces, edges, corner_edges = grid_topology(depth, valid=ok)
+    colors = np.empty((h * w, 4), dtype=np.float32)
+    np.take(_SRGB_LUT, rgb.reshape(-1, 3), out=colors[:, :3], mode="clip")
+    colors[:, 3] = 1.0
+    return _grid_mesh(name, verts, colors, depth, ok, max_depth_ratio, _material(name))
+
+
+def _grid_mesh(name, verts, colors, depth, ok, max_depth_ratio, material) -> bpy.types.Mesh:
+    faces, edges, corner_edges = grid_topology(depth, max_depth_ratio, valid=ok)
     mesh = bpy.data.meshes.new(name)
     mesh.vertices.add(len(verts))
     mesh.attributes["position"].data.foreach_set("vector", verts.ravel())
@@ -83,14 +93,57 @@ def build_mesh(name: str, rgb: np.ndarray, depth: np.ndarray, K: Intrinsics) -> 
     mesh.polygons.add(len(faces))
     mesh.polygons.foreach_set("loop_start", np.arange(0, faces.size, 4, dtype=np.int32))
     mesh.update()
-    colors = np.empty((h * w, 4), dtype=np.float32)
-    np.take(_SRGB_LUT, rgb.reshape(-1, 3), out=colors[:, :3], mode="clip")
-    colors[:, 3] = 1.0
     attr = mesh.color_attributes.new(COLOR_ATTRIBUTE, "FLOAT_COLOR", "POINT")
     attr.data.foreach_set("color", colors.ravel())
     mesh.color_attributes.active_color = attr
-    mesh.materials.append(_material(name))
+    mesh.materials.append(material)
     return mesh
+
+
+def depth_edge_ratio(percent: float) -> float:
+    """The shot's "Depth edge" (the largest step, in % of the nearer depth, still joined) as pointcloud's ratio."""
+    return 1.0 + percent / 100.0
+
+
+def rebuild_faces(shot) -> int | None:
+    """The photo's mesh again under the shot's depth-edge rule: same vertices, colours and material, faces cut
+    anew. Returns the face count; None when the shot has no photo mesh it can rebuild."""
+    rc = shot.realcam
+    ob = rc.photo_mesh
+    old = ob.data if ob is not None and ob.type == "MESH" else None
+    attr = old.color_attributes.get(COLOR_ATTRIBUTE) if old is not None else None
+    if attr is None or not old.materials:
+        return None
+    try:
+        with open(_intrinsics_file(rc), encoding="utf-8") as fh:
+            K = Intrinsics.from_dict(json.load(fh))
+    except OSError:  # the scene folder moved away: the grid's size is unknown, the mesh stays as it is
+        return None
+    n = len(old.vertices)
+    if n != K.width * K.height:
+        return None
+    verts = np.empty(n * 3, np.float32)
+    old.attributes["position"].data.foreach_get("vector", verts)
+    colors = np.empty(n * 4, np.float32)
+    attr.data.foreach_get("color", colors)
+    depth = verts.reshape(K.height, K.width, 3)[..., 1].copy()  # the camera looks along +Y: y is the depth
+    ok = valid_depth(depth)
+    name = old.name
+    mesh = _grid_mesh(
+        name, verts.reshape(n, 3), colors.reshape(n, 4), depth, ok, depth_edge_ratio(rc.depth_edge), old.materials[0]
+    )
+    ob.data = mesh
+    if old.users == 0:
+        bpy.data.meshes.remove(old)
+    mesh.name = name
+    shots.mark_edited(shot)  # other faces: the preview is out of date
+    return len(mesh.polygons)
+
+
+def _intrinsics_file(rc) -> str:
+    from . import paths
+
+    return os.path.join(paths.resolve(rc.scene_folder), "intrinsics.json")
 
 
 def apply_intrinsics(cam_data: bpy.types.Camera, scene: bpy.types.Scene, K: Intrinsics) -> None:
@@ -107,11 +160,12 @@ def apply_intrinsics(cam_data: bpy.types.Camera, scene: bpy.types.Scene, K: Intr
     r.pixel_aspect_x, r.pixel_aspect_y = bc.pixel_aspect_x, bc.pixel_aspect_y
 
 
-def _photo_mesh(base: str, rgb, depth, K: Intrinsics, metres_per_unit: float):
+def _photo_mesh(base: str, rgb, depth, K: Intrinsics, metres_per_unit: float, max_depth_ratio: float):
     # In Blender units, so the mesh sits among the artist's objects at any unit scale (positions are
     # linear in depth, and the depth-edge rule is a ratio).
     depth_bu = depth if metres_per_unit == 1.0 else (depth / np.float32(metres_per_unit)).astype(np.float32)
-    return bpy.data.objects.new(f"RealCam {base}", build_mesh(f"RealCam {base}", rgb, depth_bu, K))
+    mesh = build_mesh(f"RealCam {base}", rgb, depth_bu, K, max_depth_ratio)
+    return bpy.data.objects.new(f"RealCam {base}", mesh)
 
 
 def build_shot(source: dict, folder: str, rgb, depth, K: Intrinsics, frames: int, photo_name: str, replace=None):
@@ -127,7 +181,7 @@ def build_shot(source: dict, folder: str, rgb, depth, K: Intrinsics, frames: int
     mesh_ob = None
     try:
         mpu = rc.metres_per_unit or 1.0
-        mesh_ob = _photo_mesh(base, rgb, depth, K, mpu)
+        mesh_ob = _photo_mesh(base, rgb, depth, K, mpu, depth_edge_ratio(rc.depth_edge))
         rc.photo_collection.objects.link(mesh_ob)
         valid = depth[valid_depth(depth)]
         near, far = float(valid.min()), float(valid.max())

@@ -1,7 +1,7 @@
 """Camera move presets: ordinary keyframes the artist edits afterwards, on top of whatever the camera's rig does.
 
 A preset is a move in the camera's own frame, from nothing at the first frame
-of the shot to its amount at the last, applied after the rig: a camera on a
+of the shot to its amount at the last (or after its duration, then held), applied after the rig: a camera on a
 path, parented or aimed by a Track To keeps doing all that and also dollies or
 pans. Presets add up (dolly, then pan: both), and never bake the evaluated
 camera into its own transform (that made rigged cameras jump).
@@ -170,11 +170,22 @@ def _key(ob, frame: int, m: Matrix, prev_euler) -> Euler | None:
     return e
 
 
-def apply(scene, cam, kind: str, amount: float = 0.0) -> dict:
-    """Add a move to the camera over the scene's frame range; returns what was done (for the report)."""
+def duration_frames(scene, duration: float, unit: str) -> int:
+    """A duration in frames ("FRAMES") or seconds ("SECONDS", at the scene's rate); 0 stays 0 (the whole shot)."""
+    if duration <= 0:
+        return 0
+    if unit == "SECONDS":
+        return max(1, round(duration * scene.render.fps / scene.render.fps_base))
+    return max(1, round(duration))
+
+
+def apply(scene, cam, kind: str, amount: float = 0.0, duration: int = 0) -> dict:
+    """Add a move to the camera from the shot's start frame over `duration` frames (0: to its end frame),
+    held after that; returns what was done (for the report)."""
     start_f, end_f = scene.frame_start, scene.frame_end
     if end_f <= start_f:
         raise ValueError("the frame range has a single frame: a move needs at least two")
+    stop_f = min(end_f, start_f + duration) if duration > 0 else end_f
     mpu = shots.metres_per_unit(scene)
     depth_m = scene.realcam.median_depth or 3.0
     amount = amount or default_amount(kind, depth_m)
@@ -185,7 +196,7 @@ def apply(scene, cam, kind: str, amount: float = 0.0) -> dict:
     up = (start_world.to_quaternion().inverted() @ Vector((0.0, 0.0, 1.0))).normalized()
     zoom = kind.startswith("ZOOM")
     holder = cam if zoom else holder_of(cam, scene.realcam.photo_collection if shots.is_shot(scene) else None)
-    frames = _key_frames(holder, start_f, end_f)
+    frames = sorted(set(_key_frames(holder, start_f, end_f)) | {stop_f})
     bases = {f: _basis_at(holder, f) for f in frames}
     lens_keys = {}
     if zoom:
@@ -194,7 +205,7 @@ def apply(scene, cam, kind: str, amount: float = 0.0) -> dict:
             lens_keys[f] = lens_fc.evaluate(f) if lens_fc is not None else cam.data.lens
     prev = None
     for f in frames:
-        t = (f - start_f) / (end_f - start_f)
+        t = min(1.0, (f - start_f) / (stop_f - start_f))  # the move is done at stop_f, then holds
         d, factor = delta(kind, t, amount, up, depth_m / mpu)
         if lens_keys:
             cam.data.lens = lens_keys[f] * factor
@@ -203,4 +214,5 @@ def apply(scene, cam, kind: str, amount: float = 0.0) -> dict:
             loc, rot, _ = bases[f].decompose()
             prev = _key(holder, f, Matrix.LocRotScale(loc, rot, None) @ d, prev)
     scene.frame_set(scene.frame_current)
-    return {"holder": holder.name, "frames": frames, "amount": amount * (mpu if unit_of(kind) == "metres" else 1)}
+    amount_out = amount * (mpu if unit_of(kind) == "metres" else 1)
+    return {"holder": holder.name, "frames": frames, "amount": amount_out, "stop": stop_f}

@@ -18,6 +18,8 @@ from bpy.props import (
 from .compat import path_options
 from .generation_fields import GenerationFields
 from .realcam_core.bundle import SNS_THRESHOLD_MAX
+from .realcam_core.coverage import DEFAULT_THRESHOLD as COVERAGE_THRESHOLD
+from .realcam_core.pointcloud import DEFAULT_MAX_DEPTH_RATIO
 
 PATH = path_options()
 
@@ -26,6 +28,12 @@ def _props_update(self, context):
     from . import shots
 
     shots.link_props(self.id_data)
+
+
+def _depth_edge_update(self, context):
+    from . import photo_scene
+
+    photo_scene.rebuild_faces(self.id_data)
 
 
 def _props_poll(self, coll):
@@ -90,10 +98,31 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
     scene_folder: StringProperty(name="Scene folder", subtype="DIR_PATH", default="", options=PATH)
     photo: StringProperty(name="Photo", default="")
     median_depth: FloatProperty(name="Median depth (m)", default=0.0)  # metres, whatever the unit scale
+    depth_edge: FloatProperty(
+        name="Depth edge",
+        default=(DEFAULT_MAX_DEPTH_RATIO - 1.0) * 100.0,
+        min=0.1,
+        soft_max=50.0,
+        subtype="PERCENTAGE",
+        update=_depth_edge_update,
+        description="Neighbouring pixels whose depths differ by more than this (of the nearer one) are a "
+        "discontinuity: the photo's mesh is cut there (lower: more cuts, fewer stretched faces). Rebuilds the mesh",
+    )
     metres_per_unit: FloatProperty(default=1.0)  # the unit scale the mesh was built at
 
     preview_folder: StringProperty(name="Preview", subtype="DIR_PATH", default="", options=PATH)
     preview_signature: StringProperty(default="")
+    # The camera move's extent (JSON of realcam_core.move_extent.MoveExtent) and the last preview's coverage.
+    move_extent: StringProperty(default="")
+    coverage: FloatProperty(default=-1.0)  # covered fraction of the last preview frame; -1: not measured
+    coverage_threshold: FloatProperty(
+        name="Coverage warning",
+        default=COVERAGE_THRESHOLD,
+        min=0.0,
+        max=1.0,
+        subtype="FACTOR",
+        description="Warn when the last preview frame sees less than this fraction of the photo's scene",
+    )
 
     # The take being generated, kept in the .blend so a crash or a backend restart loses nothing.
     job_id: StringProperty(default="")

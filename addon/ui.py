@@ -10,7 +10,7 @@ import textwrap
 
 import bpy
 
-from . import shots
+from . import moves, shots
 from .preferences import prefs
 from .presets import PRESETS
 from .realcam_core.models import DEFAULT_VIDEO_MODEL, known_model
@@ -77,12 +77,14 @@ class REALCAM_PT_main(bpy.types.Panel):
         for i, line in enumerate(what_the_model_makes(context, scene)):
             _wrapped(box, line, "INFO" if i == 0 else "NONE")
         box.prop(rc, "props")
+        box.prop(rc, "depth_edge")
 
         box = layout.box()
-        box.label(text="Camera move (adds to the rig; Amount in the last-operation panel)")
+        box.label(text="Camera move (adds to the rig; Amount, Duration in the last-operation panel)")
         grid = box.grid_flow(columns=2, align=True)
         for ident, label, _ in PRESETS:
             grid.operator("realcam.preset", text=label).kind = ident
+        moves.draw(box, scene)
         row = box.row(align=True)
         row.operator("realcam.import_re10k", text="Import RE10K")
         row.operator("realcam.export_re10k", text="Export RE10K")

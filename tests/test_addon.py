@@ -159,6 +159,34 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
     assert c["strips_same"] and not c["job_id_after"] and c["backend_job"] == 404, c
     f = rep["failed_import"]
     assert f["error"] and f["left_nothing"], f
+    # Camera moves: a small dolly's preview covers the frame (no warning); dolly 1 m over frames 1-5, pan 10
+    # degrees over the shot and crane 0.5 m over 0.25 s (6 frames) combine into ordinary keys; the panel shows
+    # their extent; a 6 m truck's last frame sees little of the photo's scene and the panel warns.
+    small = rep["small_dolly"]
+    assert small["coverage"] > 0.9 and small["extent"]["net_m"] == pytest.approx(0.5, abs=1e-3), small
+    assert not any("sees only" in line for line in small["panel"]), small["panel"]
+    assert any("Last frame sees" in line for line in small["panel"]), small["panel"]
+    comb = rep["combined"]
+    pose = {int(f): np.array(m) for f, m in comb["poses"].items()}
+    start = np.array(comb["start"])
+    forward, up = -start[:3, 2], np.array([0.0, 0.0, 1.0])
+    assert np.allclose(pose[1], start, atol=1e-5)
+    assert np.allclose(pose[9][:3, 3] - start[:3, 3], forward * 1.0 + up * 0.5, atol=1e-4), pose[9]
+    assert np.allclose(pose[7][:3, 3], pose[9][:3, 3], atol=1e-5)  # dolly and crane done by frame 7: held
+    d59 = pose[9][:3, 3] - pose[5][:3, 3]
+    assert np.allclose(d59[:2], 0.0, atol=1e-5) and d59[2] > 0.01  # dolly done at 5, the crane still rising
+    assert comb["keys"] == [1.0, 5.0, 7.0, 9.0]
+    ext = comb["extent"]
+    assert ext["net_m"] == pytest.approx(np.hypot(1.0, 0.5), abs=1e-3) and ext["path_m"] >= ext["net_m"] - 1e-9
+    assert ext["net_turn_deg"] == pytest.approx(10.0, abs=1e-3) and ext["turn_deg"] == pytest.approx(10.0, abs=1e-3)
+    assert any("path" in line and "m (net 1.12 m)" in line and "10.0°" in line for line in comb["panel"]), comb
+    big = rep["large_truck"]
+    assert big["error"] is None and big["coverage"] < 0.6 and big["extent"]["net_m"] == pytest.approx(6.0, abs=1e-3)
+    assert any("sees only" in line for line in big["panel"]), big["panel"]
+    e = rep["depth_edge"]
+    assert e["default"] == pytest.approx(5.0) and e["faces"][1] > e["faces"][0] > e["faces"][2], e
+    assert len(set(e["verts"])) == 1 and e["same_object"] and e["colours"] and e["state"] == "stale", e
+    assert len(e["meshes"]) == 1, e["meshes"]  # the replaced mesh is gone
     fs = rep["first_save"]
     assert all(p.startswith("//realcam/") for p in fs["stored"] + fs["strips"]), fs
     assert all(os.path.isdir(p) and p.startswith(fs["project"]) for p in fs["resolved"]) and all(fs["videos"])

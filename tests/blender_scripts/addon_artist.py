@@ -24,7 +24,7 @@ zip_path, url, samples, out_json, work = sys.argv[1:6]
 pkg = harness.start(zip_path, empty=False)
 client_mod = harness.module(pkg, "realcam_core.client")  # the add-on's own client: any Blender's Python has it
 BackendError, Client = client_mod.BackendError, client_mod.Client
-tasks, flows, shots = (harness.module(pkg, m) for m in ("tasks", "flows", "shots"))
+tasks, flows, shots, compat = (harness.module(pkg, m) for m in ("tasks", "flows", "shots", "compat"))
 tasks.RUNNER.blocking = False  # an interactive Blender: operators return, the timer does the work
 p = harness.prefs(pkg)
 p.backend_url, p.auto_start = url, False  # job folder left empty: the unsaved file's folders in the user folder
@@ -162,6 +162,12 @@ report["take1"] = {
     "files": sorted(os.listdir(take_dir)),
     "job_id_after": rc.job_id,
 }
+# The preview Generate rendered after a small dolly: measured, no coverage warning in the panel.
+report["small_dolly"] = {
+    "coverage": rc.coverage,
+    "extent": json.loads(rc.move_extent),
+    "panel": harness.panel_lines(pkg, shot),
+}
 
 
 # F12: the shot and the artist's scene render their 3D scenes; the edit renders the take.
@@ -286,6 +292,59 @@ with open(bad, "w") as fh:
 report["failed_import"] = run(bpy.ops.realcam.import_photo, **{**photo, "filepath": bad})
 after = (sorted(os.listdir(scenes_dir)), sorted(s.name for s in bpy.data.scenes), len(bpy.data.objects))
 report["failed_import"]["left_nothing"] = before == after
+
+# Presets combine with their own amounts and durations into ordinary keys; the panel shows the extent in metres
+# and degrees. Then a large truck leaves the photo's scene: its preview's last frame warns in the panel.
+shot = bpy.data.scenes[report["shot"]["name"]]
+bpy.context.window.scene = shot
+cam = shot.camera
+shot.frame_set(shot.frame_start)
+start_pose = cam.matrix_world.copy()
+cam.animation_data_clear()
+cam.matrix_world = start_pose
+harness.gui_op(bpy.ops.realcam.preset, kind="DOLLY_IN", amount=1.0, duration=4)  # frames 1-5
+harness.gui_op(bpy.ops.realcam.preset, kind="PAN_LEFT", amount=10.0)  # the whole shot, 1-9
+harness.gui_op(bpy.ops.realcam.preset, kind="PEDESTAL_UP", amount=0.5, duration=0.25, duration_unit="SECONDS")
+shot = bpy.data.scenes[report["shot"]["name"]]
+cam = shot.camera
+poses = {}
+for f in (1, 5, 7, 9):
+    shot.frame_set(f)
+    poses[f] = [list(r) for r in cam.matrix_world]
+shot.frame_set(1)
+report["combined"] = {
+    "start": [list(r) for r in start_pose],
+    "poses": poses,
+    "keys": sorted({k.co[0] for fc in compat.fcurve_collection(cam) for k in fc.keyframe_points}),
+    "extent": json.loads(shot.realcam.move_extent),
+    "panel": harness.panel_lines(pkg, shot),
+}
+cam.animation_data_clear()
+cam.matrix_world = start_pose
+harness.gui_op(bpy.ops.realcam.preset, kind="TRUCK_RIGHT", amount=6.0)
+report["large_truck"] = run(bpy.ops.realcam.preview)
+shot = bpy.data.scenes[report["shot"]["name"]]
+report["large_truck"].update(
+    coverage=shot.realcam.coverage,
+    extent=json.loads(shot.realcam.move_extent),
+    panel=harness.panel_lines(pkg, shot),
+)
+
+# The depth-edge threshold rebuilds the photo's mesh: a looser rule joins more faces, a stricter one cuts more;
+# vertices, colours and the object stay, no mesh is left behind, and the preview goes out of date.
+shot = bpy.data.scenes[report["shot"]["name"]]
+rc = shot.realcam
+mesh_ob = rc.photo_mesh
+edge = {"default": rc.depth_edge, "faces": [len(mesh_ob.data.polygons)], "verts": [len(mesh_ob.data.vertices)]}
+for value in (50.0, 1.0):
+    rc.depth_edge = value
+    edge["faces"].append(len(rc.photo_mesh.data.polygons))
+    edge["verts"].append(len(rc.photo_mesh.data.vertices))
+edge["same_object"] = rc.photo_mesh == mesh_ob
+edge["meshes"] = sorted(m.name for m in bpy.data.meshes if m.name.startswith("RealCam"))
+edge["colours"] = "realcam_photo" in rc.photo_mesh.data.color_attributes
+edge["state"] = shots.preview_state(shot)
+report["depth_edge"] = edge
 
 # The first save: the unsaved file's folders move from the add-on's user folder next to the .blend.
 project = os.path.join(work, "artist project")
