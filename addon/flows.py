@@ -278,7 +278,7 @@ def _settings(context, scene, name: str, fps: float) -> Settings:
     guidance = rc.guidance or p.guidance or None
     return Settings(
         model=name,
-        prompt=rc.prompt,
+        prompt=prompt_of(rc),
         negative_prompt=rc.negative_prompt,
         seed=rc.seed,
         steps=steps,
@@ -288,6 +288,12 @@ def _settings(context, scene, name: str, fps: float) -> Settings:
         evaluate=rc.evaluate,
         camera_condition=rc.camera_condition,
     )
+
+
+def prompt_of(rc) -> str:
+    """The shot's prompt: its prompt text (several lines) when one is set, else the one-line field."""
+    text = rc.prompt_text
+    return text.as_string().rstrip() if text is not None else rc.prompt
 
 
 def _write_bundle(folder, scene_folder, preview_folder, preview_files, frames, Ks, rel, settings, source) -> str:
@@ -531,6 +537,7 @@ def follow_job(task, context, ref, record, doing: str = ""):
         "backend": client.base,
         "take": paths.stored(take),
         "seconds": round(time.monotonic() - started, 1),
+        "made": time.strftime("%Y-%m-%d %H:%M:%S"),
         "camera_accuracy": result.get("camera_accuracy"),
     }
     name = take_name(scene, meta.get("model_label") or meta.get("model", "take"), meta.get("seed", 0))

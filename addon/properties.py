@@ -9,6 +9,7 @@ import bpy
 from bpy.props import (
     BoolProperty,
     CollectionProperty,
+    EnumProperty,
     FloatProperty,
     IntProperty,
     PointerProperty,
@@ -27,6 +28,41 @@ def _props_update(self, context):
     shots.link_props(self.id_data)
 
 
+# Blender keeps no copy of the strings an enum's items callback returns: they must outlive the call.
+_MODEL_ITEMS: list = []
+
+
+def _model_items(self, context):
+    """The dropdown: the backend's models (the built-in list until one answered), and the shot's own if unlisted."""
+    from . import backend_status
+
+    names = [m["name"] for m in backend_status.video_models()]
+    current = _current_model(self)
+    if current not in names:
+        names.append(current)
+    _MODEL_ITEMS[:] = [(n, n, "; ".join(backend_status.model_lines(n)), i) for i, n in enumerate(names)]
+    return _MODEL_ITEMS
+
+
+def _current_model(self) -> str:
+    from .preferences import prefs
+    from .realcam_core.models import DEFAULT_VIDEO_MODEL
+
+    return self.model or prefs().model or DEFAULT_VIDEO_MODEL
+
+
+def _model_get(self):
+    current = _current_model(self)
+    return next(i for ident, _, _, i in _model_items(self, None) if ident == current)
+
+
+def _model_set(self, value):
+    for ident, _, _, i in _model_items(self, None):
+        if i == value:
+            self.model = ident
+            return
+
+
 def _props_poll(self, coll):
     # Not the shot's own photo collection, and nothing that already holds it (a cycle).
     own = self.photo_collection
@@ -42,7 +78,19 @@ class RealcamTake(bpy.types.PropertyGroup):
 
 class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
     model: StringProperty(name="Model", default="", description="Video model; empty: the add-on's default")
+    model_choice: EnumProperty(
+        name="Model",
+        items=_model_items,
+        get=_model_get,
+        set=_model_set,
+        description="Video model: what the backend offers (Test connection), else the add-on's built-in list",
+    )
     prompt: StringProperty(name="Prompt", default="", description="What happens in the shot (Wan models)")
+    prompt_text: PointerProperty(
+        name="Prompt text",
+        type=bpy.types.Text,
+        description="A text of the file holding the prompt, over several lines; when set it is the prompt",
+    )
     negative_prompt: StringProperty(name="Negative prompt", default="")
     seed: IntProperty(name="Seed", default=0, min=0)
     sns_enabled: BoolProperty(
@@ -99,6 +147,7 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
     job_meta: StringProperty(default="")  # JSON: what the strip needs once the video is in
 
     takes: CollectionProperty(type=RealcamTake)
+    takes_index: IntProperty(default=0)  # the take selected in the panel's list
 
 
 CLASSES = (RealcamTake, RealcamSceneSettings)
