@@ -89,7 +89,7 @@ def start(name: str, shot_id: str, make_gen) -> Task:
 # ----------------------------------------------------------------- import
 
 
-def import_photo(task, context, photo, depth_map, focal_px, model, size, frames, replace=None):
+def import_photo(task, context, photo, depth_map, focal_px, model, size, frames, replace=None, depth_model=""):
     """A new shot for the photo (or, with replace = a ShotRef, that shot's photo replaced)."""
     source = shots.file_settings(context.scene)
     name = model or (replace.scene.realcam.model if replace else "") or model_name(context, context.scene)
@@ -124,7 +124,7 @@ def import_photo(task, context, photo, depth_map, focal_px, model, size, frames,
             upload = photo_source.photo_for_backend(photo, folder)
             yield _ensure_backend(context)
             zip_path = os.path.join(folder, "depth.zip")
-            depth_model = prefs(context).depth_model or None
+            depth_model = depth_model or prefs(context).depth_model or None
             yield from _require_weights(context, "depth", depth_model)
             try:
                 yield Background(

@@ -64,6 +64,9 @@ class REALCAM_OT_import_photo(bpy.types.Operator, ImportHelper):
         description="Focal length in pixels of the photo; 0: EXIF, the model, or 90 degrees",
     )
     model: StringProperty(name="Model", default="", description="Video model the shot is set up for")
+    depth_model: StringProperty(
+        name="Depth model", default="", description="Depth model the backend uses; empty: the preferences' choice"
+    )
     width: IntProperty(name="Width", default=0, min=0, description="Generation width; 0: the model's native size")
     height: IntProperty(name="Height", default=0, min=0, description="Generation height; 0: the model's native size")
     frames: IntProperty(name="Frames", default=0, min=0, description="Frame range length; 0: up to 49")
@@ -96,13 +99,14 @@ class REALCAM_OT_import_photo(bpy.types.Operator, ImportHelper):
             size,
             self.frames,
         )
+        depth_model = self.depth_model
         # Tasks outlive the operator: they use bpy.context, never the operator's context.
         return _run(
             self,
             context,
             "import",
             replace.id if replace else "import",
-            lambda task: flows.import_photo(task, bpy.context, *args, replace=replace),
+            lambda task: flows.import_photo(task, bpy.context, *args, replace=replace, depth_model=depth_model),
         )
 
 

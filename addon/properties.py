@@ -123,6 +123,26 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
         description="A blocking/props collection of your file that this shot shows and previews (linked, not copied)",
     )
 
+    # Import options, in the panel (and handed to the file browser's sidebar by its Import button); 0 or empty:
+    # the model's native size, up to 49 frames, EXIF / the depth model / 90 degrees, the preferences' depth model.
+    import_width: IntProperty(name="Width", default=0, min=0, description="Generation width; 0: the model's")
+    import_height: IntProperty(name="Height", default=0, min=0, description="Generation height; 0: the model's")
+    import_frames: IntProperty(name="Frames", default=0, min=0, description="Frame range length; 0: up to 49")
+    import_focal_px: FloatProperty(
+        name="Focal (px)", default=0.0, min=0.0, description="The photo's focal length in pixels; 0: EXIF, the model"
+    )
+    import_depth_model: StringProperty(
+        name="Depth model", default="", description="Depth model for the backend; empty: the preferences' choice"
+    )
+    import_depth_map: StringProperty(
+        name="Depth map",
+        subtype="FILE_PATH",
+        default="",
+        options=PATH,
+        description="Your own depth (.npy metres, 16-bit PNG mm, EXR): no backend needed",
+    )
+    show_import_options: BoolProperty(name="Import options", default=False)
+
     # What makes a scene a shot, and where its edit is.
     shot_id: StringProperty(default="")  # non-empty: this scene is a RealCam shot
     is_edit: BoolProperty(default=False)  # this scene is the RealCam edit (previews and takes)

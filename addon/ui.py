@@ -67,7 +67,7 @@ class REALCAM_PT_main(bpy.types.Panel):
         scene = context.scene
         rc = scene.realcam
         _draw_backend(layout)
-        layout.operator("realcam.import_photo", icon="IMAGE_DATA")
+        _draw_import(layout, rc, shots.is_shot(scene))
         if not shots.is_shot(scene):
             self._draw_shots(layout, context)
             return
@@ -184,6 +184,28 @@ def _draw_backend(layout) -> None:
     row = box.row(align=True)
     row.operator("realcam.backend_status", text="Start", icon="PLAY").start = True
     row.operator("realcam.backend_status", text="Test connection", icon="LINKED").start = False
+
+
+def _draw_import(layout, rc, in_shot: bool) -> None:
+    """Import Photo with its options: the button hands them to the operator (and its file browser)."""
+    box = layout.box()
+    op = box.operator("realcam.import_photo", icon="IMAGE_DATA")
+    op.width, op.height, op.frames = rc.import_width, rc.import_height, rc.import_frames
+    op.focal_px, op.depth_model = rc.import_focal_px, rc.import_depth_model
+    op.depth_map = bpy.path.abspath(rc.import_depth_map) if rc.import_depth_map else ""
+    box.prop(rc, "show_import_options", icon="TRIA_DOWN" if rc.show_import_options else "TRIA_RIGHT", emboss=False)
+    if not rc.show_import_options:
+        return
+    col = box.column(align=True)
+    if not in_shot:
+        col.prop(rc, "model_choice")  # a new shot is set up for this model
+    row = col.row(align=True)
+    row.prop(rc, "import_width")
+    row.prop(rc, "import_height")
+    col.prop(rc, "import_frames")
+    col.prop(rc, "import_focal_px")
+    col.prop(rc, "import_depth_model")
+    col.prop(rc, "import_depth_map")
 
 
 def _draw_takes(layout, rc) -> None:

@@ -103,10 +103,22 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
     rep = json.loads((tmp_path / "report.json").read_text())
     assert rep["deprecations"] == []
     assert rep["startup"] == ["Camera", "Cube", "Light"]
+    btn = rep["import_button"]  # the panel's import options, handed to the button that opens the file browser
+    assert btn == {
+        "width": 128,
+        "height": 96,
+        "frames": 9,
+        "focal_px": btn["focal_px"],
+        "depth_model": "",
+        "depth_map": btn["depth_map"],
+    }
+    assert btn["focal_px"] > 0 and btn["depth_map"].endswith("room_depth.png"), btn
+    assert "label: Backend not checked yet" in rep["import_panel"] and "label: Models: " not in rep["import_panel"]
     imp = rep["import"]
     assert imp["error"] is None and imp["returned_while_running"], imp  # the GUI path: the timer built the shot
     shot = rep["shot"]
     assert shot["is_shot"] and shot["frames"] == [1, 9] and shot["resolution"] == [128, 96] and shot["edit"]
+    assert shot["lens"] == pytest.approx(24.0 * (832 / 480) / (128 / 96), rel=1e-4)  # the panel's focal reached it
     assert "Cube" not in shot["objects"] and len(shot["objects"]) == 2  # the photo's mesh and camera, nothing else
     # The artist's scene is as it was: settings, camera, objects, no strips.
     src = rep["source_after"]

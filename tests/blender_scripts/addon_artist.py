@@ -91,7 +91,16 @@ photo = dict(
     height=96,
     frames=9,
 )
-report["import"] = run(bpy.ops.realcam.import_photo, **photo)
+# The panel's import options reach the Import button (and through it the shot): set them, draw, click.
+opts = source.realcam
+opts.model = "tiny"  # the scene's model: what a new shot is set up for
+opts.show_import_options = True
+opts.import_width, opts.import_height, opts.import_frames = photo["width"], photo["height"], photo["frames"]
+opts.import_focal_px, opts.import_depth_map = photo["focal_px"], photo["depth_map"]
+lines = harness.panel_lines(pkg, source)
+report["import_button"] = harness.button_props(lines, "realcam.import_photo")
+report["import_panel"] = lines
+report["import"] = run(bpy.ops.realcam.import_photo, filepath=photo["filepath"], **report["import_button"])
 shot = bpy.context.scene
 rc = shot.realcam
 report["shot"] = {
@@ -101,6 +110,7 @@ report["shot"] = {
     "frames": [shot.frame_start, shot.frame_end],
     "resolution": [shot.render.resolution_x, shot.render.resolution_y],
     "edit": rc.edit_scene.name if rc.edit_scene else None,
+    "lens": shot.camera.data.lens,
 }
 source = bpy.data.scenes[source.name]
 report["source_after"] = {
