@@ -23,7 +23,7 @@ from .paths import job_root
 from .preferences import prefs
 from .realcam_core import api
 from .realcam_core.bundle import Frame, JobBundle, Settings, SnsSettings, pack_bundle, preview_name, validate_bundle
-from .realcam_core.camera import Intrinsics, move_extent
+from .realcam_core.camera import Intrinsics
 from .realcam_core.client import BackendError, Client
 from .realcam_core.models import DEFAULT_VIDEO_MODEL, ModelSpec, known_model, native_size_for
 from .tasks import RUNNER, Background, Sleep, Task, TaskCancelled, WaitFor, a_window, undo_push
@@ -249,9 +249,6 @@ def render_preview(task, context, ref, track=None, digest=None):
     rc = scene.realcam
     rc.preview_folder = paths.stored(folder)
     rc.preview_signature = digest
-    rc.preview_extent_m, rc.preview_extent_deg = move_extent(rel)
-    with shots.quietly(scene):
-        rc.preview_coverage = preview.coverage(os.path.join(folder, files[-1]))
     shots.note_preview(scene)
     return folder
 

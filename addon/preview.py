@@ -190,18 +190,3 @@ class RenderWatch:
 
     def _cancel(self, *args):
         self.finished = self.cancelled = True
-
-
-def coverage(path: str) -> float:
-    """Fraction of a preview frame the photo's scene covers (its alpha). Read through Blender's image loader on
-    the main thread, once per preview, after a render that took far longer."""
-    from .realcam_core.masks import visible_from_alpha
-
-    img = bpy.data.images.load(path, check_existing=False)
-    try:
-        w, h = img.size
-        buf = np.empty(w * h * 4, np.float32)
-        img.pixels.foreach_get(buf)
-    finally:
-        bpy.data.images.remove(img)
-    return float(visible_from_alpha(buf[3::4]).mean())

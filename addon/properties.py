@@ -159,10 +159,6 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
 
     preview_folder: StringProperty(name="Preview", subtype="DIR_PATH", default="", options=PATH)
     preview_signature: StringProperty(default="")
-    # What the last preview showed of the move: its extent, and how much of the last frame the photo covers.
-    preview_extent_m: FloatProperty(default=0.0)
-    preview_extent_deg: FloatProperty(default=0.0)
-    preview_coverage: FloatProperty(default=-1.0)  # fraction of the last frame's pixels covered; -1: none yet
 
     # The take being generated, kept in the .blend so a crash or a backend restart loses nothing.
     job_id: StringProperty(default="")

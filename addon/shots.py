@@ -20,7 +20,6 @@ and view layers in the artist's scene:
 from __future__ import annotations
 
 import uuid
-from contextlib import contextmanager
 
 import bpy
 import numpy as np
@@ -235,28 +234,8 @@ def forget_edits() -> None:
     _preview_at.clear()
 
 
-_quiet = False  # the add-on is reading data for itself (see quietly): what it tags is no edit
-
-
-@contextmanager
-def quietly(shot):
-    """Loading an image for the add-on's own use (a preview frame's alpha) tags every collection for a depsgraph
-    update that Blender sends later; here it is evaluated at once, uncounted, so the preview stays up to date."""
-    global _quiet
-    _quiet = True
-    try:
-        yield
-    finally:
-        try:
-            depsgraph(shot)
-        finally:
-            _quiet = False
-
-
 def on_depsgraph_update(scene, depsgraph) -> None:
     """Count edits of anything a shot shows: its objects, its props collection's objects."""
-    if _quiet:
-        return
     shot_list = all_shots()
     if not shot_list:
         return

@@ -87,7 +87,6 @@ class REALCAM_PT_main(bpy.types.Panel):
         row = box.row(align=True)
         row.operator("realcam.import_re10k", text="Import RE10K")
         row.operator("realcam.export_re10k", text="Export RE10K")
-        _draw_extent(box, rc)
 
         box = layout.box()
         name = rc.model or prefs(context).model or DEFAULT_VIDEO_MODEL
@@ -166,26 +165,6 @@ class REALCAM_PT_main(bpy.types.Panel):
                 box.operator("realcam.show_shot", text=s.name, icon="SCENE_DATA").scene = s.name
         if context.scene.realcam.is_edit:
             _draw_take_scores(layout, context.scene)
-
-
-COVERAGE_WARNING = 0.7  # below this, much of the last frame is what the photo never saw
-
-
-def _draw_extent(box, rc) -> None:
-    """The move as the last preview showed it: how far and how much it turns, and what the photo covers."""
-    if rc.preview_coverage < 0:
-        return
-    box.label(text=f"Move at the last preview: {rc.preview_extent_m:.2f} m, {rc.preview_extent_deg:.1f} degrees")
-    pct = 100 * rc.preview_coverage
-    if rc.preview_coverage < COVERAGE_WARNING:
-        _wrapped(
-            box,
-            f"The camera leaves what the photo saw: the last frame is only {pct:.0f} % covered; the model invents "
-            "the rest. Shorten the move or turn less",
-            "ERROR",
-        )
-    else:
-        box.label(text=f"Last frame {pct:.0f} % covered by the photo")
 
 
 def _draw_backend(layout) -> None:

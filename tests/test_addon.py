@@ -126,17 +126,6 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
     assert src["objects"] == ["Camera", "Cube", "Light"] and src["strips"] == 0
     # The cube at the camera's position is not in the preview (it was: 7.8 dB).
     assert rep["psnr"] >= 30.0 and rep["covered"] > 0.9, (rep["psnr"], rep["covered"])
-    # The move's extent and the last frame's coverage, from the preview: none for the unmoved camera ...
-    m, deg, cov = rep["extent1"]
-    assert m < 1e-6 and deg < 1e-3 and cov == pytest.approx(rep["coverage1_own"], abs=1e-6) and cov > 0.9
-    assert "label: Move at the last preview: 0.00 m, 0.0 degrees" in rep["panel_after_preview"]
-    # ... and the dolly (0.5 m) with a 60 degree pan: extent shown, and the camera left what the photo saw.
-    assert rep["preview_far"]["error"] is None
-    m, deg, cov = rep["extent_far"]
-    assert m == pytest.approx(0.5, abs=1e-4) and deg == pytest.approx(60.0, abs=1e-3), rep["extent_far"]
-    assert cov == pytest.approx(rep["coverage_far_own"], abs=1e-6) and cov < 0.7, rep["extent_far"]
-    assert "label: Move at the last preview: 0.50 m, 60.0 degrees" in rep["panel_far"], rep["panel_far"]
-    assert any(x.startswith("label: The camera leaves what the photo saw") for x in rep["panel_far"]), rep["panel_far"]
     assert rep["state_after_preview"] == "current"
     assert "label: Preview up to date" in rep["panel_after_preview"], rep["panel_after_preview"]
     assert "label: Preview out of date: Generate renders it again" in rep["panel_after_preset"]

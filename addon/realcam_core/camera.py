@@ -293,12 +293,3 @@ def backproject(u, v, depth, K: Intrinsics) -> np.ndarray:
     v = np.asarray(v, dtype=np.float64)
     d = np.asarray(depth, dtype=np.float64)
     return np.stack([(u - K.cx) / K.fx * d, (v - K.cy) / K.fy * d, d * np.ones_like(u)], axis=-1)
-
-
-def move_extent(rel_c2ws) -> tuple[float, float]:
-    """How far a move goes from its first frame: the largest distance (in the poses' units, metres here)
-    and the largest turn (degrees) of any frame, from poses relative to the first."""
-    arr = np.asarray(rel_c2ws, dtype=np.float64)
-    dist = float(np.linalg.norm(arr[:, :3, 3], axis=1).max())
-    cos = (np.trace(arr[:, :3, :3], axis1=1, axis2=2) - 1.0) / 2.0
-    return dist, float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).max())

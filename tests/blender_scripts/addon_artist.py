@@ -158,8 +158,6 @@ ref = pixels(os.path.join(bpy.path.abspath(rc.scene_folder), "image.png"), "Non-
 covered = prev[..., 3] > 0.99
 report["psnr"] = psnr(prev, ref, covered)
 report["covered"] = float(covered.mean())
-report["extent1"] = [rc.preview_extent_m, rc.preview_extent_deg, rc.preview_coverage]
-report["coverage1_own"] = float((pixels(os.path.join(folder1, "0009.png"))[..., 3] >= 0.5).mean())
 report["state_after_preview"] = shots.preview_state(shot)
 report["panel_after_preview"] = harness.panel_lines(pkg, shot)
 report["preview2"] = run(bpy.ops.realcam.preview)
@@ -414,15 +412,5 @@ tk["after"] = {
 }
 tk["before"] = before
 report["takes"] = tk
-
-# A move that leaves what the photo saw: the extent in metres and degrees, and the warning, from the preview.
-harness.gui_op(bpy.ops.realcam.preset, kind="PAN_LEFT", amount=60.0)
-report["preview_far"] = run(bpy.ops.realcam.preview)
-shot = bpy.data.scenes[report["shot"]["name"]]
-rc = shot.realcam
-last = pixels(os.path.join(bpy.path.abspath(rc.preview_folder), "0009.png"))
-report["extent_far"] = [rc.preview_extent_m, rc.preview_extent_deg, rc.preview_coverage]
-report["coverage_far_own"] = float((last[..., 3] >= 0.5).mean())
-report["panel_far"] = harness.panel_lines(pkg, shot)
 report["deprecations"] = harness.deprecations()
 harness.dump(out_json, report)
