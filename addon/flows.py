@@ -89,7 +89,7 @@ def start(name: str, shot_id: str, make_gen) -> Task:
 # ----------------------------------------------------------------- import
 
 
-def import_photo(task, context, photo, depth_map, focal_px, model, size, frames, replace=None):
+def import_photo(task, context, photo, depth_map, focal_px, model, size, frames, replace=None, depth_model=""):
     """A new shot for the photo (or, with replace = a ShotRef, that shot's photo replaced)."""
     source = shots.file_settings(context.scene)
     name = model or (replace.scene.realcam.model if replace else "") or model_name(context, context.scene)
@@ -124,7 +124,7 @@ def import_photo(task, context, photo, depth_map, focal_px, model, size, frames,
             upload = photo_source.photo_for_backend(photo, folder)
             yield _ensure_backend(context)
             zip_path = os.path.join(folder, "depth.zip")
-            depth_model = prefs(context).depth_model or None
+            depth_model = depth_model or prefs(context).depth_model or None
             yield from _require_weights(context, "depth", depth_model)
             try:
                 yield Background(
@@ -282,7 +282,7 @@ def _settings(context, scene, name: str, fps: float) -> Settings:
     guidance = rc.guidance or p.guidance or None
     return Settings(
         model=name,
-        prompt=rc.prompt,
+        prompt=prompt_of(rc),
         negative_prompt=rc.negative_prompt,
         seed=rc.seed,
         steps=steps,
@@ -292,6 +292,12 @@ def _settings(context, scene, name: str, fps: float) -> Settings:
         evaluate=rc.evaluate,
         camera_condition=rc.camera_condition,
     )
+
+
+def prompt_of(rc) -> str:
+    """The shot's prompt: its prompt text (several lines) when one is set, else the one-line field."""
+    text = rc.prompt_text
+    return text.as_string().rstrip() if text is not None else rc.prompt
 
 
 def _write_bundle(folder, scene_folder, preview_folder, preview_files, frames, Ks, rel, settings, source) -> str:
@@ -535,6 +541,7 @@ def follow_job(task, context, ref, record, doing: str = ""):
         "backend": client.base,
         "take": paths.stored(take),
         "seconds": round(time.monotonic() - started, 1),
+        "made": time.strftime("%Y-%m-%d %H:%M:%S"),
         "camera_accuracy": result.get("camera_accuracy"),
     }
     name = take_name(scene, meta.get("model_label") or meta.get("model", "take"), meta.get("seed", 0))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import random
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from . import flows, moves, presets, re10k_io, shots
+from . import backend_status, flows, moves, presets, re10k_io, shots, takes
+from .paths import job_root
 from .tasks import RUNNER
 
 
@@ -62,6 +64,9 @@ class REALCAM_OT_import_photo(bpy.types.Operator, ImportHelper):
         description="Focal length in pixels of the photo; 0: EXIF, the model, or 90 degrees",
     )
     model: StringProperty(name="Model", default="", description="Video model the shot is set up for")
+    depth_model: StringProperty(
+        name="Depth model", default="", description="Depth model the backend uses; empty: the preferences' choice"
+    )
     width: IntProperty(name="Width", default=0, min=0, description="Generation width; 0: the model's native size")
     height: IntProperty(name="Height", default=0, min=0, description="Generation height; 0: the model's native size")
     frames: IntProperty(name="Frames", default=0, min=0, description="Frame range length; 0: up to 49")
@@ -94,13 +99,14 @@ class REALCAM_OT_import_photo(bpy.types.Operator, ImportHelper):
             size,
             self.frames,
         )
+        depth_model = self.depth_model
         # Tasks outlive the operator: they use bpy.context, never the operator's context.
         return _run(
             self,
             context,
             "import",
             replace.id if replace else "import",
-            lambda task: flows.import_photo(task, bpy.context, *args, replace=replace),
+            lambda task: flows.import_photo(task, bpy.context, *args, replace=replace, depth_model=depth_model),
         )
 
 
@@ -268,6 +274,175 @@ class REALCAM_OT_export_re10k(bpy.types.Operator, ExportHelper):
         return _run(self, context, "export", getattr(ref, "id", scene.name), gen)
 
 
+class REALCAM_OT_backend_status(bpy.types.Operator):
+    """Ask the backend whether it answers, on which device it runs and which models it offers"""
+
+    bl_idname = "realcam.backend_status"
+    bl_label = "Test connection"
+
+    start: BoolProperty(
+        name="Start",
+        default=False,
+        description="Start the backend with the preferences' start command when none answers (this computer only)",
+    )
+
+    @classmethod
+    def description(cls, context, props):
+        if props.start:
+            return "Start the backend with the start command of the preferences (when none answers), then ask it"
+        return None
+
+    def execute(self, context):
+        url, token, _, command = flows._backend(context)
+        log_dir = os.path.join(job_root(context), "logs")
+        name = "start backend" if self.start else "test connection"
+        return _run(
+            self,
+            context,
+            name,
+            backend_status.TASK_KEY,
+            lambda task: backend_status.check_task(task, url, token, self.start, command, log_dir),
+        )
+
+
+class REALCAM_OT_seed(bpy.types.Operator):
+    """A new seed for the next take: a random one, or the next number"""
+
+    bl_idname = "realcam.seed"
+    bl_label = "Seed"
+    bl_options = {"REGISTER", "UNDO"}
+
+    action: EnumProperty(
+        items=[("RANDOM", "Random", "A random seed"), ("NEXT", "Next", "The seed plus one")], default="NEXT"
+    )
+
+    def execute(self, context):
+        scene = _shot(self, context)
+        if scene is None:
+            return {"CANCELLED"}
+        rc = scene.realcam
+        if self.action == "NEXT":
+            rc.seed = rc.seed + 1
+        else:
+            old = rc.seed
+            while rc.seed == old:  # "random" must change it
+                rc.seed = random.randrange(0, 2**31 - 1)
+        return {"FINISHED"}
+
+
+class REALCAM_OT_prompt_text(bpy.types.Operator):
+    """Keep the prompt in a text of the file (several lines; edit it in a Text Editor)"""
+
+    bl_idname = "realcam.prompt_text"
+    bl_label = "Prompt Text"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        scene = _shot(self, context)
+        if scene is None:
+            return {"CANCELLED"}
+        rc = scene.realcam
+        if rc.prompt_text is None:
+            text = bpy.data.texts.new(f"{scene.name} prompt")
+            text.from_string(rc.prompt)
+            rc.prompt_text = text
+        self.report({"INFO"}, f"the prompt is the text {rc.prompt_text.name!r}: edit it in a Text Editor")
+        return {"FINISHED"}
+
+
+def _take(op, context):
+    """(shot, index) of the take selected in the panel's list, or None with the reason reported."""
+    scene = _shot(op, context)
+    if scene is None:
+        return None
+    rc = scene.realcam
+    if not 0 <= rc.takes_index < len(rc.takes):
+        op.report({"ERROR"}, "no take selected: pick one in the shot's take list")
+        return None
+    return scene, rc.takes_index
+
+
+class REALCAM_OT_take_load(bpy.types.Operator):
+    """Set the panel's model, prompts, seed, steps, guidance and switches to what made the selected take"""
+
+    bl_idname = "realcam.take_load"
+    bl_label = "Load Settings from Take"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        found = _take(self, context)
+        if found is None:
+            return {"CANCELLED"}
+        scene, i = found
+        done = takes.load_settings(scene, scene.realcam.takes[i])
+        self.report({"INFO"}, f"loaded {', '.join(done)} from {scene.realcam.takes[i].name}")
+        return {"FINISHED"}
+
+
+class REALCAM_OT_take_open_folder(bpy.types.Operator):
+    """Open the selected take's folder (video, result, bundle) in the file manager"""
+
+    bl_idname = "realcam.take_open_folder"
+    bl_label = "Open Folder"
+
+    def execute(self, context):
+        found = _take(self, context)
+        if found is None:
+            return {"CANCELLED"}
+        scene, i = found
+        folder = takes.folder(scene.realcam.takes[i])
+        if not folder or not os.path.isdir(folder):
+            self.report({"ERROR"}, f"the take's folder {folder or '(none)'} is not there (moved or deleted?)")
+            return {"CANCELLED"}
+        bpy.ops.wm.path_open(filepath=folder)
+        return {"FINISHED"}
+
+
+class REALCAM_OT_take_delete(bpy.types.Operator):
+    """Delete the selected take: its strip in the edit and its folder on disk (asks first)"""
+
+    bl_idname = "realcam.take_delete"
+    bl_label = "Delete Take"
+    bl_options = {"REGISTER", "UNDO"}
+
+    # Set only by the confirmation dialog (or a script that means it): files deleted do not come back with undo.
+    confirm: BoolProperty(name="Confirmed", default=False, options={"HIDDEN", "SKIP_SAVE"})
+
+    def invoke(self, context, event):
+        found = _take(self, context)
+        if found is None:
+            return {"CANCELLED"}
+        scene, i = found
+        item = scene.realcam.takes[i]
+        self.confirm = True  # execute runs only once the artist clicked Delete in the dialog
+        return context.window_manager.invoke_confirm(
+            self,
+            event,
+            title=f"Delete take {item.name}?",
+            message=f"Its strip and its folder {takes.folder(item)} are deleted; undo does not bring files back",
+            confirm_text="Delete",
+            icon="WARNING",
+        )
+
+    def execute(self, context):
+        found = _take(self, context)
+        if found is None:
+            return {"CANCELLED"}
+        scene, i = found
+        if not self.confirm:
+            self.report(
+                {"ERROR"},
+                "deleting a take removes its files for good: use the panel's Delete (it asks), or confirm=True",
+            )
+            return {"CANCELLED"}
+        if RUNNER.active(scene.realcam.shot_id):
+            self.report({"WARNING"}, "RealCam is working on this shot; wait or cancel it")
+            return {"CANCELLED"}
+        done = takes.delete(scene, i)
+        self.report({"INFO"}, f"deleted take {done['name']}")
+        return {"FINISHED"}
+
+
 class _SceneRef:
     """A scene that is not a shot, by name (RE10K export works on any camera)."""
 
@@ -291,4 +466,10 @@ CLASSES = (
     REALCAM_OT_cancel,
     REALCAM_OT_import_re10k,
     REALCAM_OT_export_re10k,
+    REALCAM_OT_backend_status,
+    REALCAM_OT_seed,
+    REALCAM_OT_prompt_text,
+    REALCAM_OT_take_load,
+    REALCAM_OT_take_open_folder,
+    REALCAM_OT_take_delete,
 )

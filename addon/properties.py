@@ -9,6 +9,7 @@ import bpy
 from bpy.props import (
     BoolProperty,
     CollectionProperty,
+    EnumProperty,
     FloatProperty,
     IntProperty,
     PointerProperty,
@@ -36,6 +37,41 @@ def _depth_edge_update(self, context):
     photo_scene.rebuild_faces(self.id_data)
 
 
+# Blender keeps no copy of the strings an enum's items callback returns: they must outlive the call.
+_MODEL_ITEMS: list = []
+
+
+def _model_items(self, context):
+    """The dropdown: the backend's models (the built-in list until one answered), and the shot's own if unlisted."""
+    from . import backend_status
+
+    names = [m["name"] for m in backend_status.video_models()]
+    current = _current_model(self)
+    if current not in names:
+        names.append(current)
+    _MODEL_ITEMS[:] = [(n, n, "; ".join(backend_status.model_lines(n)), i) for i, n in enumerate(names)]
+    return _MODEL_ITEMS
+
+
+def _current_model(self) -> str:
+    from .preferences import prefs
+    from .realcam_core.models import DEFAULT_VIDEO_MODEL
+
+    return self.model or prefs().model or DEFAULT_VIDEO_MODEL
+
+
+def _model_get(self):
+    current = _current_model(self)
+    return next(i for ident, _, _, i in _model_items(self, None) if ident == current)
+
+
+def _model_set(self, value):
+    for ident, _, _, i in _model_items(self, None):
+        if i == value:
+            self.model = ident
+            return
+
+
 def _props_poll(self, coll):
     # Not the shot's own photo collection, and nothing that already holds it (a cycle).
     own = self.photo_collection
@@ -51,7 +87,19 @@ class RealcamTake(bpy.types.PropertyGroup):
 
 class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
     model: StringProperty(name="Model", default="", description="Video model; empty: the add-on's default")
+    model_choice: EnumProperty(
+        name="Model",
+        items=_model_items,
+        get=_model_get,
+        set=_model_set,
+        description="Video model: what the backend offers (Test connection), else the add-on's built-in list",
+    )
     prompt: StringProperty(name="Prompt", default="", description="What happens in the shot (Wan models)")
+    prompt_text: PointerProperty(
+        name="Prompt text",
+        type=bpy.types.Text,
+        description="A text of the file holding the prompt, over several lines; when set it is the prompt",
+    )
     negative_prompt: StringProperty(name="Negative prompt", default="")
     seed: IntProperty(name="Seed", default=0, min=0)
     sns_enabled: BoolProperty(
@@ -85,6 +133,26 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
         poll=_props_poll,
         description="A blocking/props collection of your file that this shot shows and previews (linked, not copied)",
     )
+
+    # Import options, in the panel (and handed to the file browser's sidebar by its Import button); 0 or empty:
+    # the model's native size, up to 49 frames, EXIF / the depth model / 90 degrees, the preferences' depth model.
+    import_width: IntProperty(name="Width", default=0, min=0, description="Generation width; 0: the model's")
+    import_height: IntProperty(name="Height", default=0, min=0, description="Generation height; 0: the model's")
+    import_frames: IntProperty(name="Frames", default=0, min=0, description="Frame range length; 0: up to 49")
+    import_focal_px: FloatProperty(
+        name="Focal (px)", default=0.0, min=0.0, description="The photo's focal length in pixels; 0: EXIF, the model"
+    )
+    import_depth_model: StringProperty(
+        name="Depth model", default="", description="Depth model for the backend; empty: the preferences' choice"
+    )
+    import_depth_map: StringProperty(
+        name="Depth map",
+        subtype="FILE_PATH",
+        default="",
+        options=PATH,
+        description="Your own depth (.npy metres, 16-bit PNG mm, EXR): no backend needed",
+    )
+    show_import_options: BoolProperty(name="Import options", default=False)
 
     # What makes a scene a shot, and where its edit is.
     shot_id: StringProperty(default="")  # non-empty: this scene is a RealCam shot
@@ -131,6 +199,7 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
     job_meta: StringProperty(default="")  # JSON: what the strip needs once the video is in
 
     takes: CollectionProperty(type=RealcamTake)
+    takes_index: IntProperty(default=0)  # the take selected in the panel's list
 
 
 CLASSES = (RealcamTake, RealcamSceneSettings)

@@ -10,7 +10,7 @@ import textwrap
 
 import bpy
 
-from . import moves, shots
+from . import backend_status, moves, shots, takes
 from .preferences import prefs
 from .presets import PRESETS
 from .realcam_core.models import DEFAULT_VIDEO_MODEL, known_model
@@ -66,7 +66,8 @@ class REALCAM_PT_main(bpy.types.Panel):
         layout = self.layout
         scene = context.scene
         rc = scene.realcam
-        layout.operator("realcam.import_photo", icon="IMAGE_DATA")
+        _draw_backend(layout)
+        _draw_import(layout, rc, shots.is_shot(scene))
         if not shots.is_shot(scene):
             self._draw_shots(layout, context)
             return
@@ -90,13 +91,33 @@ class REALCAM_PT_main(bpy.types.Panel):
         row.operator("realcam.export_re10k", text="Export RE10K")
 
         box = layout.box()
-        box.prop(rc, "model")
-        box.prop(rc, "prompt")
+        name = rc.model or prefs(context).model or DEFAULT_VIDEO_MODEL
+        box.prop(rc, "model_choice")
+        box.label(text=f"Models: {backend_status.models_source()}")
+        for line in backend_status.model_lines(name):
+            _wrapped(box, line)
+
+        box = layout.box()
+        box.label(text="Prompt and seed")
+        if rc.prompt_text is not None:
+            box.prop(rc, "prompt_text")
+            for line in rc.prompt_text.as_string().rstrip().splitlines()[:4]:
+                _wrapped(box, line)
+        else:
+            row = box.row(align=True)
+            row.prop(rc, "prompt")
+            row.operator("realcam.prompt_text", text="", icon="TEXT")
         box.prop(rc, "negative_prompt")
-        row = box.row()
+        row = box.row(align=True)
         row.prop(rc, "seed")
+        row.operator("realcam.seed", text="Random", icon="FILE_REFRESH").action = "RANDOM"
+        row.operator("realcam.seed", text="Next").action = "NEXT"
+        row = box.row()
         row.prop(rc, "steps")
-        box.prop(rc, "guidance")
+        row.prop(rc, "guidance")
+        spec = backend_status.spec_for(name)
+        if spec is not None:
+            box.label(text=f"0 = {name}'s defaults: {spec.default_steps} steps, guidance {spec.default_guidance:g}")
         row = box.row()
         row.prop(rc, "sns_enabled")
         sub = row.row()
@@ -135,6 +156,7 @@ class REALCAM_PT_main(bpy.types.Panel):
         if edit is not None:
             layout.operator("realcam.show_shot", text=f"Edit: {edit.name}", icon="SEQ_SEQUENCER").scene = edit.name
             _draw_take_scores(layout, edit)
+        _draw_takes(layout, rc)
 
     def _draw_shots(self, layout, context):
         shot_list = shots.all_shots()
@@ -145,6 +167,77 @@ class REALCAM_PT_main(bpy.types.Panel):
                 box.operator("realcam.show_shot", text=s.name, icon="SCENE_DATA").scene = s.name
         if context.scene.realcam.is_edit:
             _draw_take_scores(layout, context.scene)
+
+
+def _draw_backend(layout) -> None:
+    """Whether the backend answers and on which device, with Start and Test connection."""
+    box = layout.box()
+    st = backend_status.STATUS
+    task = RUNNER.last(backend_status.TASK_KEY)
+    if task is not None and not task.done:
+        box.label(text=f"Backend: {task.stage}...", icon="TIME")
+    else:
+        icon = {"ok": "CHECKMARK", "down": "ERROR"}.get(st["state"], "QUESTION")
+        _wrapped(box, backend_status.summary(), icon)
+        if st["state"] == "ok":
+            _wrapped(box, "on " + backend_status.device_text((st["health"] or {}).get("device_info")))
+        if task is not None and task.error:
+            _wrapped(box, task.error, "ERROR")
+    row = box.row(align=True)
+    row.operator("realcam.backend_status", text="Start", icon="PLAY").start = True
+    row.operator("realcam.backend_status", text="Test connection", icon="LINKED").start = False
+
+
+def _draw_import(layout, rc, in_shot: bool) -> None:
+    """Import Photo with its options: the button hands them to the operator (and its file browser)."""
+    box = layout.box()
+    op = box.operator("realcam.import_photo", icon="IMAGE_DATA")
+    op.width, op.height, op.frames = rc.import_width, rc.import_height, rc.import_frames
+    op.focal_px, op.depth_model = rc.import_focal_px, rc.import_depth_model
+    op.depth_map = bpy.path.abspath(rc.import_depth_map) if rc.import_depth_map else ""
+    box.prop(rc, "show_import_options", icon="TRIA_DOWN" if rc.show_import_options else "TRIA_RIGHT", emboss=False)
+    if not rc.show_import_options:
+        return
+    col = box.column(align=True)
+    if not in_shot:
+        col.prop(rc, "model_choice")  # a new shot is set up for this model
+    row = col.row(align=True)
+    row.prop(rc, "import_width")
+    row.prop(rc, "import_height")
+    col.prop(rc, "import_frames")
+    col.prop(rc, "import_focal_px")
+    col.prop(rc, "import_depth_model")
+    col.prop(rc, "import_depth_map")
+
+
+def _draw_takes(layout, rc) -> None:
+    """The shot's takes, the selected one's details, and what can be done with it."""
+    box = layout.box()
+    box.label(text=f"Takes ({len(rc.takes)})", icon="SEQUENCE")
+    if not len(rc.takes):
+        box.label(text="none yet: Generate makes one")
+        return
+    box.template_list("REALCAM_UL_takes", "", rc, "takes", rc, "takes_index", rows=3)
+    if not 0 <= rc.takes_index < len(rc.takes):
+        return
+    item = rc.takes[rc.takes_index]
+    col = box.column(align=True)
+    col.label(text=item.name)
+    for line in takes.summary(item):
+        _wrapped(col, line)
+    row = box.row(align=True)
+    row.operator("realcam.take_load", text="Load settings", icon="IMPORT")
+    row.operator("realcam.take_open_folder", text="Open folder", icon="FILE_FOLDER")
+    row.operator("realcam.take_delete", text="Delete", icon="TRASH")
+
+
+class REALCAM_UL_takes(bpy.types.UIList):
+    """One row per take: its name (the strip's), and model, seed and time."""
+
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
+        row = layout.row()
+        row.label(text=item.name, icon="FILE_MOVIE")
+        row.label(text=takes.summary(item)[0])
 
 
 def _draw_take_scores(layout, edit):
@@ -180,7 +273,7 @@ def menu_import(self, context):
     self.layout.operator("realcam.import_photo", text="Photo as RealCam shot")
 
 
-CLASSES = (REALCAM_PT_main,)
+CLASSES = (REALCAM_UL_takes, REALCAM_PT_main)
 
 
 def register():

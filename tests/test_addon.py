@@ -94,6 +94,7 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
             SAMPLES,
             tmp_path / "report.json",
             tmp_path,
+            free_port(),
             user_dir=tmp_path / "blender-user",
             python=blender_python,
         )
@@ -102,10 +103,22 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
     rep = json.loads((tmp_path / "report.json").read_text())
     assert rep["deprecations"] == []
     assert rep["startup"] == ["Camera", "Cube", "Light"]
+    btn = rep["import_button"]  # the panel's import options, handed to the button that opens the file browser
+    assert btn == {
+        "width": 128,
+        "height": 96,
+        "frames": 9,
+        "focal_px": btn["focal_px"],
+        "depth_model": "",
+        "depth_map": btn["depth_map"],
+    }
+    assert btn["focal_px"] > 0 and btn["depth_map"].endswith("room_depth.png"), btn
+    assert "label: Backend not checked yet" in rep["import_panel"] and "label: Models: " not in rep["import_panel"]
     imp = rep["import"]
     assert imp["error"] is None and imp["returned_while_running"], imp  # the GUI path: the timer built the shot
     shot = rep["shot"]
     assert shot["is_shot"] and shot["frames"] == [1, 9] and shot["resolution"] == [128, 96] and shot["edit"]
+    assert shot["lens"] == pytest.approx(24.0 * (832 / 480) / (128 / 96), rel=1e-4)  # the panel's focal reached it
     assert "Cube" not in shot["objects"] and len(shot["objects"]) == 2  # the photo's mesh and camera, nothing else
     # The artist's scene is as it was: settings, camera, objects, no strips.
     src = rep["source_after"]
@@ -120,6 +133,38 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
     assert len(rep["preview_strips"]) == 1, rep["preview_strips"]
     assert rep["preview1"]["error"] is None and rep["preview2"]["error"] is None
     assert rep["preset"] == ["FINISHED"]
+    # Backend and model: nothing asked yet; nothing answering (the built-in models); the backend's models and device.
+    be = rep["backend"]
+    assert "label: Backend not checked yet" in be["panel_unchecked"], be["panel_unchecked"]
+    assert "button: realcam.backend_status Start" in be["panel_unchecked"]
+    assert "button: realcam.backend_status Test connection" in be["panel_unchecked"]
+    assert be["down"]["error"] is None and be["down"]["stage"] == "done", be["down"]  # a result, not a failure
+    assert any(line.startswith("label: Backend does not answer") for line in be["panel_down"]), be["panel_down"]
+    assert "label: Models: built-in list (no backend answered yet)" in be["panel_down"]
+    builtin = ["wan2.2-ti2v-5b", "wan2.2-fun-5b-camera", "wan2.1-i2v-14b-480p", "wan2.1-i2v-14b-720p", "svd-xt"]
+    assert be["items_down"] == builtin + ["tiny"]  # the shot's own model stays selectable
+    assert be["up"]["error"] is None and be["items_up"][: len(builtin)] == builtin and "tiny" in be["items_up"]
+    assert be["device_info"]["device"] == "cpu"
+    up = be["panel_up"]
+    assert any(line.startswith("label: Backend ") and "answers at" in line for line in up), up
+    assert any(line.startswith("label: on CPU (") for line in up), up
+    assert be["model_after_choice"] == "wan2.2-ti2v-5b"  # dropdown -> the shot's model
+    for line in (
+        "sizes 1280x704 or 704x1280",
+        "at most 121 frames (5.0 s) at 24 fps, counts 4k+1",
+        "licence: Apache-2.0",
+    ):
+        assert f"label: {line}" in up, (line, up)
+    assert "label: Models: offered by the backend" in up
+    assert "label: 0 = wan2.2-ti2v-5b's defaults: 50 steps, guidance 5" in up
+    assert rep["model_before_generate"] == "tiny"
+    # Prompt and seeds: a text of the file holds the multi-line prompt; Next and Random change the seed.
+    assert rep["prompt_text_initial"] == "a quiet room"
+    assert "label: the light moves slowly over the floor" in rep["panel_settings"]
+    assert (
+        "button: realcam.seed Random" in rep["panel_settings"] and "button: realcam.seed Next" in rep["panel_settings"]
+    )
+    assert rep["seed_next"] == 6 and rep["seed_random"] != 6 and 0 <= rep["seed_random"] < 2**31
     # Every panel setting reaches the bundle, the result and the strip.
     assert rep["generate1"]["error"] is None and rep["generate1"]["returned_while_running"], rep["generate1"]
     t1, panel = rep["take1"], rep["panel"]
@@ -189,7 +234,28 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
     assert len(e["meshes"]) == 1, e["meshes"]  # the replaced mesh is gone
     fs = rep["first_save"]
     assert all(p.startswith("//realcam/") for p in fs["stored"] + fs["strips"]), fs
-    assert all(os.path.isdir(p) and p.startswith(fs["project"]) for p in fs["resolved"]) and all(fs["videos"])
+    assert all(p.startswith(fs["project"]) for p in fs["resolved"]) and all(fs["exist"]) and all(fs["videos"])
+    # Takes: listed with model, seed, time and scores; settings load back; the folder opens; delete asks first and
+    # then removes that take's strip and folder only.
+    tk = rep["takes"]
+    first, second = tk["names"]
+    assert any(line.startswith("label: Takes (2)") for line in tk["panel"]), tk["panel"]
+    head, scores, prompt = tk["summary"]
+    assert head.startswith("tiny, seed 5, 20") and prompt == "prompt: a quiet room ..."
+    acc = rep["take1"]["strip"]["camera_accuracy"]  # noise from the tiny model: COLMAP may find no camera in it
+    expect = f"camera accuracy not measured: {acc['error']}" if "error" in acc else f"RotErr {acc['RotErr']:.3f}"
+    assert scores.startswith(expect), (scores, acc)
+    assert f"label: {head}" in tk["panel"] and "button: realcam.take_delete Delete" in tk["panel"]
+    assert tk["load"] == ["FINISHED"]
+    assert tk["loaded"] == panel
+    assert tk["open"] == ["FINISHED"] and tk["opened"] == tk["folder"]
+    res, err = tk["unconfirmed"]
+    assert res == ["CANCELLED"] and "removes its files for good" in err, tk["unconfirmed"]
+    assert tk["after_unconfirmed"] == {"takes": 2, "folder": True}, tk  # not confirmed: nothing deleted
+    assert tk["delete"] == ["FINISHED"]
+    after, before = tk["after"], tk["before"]
+    assert after["takes"] == [second] and after["folders"] == [False, True] and after["scene_folder"]
+    assert after["strips"] == [n for n in before["strips"] if n != first]
 
 
 def test_photo_inputs_exr_exif_and_refusals(addon_zip, tmp_path, blender_python):
@@ -472,8 +538,13 @@ def test_embedded_backend_starts_is_reused_and_stops(addon_zip, tiny_models, tmp
     )
     rep = json.loads((tmp_path / "report.json").read_text())
     assert rep["import"]["error"] is None and rep["import"]["backend_started"] is False  # a depth map needs none
+    st = rep["start"]
+    assert st["result"] == ["FINISHED"] and st["error"] is None and st["state"] == "ok", st
+    assert st["device"] == "cpu" and "tiny" in st["models"] and st["pid"] is not None
+    assert any(line.startswith("label: on CPU (") for line in st["panel"]), st["panel"]
     assert rep["generate1"] is None and rep["generate2"] is None
     pid1, pid2 = rep["pids"]
+    assert pid1 == st["pid"]  # the backend Start started is the one generate uses
     assert pid1 is not None and pid1 == pid2  # started once, reused
     deadline = time.time() + 15
     while time.time() < deadline and os.path.exists(f"/proc/{pid1}"):

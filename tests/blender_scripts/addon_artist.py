@@ -7,7 +7,7 @@ undo of Import / Preset / Generate (and an undo while a job runs), every panel
 setting reaching bundle, result and strip, F12 in shot / artist's scene /
 edit, preview replacement, take names, a cancelled take and a failed import.
 
-Usage: python addon_artist.py ZIP BACKEND_URL SAMPLES_DIR OUT_JSON WORK_DIR
+Usage: python addon_artist.py ZIP BACKEND_URL SAMPLES_DIR OUT_JSON WORK_DIR FREE_PORT
 """
 
 import json
@@ -91,7 +91,16 @@ photo = dict(
     height=96,
     frames=9,
 )
-report["import"] = run(bpy.ops.realcam.import_photo, **photo)
+# The panel's import options reach the Import button (and through it the shot): set them, draw, click.
+opts = source.realcam
+opts.model = "tiny"  # the scene's model: what a new shot is set up for
+opts.show_import_options = True
+opts.import_width, opts.import_height, opts.import_frames = photo["width"], photo["height"], photo["frames"]
+opts.import_focal_px, opts.import_depth_map = photo["focal_px"], photo["depth_map"]
+lines = harness.panel_lines(pkg, source)
+report["import_button"] = harness.button_props(lines, "realcam.import_photo")
+report["import_panel"] = lines
+report["import"] = run(bpy.ops.realcam.import_photo, filepath=photo["filepath"], **report["import_button"])
 shot = bpy.context.scene
 rc = shot.realcam
 report["shot"] = {
@@ -101,6 +110,7 @@ report["shot"] = {
     "frames": [shot.frame_start, shot.frame_end],
     "resolution": [shot.render.resolution_x, shot.render.resolution_y],
     "edit": rc.edit_scene.name if rc.edit_scene else None,
+    "lens": shot.camera.data.lens,
 }
 source = bpy.data.scenes[source.name]
 report["source_after"] = {
@@ -112,6 +122,31 @@ report["source_after"] = {
     "strips": len(harness.strips(source)),
 }
 report["source_before"] = src_before
+
+# Backend and model: nothing answers at first (the built-in models), then the test's backend (its models, device).
+props_mod, backend_status = harness.module(pkg, "properties"), harness.module(pkg, "backend_status")
+
+
+def model_items():
+    return [i[0] for i in props_mod._model_items(bpy.data.scenes[report["shot"]["name"]].realcam, bpy.context)]
+
+
+backend = {"panel_unchecked": harness.panel_lines(pkg, shot)}
+p.backend_url = f"http://127.0.0.1:{sys.argv[6]}"  # a free port: nothing answers
+backend["down"] = run(bpy.ops.realcam.backend_status, start=False)
+shot = bpy.data.scenes[report["shot"]["name"]]
+backend["panel_down"] = harness.panel_lines(pkg, shot)
+backend["items_down"] = model_items()
+p.backend_url = url
+backend["up"] = run(bpy.ops.realcam.backend_status, start=False)
+shot = bpy.data.scenes[report["shot"]["name"]]
+backend["items_up"] = model_items()
+shot.realcam.model_choice = "wan2.2-ti2v-5b"  # the dropdown sets the shot's model
+backend["model_after_choice"] = shot.realcam.model
+backend["panel_up"] = harness.panel_lines(pkg, shot)
+shot.realcam.model_choice = "tiny"
+backend["device_info"] = backend_status.STATUS["health"]["device_info"]
+report["backend"] = backend
 
 # The unmoved camera's preview is the photo, although the default cube sits where the camera stands.
 report["preview1"] = run(bpy.ops.realcam.preview)
@@ -136,7 +171,7 @@ report["panel_after_preset"] = harness.panel_lines(pkg, shot)  # the camera move
 rc = shot.realcam
 panel = {
     "model": "tiny",
-    "prompt": "a quiet room",
+    "prompt": "a quiet room\nthe light moves slowly over the floor",
     "negative_prompt": "blur",
     "seed": 5,
     "steps": 2,
@@ -146,9 +181,20 @@ panel = {
     "evaluate": True,
     "camera_condition": False,
 }
+rc.prompt = "a quiet room"
+# A multi-line prompt: a text of the file, holding the field's prompt (called as a script calls it: no undo step,
+# so the undo checks below still count Import, Previews, Preset and Generate).
+bpy.ops.realcam.prompt_text()
+shot = bpy.data.scenes[report["shot"]["name"]]
+rc = shot.realcam
+report["prompt_text_initial"] = rc.prompt_text.as_string()
+rc.prompt_text.from_string(panel["prompt"])
 for k, v in panel.items():
-    setattr(rc, k, v)
+    if k not in ("model", "prompt"):  # the model came from the dropdown, the prompt is the text's
+        setattr(rc, k, v)
+report["model_before_generate"] = rc.model
 report["panel"] = panel
+report["panel_settings"] = harness.panel_lines(pkg, shot)
 report["generate1"] = run(bpy.ops.realcam.generate)
 shot = bpy.data.scenes[report["shot"]["name"]]
 rc = shot.realcam
@@ -223,9 +269,10 @@ report["redo"] = {
 }
 
 # An undo while a take's job runs (a sequence that crashed Blender): the task survives it, the take arrives.
+harness.gui_op(bpy.ops.realcam.seed, action="NEXT")  # 5 -> 6
+report["seed_next"] = bpy.data.scenes[report["shot"]["name"]].realcam.seed
 harness.gui_op(bpy.ops.realcam.preset, kind="PAN_LEFT", amount=5.0)
 shot = bpy.data.scenes[report["shot"]["name"]]
-shot.realcam.seed = 6
 res, err = harness.gui_op(bpy.ops.realcam.generate)
 task = harness.last_task(pkg)
 harness.pump(pkg, task, until=lambda: bool(bpy.data.scenes[report["shot"]["name"]].realcam.job_id) or task.done)
@@ -248,6 +295,9 @@ report["same_second_names"] = [n1, flows.take_name(shot, "tiny", 6)]
 shot.realcam.takes.remove(len(shot.realcam.takes) - 1)
 
 # A cancelled take leaves nothing: no folder, no strip, no job on the backend.
+harness.gui_op(bpy.ops.realcam.seed, action="RANDOM")
+report["seed_random"] = bpy.data.scenes[report["shot"]["name"]].realcam.seed
+shot = bpy.data.scenes[report["shot"]["name"]]
 shot.realcam.seed = 7
 shot.realcam.steps = 200
 shot.realcam.evaluate = False
@@ -361,5 +411,65 @@ report["first_save"] = {
     "videos": [os.path.isfile(bpy.path.abspath(x.filepath)) for x in harness.strips(edit) if x.type == "MOVIE"],
     "project": project,
 }
+report["first_save"]["exist"] = [os.path.isdir(f) for f in report["first_save"]["resolved"]]  # before a delete
+# Takes: the list, loading a take's settings back, opening its folder, deleting it (asked first).
+takes_mod = harness.module(pkg, "takes")
+rc.takes_index = 0
+first = rc.takes[0]
+tk = {"names": [t.name for t in rc.takes], "panel": harness.panel_lines(pkg, shot), "summary": takes_mod.summary(first)}
+rc.seed, rc.steps, rc.guidance, rc.negative_prompt = 99, 7, 9.0, "other"
+rc.camera_condition, rc.evaluate, rc.sns_threshold = True, False, 0.9
+rc.prompt_text.from_string("something else")
+rc.model = "wan2.2-ti2v-5b"
+tk["load"] = sorted(harness.gui_op(bpy.ops.realcam.take_load)[0])
+shot = bpy.data.scenes[report["shot"]["name"]]
+rc = shot.realcam
+tk["loaded"] = {
+    "model": rc.model,
+    "prompt": rc.prompt_text.as_string().rstrip(),
+    "negative_prompt": rc.negative_prompt,
+    "seed": rc.seed,
+    "steps": rc.steps,
+    "guidance": rc.guidance,
+    "evaluate": rc.evaluate,
+    "camera_condition": rc.camera_condition,
+    "sns_enabled": rc.sns_enabled,
+    "sns_threshold": rc.sns_threshold,
+}
+# Open folder: Blender's own wm.path_open runs xdg-open here; a stand-in on PATH writes down what it was given.
+bindir, opened = os.path.join(work, "bin"), os.path.join(work, "opened.txt")
+os.makedirs(bindir)
+with open(os.path.join(bindir, "xdg-open"), "w") as fh:
+    fh.write(f'#!/bin/sh\nprintf "%s" "$1" > "{opened}"\n')
+os.chmod(os.path.join(bindir, "xdg-open"), 0o755)
+os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+tk["open"] = sorted(harness.gui_op(bpy.ops.realcam.take_open_folder)[0])
+tk["opened"] = open(opened).read() if os.path.exists(opened) else None
+tk["folder"] = os.path.normpath(bpy.path.abspath(rc.takes[0].folder))
+# Delete: the button asks first (nothing is deleted until the artist confirms); confirmed, it removes the take's
+# strip, folder and entry, and nothing else.
+edit = bpy.data.scenes[report["shot"]["edit"]]
+before = {
+    "strips": sorted(x.name for x in harness.strips(edit)),
+    "folders": [bpy.path.abspath(t.folder) for t in rc.takes],
+    "scene_folder": bpy.path.abspath(rc.scene_folder),
+}
+# Not confirmed (a script, or anything but the dialog's Delete button): refused, nothing deleted.
+res, err = harness.gui_op(bpy.ops.realcam.take_delete)
+tk["unconfirmed"] = [sorted(res), err]
+shot = bpy.data.scenes[report["shot"]["name"]]
+tk["after_unconfirmed"] = {"takes": len(shot.realcam.takes), "folder": os.path.isdir(before["folders"][0])}
+tk["delete"] = sorted(harness.gui_op(bpy.ops.realcam.take_delete, confirm=True)[0])
+shot = bpy.data.scenes[report["shot"]["name"]]
+edit = bpy.data.scenes[report["shot"]["edit"]]
+tk["after"] = {
+    "takes": [t.name for t in shot.realcam.takes],
+    "strips": sorted(x.name for x in harness.strips(edit)),
+    "folders": [os.path.isdir(f) for f in before["folders"]],
+    "scene_folder": os.path.isfile(os.path.join(before["scene_folder"], "image.png")),
+    "panel": harness.panel_lines(pkg, shot),
+}
+tk["before"] = before
+report["takes"] = tk
 report["deprecations"] = harness.deprecations()
 harness.dump(out_json, report)

@@ -30,6 +30,18 @@ res, err = harness.run_op(
 )
 bp = harness.module(pkg, "backend_process")
 report["import"] = {"error": err, "backend_started": bp.started_here()}
+# The panel's Start: the configured backend starts (nothing answers yet) and says its device and models.
+res, err = harness.run_op(bpy.ops.realcam.backend_status, start=True)
+status = harness.module(pkg, "backend_status").STATUS
+report["start"] = {
+    "result": sorted(res),
+    "error": err,
+    "state": status["state"],
+    "device": (status["health"] or {}).get("device_info", {}).get("device"),
+    "models": [m["name"] for m in (status["models"] or {}).get("video", [])],
+    "pid": bp._process.pid if bp._process else None,
+    "panel": harness.panel_lines(pkg, bpy.context.scene),
+}
 bpy.ops.realcam.preset(kind="PAN_LEFT")
 bpy.context.scene.realcam.steps = 1
 bpy.context.scene.realcam.model = "tiny"

@@ -1,5 +1,6 @@
 """Shared by the Blender test scripts: a clean Blender with the built extension installed."""
 
+import ast
 import json
 import os
 import sys
@@ -133,9 +134,33 @@ class Layout:
                 self.out.append(f"{name}: " + kw.get("text", ""))
             elif name == "operator":
                 self.out.append(f"button: {args[0]} {kw.get('text', '')}".rstrip())
+                return ButtonProps(self.out, args[0])
             return Layout(self.out)
 
         return call
+
+
+class ButtonProps:
+    """An operator button's properties as the panel sets them: recorded as "set: OPERATOR NAME=VALUE"."""
+
+    def __init__(self, out, op):
+        object.__setattr__(self, "_out", out)
+        object.__setattr__(self, "_op", op)
+
+    def __setattr__(self, name, value):
+        self._out.append(f"set: {self._op} {name}={value!r}")
+
+
+def button_props(lines, op) -> dict:
+    """The properties the panel gave the (last drawn) button of operator op."""
+    props = {}
+    for line in lines:
+        if line == f"button: {op}" or line.startswith(f"button: {op} "):
+            props = {}
+        elif line.startswith(f"set: {op} "):
+            name, value = line[len(f"set: {op} ") :].split("=", 1)
+            props[name] = ast.literal_eval(value)
+    return props
 
 
 def panel_lines(pkg, scene) -> list:
@@ -145,9 +170,15 @@ def panel_lines(pkg, scene) -> list:
         def __getattr__(self, name):
             return scene if name == "scene" else getattr(bpy.context, name)
 
+    cls = module(pkg, "ui").REALCAM_PT_main
+
     class Panel:
         layout = Layout([])
 
+        def __getattr__(self, name):  # the panel's own helper methods (a Blender panel cannot be made here)
+            attr = getattr(cls, name)
+            return attr.__get__(self) if callable(attr) else attr
+
     panel = Panel()
-    module(pkg, "ui").REALCAM_PT_main.draw(panel, Context())
+    cls.draw(panel, Context())
     return panel.layout.out
