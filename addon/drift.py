@@ -14,6 +14,7 @@ import json
 
 import bpy
 import numpy as np
+from mathutils import Matrix
 
 from . import camera_track, sequencer, shots
 from .compat import strips
@@ -140,7 +141,7 @@ def add_ghost(shot, item):
     ob.color = (1.0, 0.3, 0.1, 1.0)
     ob.show_in_front = True
     for f, m in zip(g.frames, g.matrices, strict=True):
-        ob.matrix_world = [list(row) for row in m]
+        ob.matrix_world = Matrix(m.tolist())  # a nested list assigned directly is read as columns
         ob.keyframe_insert("location", frame=frames[0] + f)
         ob.keyframe_insert("rotation_euler", frame=frames[0] + f)
     ob["realcam_take"], ob["realcam_kind"] = item.name, "ghost"
