@@ -17,7 +17,7 @@ import numpy as np
 from mathutils import Matrix
 
 from . import camera_track, sequencer, shots
-from .compat import strips
+from .compat import new_effect, strips
 from .realcam_core.camera import CameraError
 from .realcam_core.ghost import ghost_track
 
@@ -35,21 +35,6 @@ def _pair(edit, shot, take_name: str):
     if not take:
         raise CameraError(f"take {take_name!r} has no strip in the edit (deleted?)")
     return previews[0], take[0]
-
-
-def _new_effect(edit, name, kind, channel, start, end, a, b):
-    # 4.4 renamed the inputs seq1/seq2 to input1/input2.
-    col = strips(edit)
-    names = {p.identifier for p in col.bl_rna.functions["new_effect"].parameters}
-    ins = ("input1", "input2") if "input1" in names else ("seq1", "seq2")
-    return col.new_effect(
-        name=name,
-        type=kind,
-        channel=channel,
-        frame_start=start,
-        frame_end=end + 1,
-        **dict(zip(ins, (a, b), strict=True)),
-    )
 
 
 def _restore(edit, sid: str) -> None:
@@ -99,10 +84,10 @@ def compare(shot, take_name: str, mode: str):
     ch = sequencer.free_channel(edit, start, end, max(preview.channel, take.channel) + 1)
     name = f"{take.name} {'difference' if mode == 'DIFFERENCE' else 'blend'}"
     if mode == "DIFFERENCE":
-        fx = _new_effect(edit, name, "COLORMIX", ch, start, end, preview, take)
+        fx = new_effect(edit, name, "COLORMIX", ch, start, end, preview, take)
         fx.blend_effect = "DIFFERENCE"
     else:
-        fx = _new_effect(edit, name, "CROSS", ch, start, end, preview, take)
+        fx = new_effect(edit, name, "CROSS", ch, start, end, preview, take)
         fx.use_default_fade = False
         fx.effect_fader = 0.5
     fx["realcam_shot"], fx["realcam_kind"] = sid, KIND

@@ -25,6 +25,7 @@ def test_compare_strips_and_ghost_camera(addon_zip, tmp_path, blender_python):
     rep = json.loads((tmp_path / "report.json").read_text())
     diff, blend, side, off = (rep[m] for m in ("DIFFERENCE", "BLEND", "SIDE_BY_SIDE", "OFF"))
     assert diff["error"] is None and diff["inputs"] == ["preview", "take"] and diff["blend"] == "DIFFERENCE"
+    assert diff["span"][1] - diff["span"][0] == 5  # the whole take, no more
     assert blend["inputs"] == ["preview", "take"] and blend["fader"] == 0.5
     # one comparison at a time: switching mode replaces the effect strip
     assert sum(k == "compare" for _, k, _ in blend["strips"]) == 1
