@@ -23,6 +23,10 @@ def test_compare_strips_and_ghost_camera(addon_zip, tmp_path, blender_python):
         python=blender_python,
     )
     rep = json.loads((tmp_path / "report.json").read_text())
+    panel = rep["panel"]  # the buttons under the selected take, each with its mode
+    for text, mode in (("Difference", "DIFFERENCE"), ("Blend", "BLEND"), ("Side by side", "SIDE_BY_SIDE")):
+        assert f"button: realcam.take_compare {text}" in panel and f"set: realcam.take_compare mode={mode!r}" in panel
+    assert "button: realcam.take_ghost Ghost camera" in panel
     diff, blend, side, off = (rep[m] for m in ("DIFFERENCE", "BLEND", "SIDE_BY_SIDE", "OFF"))
     assert diff["error"] is None and diff["inputs"] == ["preview", "take"] and diff["blend"] == "DIFFERENCE"
     assert diff["span"][1] - diff["span"][0] == 5  # the whole take, no more

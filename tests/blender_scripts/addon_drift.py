@@ -87,7 +87,7 @@ strip = seq.add_take(edit, shot, video, frames[0], FRAMES, name, settings)
 item = shot.realcam.takes.add()
 item.name, item.folder, item.settings = strip.name, work, json.dumps(settings)
 shot.realcam.takes_index = 0
-report = {}
+report = {"panel": harness.panel_lines(pkg, shot)}
 
 
 def kinds():
