@@ -125,10 +125,18 @@ def add_ghost(shot, item):
     shot.collection.objects.link(ob)
     ob.color = (1.0, 0.3, 0.1, 1.0)
     ob.show_in_front = True
+    # Quaternion keys, each on the side of the previous one: frames COLMAP did not register are
+    # interpolated along the short way, where Euler keys could spin through a wrap-around.
+    ob.rotation_mode = "QUATERNION"
+    prev = None
     for f, m in zip(g.frames, g.matrices, strict=True):
-        ob.matrix_world = Matrix(m.tolist())  # a nested list assigned directly is read as columns
+        mat = Matrix(m.tolist())  # a nested list assigned to matrix_world directly is read as columns
+        q = mat.to_quaternion()
+        if prev is not None and prev.dot(q) < 0:
+            q.negate()
+        ob.location, ob.rotation_quaternion, prev = mat.to_translation(), q, q
         ob.keyframe_insert("location", frame=frames[0] + f)
-        ob.keyframe_insert("rotation_euler", frame=frames[0] + f)
+        ob.keyframe_insert("rotation_quaternion", frame=frames[0] + f)
     ob["realcam_take"], ob["realcam_kind"] = item.name, "ghost"
     ob["realcam_scaled_by"] = g.scaled_by
     for k in ("RotErr", "TransErr", "CamMC"):

@@ -44,4 +44,5 @@ def test_compare_strips_and_ghost_camera(addon_zip, tmp_path, blender_python):
     # keyed at registered frames (0, 1, 3, 4): on the artist's camera there; frame 2 is interpolated
     for k in ("0", "1", "3", "4"):
         assert g["gaps"][k] < 1e-4 and g["angles"][k] < 0.01, (k, g)
+    assert g["angles"]["2"] < 1.0, g  # interpolated the short way (quaternion keys)
     assert rep["no_scores"]["error"] and "Measure camera accuracy" in rep["no_scores"]["error"]
