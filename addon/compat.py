@@ -64,6 +64,19 @@ def strips(scene):
     return sed.strips if hasattr(sed, "strips") else sed.sequences
 
 
+def new_effect(scene, name: str, kind: str, channel: int, start: int, end: int, a, b):
+    """A two-input effect strip over frames start..end (inclusive). 4.4 renamed the inputs seq1/seq2 to
+    input1/input2; 5.0 takes a length instead of frame_end."""
+    col = strips(scene)
+    names = {p.identifier for p in col.bl_rna.functions["new_effect"].parameters}
+    kw = dict(zip(("input1", "input2") if "input1" in names else ("seq1", "seq2"), (a, b), strict=True))
+    if "length" in names:
+        kw["length"] = end - start + 1
+    else:
+        kw["frame_end"] = end + 1
+    return col.new_effect(name=name, type=kind, channel=channel, frame_start=start, **kw)
+
+
 def all_strips(scene):
     sed = scene.sequence_editor
     if sed is None:

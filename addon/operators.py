@@ -9,8 +9,9 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from . import backend_status, flows, moves, presets, re10k_io, shots, takes
+from . import backend_status, drift, flows, moves, presets, re10k_io, shots, takes
 from .paths import job_root
+from .realcam_core.camera import CameraError
 from .tasks import RUNNER
 
 
@@ -443,6 +444,58 @@ class REALCAM_OT_take_delete(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class REALCAM_OT_take_compare(bpy.types.Operator):
+    """Show the selected take against the shot's preview in the edit: difference, blend or side by side"""
+
+    bl_idname = "realcam.take_compare"
+    bl_label = "Compare Take with Preview"
+    bl_options = {"REGISTER", "UNDO"}
+
+    mode: EnumProperty(
+        name="Mode",
+        items=[
+            ("DIFFERENCE", "Difference", "A difference strip: black where the take matches the preview"),
+            ("BLEND", "Blend", "The take and the preview at 50 % each"),
+            ("SIDE_BY_SIDE", "Side by side", "Preview on the left, take on the right"),
+            ("OFF", "Off", "Remove the comparison: the strips as they were"),
+        ],
+        default="DIFFERENCE",
+    )
+
+    def execute(self, context):
+        found = _take(self, context)
+        if found is None:
+            return {"CANCELLED"}
+        scene, i = found
+        try:
+            drift.compare(scene, scene.realcam.takes[i].name, self.mode)
+        except CameraError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
+class REALCAM_OT_take_ghost(bpy.types.Operator):
+    """Add the camera COLMAP recovered from the selected take, keyed next to yours, to see where the video drifted"""
+
+    bl_idname = "realcam.take_ghost"
+    bl_label = "Ghost Camera of Take"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        found = _take(self, context)
+        if found is None:
+            return {"CANCELLED"}
+        scene, i = found
+        try:
+            ob, g = drift.add_ghost(scene, scene.realcam.takes[i])
+        except CameraError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"{ob.name}: {len(g.frames)} keyed frames, scaled by {g.scaled_by}")
+        return {"FINISHED"}
+
+
 class _SceneRef:
     """A scene that is not a shot, by name (RE10K export works on any camera)."""
 
@@ -472,4 +525,6 @@ CLASSES = (
     REALCAM_OT_take_load,
     REALCAM_OT_take_open_folder,
     REALCAM_OT_take_delete,
+    REALCAM_OT_take_compare,
+    REALCAM_OT_take_ghost,
 )

@@ -229,6 +229,12 @@ def _draw_takes(layout, rc) -> None:
     row.operator("realcam.take_load", text="Load settings", icon="IMPORT")
     row.operator("realcam.take_open_folder", text="Open folder", icon="FILE_FOLDER")
     row.operator("realcam.take_delete", text="Delete", icon="TRASH")
+    row = box.row(align=True)  # see the drift
+    row.operator("realcam.take_compare", text="Difference", icon="SEQ_SPLITVIEW").mode = "DIFFERENCE"
+    row.operator("realcam.take_compare", text="Blend", icon="OVERLAY").mode = "BLEND"
+    row.operator("realcam.take_compare", text="Side by side", icon="SEQ_PREVIEW").mode = "SIDE_BY_SIDE"
+    row.operator("realcam.take_compare", text="", icon="X").mode = "OFF"
+    box.operator("realcam.take_ghost", text="Ghost camera", icon="CAMERA_DATA")
 
 
 class REALCAM_UL_takes(bpy.types.UIList):

@@ -203,3 +203,27 @@ def test_job_option_adds_scores_to_the_result(tmp_path, tiny_models):
     assert "error" in acc or "RotErr" in acc
     assert json.loads((tmp_path / "take" / "result.json").read_text())["camera_accuracy"] == acc
     assert "evaluate_s" in result["timings"] and (tmp_path / "take" / "video.mp4").exists()
+
+
+def test_ghost_camera_lies_on_the_true_track(true_renders):
+    """The camera recovered from renders along a known move, placed as the add-on's ghost camera (anchored at the
+    requested first frame, scaled to the requested reach), lies on the true track within the eval's tolerance."""
+    from realcam_core.camera import REFERENCE_C2W_BLENDER_WORLD, blender_from_opencv_c2w, opencv_c2w_from_blender
+    from realcam_core.ghost import ghost_track
+
+    first = REFERENCE_C2W_BLENDER_WORLD.copy()
+    first[:3, 3] = [2.0, -1.0, 0.5]  # the artist's camera anywhere in the scene
+    for move in TRUE_MOVES:
+        r = run_cli("eval", true_renders / move / "frames", "--cameras", true_renders / move / "cameras.txt")
+        assert r.returncode == 0, r.stderr[-2000:]
+        res = json.loads(r.stdout)
+        _, rel = load_track(str(true_renders / move / "cameras.txt"), (256, 160))
+        g = ghost_track(res, rel, first)
+        true = np.stack([blender_from_opencv_c2w(opencv_c2w_from_blender(first) @ m) for m in rel[g.frames]])
+        reach = max(np.linalg.norm(rel[:, :3, 3], axis=1).max(), 1e-9)
+        gaps = np.linalg.norm(g.matrices[:, :3, 3] - true[:, :3, 3], axis=1)
+        cos = (np.einsum("nij,nij->n", g.matrices[:, :3, :3], true[:, :3, :3]) - 1) / 2
+        angles = np.degrees(np.arccos(np.clip(cos, -1, 1)))
+        assert g.frames == list(range(9)), (move, g.frames)
+        assert g.scaled_by == ("rotation only" if move == "pan" else "requested track"), move
+        assert gaps.max() < 0.05 * reach + 1e-6 and angles.max() < 1.0, (move, gaps, angles)

@@ -123,6 +123,9 @@ def evaluate(source: str, cameras: str, depth: str | None = None) -> dict:
             "frames": len(names),
             "registered": len(registered),
             "registered_frames": registered,
+            # The recovered cameras themselves (relative c2w, OpenCV axes, SfM units; metric_scale -> metres):
+            # the add-on draws them as a ghost camera next to the requested one.
+            "recovered_c2w": np.round(gen, 7).tolist(),
             **scores(ref, gen, 1.0 if still and depth else scale),
             "metric_scale": scale,
             "model": sfm.model,

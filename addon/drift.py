@@ -1,0 +1,145 @@
+"""See the drift: a take against its preview in the edit, and the camera COLMAP recovered from it as a ghost.
+
+Compare puts one effect strip above the shot's preview and the take (difference or a 50 % blend), or sets
+the two strips' transforms side by side; "off" takes all of it back. Only strips the add-on made are
+touched, and each changed transform is recorded on the strip so it can be restored.
+
+The ghost is a camera object keyed at the take's registered frames (realcam_core.ghost places it), drawn
+next to the artist's camera, with the take's RotErr/TransErr/CamMC as custom properties.
+"""
+
+from __future__ import annotations
+
+import json
+
+import bpy
+import numpy as np
+from mathutils import Matrix
+
+from . import camera_track, sequencer, shots
+from .compat import new_effect, strips
+from .realcam_core.camera import CameraError
+from .realcam_core.ghost import ghost_track
+
+MODES = ("DIFFERENCE", "BLEND", "SIDE_BY_SIDE", "OFF")
+KIND = "compare"  # realcam_kind of the effect strip Compare adds
+SAVED = "realcam_transform"  # a strip's transform before side by side, as JSON
+
+
+def _pair(edit, shot, take_name: str):
+    sid = shot.realcam.shot_id
+    previews = sequencer.shot_strips(edit, sid, "preview")
+    take = [s for s in sequencer.shot_strips(edit, sid, "take") if s.name == take_name]
+    if not previews:
+        raise CameraError("the shot has no preview strip in the edit: make a preview first")
+    if not take:
+        raise CameraError(f"take {take_name!r} has no strip in the edit (deleted?)")
+    return previews[0], take[0]
+
+
+def _restore(edit, sid: str) -> None:
+    col = strips(edit)
+    for s in sequencer.shot_strips(edit, sid, KIND):
+        col.remove(s)
+    for s in sequencer.shot_strips(edit, sid):
+        raw = s.get(SAVED)
+        if raw:
+            saved = json.loads(raw)
+            for k in ("scale_x", "scale_y", "offset_x", "offset_y"):
+                setattr(s.transform, k, saved[k])
+            s.blend_type = saved["blend_type"]
+            del s[SAVED]
+
+
+def compare(shot, take_name: str, mode: str):
+    """Show take_name against the shot's preview in the edit; the effect strip (or None for side by side/off)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    edit = shots.edit_scene(shot)
+    sid = shot.realcam.shot_id
+    _restore(edit, sid)
+    if mode == "OFF":
+        return None
+    preview, take = _pair(edit, shot, take_name)
+    start = max(preview.frame_final_start, take.frame_final_start)
+    end = min(preview.frame_final_end, take.frame_final_end) - 1
+    if end < start:
+        raise CameraError("the preview and the take do not overlap in time in the edit")
+    if mode == "SIDE_BY_SIDE":
+        half = edit.render.resolution_x / 4.0
+        for s, dx in ((preview, -half), (take, half)):
+            t = s.transform
+            s[SAVED] = json.dumps(
+                {
+                    "scale_x": t.scale_x,
+                    "scale_y": t.scale_y,
+                    "offset_x": t.offset_x,
+                    "offset_y": t.offset_y,
+                    "blend_type": s.blend_type,
+                }
+            )
+            t.scale_x, t.scale_y, t.offset_x = 0.5, 0.5, dx
+        take.blend_type = "ALPHA_OVER"  # the preview below shows beside the take
+        return None
+    ch = sequencer.free_channel(edit, start, end, max(preview.channel, take.channel) + 1)
+    name = f"{take.name} {'difference' if mode == 'DIFFERENCE' else 'blend'}"
+    if mode == "DIFFERENCE":
+        fx = new_effect(edit, name, "COLORMIX", ch, start, end, preview, take)
+        fx.blend_effect = "DIFFERENCE"
+    else:
+        fx = new_effect(edit, name, "CROSS", ch, start, end, preview, take)
+        fx.use_default_fade = False
+        fx.effect_fader = 0.5
+    fx["realcam_shot"], fx["realcam_kind"] = sid, KIND
+    return fx
+
+
+def _requested_track(shot, frames):
+    gen = camera_track.read_track(shots.ShotRef(shot), frames)
+    try:
+        while True:
+            next(gen)
+    except StopIteration as done:
+        return done.value
+
+
+def add_ghost(shot, item):
+    """A camera keyed along the track COLMAP recovered from take `item`; replaces that take's previous ghost."""
+    s = json.loads(item.settings) if item.settings else {}
+    acc = s.get("camera_accuracy")
+    frames = s.get("frames") or [shot.frame_start, shot.frame_end]
+    cam = camera_track.check_camera(shot)
+    _, rel = _requested_track(shot, list(range(frames[0], frames[1] + 1)))
+    first = np.array(camera_track.evaluated_matrix(shot, cam, frames[0]))
+    g = ghost_track(acc, rel, first, shots.metres_per_unit(shot))
+    name = f"{item.name} ghost"
+    old = bpy.data.objects.get(name)
+    if old is not None:
+        data = old.data
+        bpy.data.objects.remove(old)
+        if data is not None and data.users == 0:
+            bpy.data.cameras.remove(data)
+    data = cam.data.copy()  # the same lens, so the ghost's frustum compares with the artist's
+    data.animation_data_clear()
+    ob = bpy.data.objects.new(name, data)
+    shot.collection.objects.link(ob)
+    ob.color = (1.0, 0.3, 0.1, 1.0)
+    ob.show_in_front = True
+    # Quaternion keys, each on the side of the previous one: frames COLMAP did not register are
+    # interpolated along the short way, where Euler keys could spin through a wrap-around.
+    ob.rotation_mode = "QUATERNION"
+    prev = None
+    for f, m in zip(g.frames, g.matrices, strict=True):
+        mat = Matrix(m.tolist())  # a nested list assigned to matrix_world directly is read as columns
+        q = mat.to_quaternion()
+        if prev is not None and prev.dot(q) < 0:
+            q.negate()
+        ob.location, ob.rotation_quaternion, prev = mat.to_translation(), q, q
+        ob.keyframe_insert("location", frame=frames[0] + f)
+        ob.keyframe_insert("rotation_quaternion", frame=frames[0] + f)
+    ob["realcam_take"], ob["realcam_kind"] = item.name, "ghost"
+    ob["realcam_scaled_by"] = g.scaled_by
+    for k in ("RotErr", "TransErr", "CamMC"):
+        if isinstance(acc.get(k), (int, float)):
+            ob[k] = float(acc[k])
+    return ob, g

@@ -1,0 +1,142 @@
+"""See the drift: compare a take with its preview in the edit, and its ghost camera, without a backend.
+
+The shot comes from the sample photo (the artist's own depth map); its camera is keyed along a known
+dolly and pan; the take's strip is a real MP4 and its camera_accuracy holds that same track as COLMAP
+would report it (relative, in arbitrary SfM units, a frame not registered), so the ghost must land on the
+artist's camera at every registered frame.
+
+Usage: python addon_drift.py ZIP SAMPLES_DIR VIDEO OUT_JSON WORK_DIR
+"""
+
+import json
+import math
+import os
+import sys
+
+import bpy
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+zip_path, samples, video, out_json, work = sys.argv[1:6]
+pkg = harness.start(zip_path)
+p = harness.prefs(pkg)
+p.auto_start, p.job_folder = False, os.path.join(work, "jobs")
+seq, camera_track, shots = (harness.module(pkg, n) for n in ("sequencer", "camera_track", "shots"))
+cam_info = json.load(open(os.path.join(samples, "room_camera.json")))
+FRAMES = 5
+res, err = harness.run_op(
+    bpy.ops.realcam.import_photo,
+    filepath=os.path.join(samples, "room.jpg"),
+    depth_map=os.path.join(samples, "room_depth.png"),
+    focal_px=cam_info["fx"],
+    model="wan2.2-ti2v-5b",
+    width=128,
+    height=96,
+    frames=FRAMES,
+)
+assert err is None, err
+shot = bpy.context.scene
+cam = shot.camera
+f0 = shot.frame_start
+frames = list(range(f0, f0 + FRAMES))
+start_loc, start_rot = cam.location.copy(), cam.rotation_euler.copy()
+for k, f in enumerate(frames):  # dolly forward and pan: a move COLMAP could recover
+    cam.location = start_loc + cam.matrix_world.to_3x3().col[2] * (-0.2 * k)
+    cam.rotation_euler = (start_rot[0], start_rot[1], start_rot[2] + math.radians(3 * k))
+    cam.keyframe_insert("location", frame=f)
+    cam.keyframe_insert("rotation_euler", frame=f)
+
+# The preview: PNG frames on disk, as the preview flow leaves them.
+pv = os.path.join(work, "preview")
+os.makedirs(pv)
+names = []
+for k in range(FRAMES):
+    img = bpy.data.images.new(f"pv{k}", 128, 96, alpha=True)
+    img.pixels = np.full(128 * 96 * 4, 0.2 + 0.1 * k, np.float32)
+    img.filepath_raw, img.file_format = os.path.join(pv, f"{k:04d}.png"), "PNG"
+    img.save()
+    names.append(f"{k:04d}.png")
+edit = shots.edit_scene(shot)
+seq.set_preview(edit, shot, pv, names)
+
+gen_gen = camera_track.read_track(shots.ShotRef(shot), frames)
+try:
+    while True:
+        next(gen_gen)
+except StopIteration as done:
+    _, rel = done.value
+registered = [0, 1, 3, 4]  # frame 2 not registered
+rec = np.array(rel)[registered]
+rec[:, :3, 3] *= 3.7  # SfM units
+acc = {
+    "RotErr": 0.01,
+    "TransErr": 0.02,
+    "CamMC": 0.03,
+    "frames": FRAMES,
+    "registered": len(registered),
+    "registered_frames": registered,
+    "recovered_c2w": rec.tolist(),
+    "metric_scale": None,
+    "model": "global",
+}
+settings = {"model": "tiny", "seed": 1, "frames": [frames[0], frames[-1]], "camera_accuracy": acc}
+name = "take one"
+strip = seq.add_take(edit, shot, video, frames[0], FRAMES, name, settings)
+item = shot.realcam.takes.add()
+item.name, item.folder, item.settings = strip.name, work, json.dumps(settings)
+shot.realcam.takes_index = 0
+report = {"panel": harness.panel_lines(pkg, shot)}
+
+
+def kinds():
+    return sorted((s.name, s.get("realcam_kind"), s.type) for s in harness.strips(edit))
+
+
+for mode in ("DIFFERENCE", "BLEND", "SIDE_BY_SIDE", "OFF"):
+    r, e = harness.gui_op(bpy.ops.realcam.take_compare, mode=mode)
+    fx = [s for s in harness.strips(edit) if s.get("realcam_kind") == "compare"]
+    out = {"result": sorted(r), "error": e, "strips": kinds()}
+    if fx:
+        s = fx[0]
+        ins = [getattr(s, a, None) for a in ("input_1", "input_2")]
+        out.update(
+            inputs=[i.get("realcam_kind") if i else None for i in ins],
+            blend=getattr(s, "blend_effect", None),
+            fader=s.effect_fader,
+            span=[s.frame_final_start, s.frame_final_end],
+        )
+    out["transforms"] = {
+        s.get("realcam_kind"): [s.transform.scale_x, s.transform.offset_x, s.blend_type]
+        for s in harness.strips(edit)
+        if s.get("realcam_kind") in ("preview", "take")
+    }
+    report[mode] = out
+
+r, e = harness.gui_op(bpy.ops.realcam.take_ghost)
+report["ghost"] = {"result": sorted(r), "error": e}
+ghost = bpy.data.objects.get(f"{name} ghost")
+if ghost is not None:
+    gaps, angles = {}, {}
+    for k in range(FRAMES):
+        shot.frame_set(frames[k])
+        dg = shots.depsgraph(shot)
+        a = np.array(cam.evaluated_get(dg).matrix_world)
+        b = np.array(ghost.evaluated_get(dg).matrix_world)
+        gaps[k] = float(np.linalg.norm(a[:3, 3] - b[:3, 3]))
+        ra, rb = a[:3, :3] / np.linalg.norm(a[:3, :3], axis=0), b[:3, :3] / np.linalg.norm(b[:3, :3], axis=0)
+        angles[k] = float(np.degrees(np.arccos(np.clip((np.trace(ra.T @ rb) - 1) / 2, -1, 1))))
+    report["ghost"].update(
+        gaps=gaps,
+        angles=angles,
+        scaled_by=ghost.get("realcam_scaled_by"),
+        scores=[ghost.get(k) for k in ("RotErr", "TransErr", "CamMC")],
+        in_shot=ghost.name in shot.objects,
+        lens=[ghost.data.lens, cam.data.lens],
+    )
+# A take without scores says so.
+item.settings = json.dumps({**settings, "camera_accuracy": None})
+r, e = harness.gui_op(bpy.ops.realcam.take_ghost)
+report["no_scores"] = {"result": sorted(r), "error": e}
+harness.dump(out_json, report)

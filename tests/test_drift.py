@@ -1,0 +1,48 @@
+"""See the drift in real Blender (bpy 4.5, and 4.2/5.0 where set up): a take against its preview in the edit
+(difference, blend, side by side, off) and the ghost camera on the artist's track; no backend needed."""
+
+import json
+
+import numpy as np
+from helpers import SAMPLES, run_blender_script
+
+from realcam.generate.video import write_mp4
+
+
+def test_compare_strips_and_ghost_camera(addon_zip, tmp_path, blender_python):
+    video = tmp_path / "take.mp4"
+    write_mp4(str(video), np.random.default_rng(0).integers(0, 255, (5, 96, 128, 3), np.uint8), 24.0)
+    run_blender_script(
+        "addon_drift.py",
+        addon_zip,
+        SAMPLES,
+        video,
+        tmp_path / "report.json",
+        tmp_path,
+        user_dir=tmp_path / "blender-user",
+        python=blender_python,
+    )
+    rep = json.loads((tmp_path / "report.json").read_text())
+    panel = rep["panel"]  # the buttons under the selected take, each with its mode
+    for text, mode in (("Difference", "DIFFERENCE"), ("Blend", "BLEND"), ("Side by side", "SIDE_BY_SIDE")):
+        assert f"button: realcam.take_compare {text}" in panel and f"set: realcam.take_compare mode={mode!r}" in panel
+    assert "button: realcam.take_ghost Ghost camera" in panel
+    diff, blend, side, off = (rep[m] for m in ("DIFFERENCE", "BLEND", "SIDE_BY_SIDE", "OFF"))
+    assert diff["error"] is None and diff["inputs"] == ["preview", "take"] and diff["blend"] == "DIFFERENCE"
+    assert diff["span"][1] - diff["span"][0] == 5  # the whole take, no more
+    assert blend["inputs"] == ["preview", "take"] and blend["fader"] == 0.5
+    # one comparison at a time: switching mode replaces the effect strip
+    assert sum(k == "compare" for _, k, _ in blend["strips"]) == 1
+    assert not any(k == "compare" for _, k, _ in side["strips"])
+    assert side["transforms"]["preview"][:2] == [0.5, -32.0] and side["transforms"]["take"][:2] == [0.5, 32.0]
+    # Off: the strips exactly as before Compare
+    assert off["strips"] == [s for s in diff["strips"] if s[1] != "compare"]
+    assert off["transforms"] == diff["transforms"]
+    g = rep["ghost"]
+    assert g["error"] is None and g["scaled_by"] == "requested track" and g["in_shot"], g
+    assert g["scores"] == [0.01, 0.02, 0.03] and g["lens"][0] == g["lens"][1]
+    # keyed at registered frames (0, 1, 3, 4): on the artist's camera there; frame 2 is interpolated
+    for k in ("0", "1", "3", "4"):
+        assert g["gaps"][k] < 1e-4 and g["angles"][k] < 0.01, (k, g)
+    assert g["angles"]["2"] < 1.0, g  # interpolated the short way (quaternion keys)
+    assert rep["no_scores"]["error"] and "Measure camera accuracy" in rep["no_scores"]["error"]
