@@ -68,7 +68,7 @@ SETUPS = {
 report = {}
 for name, setup in SETUPS.items():
     for engine in ("EEVEE", "WORKBENCH"):
-        bpy.ops.wm.read_factory_settings(use_empty=True)
+        bpy.ops.wm.read_factory_settings()  # the default startup scene (cube, light, camera), as artists open Blender
         scene = bpy.context.scene
         setup(scene)
         before = settings(scene)
@@ -85,7 +85,7 @@ for name, setup in SETUPS.items():
         report[f"{name}/{engine}"] = entry
 
 # A setting Blender refuses half-way: what was already changed goes back.
-bpy.ops.wm.read_factory_settings(use_empty=True)
+bpy.ops.wm.read_factory_settings()  # the default startup scene (cube, light, camera), as artists open Blender
 scene = bpy.context.scene
 before = settings(scene)
 original = preview._preview_settings
