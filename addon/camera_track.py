@@ -90,6 +90,23 @@ def read_track(ref, frames, on_frame=None):
     return Ks, relative_to_first(c2ws)
 
 
+class _Held:
+    """A scene held as read_track's reference: right when nothing runs between frames."""
+
+    def __init__(self, scene):
+        self.scene = scene
+
+
+def read_track_now(scene, frames):
+    """read_track run to its end on the calling thread, for measuring a shot's camera alone (a few ms a frame)."""
+    gen = read_track(_Held(scene), frames)
+    try:
+        while True:
+            next(gen)
+    except StopIteration as done:
+        return done.value
+
+
 def evaluated_matrix(scene, ob, frame: int):
     """ob's world matrix at frame as Blender evaluates it (rig, constraints, parents); the frame restored."""
     current = scene.frame_current, scene.frame_subframe

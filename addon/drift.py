@@ -94,22 +94,13 @@ def compare(shot, take_name: str, mode: str):
     return fx
 
 
-def _requested_track(shot, frames):
-    gen = camera_track.read_track(shots.ShotRef(shot), frames)
-    try:
-        while True:
-            next(gen)
-    except StopIteration as done:
-        return done.value
-
-
 def add_ghost(shot, item):
     """A camera keyed along the track COLMAP recovered from take `item`; replaces that take's previous ghost."""
     s = json.loads(item.settings) if item.settings else {}
     acc = s.get("camera_accuracy")
     frames = s.get("frames") or [shot.frame_start, shot.frame_end]
     cam = camera_track.check_camera(shot)
-    _, rel = _requested_track(shot, list(range(frames[0], frames[1] + 1)))
+    _, rel = camera_track.read_track_now(shot, list(range(frames[0], frames[1] + 1)))
     first = np.array(camera_track.evaluated_matrix(shot, cam, frames[0]))
     g = ghost_track(acc, rel, first, shots.metres_per_unit(shot))
     name = f"{item.name} ghost"

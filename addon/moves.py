@@ -22,22 +22,6 @@ from .realcam_core.coverage import coverage, coverage_warning
 from .realcam_core.move_extent import MoveExtent, move_extent
 
 
-class _Ref:
-    """camera_track.read_track wants a reference it resolves after every frame; here nothing runs in between."""
-
-    def __init__(self, scene):
-        self.scene = scene
-
-
-def _drain(gen):
-    """Run a task generator to its end on the spot (the shot's camera only: a few ms a frame)."""
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
-
-
 def store_extent(scene, rel) -> MoveExtent:
     ext = move_extent(rel)
     scene.realcam.move_extent = json.dumps(ext.__dict__)
@@ -48,7 +32,7 @@ def measure(scene) -> MoveExtent | None:
     """Read the camera track over the shot's frames and store its extent; None when there is no usable camera."""
     frames = list(range(scene.frame_start, scene.frame_end + 1))
     try:
-        _, rel = _drain(camera_track.read_track(_Ref(scene), frames))
+        _, rel = camera_track.read_track_now(scene, frames)
     except camera_track.CameraError:
         scene.realcam.move_extent = ""
         return None
