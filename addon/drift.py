@@ -5,7 +5,8 @@ the two strips' transforms side by side; "off" takes all of it back. Only strips
 touched, and each changed transform is recorded on the strip so it can be restored.
 
 The ghost is a camera object keyed at the take's registered frames (realcam_core.ghost places it), drawn
-next to the artist's camera, with the take's RotErr/TransErr/CamMC as custom properties.
+next to the artist's camera, with the take's RotErr/TransErr/CamMC as custom properties. It is made by a
+task (the shot's camera is read a frame per tick, as for a preview), so a long take never freezes Blender.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from mathutils import Matrix
 from . import camera_track, sequencer, shots
 from .compat import new_effect, strips
 from .realcam_core.camera import CameraError
-from .realcam_core.ghost import ghost_track
+from .realcam_core.ghost import ghost_track, recovered_poses
+from .tasks import undo_push
 
 MODES = ("DIFFERENCE", "BLEND", "SIDE_BY_SIDE", "OFF")
 KIND = "compare"  # realcam_kind of the effect strip Compare adds
@@ -94,16 +96,54 @@ def compare(shot, take_name: str, mode: str):
     return fx
 
 
-def add_ghost(shot, item):
-    """A camera keyed along the track COLMAP recovered from take `item`; replaces that take's previous ghost."""
+SCALED_BY = {
+    "metric": "in metres (the eval measured the scene's scale)",
+    "requested track": "to your move's reach (the video alone cannot tell metres): its direction is what counts",
+    "rotation only": "rotation only (the video shows no parallax): it stays where your camera starts",
+}
+
+
+def _take_item(shot, take_name: str):
+    for item in shot.realcam.takes:
+        if item.name == take_name:
+            return item
+    raise CameraError(f"take {take_name!r} is gone from the shot's take list (deleted or undone)")
+
+
+def ghost_task(task, ref, take_name: str):
+    """Task generator: read the shot's camera over the take's frames (a yield per frame, so a 121-frame
+    take never freezes Blender), then key the ghost. Returns (ghost object name, GhostTrack)."""
+    shot = ref.scene
+    item = _take_item(shot, take_name)
+    s = json.loads(item.settings) if item.settings else {}
+    recovered_poses(s.get("camera_accuracy"))  # a take without scores fails before any work
+    frames = s.get("frames") or [shot.frame_start, shot.frame_end]
+    span = list(range(frames[0], frames[1] + 1))
+    cam = camera_track.check_camera(shot)
+    first = np.array(camera_track.evaluated_matrix(shot, cam, frames[0]))
+    task.report("reading your camera", 0, len(span))
+    _, rel = yield from camera_track.read_track(
+        ref, span, lambda dg, i: task.report("reading your camera", i + 1, len(span))
+    )
+    shot = ref.scene
+    task.report("keying the ghost camera")
+    ob, g = place_ghost(shot, _take_item(shot, take_name), rel, first)
+    undo_push("RealCam: ghost camera")
+    task.report("done", message=f"{ob.name}: {len(g.frames)} keyed frames, scaled {SCALED_BY[g.scaled_by]}")
+    return ob.name, g
+
+
+def place_ghost(shot, item, rel, first_matrix_world):
+    """A camera keyed along the track COLMAP recovered from take `item`; replaces that take's previous ghost.
+
+    rel: the shot camera's relative track over the take's frames (camera_track.read_track);
+    first_matrix_world: that camera's matrix_world at the take's first frame."""
     s = json.loads(item.settings) if item.settings else {}
     acc = s.get("camera_accuracy")
     frames = s.get("frames") or [shot.frame_start, shot.frame_end]
     cam = camera_track.check_camera(shot)
-    _, rel = camera_track.read_track_now(shot, list(range(frames[0], frames[1] + 1)))
-    first = np.array(camera_track.evaluated_matrix(shot, cam, frames[0]))
-    g = ghost_track(acc, rel, first, shots.metres_per_unit(shot))
-    name = f"{item.name} ghost"
+    g = ghost_track(acc, rel, first_matrix_world, shots.metres_per_unit(shot))
+    name = ghost_name(item)
     old = bpy.data.objects.get(name)
     if old is not None:
         data = old.data
@@ -130,7 +170,28 @@ def add_ghost(shot, item):
         ob.keyframe_insert("rotation_quaternion", frame=frames[0] + f)
     ob["realcam_take"], ob["realcam_kind"] = item.name, "ghost"
     ob["realcam_scaled_by"] = g.scaled_by
+    ob["realcam_scale"] = g.scale
+    ob["realcam_keyed_frames"] = len(g.frames)
     for k in ("RotErr", "TransErr", "CamMC"):
         if isinstance(acc.get(k), (int, float)):
             ob[k] = float(acc[k])
     return ob, g
+
+
+def ghost_name(item) -> str:
+    return f"{item.name} ghost"
+
+
+def ghost_lines(item) -> list[str]:
+    """The panel's lines on the take's ghost camera: whether there is one, and how it was scaled."""
+    ob = bpy.data.objects.get(ghost_name(item))
+    if ob is None or ob.get("realcam_kind") != "ghost":
+        return []
+    how = ob.get("realcam_scaled_by", "")
+    lines = [f"Ghost {ob.name}: {ob.get('realcam_keyed_frames', '?')} keyed frames"]
+    text = SCALED_BY.get(how)
+    if text:
+        if how == "metric":
+            text += f", ×{ob.get('realcam_scale', 0.0):.3g}"
+        lines.append("scaled " + text)
+    return lines

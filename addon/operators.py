@@ -30,7 +30,7 @@ def _run(op, context, name: str, shot_id: str, make_gen):
         if task.stage == "cancelled":
             op.report({"WARNING"}, f"RealCam {name}: cancelled")
             return {"CANCELLED"}
-        op.report({"INFO"}, f"RealCam {name}: done")
+        op.report({"INFO"}, f"RealCam {name}: {task.message or 'done'}")
     return {"FINISHED"}
 
 
@@ -480,20 +480,14 @@ class REALCAM_OT_take_ghost(bpy.types.Operator):
 
     bl_idname = "realcam.take_ghost"
     bl_label = "Ghost Camera of Take"
-    bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
         found = _take(self, context)
         if found is None:
             return {"CANCELLED"}
         scene, i = found
-        try:
-            ob, g = drift.add_ghost(scene, scene.realcam.takes[i])
-        except CameraError as e:
-            self.report({"ERROR"}, str(e))
-            return {"CANCELLED"}
-        self.report({"INFO"}, f"{ob.name}: {len(g.frames)} keyed frames, scaled by {g.scaled_by}")
-        return {"FINISHED"}
+        ref, take_name = shots.ShotRef(scene), scene.realcam.takes[i].name
+        return _run(self, context, "ghost camera", ref.id, lambda task: drift.ghost_task(task, ref, take_name))
 
 
 class _SceneRef:

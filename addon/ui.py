@@ -10,7 +10,7 @@ import textwrap
 
 import bpy
 
-from . import backend_status, moves, shots, takes
+from . import backend_status, drift, moves, shots, takes
 from .preferences import prefs
 from .presets import PRESETS
 from .realcam_core.models import DEFAULT_VIDEO_MODEL, known_model
@@ -235,6 +235,8 @@ def _draw_takes(layout, rc) -> None:
     row.operator("realcam.take_compare", text="Side by side", icon="SEQ_PREVIEW").mode = "SIDE_BY_SIDE"
     row.operator("realcam.take_compare", text="", icon="X").mode = "OFF"
     box.operator("realcam.take_ghost", text="Ghost camera", icon="CAMERA_DATA")
+    for line in drift.ghost_lines(item):
+        _wrapped(box, line)
 
 
 class REALCAM_UL_takes(bpy.types.UIList):

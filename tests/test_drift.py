@@ -38,7 +38,20 @@ def test_compare_strips_and_ghost_camera(addon_zip, tmp_path, blender_python):
     # Off: the strips exactly as before Compare
     assert off["strips"] == [s for s in diff["strips"] if s[1] != "compare"]
     assert off["transforms"] == diff["transforms"]
+    # The ghost is a task: the button returns at once, the camera is read a frame per tick, then keyed.
+    gi = rep["ghost_interactive"]
+    assert gi["result"] == ["FINISHED"] and not gi["made_at_once"], gi
+    assert gi["end"] == "done" and gi["task_error"] is None, gi
+    reading = [s[1:] for s in gi["stages"] if s[0] == "reading your camera"]
+    # over several ticks (the count visible in the panel meanwhile), not in one go
+    assert len(reading) >= 2 and reading[-1] == [5, 5] and reading == sorted(reading), gi["stages"]
+    assert "4 keyed frames" in gi["message"] and "your move's reach" in gi["message"], gi
+    # The panel says which ghost the take has and how it was scaled.
+    ghost_panel = "\n".join(rep["panel_ghost"])
+    assert "Ghost take one ghost: 4 keyed frames" in ghost_panel, rep["panel_ghost"]
+    assert "scaled to your move's reach" in ghost_panel, rep["panel_ghost"]
     g = rep["ghost"]
+    assert g["count"] == 1, g  # made again: replaced, not doubled
     assert g["error"] is None and g["scaled_by"] == "requested track" and g["in_shot"], g
     assert g["scores"] == [0.01, 0.02, 0.03] and g["lens"][0] == g["lens"][1]
     # keyed at registered frames (0, 1, 3, 4): on the artist's camera there; frame 2 is interpolated

@@ -114,8 +114,25 @@ for mode in ("DIFFERENCE", "BLEND", "SIDE_BY_SIDE", "OFF"):
     }
     report[mode] = out
 
+# As in an interactive Blender: the button starts a task and returns; the timer reads the camera a frame a tick.
+tasks = harness.module(pkg, "tasks")
+tasks.RUNNER.blocking = False
+r, e = harness.gui_op(bpy.ops.realcam.take_ghost)
+interactive = {"result": sorted(r), "error": e, "made_at_once": bpy.data.objects.get(f"{name} ghost") is not None}
+task = tasks.RUNNER.last(shot.realcam.shot_id)
+ticks, stages = 0, []
+while task is not None and not task.done and ticks < 1000:
+    tasks.RUNNER.pump(budget=1e-4)  # a tick as short as can be: one step of the task each, as on a slow machine
+    ticks += 1
+    stages.append((task.stage, task.step, task.total))
+interactive.update(ticks=ticks, stages=stages, end=task.stage, message=task.message, task_error=task.error)
+tasks.RUNNER.blocking = True
+report["ghost_interactive"] = interactive
+report["panel_ghost"] = harness.panel_lines(pkg, shot)
+# Again, headless (blocking): the take's ghost is replaced, not doubled.
 r, e = harness.gui_op(bpy.ops.realcam.take_ghost)
 report["ghost"] = {"result": sorted(r), "error": e}
+report["ghost"]["count"] = sum(ob.get("realcam_kind") == "ghost" for ob in bpy.data.objects)
 ghost = bpy.data.objects.get(f"{name} ghost")
 if ghost is not None:
     gaps, angles = {}, {}
