@@ -10,7 +10,18 @@ takes that were running when Blender closed.
 
 import bpy
 
-from . import backend_process, backend_setup, handlers, moves, operators, preferences, properties, tasks, ui
+from . import (
+    backend_process,
+    backend_setup,
+    handlers,
+    moves,
+    operators,
+    preferences,
+    properties,
+    shot_fixes,
+    tasks,
+    ui,
+)
 
 _CLASSES = (
     *backend_setup.CLASSES,
@@ -18,6 +29,7 @@ _CLASSES = (
     *properties.CLASSES,
     *operators.CLASSES,
     *moves.CLASSES,
+    *shot_fixes.CLASSES,
     *ui.CLASSES,
 )
 

@@ -23,6 +23,7 @@ from .paths import job_root
 from .preferences import prefs
 from .realcam_core import api
 from .realcam_core.bundle import Frame, JobBundle, Settings, SnsSettings, pack_bundle, preview_name, validate_bundle
+from .realcam_core.calibration import copy_depth
 from .realcam_core.camera import Intrinsics
 from .realcam_core.client import BackendError, Client
 from .realcam_core.models import DEFAULT_VIDEO_MODEL, ModelSpec, known_model, native_size_for
@@ -158,8 +159,7 @@ def import_photo(task, context, photo, depth_map, focal_px, model, size, frames,
 
 
 def _photo_intrinsics(scene) -> Intrinsics:
-    with open(os.path.join(paths.resolve(scene.realcam.scene_folder), "intrinsics.json"), encoding="utf-8") as fh:
-        return Intrinsics.from_dict(json.load(fh))
+    return photo_scene.photo_intrinsics(scene.realcam)  # with the focal set after import (shot_fixes)
 
 
 def read_track(task, context, ref, photo_checks: bool = True):
@@ -300,11 +300,14 @@ def prompt_of(rc) -> str:
     return text.as_string().rstrip() if text is not None else rc.prompt
 
 
-def _write_bundle(folder, scene_folder, preview_folder, preview_files, frames, Ks, rel, settings, source) -> str:
-    """Bundle folder and zip (worker thread: files only, no Blender data)."""
+def _write_bundle(
+    folder, scene_folder, preview_folder, preview_files, frames, Ks, rel, settings, source, depth_scale=1.0
+) -> str:
+    """Bundle folder and zip (worker thread: files only, no Blender data). depth_scale: the shot's scale
+    calibration (shot_fixes), applied to the copy so the depth agrees with the scaled mesh and camera."""
     os.makedirs(os.path.join(folder, "preview"))
     shutil.copy(os.path.join(scene_folder, "image.png"), os.path.join(folder, "reference.png"))
-    shutil.copy(os.path.join(scene_folder, "depth.npy"), os.path.join(folder, "depth.npy"))
+    copy_depth(os.path.join(scene_folder, "depth.npy"), os.path.join(folder, "depth.npy"), depth_scale)
     entries = []
     for i, (f, name, K, m) in enumerate(zip(frames, preview_files, Ks, rel, strict=True)):
         shutil.copy(os.path.join(preview_folder, name), os.path.join(folder, preview_name(i)))
@@ -405,6 +408,7 @@ def _submit_and_follow(task, context, ref, name, scene_folder, preview_folder, f
             rel,
             settings,
             source,
+            ref.scene.realcam.depth_scale,
         )
         task.report("connecting to the backend")
         yield _ensure_backend(context)

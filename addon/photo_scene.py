@@ -105,9 +105,10 @@ def depth_edge_ratio(percent: float) -> float:
     return 1.0 + percent / 100.0
 
 
-def rebuild_faces(shot) -> int | None:
-    """The photo's mesh again under the shot's depth-edge rule: same vertices, colours and material, faces cut
-    anew. Returns the face count; None when the shot has no photo mesh it can rebuild."""
+def rebuild_faces(shot, transform=None) -> int | None:
+    """The photo's mesh again under the shot's depth-edge rule: same vertices (or transform(vertices), (N, 3) in the
+    mesh's frame: a scene fix), colours and material, faces cut anew. Returns the face count; None when the shot has
+    no photo mesh it can rebuild."""
     rc = shot.realcam
     ob = rc.photo_mesh
     old = ob.data if ob is not None and ob.type == "MESH" else None
@@ -124,6 +125,8 @@ def rebuild_faces(shot) -> int | None:
         return None
     verts = np.empty(n * 3, np.float32)
     old.attributes["position"].data.foreach_get("vector", verts)
+    if transform is not None:
+        verts = np.ascontiguousarray(transform(verts.reshape(n, 3)), dtype=np.float32).ravel()
     colors = np.empty(n * 4, np.float32)
     attr.data.foreach_get("color", colors)
     depth = verts.reshape(K.height, K.width, 3)[..., 1].copy()  # the camera looks along +Y: y is the depth
@@ -144,6 +147,18 @@ def _intrinsics_file(rc) -> str:
     from . import paths
 
     return os.path.join(paths.resolve(rc.scene_folder), "intrinsics.json")
+
+
+def photo_intrinsics(rc, imported: bool = False) -> Intrinsics:
+    """The photo's intrinsics: the scene folder's, with the shot's focal when one was applied after import
+    (shot_fixes; kept on the shot, so an undo takes it back with the mesh). OSError when the folder is gone."""
+    with open(_intrinsics_file(rc), encoding="utf-8") as fh:
+        K = Intrinsics.from_dict(json.load(fh))
+    if imported or rc.photo_focal_px <= 0:
+        return K
+    from .realcam_core.calibration import with_focal
+
+    return with_focal(K, rc.photo_focal_px)
 
 
 def apply_intrinsics(cam_data: bpy.types.Camera, scene: bpy.types.Scene, K: Intrinsics) -> None:
@@ -181,6 +196,8 @@ def build_shot(source: dict, folder: str, rgb, depth, K: Intrinsics, frames: int
     mesh_ob = None
     try:
         mpu = rc.metres_per_unit or 1.0
+        if rc.depth_scale != 1.0:  # a re-import keeps the shot's scale calibration (its camera moves are scaled)
+            depth = (depth * np.float32(rc.depth_scale)).astype(np.float32)
         mesh_ob = _photo_mesh(base, rgb, depth, K, mpu, depth_edge_ratio(rc.depth_edge))
         rc.photo_collection.objects.link(mesh_ob)
         valid = depth[valid_depth(depth)]
@@ -211,6 +228,7 @@ def build_shot(source: dict, folder: str, rgb, depth, K: Intrinsics, frames: int
     rc.photo_mesh = mesh_ob
     rc.scene_folder = folder
     rc.photo = photo_name
+    rc.photo_focal_px = 0.0  # the new photo comes with its own intrinsics
     rc.median_depth = float(np.median(valid))
     return shot
 

@@ -11,6 +11,7 @@ from bpy.props import (
     CollectionProperty,
     EnumProperty,
     FloatProperty,
+    FloatVectorProperty,
     IntProperty,
     PointerProperty,
     StringProperty,
@@ -177,6 +178,39 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
         "discontinuity: the photo's mesh is cut there (lower: more cuts, fewer stretched faces). Rebuilds the mesh",
     )
     metres_per_unit: FloatProperty(default=1.0)  # the unit scale the mesh was built at
+
+    # Scene fixes (shot_fixes.py). Applied values live on the shot, not in the scene folder's files, so that one
+    # undo takes back mesh, camera and what the bundle gets together, and the imported data stays as it was.
+    depth_scale: FloatProperty(default=1.0)  # all scale calibrations applied, times the imported depth
+    photo_focal_px: FloatProperty(default=0.0)  # the photo's focal set after import; 0: intrinsics.json's
+    scale_a: FloatVectorProperty(size=3, subtype="XYZ")  # calibration points, in the photo mesh's own frame
+    scale_b: FloatVectorProperty(size=3, subtype="XYZ")
+    scale_a_set: BoolProperty(default=False)
+    scale_b_set: BoolProperty(default=False)
+    scale_real: FloatProperty(
+        name="Real distance",
+        default=0.0,
+        min=0.0,
+        subtype="DISTANCE",
+        unit="LENGTH",
+        description="The true distance between points A and B (in the file's units)",
+    )
+    scale_factor: FloatProperty(
+        name="Factor",
+        default=1.0,
+        min=0.0,
+        soft_min=0.1,
+        soft_max=10.0,
+        precision=4,
+        description="Scale the shot by this factor (1.25: the scene is a quarter larger than the depth model said)",
+    )
+    focal_input: FloatProperty(
+        name="Focal (px)",
+        default=0.0,
+        min=0.0,
+        description="The photo's focal length in pixels to apply (Apply focal re-projects the mesh and sets the lens)",
+    )
+    fix_note: StringProperty(default="")  # what the last scene fix could not reach (shown in the panel)
 
     preview_folder: StringProperty(name="Preview", subtype="DIR_PATH", default="", options=PATH)
     preview_signature: StringProperty(default="")

@@ -10,7 +10,7 @@ import textwrap
 
 import bpy
 
-from . import backend_status, drift, moves, shots, takes
+from . import backend_status, drift, moves, shot_fixes, shots, takes
 from .preferences import prefs
 from .presets import PRESETS
 from .realcam_core.models import DEFAULT_VIDEO_MODEL, known_model
@@ -79,6 +79,7 @@ class REALCAM_PT_main(bpy.types.Panel):
             _wrapped(box, line, "INFO" if i == 0 else "NONE")
         box.prop(rc, "props")
         box.prop(rc, "depth_edge")
+        shot_fixes.draw(box, scene)
 
         box = layout.box()
         box.label(text="Camera move (adds to the rig; Amount, Duration in the last-operation panel)")
