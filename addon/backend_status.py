@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 from . import backend_process
+from .realcam_core import advice
 from .realcam_core.client import BackendError, Client
 from .realcam_core.models import DEFAULT_VIDEO_MODEL, KNOWN_VIDEO_MODELS, ModelSpec, known_model
 from .tasks import Background
@@ -135,7 +136,8 @@ def check_task(task, url: str, token: str | None, start: bool, command: str, log
     try:
         health, listing = yield Background(_ask, url, token, start, command, log_dir)
     except BackendError as e:
-        STATUS.update(state="down", health=None, models=None, error=e.message, checked=time.strftime("%H:%M:%S"))
+        error = advice.explain_backend(e)  # the problem and what to do next
+        STATUS.update(state="down", health=None, models=None, error=error, checked=time.strftime("%H:%M:%S"))
         if start:
             raise
         return STATUS

@@ -31,9 +31,15 @@ def check_camera(scene):
         raise CameraError("the scene has no active camera: import a photo, or set one (Scene properties > Camera)")
     kind = cam.data.type
     if kind == "ORTHO":
-        raise CameraError(f"camera {cam.name!r} is orthographic; video models need a perspective camera")
+        raise CameraError(
+            f"camera {cam.name!r} is orthographic; video models need a perspective camera: set its Type to "
+            "Perspective (Camera properties > Lens)"
+        )
     if kind == "PANO":
-        raise CameraError(f"camera {cam.name!r} is panoramic; video models need a perspective camera")
+        raise CameraError(
+            f"camera {cam.name!r} is panoramic; video models need a perspective camera: set its Type to "
+            "Perspective (Camera properties > Lens)"
+        )
     return cam
 
 
@@ -73,7 +79,10 @@ def read_track(ref, frames, on_frame=None):
             scene = ref.scene
             cam = check_camera(scene)
             if cam.name != cam_name:
-                raise CameraError(f"the active camera changed from {cam_name!r} to {cam.name!r} while it was read")
+                raise CameraError(
+                    f"the active camera changed from {cam_name!r} to {cam.name!r} while it was read: keep the "
+                    "camera while RealCam reads it, then try again"
+                )
             scene.frame_set(f)
             depsgraph = shots.depsgraph(scene)
             cam_eval = cam.evaluated_get(depsgraph)

@@ -21,11 +21,11 @@ import bpy
 from . import backend_process, backend_setup, camera_track, paths, photo_scene, photo_source, preview, sequencer, shots
 from .paths import job_root
 from .preferences import prefs
-from .realcam_core import api
+from .realcam_core import advice, api, progress
 from .realcam_core.bundle import Frame, JobBundle, Settings, SnsSettings, pack_bundle, preview_name, validate_bundle
 from .realcam_core.calibration import copy_depth
 from .realcam_core.camera import Intrinsics
-from .realcam_core.client import BackendError, Client
+from .realcam_core.client import BackendError, BackendUnreachable, Client
 from .realcam_core.models import DEFAULT_VIDEO_MODEL, ModelSpec, known_model, native_size_for
 from .tasks import RUNNER, Background, Sleep, Task, TaskCancelled, WaitFor, a_window, undo_push
 
@@ -78,7 +78,26 @@ def model_spec(context, name: str):
     for m in listing["video"]:
         if m["name"] == name and m.get("spec"):
             return ModelSpec.from_dict(m["spec"])
-    raise FlowError(f"the backend does not know the video model {name!r}; pick one it lists (realcam models)")
+    raise FlowError(
+        f"the backend does not know the video model {name!r}: pick one of the panel's Model list "
+        "(Test connection there asks the backend what it offers)"
+    )
+
+
+def _note(task, stage: str, message: str = "", step: int = 0, total: int = 0) -> None:
+    """Report a step of a stage: as that stage when the task goes through it, else as plain text
+    (reading the camera is part of the preview in Generate, and all there is in an RE10K export)."""
+    if stage in task.stages:
+        task.report(stage, step, total, message=message)
+    else:
+        task.report(message or progress.LABELS.get(stage, stage), step, total)
+
+
+def _problems(problems) -> str:
+    return (
+        "; ".join(problems) + ": change the shot's size (Output properties > Format) or frame range, "
+        "or pick another model in the panel"
+    )
 
 
 def start(name: str, shot_id: str, make_gen) -> Task:
@@ -92,11 +111,12 @@ def start(name: str, shot_id: str, make_gen) -> Task:
 
 def import_photo(task, context, photo, depth_map, focal_px, model, size, frames, replace=None, depth_model=""):
     """A new shot for the photo (or, with replace = a ShotRef, that shot's photo replaced)."""
+    task.stages = progress.plan("import", depth_map=bool(depth_map))
     source = shots.file_settings(context.scene)
     name = model or (replace.scene.realcam.model if replace else "") or model_name(context, context.scene)
     spec = yield from model_spec(context, name)
     if not os.path.isfile(photo):
-        raise FlowError(f"{photo}: no such photo")
+        raise FlowError(f"{photo}: no such photo: pick an existing file in Import Photo")
     if replace is not None:
         r = replace.scene.render
         size, frames = (r.resolution_x, r.resolution_y), replace.scene.frame_end - replace.scene.frame_start + 1
@@ -104,38 +124,42 @@ def import_photo(task, context, photo, depth_map, focal_px, model, size, frames,
         try:
             w, h = photo_source.photo_size(photo)
         except photo_source.PhotoError as e:
-            raise FlowError(str(e)) from None
+            raise FlowError(f"{e}: pick another photo in Import Photo") from None
         size = native_size_for(spec, w / h)
     frames = frames or min(49, spec.max_frames)
     problems = spec.problems(size[0], size[1], frames)
     if problems:
-        raise FlowError("; ".join(problems))
+        raise FlowError(_problems(problems))
     base = os.path.splitext(os.path.basename(photo))[0] or "photo"
     folder = paths.unique_folder(os.path.join(job_root(context), "scenes"), f"{base}-{paths.stamp()}")
     try:
         if depth_map:
-            task.report("reading the depth map")
+            task.report(progress.DEPTH_MAP, message=os.path.basename(depth_map))
             yield None
             try:
                 photo_source.local_scene(photo, depth_map, size, focal_px or None, folder)
             except photo_source.PhotoError as e:
-                raise FlowError(str(e)) from None
+                raise FlowError(f"{e}: pick another photo or depth map in Import Photo") from None
         else:
-            task.report("estimating depth")
+            task.report(progress.DEPTH, message="connecting to the backend")
             upload = photo_source.photo_for_backend(photo, folder)
             yield _ensure_backend(context)
             zip_path = os.path.join(folder, "depth.zip")
             depth_model = depth_model or prefs(context).depth_model or None
             yield from _require_weights(context, "depth", depth_model)
+            sent = progress.megabytes(os.path.getsize(upload))
+            task.report(progress.DEPTH, message=f"uploading the photo ({sent}); the backend estimates its depth")
             try:
                 yield Background(
                     _client(context).depth, upload, zip_path, f"{size[0]}x{size[1]}", focal_px or None, depth_model
                 )
             except BackendError as e:
-                raise FlowError(f"the backend refused the photo: {e.message}") from None
+                if isinstance(e, BackendUnreachable) or not e.status:
+                    raise  # no answer is not a refusal: the task's error says so, and what to do
+                raise FlowError(advice.explain_backend(e, "the backend refused the photo")) from None
             yield Background(photo_source.unpack_depth_zip, zip_path, folder)
             os.remove(zip_path)
-        task.report("building the shot")
+        task.report(progress.BUILD)
         yield None
         rgb, depth, K = photo_source.read_scene_folder(folder)
         shot = photo_scene.build_shot(
@@ -177,12 +201,12 @@ def read_track(task, context, ref, photo_checks: bool = True):
     if photo_checks and scene.realcam.photo_mesh is not None:
         start = camera_track.evaluated_matrix(scene, cam, scene.frame_start)
         if shots.anchor_photo(scene, start):
-            task.report("placing the photo where the camera starts")
+            _note(task, progress.PREVIEW, "placing the photo where the camera starts")
             shots.depsgraph(scene)
             yield None
             scene = ref.scene
     frames = list(range(scene.frame_start, scene.frame_end + 1))
-    task.report("reading the camera", 0, len(frames))
+    _note(task, progress.PREVIEW, f"reading the camera ({len(frames)} frames)")
     fp = preview.Fingerprint(scene, prefs(context).preview_engine, paths.resolve(scene.realcam.scene_folder))
     try:
         Ks, rel = yield from camera_track.read_track(ref, frames, fp.frame)
@@ -222,7 +246,7 @@ def render_preview(task, context, ref, track=None, digest=None):
         digest = yield Background(fp.digest)
     scene = ref.scene
     folder = paths.unique_folder(os.path.join(job_root(context), "previews"), f"{_label(scene)}-{paths.stamp()}")
-    task.report("rendering the preview", 0, len(frames))
+    task.report(progress.PREVIEW, message=f"{len(frames)} frames")
     try:
         saved = preview.swap_settings(scene, folder, prefs(context).preview_engine)
         try:
@@ -241,7 +265,10 @@ def render_preview(task, context, ref, track=None, digest=None):
         files = preview.frame_files(scene)
         missing = [f for f in files if not os.path.isfile(os.path.join(folder, f))]
         if missing:
-            raise FlowError(f"the preview render did not write {len(missing)} frames (first: {missing[0]})")
+            raise FlowError(
+                f"the preview render did not write {len(missing)} frames (first: {missing[0]}): see the system "
+                "console (Window > Toggle System Console) for the render's error, then Render Preview again"
+            )
         sequencer.set_preview(shots.edit_scene(scene), scene, folder, files)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -262,6 +289,7 @@ def rc_steps(scene):
 
 
 def preview_task(task, context, ref):
+    task.stages = progress.plan("preview")
     check_photo(ref.scene)
     folder = yield from render_preview(task, context, ref)
     undo_push("RealCam: preview")
@@ -317,7 +345,11 @@ def _write_bundle(
     bundle.write_manifest(folder)
     _, problems = validate_bundle(folder)
     if problems:
-        raise FlowError("the job bundle is not valid: " + "; ".join(str(p) for p in problems[:5]))
+        raise FlowError(
+            "the job bundle is not valid: "
+            + "; ".join(str(p) for p in problems[:5])
+            + ": change what it names in the shot, then Generate again"
+        )
     return pack_bundle(folder, folder + ".zip")
 
 
@@ -345,6 +377,7 @@ def generate(task, context, ref):
     if not isinstance(ref, shots.ShotRef):
         ref = shots.ShotRef(ref)
     scene = ref.scene
+    task.stages = progress.plan("generate", evaluate=scene.realcam.evaluate)
     name = model_name(context, scene)
     spec = yield from model_spec(context, name)
     scene = ref.scene
@@ -352,7 +385,7 @@ def generate(task, context, ref):
     r = scene.render
     problems = spec.problems(r.resolution_x, r.resolution_y, scene.frame_end - scene.frame_start + 1, rc_steps(scene))
     if problems:
-        raise FlowError("; ".join(problems))
+        raise FlowError(_problems(problems))
     track = yield from read_track(task, context, ref)
     frames, Ks, rel, fp = track
     try:
@@ -360,7 +393,7 @@ def generate(task, context, ref):
     except camera_track.CameraError as e:
         raise FlowError(str(e)) from None
     check_first_frame(ref.scene, frames, Ks)
-    task.report("checking the preview")
+    _note(task, progress.PREVIEW, "checking whether the preview is up to date")
     digest = yield Background(fp.digest)
     scene = ref.scene
     rc = scene.realcam
@@ -396,7 +429,7 @@ def _submit_and_follow(task, context, ref, name, scene_folder, preview_folder, f
     }
     meta = {**settings.to_dict(), "frames": [frames[0], frames[-1]], "model_label": model_label}
     try:
-        task.report("packing the job")
+        task.report(progress.UPLOAD, message=f"packing the camera and {len(frames)} preview frames")
         archive = yield Background(
             _write_bundle,
             os.path.join(take, "bundle"),
@@ -410,15 +443,17 @@ def _submit_and_follow(task, context, ref, name, scene_folder, preview_folder, f
             source,
             ref.scene.realcam.depth_scale,
         )
-        task.report("connecting to the backend")
+        task.report(progress.UPLOAD, message="connecting to the backend")
         yield _ensure_backend(context)
         yield from _require_weights(context, "video", name)
         client = _client(context)
+        task.report(progress.UPLOAD, message=f"({progress.megabytes(os.path.getsize(archive))})")
         try:
             job = yield Background(client.submit, archive)
         except BackendError as e:
-            detail = f": {e.problems[0]}" if e.problems and e.problems[0] not in e.message else ""
-            raise FlowError(f"the backend refused the job: {e.message}{detail}") from None
+            if isinstance(e, BackendUnreachable) or not e.status:
+                raise  # no answer is not a refusal: the task's error says so, and what to do
+            raise FlowError(advice.explain_backend(e, "the backend refused the job")) from None
         yield Background(os.remove, archive)  # the bundle folder stays with the take
     except BaseException:
         shutil.rmtree(take, ignore_errors=True)
@@ -466,6 +501,8 @@ def follow_job(task, context, ref, record, doing: str = ""):
     add-on's own): it runs the interrupted job again when it is back. `doing`
     prefixes the waiting message, so the panel still says why it waits."""
     job_id, take = record["id"], record["take"]
+    if not task.stages:  # picked up again from the .blend: uploaded before
+        task.stages = progress.plan("follow", evaluate=bool(record.get("meta", {}).get("evaluate")))
     local_backend = record["backend"] == _backend(context)[0]
     client = _client(context, record["backend"])
     started = time.monotonic()
@@ -483,7 +520,7 @@ def follow_job(task, context, ref, record, doing: str = ""):
                         "was cleared or it is another backend. Generate the take again"
                     ) from None
                 if e.status:
-                    raise FlowError(f"the backend could not report on the job: {e.message}") from None
+                    raise FlowError(advice.explain_backend(e, "the backend could not report on the job")) from None
                 # No answer, or the answer cut off (a backend killed mid-request): wait for it to come back.
                 wait = RECONNECT_SECONDS[min(misses, len(RECONNECT_SECONDS) - 1)]
                 misses += 1
@@ -498,22 +535,21 @@ def follow_job(task, context, ref, record, doing: str = ""):
                         pass
                 yield Sleep(wait)
                 continue
-            state, prog = job["state"], job.get("progress") or {}
-            if state == api.QUEUED:
-                note = " (it runs again from the start: the backend stopped during it)" if job.get("note") else ""
-                task.report(f"queued (position {job.get('position', 0) + 1}){note}")
-            elif state == api.RUNNING:
-                task.report(
-                    prog.get("stage") or "running", prog.get("step") or 0, prog.get("total") or 0, prog.get("eta_s")
-                )
+            state = job["state"]
+            if state in (api.QUEUED, api.RUNNING):
+                stage, step, total, eta_s, detail = progress.from_job(job)
+                task.report(stage, step, total, eta_s, detail)
             elif state == api.DONE:
                 break
             elif state == api.FAILED:
-                raise FlowError(f"the backend could not make the video: {job.get('error')}")
+                raise FlowError(
+                    f"the backend could not make the video: {job.get('error')}: change what it names (model, size, "
+                    "steps in the panel) and Generate again; the backend's log has the details"
+                )
             elif state == api.CANCELLED:
                 raise TaskCancelled()
             yield Sleep(POLL_SECONDS)
-        task.report("downloading")
+        task.report(progress.DOWNLOAD, message="the video and its result")
         video = os.path.join(take, "video.mp4")
         os.makedirs(take, exist_ok=True)
         yield Background(client.download, job_id, "video", video)

@@ -215,7 +215,7 @@ class REALCAM_OT_show_shot(bpy.types.Operator):
     def execute(self, context):
         target = bpy.data.scenes.get(self.scene)
         if target is None:
-            self.report({"ERROR"}, f"no scene {self.scene!r}")
+            self.report({"ERROR"}, f"no scene {self.scene!r} (renamed or deleted?): pick one from the panel's list")
             return {"CANCELLED"}
         shots.show(context, target)
         return {"FINISHED"}
@@ -234,12 +234,18 @@ class REALCAM_OT_import_re10k(bpy.types.Operator, ImportHelper):
     def execute(self, context):
         scene = context.scene
         if scene.camera is None:
-            self.report({"ERROR"}, "the scene has no active camera to key")
+            self.report({"ERROR"}, "the scene has no active camera to key: set one (Scene properties > Camera)")
             return {"CANCELLED"}
         try:
             n = re10k_io.import_file(scene, scene.camera, bpy.path.abspath(self.filepath), self.scale)
-        except (OSError, ValueError) as e:
-            self.report({"ERROR"}, str(e))
+        except OSError as e:
+            self.report({"ERROR"}, f"cannot read {self.filepath} ({e.strerror or e}): pick an existing camera file")
+            return {"CANCELLED"}
+        except ValueError as e:
+            self.report(
+                {"ERROR"},
+                f"{e}: pick a RealEstate10K camera file (a line per frame: timestamp, fx fy cx cy, 0 0, a 3x4 pose)",
+            )
             return {"CANCELLED"}
         if shots.is_shot(scene):
             shots.mark_edited(scene)
@@ -260,7 +266,7 @@ class REALCAM_OT_export_re10k(bpy.types.Operator, ExportHelper):
         path = bpy.path.abspath(self.filepath)
         scene = context.scene
         if scene.camera is None:
-            self.report({"ERROR"}, "the scene has no active camera to export")
+            self.report({"ERROR"}, "the scene has no active camera to export: set one (Scene properties > Camera)")
             return {"CANCELLED"}
         ref = shots.ShotRef(scene) if shots.is_shot(scene) else _SceneRef(scene)
 
@@ -393,7 +399,11 @@ class REALCAM_OT_take_open_folder(bpy.types.Operator):
         scene, i = found
         folder = takes.folder(scene.realcam.takes[i])
         if not folder or not os.path.isdir(folder):
-            self.report({"ERROR"}, f"the take's folder {folder or '(none)'} is not there (moved or deleted?)")
+            self.report(
+                {"ERROR"},
+                f"the take's folder {folder or '(none)'} is not there (moved or deleted?): put it back, "
+                "or Delete the take from the list",
+            )
             return {"CANCELLED"}
         bpy.ops.wm.path_open(filepath=folder)
         return {"FINISHED"}

@@ -32,6 +32,8 @@ import time
 
 import bpy
 
+from .realcam_core import advice
+
 log = logging.getLogger(__name__)
 
 TICK_BUDGET = 0.012  # seconds of main-thread work per timer tick
@@ -67,6 +69,7 @@ class Task:
         self.total = 0
         self.eta_s = None
         self.message = ""
+        self.stages = ()  # the stages the panel counts ("Stage k of n"), realcam_core.progress.plan
         self.error = None  # the reason, once it failed
         self.done = False
         self.cancel_requested = False
@@ -132,7 +135,7 @@ class Task:
             return
         except Exception as e:
             self.done, self.stage = True, "failed"
-            self.error = str(e) or type(e).__name__
+            self.error = advice.explain(e)  # the problem and what to do next, as the panel shows it
             log.error("%s failed", self.name, exc_info=True)
             return
         if isinstance(item, Background):

@@ -13,6 +13,7 @@ import bpy
 from . import backend_status, drift, moves, shot_fixes, shots, takes
 from .preferences import prefs
 from .presets import PRESETS
+from .realcam_core import progress
 from .realcam_core.models import DEFAULT_VIDEO_MODEL, known_model
 from .tasks import RUNNER
 
@@ -22,13 +23,25 @@ def _task(context):
     return RUNNER.last(sid) if sid else RUNNER.last("import")
 
 
+def _shown(t):
+    """What a task shows: "Stage k of n: <label>: <detail>" and its stage's fraction (realcam_core.progress)."""
+    return progress.describe(t.stage, t.step, t.total, t.eta_s, t.message, getattr(t, "stages", ()))
+
+
 def _progress_text(t) -> str:
-    text = t.stage
-    if t.total:
-        text += f" {t.step}/{t.total}"
-    if t.eta_s:
-        text += f", {t.eta_s:.0f} s left"
-    return text
+    return _shown(t).text
+
+
+def task_lines(t) -> list[tuple[str, str]]:
+    """The panel's lines for a task, as (kind, text): "progress" (the bar's text), "label" lines, "error" lines.
+    One place for the panel, the status bar and the tests."""
+    if t is None:
+        return []
+    if not t.done:
+        return [("progress", _progress_text(t))]
+    if t.error:
+        return [("error", f"{t.name.capitalize()} stopped: {t.error}")]
+    return [("label", f"{t.name}: {t.stage}")]
 
 
 def what_the_model_makes(context, scene) -> list[str]:
@@ -141,16 +154,17 @@ class REALCAM_PT_main(bpy.types.Panel):
         col.enabled = not busy
         col.operator("realcam.preview", icon="RENDER_ANIMATION")
         col.operator("realcam.generate", icon="SEQUENCE")
-        if task is not None:
-            if busy:
-                layout.progress(factor=task.fraction, type="BAR", text=_progress_text(task)[:80])
-                if len(task.stage) > 60:
-                    _wrapped(layout, task.stage)
+        for kind, text in task_lines(task):
+            if kind == "progress":
+                shown = _shown(task)
+                layout.progress(factor=shown.fraction, type="BAR", text=text[:80])
+                if len(text) > 80:
+                    _wrapped(layout, text)
                 layout.operator("realcam.cancel", icon="CANCEL")
-            elif task.error:
-                _wrapped(layout, task.error, "ERROR")
+            elif kind == "error":
+                _wrapped(layout, text, "ERROR")
             else:
-                layout.label(text=f"{task.name}: {task.stage}", icon="INFO")
+                layout.label(text=text, icon="INFO")
         if rc.job_id and not busy:
             _wrapped(layout, f"A take's job ({rc.job_id[:8]}) is recorded: it is picked up when the file is opened")
         edit = rc.edit_scene
@@ -273,9 +287,8 @@ def _draw_take_scores(layout, edit):
 def draw_status(self, context):
     task = _task(context)
     if task is not None and not task.done:
-        self.layout.progress(
-            factor=task.fraction, type="RING", text=f"RealCam {task.name}: {_progress_text(task)}"[:100]
-        )
+        shown = _shown(task)
+        self.layout.progress(factor=shown.fraction, type="RING", text=f"RealCam {task.name}: {shown.text}"[:100])
 
 
 def menu_import(self, context):

@@ -94,6 +94,29 @@ def test_progress_events_and_cancel_leave_nothing(tmp_path, tiny_models, engine)
     assert len(os.listdir(tmp_path / "out/frames")) == 5
 
 
+@pytest.mark.parametrize("name", ["wan22-ti2v", "svd"])
+def test_decode_is_reported_before_the_vae_decodes(tmp_path, tiny_models, engine, monkeypatch, name):
+    """The stages in order, and "decode" comes when the last step is done and before the pipeline's VAE decodes."""
+    from diffusers import AutoencoderKLTemporalDecoder, AutoencoderKLWan
+
+    order = []
+    for cls in (AutoencoderKLWan, AutoencoderKLTemporalDecoder):
+
+        def decode(self, *a, _original=cls.decode, **kw):
+            order.append("vae.decode")
+            return _original(self, *a, **kw)
+
+        monkeypatch.setattr(cls, "decode", decode)
+    make_bundle(tmp_path / "job", n=5, w=64, h=64, model=tiny_models[name])
+    set_settings(tmp_path / "job", steps=3)
+    engine.run(tmp_path / "job", tmp_path / "out", on_event=lambda e: order.append(e["stage"]))
+    stages = [s for i, s in enumerate(order) if i == 0 or s != order[i - 1]]
+    assert stages[:2] == ["load", "encode"], order
+    # (the Wan preview encode runs through the encoder, not decode: no VAE decode before the steps)
+    assert stages[2:] == ["denoise", "decode", "vae.decode", "write", "done"], order
+    assert order.count("denoise") == 4  # step 0 (starting) and each of the 3 steps
+
+
 def test_jobs_the_model_cannot_make_are_refused_up_front(tmp_path, tiny_models, engine):
     make_bundle(tmp_path / "long", n=30, w=64, h=64, model=tiny_models["svd"])
     with pytest.raises(UserError, match=r"30 frames is longer than .* \(at most 25 frames"):

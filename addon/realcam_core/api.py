@@ -29,9 +29,19 @@ count them as they stream in. With a token configured, every request but
 A job:
     {"id", "seq", "state", "created_at", "started_at", "finished_at", "model", "frames",
      "width", "height", "scene_frames": [first, last], "seed",
-     "progress": {"stage", "step", "total", "eta_s"}, "position" (in the queue, 0 = next),
+     "progress": {"stage", "step", "total", "eta_s"} (stage: one of PROGRESS_STAGES below; step,
+                 total and eta_s while it counts steps), "position" (in the queue, 0 = next),
      "error" (why it failed), "attempts",
      "worker" (with `serve --cluster`: {"slot", "node", "pid"} that runs or ran it)}
+
+Progress stages, in the order a job goes through them: "queued", "starting" (a worker took it),
+"load" (the model), "encode" (photo, preview and camera), "denoise" (with step, total, eta_s),
+"decode" (the last step is done; the pipeline decodes the video), "write" (video and frames),
+"evaluate" (only with settings.evaluate: the camera accuracy), "transfer" (`serve --cluster`: the
+result comes back to the server), "done"; "cancelled" when stopped. Within API version 1 new stage
+values may be added ("decode" was, after the first release): a client shows a stage it does not know
+by its name and goes on polling, it never fails on one. Removing or renaming a stage, or changing
+what step/total/eta_s mean, needs a new API version.
 
 Content types. Every POST and DELETE names its body's type, and never one a
 web page could send without the browser asking the server first (text/plain,
@@ -70,6 +80,20 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
 FINISHED = (DONE, FAILED, CANCELLED)
+# A job's progress["stage"] values (see above); more may come within version 1.
+PROGRESS_STAGES = (
+    "queued",
+    "starting",
+    "load",
+    "encode",
+    "denoise",
+    "decode",
+    "write",
+    "evaluate",
+    "transfer",
+    "done",
+    "cancelled",
+)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765

@@ -42,6 +42,25 @@ class BackendUnreachable(BackendError):
         self.url = url
 
 
+def _why_no_connection(e: Exception, c: Client) -> str:
+    """Why no connection was made, in words (not an errno text): the kinds a user can do something about."""
+    import errno
+    import ssl
+
+    if isinstance(e, ConnectionRefusedError):
+        return f"nothing is listening on port {c._port or (443 if c._scheme == 'https' else 80)} of {c._host}"
+    if isinstance(e, socket.gaierror):
+        return f"the host name {c._host} is not known"
+    if isinstance(e, TimeoutError):  # socket.timeout is TimeoutError
+        return f"no answer to the connection within {c.timeout:g} s"
+    if isinstance(e, ssl.SSLError):
+        return f"the secure (https) connection failed: {e.reason or 'SSL error'}"
+    if isinstance(e, OSError) and e.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return f"this computer has no route to {c._host}"
+    text = str(getattr(e, "strerror", None) or e) or type(e).__name__
+    return text[:1].lower() + text[1:]
+
+
 class _Cut(Exception):
     """The answer stopped before its end; worth another try."""
 
@@ -92,7 +111,7 @@ class _Call:
         if self.expired.is_set():
             raise BackendError(0, f"the backend at {c.base} did not answer within {c.deadline:g} s") from None
         if not sent:  # no connection: refused, no such host, or no answer to the connect
-            raise BackendUnreachable(c.base, str(getattr(e, "strerror", None) or e)) from None
+            raise BackendUnreachable(c.base, _why_no_connection(e, c)) from None
         raise BackendError(0, f"the connection to the backend at {c.base} was cut ({type(e).__name__}: {e})") from None
 
     def read(self, n: int) -> bytes:

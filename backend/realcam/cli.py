@@ -79,6 +79,9 @@ def _cmd_generate(args) -> int:
             bar.refresh()
         elif bar is None:
             print(f"realcam: {e['stage']}...", file=sys.stderr)
+        elif e["stage"] == "decode":
+            bar.close()
+            print("realcam: decoding the video...", file=sys.stderr)
         elif e["stage"] == "write":
             bar.close()
 

@@ -294,6 +294,9 @@ class Engine:
             latents = shaper.after_step(i, kwargs["latents"])
             if i + 1 in shaper.shaped_steps:
                 adapter.latents_replaced(p)
+            if done == plan.steps:
+                # The pipeline decodes the latents next, inside its call: the one sign of it a client can get.
+                emit({"stage": "decode"})
             return {"latents": latents}
 
         emit({"stage": "denoise", "step": 0, "total": plan.steps, "eta_s": None})
