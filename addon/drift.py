@@ -35,7 +35,10 @@ def _pair(edit, shot, take_name: str):
     if not previews:
         raise CameraError("the shot has no preview strip in the edit: make a preview first")
     if not take:
-        raise CameraError(f"take {take_name!r} has no strip in the edit (deleted?)")
+        raise CameraError(
+            f"take {take_name!r} has no strip in the edit (deleted?): pick another take, or delete this one from "
+            "the list"
+        )
     return previews[0], take[0]
 
 
@@ -107,7 +110,9 @@ def _take_item(shot, take_name: str):
     for item in shot.realcam.takes:
         if item.name == take_name:
             return item
-    raise CameraError(f"take {take_name!r} is gone from the shot's take list (deleted or undone)")
+    raise CameraError(
+        f"take {take_name!r} is gone from the shot's take list (deleted or undone): pick a take in the list again"
+    )
 
 
 def ghost_task(task, ref, take_name: str):

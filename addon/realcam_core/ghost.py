@@ -54,7 +54,9 @@ def recovered_poses(accuracy: dict) -> tuple[list[int], np.ndarray]:
     for i, m in enumerate(arr):
         bad = rigid_problems(m, tol=1e-3)
         if bad:
-            raise CameraError(f"recovered camera {i}: {'; '.join(bad)}")
+            raise CameraError(
+                f"recovered camera {i}: {'; '.join(bad)}: the take's result is damaged; generate the take again"
+            )
     return [int(f) for f in frames], arr
 
 
@@ -76,7 +78,8 @@ def ghost_track(
     if frames[0] != 0 or max(frames) >= len(req):
         raise CameraError(
             f"recovered frames {frames[0]}..{max(frames)} do not fit the requested track of {len(req)} frames "
-            "(frame 0 must be among them): the take and the shot no longer match"
+            "(frame 0 must be among them): the take and the shot no longer match; generate the take again for this "
+            "frame range"
         )
     # Relative to the first registered frame (frame 0) again, in case the eval's poses were not.
     rec = np.einsum("ij,njk->nik", np.linalg.inv(rec[0]), rec)
