@@ -78,6 +78,7 @@ def main():
         ("Point cloud of a 1920x1080 depth map (numpy)", ["bench/pointcloud.py"]),
         ("Photo import into Blender vs PLY + Blender's PLY importer", ["bench/import_vs_ply.py", "--repeat", "5"]),
         ("Eevee preview render per frame at 832x480", ["bench/preview_render.py", "--size", "832x480"]),
+        ("Scene fixes (scale, focal, depth edge) on a 1280x704 shot", ["bench/scene_fixes.py", "--size", "1280x704"]),
         (
             "Noise shaping overhead at real latent sizes",
             [

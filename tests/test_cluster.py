@@ -204,10 +204,10 @@ def test_worker_process_killed_at_every_attempt_fails_after_the_limit(served, tm
 
 def test_worker_node_killed_mid_job_runs_again_elsewhere(served, cluster, tmp_path):
     c = served.server.client
-    jobs = [c.submit(bundle_zip(tmp_path, f"nk{i}", steps=200, seed=20 + i)) for i in range(2)]
-    running = [
-        wait_for_job(c, j["id"], ("running",), cond=lambda j: (j["progress"].get("step") or 0) >= 1) for j in jobs
-    ]
+    # Big enough (several seconds a job here) that both are seen running at once: waited for one after the
+    # other, the second could finish while the first was still starting.
+    jobs = [c.submit(bundle_zip(tmp_path, f"nk{i}", steps=200, seed=20 + i, w=128, h=128)) for i in range(2)]
+    running = all_running(c, [j["id"] for j in jobs])
     victim = next(r for r in running if r["worker"]["node"] != cluster.head_ip)  # the head is the cluster
     other = next(r for r in running if r["id"] != victim["id"])
     t = time.time()
@@ -221,6 +221,19 @@ def test_worker_node_killed_mid_job_runs_again_elsewhere(served, cluster, tmp_pa
     other = wait_for_job(c, other["id"], timeout=180)
     assert other["state"] == "done" and other["attempts"] == 1  # the other job never noticed
     assert probe_mp4_of(c, victim["id"], tmp_path) == 5
+
+
+def all_running(client, ids, timeout=120):
+    """The jobs, once all of them are running at the same time (each past its first step)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        jobs = [client.job(i) for i in ids]
+        if all(j["state"] == "running" and (j["progress"].get("step") or 0) >= 1 for j in jobs):
+            return jobs
+        ended = [j for j in jobs if j["state"] in ("done", "failed", "cancelled")]
+        assert not ended, f"a job ended before all were running together: {ended}"
+        time.sleep(0.05)
+    raise AssertionError(f"jobs {ids} not all running within {timeout} s: {[client.job(i) for i in ids]}")
 
 
 def probe_mp4_of(client, job_id, tmp_path):
