@@ -156,3 +156,15 @@ def test_a_rigged_camera_is_scaled_where_it_can_be_and_the_rest_is_named(rep):
     assert "Not rescaled" in rig["note"] and "constraint 'Track To'" in rig["note"] and "parent 'Crane'" in rig["note"]
     assert any("Not rescaled" in line for line in rig["panel"])
     assert rig["depth_scale"] == pytest.approx(2.0 * S)
+
+
+def test_reimporting_the_photo_keeps_the_zoom_and_the_first_frame(rep):
+    ri = rep["reimport"]
+    assert ri["result"] == ["FINISHED"] and ri["error"] is None, ri
+    assert ri["K"]["fx"] == pytest.approx(0.8 * rep["f_old"], rel=1e-4)  # the new import's focal, not the applied one
+    before, after = ri["keys_before"], ri["keys_after"]
+    assert len(after) == len(before) == 2
+    # The zoom starts at the new photo's lens and keeps its factor: the first frame is the photo again.
+    assert after[0] == pytest.approx(ri["photo_lens"], rel=1e-5)
+    assert after[-1] / after[0] == pytest.approx(before[-1] / before[0], rel=1e-5)
+    assert ri["first_frame"] is None, ri["first_frame"]
