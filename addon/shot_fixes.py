@@ -131,6 +131,14 @@ def _owners(cam, holder) -> list:
     return [cam] if holder == cam else [cam, holder]
 
 
+def _animated(ob) -> bool:
+    """Whether anything may move ob over time: keys, drivers, NLA strips or a constraint."""
+    ad = ob.animation_data
+    if ad is not None and (ad.action is not None or len(ad.drivers) or any(t.strips for t in ad.nla_tracks)):
+        return True
+    return any(c.enabled for c in ob.constraints)
+
+
 def _not_scaled(cam, holder) -> list[str]:
     """What moves the camera that a scale cannot reach: the artist is told."""
     out = []
@@ -139,8 +147,12 @@ def _not_scaled(cam, holder) -> list[str]:
             out.append(f"constraint {c.name!r}")
     ob = cam
     while ob.parent is not None:
+        # A parent that stands still needs no scaling (the camera's own keys carry the move about its start): naming
+        # it would have the artist scale it by hand and move the camera off the photo.
+        by_part = ob.parent_type != "OBJECT"  # a bone or vertex parent: its motion cannot be told from here
         ob = ob.parent
-        out.append(f"parent {ob.name!r}")
+        if by_part or _animated(ob):
+            out.append(f"parent {ob.name!r}")
     for who in _owners(cam, holder):
         ad = who.animation_data
         if ad is not None and ad.drivers and any(d.data_path in ("location", "delta_location") for d in ad.drivers):

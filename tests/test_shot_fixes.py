@@ -153,8 +153,11 @@ def test_a_rigged_camera_is_scaled_where_it_can_be_and_the_rest_is_named(rep):
     assert rig["holder"].startswith("RealCam move")
     np.testing.assert_allclose(rig["offset_after"], np.multiply(rig["offset_before"], 2.0), rtol=1e-5)
     assert _dist(rig["offset_before"]) > 0.05
-    assert "Not rescaled" in rig["note"] and "constraint 'Track To'" in rig["note"] and "parent 'Crane'" in rig["note"]
+    assert "Not rescaled" in rig["note"] and "constraint 'Track To'" in rig["note"]
+    assert "Crane" not in rig["note"]  # a parent that stands still needs no scaling: it is not named
     assert any("Not rescaled" in line for line in rig["panel"])
+    assert rig["apply_moving_crane"]["result"] == ["FINISHED"]
+    assert "parent 'Crane'" in rig["note_moving_crane"]  # a moving one is
     assert rig["depth_scale"] == pytest.approx(2.0 * S)
 
 

@@ -251,8 +251,15 @@ shot().realcam.scale_factor = 2.0
 rig["apply"] = button(bpy.ops.realcam.apply_scale, source="FACTOR")
 rig["offset_after"] = empty_offset()
 rig["note"] = shot().realcam.fix_note
-rig["panel"] = harness.panel_lines(pkg, shot())
 rig["depth_scale"] = shot().realcam.depth_scale
+# The crane standing still needed nothing; once it moves (keyed), the scale cannot reach it and says so.
+crane.keyframe_insert("location", frame=shot().frame_start)
+crane.location.x += 0.5
+crane.keyframe_insert("location", frame=shot().frame_end)
+shot().realcam.scale_factor = 0.5
+rig["apply_moving_crane"] = button(bpy.ops.realcam.apply_scale, source="FACTOR")
+rig["note_moving_crane"] = shot().realcam.fix_note
+rig["panel"] = harness.panel_lines(pkg, shot())
 report["rig"] = rig
 
 
