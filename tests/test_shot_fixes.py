@@ -54,6 +54,9 @@ def test_bad_input_is_refused_with_what_to_do_and_nothing_changes(rep):
     assert "real distance 0" in bad["zero_distance"]["error"]
     assert "not a positive number" in bad["zero_factor"]["error"]
     assert "focal length 0 px is not a length" in bad["zero_focal"]["error"]
+    assert (
+        "below Blender's 1 mm" in bad["lens_under_1mm"]["error"] and "at least 4 px" in bad["lens_under_1mm"]["error"]
+    )
     assert "scene folder" in bad["folder_moved"]["error"] and "missing" in bad["folder_moved"]["error"]
     assert "scene folder" in bad["folder_moved_focal"]["error"]
     assert "no photo mesh" in bad["no_mesh"]["error"]

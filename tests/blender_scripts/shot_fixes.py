@@ -10,6 +10,7 @@ Usage: python shot_fixes.py ZIP SAMPLES_DIR OUT_JSON WORK_DIR
 """
 
 import json
+import math
 import os
 import shutil
 import sys
@@ -153,6 +154,8 @@ shot().realcam.scale_factor = 0.0
 bad["zero_factor"] = button(bpy.ops.realcam.apply_scale, source="FACTOR")
 shot().realcam.focal_input = 0.0
 bad["zero_focal"] = button(bpy.ops.realcam.apply_focal)
+shot().realcam.focal_input = 0.5 * W / math.tan(math.radians(87.0))  # 174 degrees across: a lens under 1 mm
+bad["lens_under_1mm"] = button(bpy.ops.realcam.apply_focal)
 moved = scene_folder + "-moved"
 os.rename(scene_folder, moved)
 shot().realcam.scale_factor = 2.0
