@@ -174,3 +174,6 @@ def test_reimporting_the_photo_keeps_the_zoom_and_the_first_frame(rep):
     assert after[0] == pytest.approx(ri["photo_lens"], rel=1e-5)
     assert after[-1] / after[0] == pytest.approx(before[-1] / before[0], rel=1e-5)
     assert ri["first_frame"] is None, ri["first_frame"]
+    # Points A and B were picked on the old mesh: they are asked for again, not used on the new one.
+    assert ri["points_before"] == [True, True] and ri["points_after"] == [False, False]
+    assert any("then set A and B" in line for line in ri["panel"])

@@ -273,7 +273,7 @@ def lens_keys():
 
 # The photo imported again into the shot (replace), at another focal: the shot's camera keeps its zoom, which must
 # now start at the new photo's lens (else Preview and Generate refuse the first frame) and keep its factor.
-reimport = {"keys_before": lens_keys()}
+reimport = {"keys_before": lens_keys(), "points_before": [shot().realcam.scale_a_set, shot().realcam.scale_b_set]}
 res, err = harness.run_op(
     bpy.ops.realcam.import_photo,
     filepath=os.path.join(samples, "room.jpg"),
@@ -283,6 +283,8 @@ res, err = harness.run_op(
 )
 reimport["result"], reimport["error"] = sorted(res), err
 reimport["keys_after"] = lens_keys()
+reimport["points_after"] = [shot().realcam.scale_a_set, shot().realcam.scale_b_set]
+reimport["panel"] = harness.panel_lines(pkg, shot())
 reimport["K"] = photo_scene.photo_intrinsics(shot().realcam).__dict__
 reimport["photo_lens"] = flows._photo_lens(shot(), photo_scene.photo_intrinsics(shot().realcam))
 reimport.update(bundle("reimported"))
