@@ -17,7 +17,7 @@ import numpy as np
 from mathutils import Matrix
 
 from . import shots
-from .compat import material_node_tree
+from .compat import fcurve_collection, material_node_tree
 from .realcam_core.camera import (
     REFERENCE_C2W_BLENDER_WORLD,
     Intrinsics,
@@ -213,6 +213,7 @@ def build_shot(source: dict, folder: str, rgb, depth, K: Intrinsics, frames: int
         cam_ob.data.clip_start = max(0.001, near * 0.05) / mpu
         cam_ob.data.clip_end = max(far * 20.0, 100.0) / mpu
         apply_intrinsics(cam_ob.data, shot, K)
+        _lens_keys_start_at(cam_ob.data, shot.frame_start, cam_ob.data.lens)
         if replace is None:
             shot.frame_end = shot.frame_start + frames - 1
         else:
@@ -229,8 +230,27 @@ def build_shot(source: dict, folder: str, rgb, depth, K: Intrinsics, frames: int
     rc.scene_folder = folder
     rc.photo = photo_name
     rc.photo_focal_px = 0.0  # the new photo comes with its own intrinsics
+    rc.scale_a_set = rc.scale_b_set = False  # calibration points were picked on the old mesh: not on this one
     rc.median_depth = float(np.median(valid))
     return shot
+
+
+def _lens_keys_start_at(cam_data, frame: int, lens: float) -> None:
+    """Scale the lens keys (a zoom) so they give `lens` at the first frame: a shot's camera that keeps its zoom
+    through a re-import must still see the new photo there (else Preview and Generate refuse the first frame),
+    and the zoom keeps its factor."""
+    for fc in fcurve_collection(cam_data) or ():
+        if fc.data_path != "lens":
+            continue
+        at_start = fc.evaluate(frame)
+        if at_start <= 0.0:
+            return
+        r = lens / at_start
+        for k in fc.keyframe_points:
+            k.co[1] *= r
+            k.handle_left[1] *= r
+            k.handle_right[1] *= r
+        fc.update()
 
 
 def _remove_object(ob) -> None:

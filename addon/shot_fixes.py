@@ -17,6 +17,7 @@ intrinsics for the first-frame check (the shot's `photo_focal_px`).
 
 from __future__ import annotations
 
+import math
 import os
 
 import bpy
@@ -29,6 +30,7 @@ from .realcam_core.calibration import CalibrationError, check_scale, refocused, 
 from .realcam_core.camera import blender_from_intrinsics
 from .tasks import RUNNER
 
+MIN_LENS_MM = 1.0  # Blender's smallest focal length (Camera.lens hard minimum)
 ON_MESH = 0.05  # a picked point farther than this (of its distance to the camera) from any vertex is not on the photo
 
 
@@ -131,6 +133,14 @@ def _owners(cam, holder) -> list:
     return [cam] if holder == cam else [cam, holder]
 
 
+def _animated(ob) -> bool:
+    """Whether anything may move ob over time: keys, drivers, NLA strips or a constraint."""
+    ad = ob.animation_data
+    if ad is not None and (ad.action is not None or len(ad.drivers) or any(t.strips for t in ad.nla_tracks)):
+        return True
+    return any(c.enabled for c in ob.constraints)
+
+
 def _not_scaled(cam, holder) -> list[str]:
     """What moves the camera that a scale cannot reach: the artist is told."""
     out = []
@@ -139,8 +149,12 @@ def _not_scaled(cam, holder) -> list[str]:
             out.append(f"constraint {c.name!r}")
     ob = cam
     while ob.parent is not None:
+        # A parent that stands still needs no scaling (the camera's own keys carry the move about its start): naming
+        # it would have the artist scale it by hand and move the camera off the photo.
+        by_part = ob.parent_type != "OBJECT"  # a bone or vertex parent: its motion cannot be told from here
         ob = ob.parent
-        out.append(f"parent {ob.name!r}")
+        if by_part or _animated(ob):
+            out.append(f"parent {ob.name!r}")
     for who in _owners(cam, holder):
         ad = who.animation_data
         if ad is not None and ad.drivers and any(d.data_path in ("location", "delta_location") for d in ad.drivers):
@@ -225,10 +239,20 @@ def apply_focal(shot, fx: float) -> dict:
     except CalibrationError as e:
         raise FixError(str(e)) from None
     imported = photo_scene.photo_intrinsics(rc, imported=True)
+    cam = shot.camera
+    if cam is not None and cam.type == "CAMERA":
+        # Blender's lens stops at 1 mm: a wider focal would be clamped, and the first frame would no longer be
+        # the photo (Preview and Generate refuse it). Refused here, before anything changes.
+        data = cam.data
+        lens = blender_from_intrinsics(new, "AUTO", data.sensor_width or 36.0, data.sensor_height or 24.0).lens
+        if lens < MIN_LENS_MM:
+            raise FixError(
+                f"focal {fx:g} px needs a {lens:.2f} mm lens on {cam.name!r}, below Blender's {MIN_LENS_MM:g} mm: "
+                f"type a focal of at least {math.ceil(fx * MIN_LENS_MM / lens):.0f} px"
+            )
     _rebuild(shot, lambda verts: refocused(verts, old, new))
     r = new.fx / old.fx
     keys, notes = 0, []
-    cam = shot.camera
     if cam is not None and cam.type == "CAMERA":
         photo_scene.apply_intrinsics(cam.data, shot, new)
         keys = _scale_fcurves(cam.data, "lens", r, None)  # a zoom keeps its factor

@@ -1,9 +1,9 @@
 """A shot's takes: what each was made with, loading its settings back, and deleting one.
 
 A take is an entry of the shot's take list (its settings as JSON), a movie
-strip of that name in the edit, and a folder (video, result, bundle). Deleting
-removes exactly those three; the operator asks the artist first, since files
-removed from disk do not come back with undo.
+strip of that name in the edit, and a folder (video, result, bundle), and its
+ghost camera once made (drift.py). Deleting removes exactly those; the operator
+asks the artist first, since files removed from disk do not come back with undo.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+
+import bpy
 
 from . import paths, sequencer, shots
 from .compat import strips
@@ -91,6 +93,13 @@ def delete(shot, index: int) -> dict:
     if where and os.path.isdir(where) and any(os.path.exists(os.path.join(where, m)) for m in TAKE_MARKERS):
         shutil.rmtree(where)
         deleted = where
+    # Its ghost camera (drift.place_ghost) shows the drift of a take that is gone: it goes with the take.
+    ghosts = [ob for ob in shot.objects if ob.get("realcam_kind") == "ghost" and ob.get("realcam_take") == name]
+    for ob in ghosts:
+        data = ob.data
+        bpy.data.objects.remove(ob)
+        if data is not None and data.users == 0:
+            bpy.data.cameras.remove(data)
     rc.takes.remove(index)
     rc.takes_index = min(rc.takes_index, len(rc.takes) - 1) if len(rc.takes) else 0
-    return {"name": name, "strips": removed, "folder": deleted}
+    return {"name": name, "strips": removed, "folder": deleted, "ghosts": len(ghosts)}

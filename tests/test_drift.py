@@ -59,3 +59,7 @@ def test_compare_strips_and_ghost_camera(addon_zip, tmp_path, blender_python):
         assert g["gaps"][k] < 1e-4 and g["angles"][k] < 0.01, (k, g)
     assert g["angles"]["2"] < 1.0, g  # interpolated the short way (quaternion keys)
     assert rep["no_scores"]["error"] and "Measure camera accuracy" in rep["no_scores"]["error"]
+    # A deleted take leaves no ghost of itself behind (nor its camera data), and no comparison on its strip.
+    gone = rep["delete"]
+    assert gone["result"] == ["FINISHED"] and gone["ghosts"] == [] and not gone["ghost_data_left"], gone
+    assert not any(k in ("take", "compare") for _, k, _ in gone["strips"]), gone

@@ -1,6 +1,8 @@
 """The stages and lines the artist sees (realcam_core.progress) and the next step an error names
 (realcam_core.advice): pure mapping, no Blender."""
 
+import json
+
 import pytest
 from helpers import free_port
 
@@ -78,6 +80,17 @@ def test_a_stage_a_newer_backend_adds_is_shown_by_its_name():
     # Malformed numbers from a backend are ignored, not raised.
     odd = {"state": "running", "progress": {"stage": "denoise", "step": "x", "total": None, "eta_s": "soon"}}
     assert progress.describe(*progress.from_job(odd)).text == "Generating"
+    # Infinity and NaN (Python's json reads both) and booleans are not numbers of steps or seconds either.
+    odd = json.loads(
+        '{"state": "running", "progress": {"stage": "denoise", "step": Infinity, "total": 30, "eta_s": Infinity}}'
+    )
+    assert progress.describe(*progress.from_job(odd)).text == "Generating: starting 30 steps"
+    odd["progress"].update(step=float("nan"), total=float("inf"), eta_s=float("nan"))
+    assert progress.describe(*progress.from_job(odd)).text == "Generating"
+    assert progress.eta_text(float("inf")) == progress.eta_text(float("nan")) == ""
+    assert progress.describe("generate", 3, 30, float("inf")).text == "Generating: step 3 of 30"
+    assert progress.from_job({"state": "queued", "position": True})[4] == ""
+    assert progress.from_job({"state": "running", "progress": {"stage": ["denoise"]}})[0].startswith("backend:")
 
 
 def test_uploads_and_tasks_that_are_not_stages():

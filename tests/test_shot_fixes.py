@@ -54,6 +54,9 @@ def test_bad_input_is_refused_with_what_to_do_and_nothing_changes(rep):
     assert "real distance 0" in bad["zero_distance"]["error"]
     assert "not a positive number" in bad["zero_factor"]["error"]
     assert "focal length 0 px is not a length" in bad["zero_focal"]["error"]
+    assert (
+        "below Blender's 1 mm" in bad["lens_under_1mm"]["error"] and "at least 4 px" in bad["lens_under_1mm"]["error"]
+    )
     assert "scene folder" in bad["folder_moved"]["error"] and "missing" in bad["folder_moved"]["error"]
     assert "scene folder" in bad["folder_moved_focal"]["error"]
     assert "no photo mesh" in bad["no_mesh"]["error"]
@@ -153,6 +156,24 @@ def test_a_rigged_camera_is_scaled_where_it_can_be_and_the_rest_is_named(rep):
     assert rig["holder"].startswith("RealCam move")
     np.testing.assert_allclose(rig["offset_after"], np.multiply(rig["offset_before"], 2.0), rtol=1e-5)
     assert _dist(rig["offset_before"]) > 0.05
-    assert "Not rescaled" in rig["note"] and "constraint 'Track To'" in rig["note"] and "parent 'Crane'" in rig["note"]
+    assert "Not rescaled" in rig["note"] and "constraint 'Track To'" in rig["note"]
+    assert "Crane" not in rig["note"]  # a parent that stands still needs no scaling: it is not named
     assert any("Not rescaled" in line for line in rig["panel"])
+    assert rig["apply_moving_crane"]["result"] == ["FINISHED"]
+    assert "parent 'Crane'" in rig["note_moving_crane"]  # a moving one is
     assert rig["depth_scale"] == pytest.approx(2.0 * S)
+
+
+def test_reimporting_the_photo_keeps_the_zoom_and_the_first_frame(rep):
+    ri = rep["reimport"]
+    assert ri["result"] == ["FINISHED"] and ri["error"] is None, ri
+    assert ri["K"]["fx"] == pytest.approx(0.8 * rep["f_old"], rel=1e-4)  # the new import's focal, not the applied one
+    before, after = ri["keys_before"], ri["keys_after"]
+    assert len(after) == len(before) == 2
+    # The zoom starts at the new photo's lens and keeps its factor: the first frame is the photo again.
+    assert after[0] == pytest.approx(ri["photo_lens"], rel=1e-5)
+    assert after[-1] / after[0] == pytest.approx(before[-1] / before[0], rel=1e-5)
+    assert ri["first_frame"] is None, ri["first_frame"]
+    # Points A and B were picked on the old mesh: they are asked for again, not used on the new one.
+    assert ri["points_before"] == [True, True] and ri["points_after"] == [False, False]
+    assert any("then set A and B" in line for line in ri["panel"])

@@ -10,6 +10,7 @@ add-on does not know (a newer backend) is shown by its own name, never hidden.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 # Stage keys, in the order an operation goes through them.
@@ -83,7 +84,7 @@ class Shown:
 
 def eta_text(seconds) -> str:
     """'about 40 s left', 'about 3 min left', 'about 1 h 05 min left'; '' when unknown."""
-    if seconds is None or seconds < 0:
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:  # inf or NaN from a backend: not known
         return ""
     s = round(float(seconds))
     if s < 90:
@@ -131,19 +132,26 @@ def from_job(job: dict) -> tuple[str, int, int, object, str]:
     prog = job.get("progress") if isinstance(job.get("progress"), dict) else {}
     if state == "queued":
         position = job.get("position")
-        detail = f"position {position + 1}" if isinstance(position, int) and position >= 0 else ""
+        known = isinstance(position, int) and not isinstance(position, bool) and position >= 0
+        detail = f"position {position + 1}" if known else ""
         if job.get("note"):
             detail += (", " if detail else "") + "it runs again from the start (the backend stopped during it)"
         return QUEUED, 0, 0, None, detail
-    raw = prog.get("stage") or ("starting" if state == "running" else str(state or ""))
-    key, detail = BACKEND_STAGES.get(raw, (UNKNOWN_PREFIX + str(raw), ""))
+    raw = str(prog.get("stage") or ("starting" if state == "running" else state or ""))  # a list is no key
+    key, detail = BACKEND_STAGES.get(raw, (UNKNOWN_PREFIX + raw, ""))
     step, total = _int(prog.get("step")), _int(prog.get("total"))
-    eta = prog.get("eta_s") if isinstance(prog.get("eta_s"), (int, float)) else None
+    eta = prog.get("eta_s")
+    eta = float(eta) if _number(eta) and eta >= 0 else None
     return key, step, total, eta, detail
 
 
+def _number(v) -> bool:
+    """A finite number (JSON from a backend may carry Infinity or NaN, which Python's json reads)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _int(v) -> int:
-    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 else 0
+    return int(v) if _number(v) and v >= 0 else 0
 
 
 def megabytes(n_bytes: int) -> str:

@@ -157,4 +157,15 @@ if ghost is not None:
 item.settings = json.dumps({**settings, "camera_accuracy": None})
 r, e = harness.gui_op(bpy.ops.realcam.take_ghost)
 report["no_scores"] = {"result": sorted(r), "error": e}
+# Deleting the take takes its ghost with it (and the comparison made on its strip).
+harness.gui_op(bpy.ops.realcam.take_compare, mode="DIFFERENCE")
+ghost_data = bpy.data.objects[f"{name} ghost"].data.name
+r, e = harness.gui_op(bpy.ops.realcam.take_delete, confirm=True)
+report["delete"] = {
+    "result": sorted(r),
+    "error": e,
+    "ghosts": [ob.name for ob in bpy.data.objects if ob.get("realcam_kind") == "ghost"],
+    "ghost_data_left": ghost_data in bpy.data.cameras,
+    "strips": kinds(),
+}
 harness.dump(out_json, report)

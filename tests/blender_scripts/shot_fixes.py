@@ -4,12 +4,13 @@ Imports the sample photo with its true depth (no backend), keys a dolly and a
 zoom, renders the preview, writes a job bundle through the add-on's own writer,
 then: bad inputs (each refused, nothing changed), two points from the 3D cursor
 and a real distance -> Apply scale, undo/redo, a bundle again, Apply focal, a
-bundle again, save and reopen.
+bundle again, save and reopen, a rigged camera, the photo imported again into the shot.
 
 Usage: python shot_fixes.py ZIP SAMPLES_DIR OUT_JSON WORK_DIR
 """
 
 import json
+import math
 import os
 import shutil
 import sys
@@ -153,6 +154,8 @@ shot().realcam.scale_factor = 0.0
 bad["zero_factor"] = button(bpy.ops.realcam.apply_scale, source="FACTOR")
 shot().realcam.focal_input = 0.0
 bad["zero_focal"] = button(bpy.ops.realcam.apply_focal)
+shot().realcam.focal_input = 0.5 * W / math.tan(math.radians(87.0))  # 174 degrees across: a lens under 1 mm
+bad["lens_under_1mm"] = button(bpy.ops.realcam.apply_focal)
 moved = scene_folder + "-moved"
 os.rename(scene_folder, moved)
 shot().realcam.scale_factor = 2.0
@@ -251,8 +254,40 @@ shot().realcam.scale_factor = 2.0
 rig["apply"] = button(bpy.ops.realcam.apply_scale, source="FACTOR")
 rig["offset_after"] = empty_offset()
 rig["note"] = shot().realcam.fix_note
-rig["panel"] = harness.panel_lines(pkg, shot())
 rig["depth_scale"] = shot().realcam.depth_scale
+# The crane standing still needed nothing; once it moves (keyed), the scale cannot reach it and says so.
+crane.keyframe_insert("location", frame=shot().frame_start)
+crane.location.x += 0.5
+crane.keyframe_insert("location", frame=shot().frame_end)
+shot().realcam.scale_factor = 0.5
+rig["apply_moving_crane"] = button(bpy.ops.realcam.apply_scale, source="FACTOR")
+rig["note_moving_crane"] = shot().realcam.fix_note
+rig["panel"] = harness.panel_lines(pkg, shot())
 report["rig"] = rig
+
+
+def lens_keys():
+    fcs = harness.module(pkg, "compat").fcurve_collection(shot().camera.data) or ()
+    return [k.co[1] for fc in fcs if fc.data_path == "lens" for k in fc.keyframe_points]
+
+
+# The photo imported again into the shot (replace), at another focal: the shot's camera keeps its zoom, which must
+# now start at the new photo's lens (else Preview and Generate refuse the first frame) and keep its factor.
+reimport = {"keys_before": lens_keys(), "points_before": [shot().realcam.scale_a_set, shot().realcam.scale_b_set]}
+res, err = harness.run_op(
+    bpy.ops.realcam.import_photo,
+    filepath=os.path.join(samples, "room.jpg"),
+    depth_map=os.path.join(samples, "room_depth.png"),
+    focal_px=cam_info["fx"] * 0.8,
+    replace=True,
+)
+reimport["result"], reimport["error"] = sorted(res), err
+reimport["keys_after"] = lens_keys()
+reimport["points_after"] = [shot().realcam.scale_a_set, shot().realcam.scale_b_set]
+reimport["panel"] = harness.panel_lines(pkg, shot())
+reimport["K"] = photo_scene.photo_intrinsics(shot().realcam).__dict__
+reimport["photo_lens"] = flows._photo_lens(shot(), photo_scene.photo_intrinsics(shot().realcam))
+reimport.update(bundle("reimported"))
+report["reimport"] = reimport
 report["deprecations"] = harness.deprecations()
 harness.dump(out_json, report)
