@@ -230,6 +230,7 @@ def build_shot(source: dict, folder: str, rgb, depth, K: Intrinsics, frames: int
     rc.scene_folder = folder
     rc.photo = photo_name
     rc.photo_focal_px = 0.0  # the new photo comes with its own intrinsics
+    rc.focal_input = K.fx  # the panel's focal field starts at the photo's focal
     rc.scale_a_set = rc.scale_b_set = False  # calibration points were picked on the old mesh: not on this one
     rc.median_depth = float(np.median(valid))
     return shot

@@ -22,7 +22,7 @@ import os
 
 import bpy
 import numpy as np
-from bpy.props import EnumProperty
+from bpy.props import BoolProperty, EnumProperty
 from mathutils import Vector
 
 from . import compat, moves, paths, photo_scene, presets, shots
@@ -31,6 +31,7 @@ from .realcam_core.camera import blender_from_intrinsics
 from .tasks import RUNNER
 
 MIN_LENS_MM = 1.0  # Blender's smallest focal length (Camera.lens hard minimum)
+SAME_FOCAL_PX = 0.05  # a typed focal this close to the imported one means the imported one
 ON_MESH = 0.05  # a picked point farther than this (of its distance to the camera) from any vertex is not on the photo
 
 
@@ -234,11 +235,13 @@ def apply_focal(shot, fx: float) -> dict:
     _check_shot(shot)
     rc = shot.realcam
     old = photo_scene.photo_intrinsics(rc)
+    imported = photo_scene.photo_intrinsics(rc, imported=True)
+    if abs(fx - imported.fx) < SAME_FOCAL_PX:
+        fx = imported.fx  # the imported focal typed as the panel shows it (rounded): back to exactly it
     try:
         new = with_focal(old, fx)
     except CalibrationError as e:
         raise FixError(str(e)) from None
-    imported = photo_scene.photo_intrinsics(rc, imported=True)
     cam = shot.camera
     if cam is not None and cam.type == "CAMERA":
         # Blender's lens stops at 1 mm: a wider focal would be clamped, and the first frame would no longer be
@@ -264,6 +267,7 @@ def apply_focal(shot, fx: float) -> dict:
     for which in ("scale_a", "scale_b"):  # the picked points follow their pixels
         setattr(rc, which, Vector(refocused([getattr(rc, which)], old, new)[0].tolist()))
     rc.photo_focal_px = 0.0 if abs(new.fx - imported.fx) < 1e-6 * imported.fx else new.fx
+    rc.focal_input = new.fx  # the field shows the focal in use
     rc.fix_note = "; ".join(notes)
     shot.frame_set(shot.frame_current)
     shots.mark_edited(shot)
@@ -344,12 +348,22 @@ class REALCAM_OT_apply_focal(bpy.types.Operator):
     bl_label = "Apply Focal"
     bl_options = {"REGISTER", "UNDO"}
 
+    to_imported: BoolProperty(
+        name="Imported focal",
+        default=False,
+        options={"SKIP_SAVE"},
+        description="Go back to the focal the photo was imported with",
+    )
+
     def execute(self, context):
         shot = _shot_or_report(self, context)
         if shot is None:
             return {"CANCELLED"}
         try:
-            done = apply_focal(shot, shot.realcam.focal_input)
+            fx = shot.realcam.focal_input
+            if self.to_imported:
+                fx = photo_scene.photo_intrinsics(shot.realcam, imported=True).fx
+            done = apply_focal(shot, fx)
         except (FixError, OSError) as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
@@ -382,6 +396,8 @@ def draw(layout, shot) -> None:
     row = col.row(align=True)
     row.prop(rc, "focal_input")
     row.operator("realcam.apply_focal", text="Apply focal")
+    if rc.photo_focal_px > 0:
+        row.operator("realcam.apply_focal", text="Imported", icon="LOOP_BACK").to_imported = True
     if rc.fix_note:
         col.label(text=rc.fix_note, icon="ERROR")
 

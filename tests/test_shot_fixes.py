@@ -177,3 +177,18 @@ def test_reimporting_the_photo_keeps_the_zoom_and_the_first_frame(rep):
     # Points A and B were picked on the old mesh: they are asked for again, not used on the new one.
     assert ri["points_before"] == [True, True] and ri["points_after"] == [False, False]
     assert any("then set A and B" in line for line in ri["panel"])
+    assert ri["field"] == pytest.approx(ri["K"]["fx"], rel=1e-6)  # the focal field shows the new photo's focal
+
+
+def test_focal_field_starts_at_the_photo_and_imported_goes_back_to_it(rep):
+    imported = rep["imported_K"]["fx"]
+    assert rep["focal_field_at_import"] == pytest.approx(imported, rel=1e-6)
+    rv = rep["revert"]
+    assert any("Imported" in line and "realcam.apply_focal" in line for line in rv["panel_before"]), rv
+    assert rv["apply"]["result"] == ["FINISHED"], rv
+    assert rv["state"]["photo_focal_px"] == 0.0 and rv["K"]["fx"] == pytest.approx(imported, rel=1e-9)
+    assert rv["field"] == pytest.approx(imported, rel=1e-6)  # a float property: single precision
+    # the mesh is back where the import put it (at the calibrated scale): the pixel's vertex as before the focal
+    np.testing.assert_allclose(rv["state"]["vertex"], rep["after_scale"]["vertex"], rtol=1e-5, atol=1e-6)
+    assert not any("realcam.apply_focal Imported" in line for line in rv["panel_after"])  # nothing to go back to
+    assert rv["undone"]["photo_focal_px"] == pytest.approx(rep["f_new"], rel=1e-6)  # one undo step

@@ -46,6 +46,7 @@ res, err = harness.run_op(
 )
 assert err is None, err
 SHOT = bpy.context.scene.name
+report["focal_field_at_import"] = bpy.context.scene.realcam.focal_input
 PIXEL = (40, 30)  # (u, v): a pixel of the room's wall, well inside the frame
 INDEX = PIXEL[1] * W + PIXEL[0]
 
@@ -221,6 +222,18 @@ report["reopened_K"] = photo_scene.photo_intrinsics(shot().realcam).__dict__
 report["bundle_reopened"] = bundle("reopened")
 report["scene_folder_after"] = sorted(os.listdir(scene_folder))
 
+# Back to the imported focal with one click (the panel's "Imported" button), then undone again.
+bpy.ops.ed.undo_push(message="file reopened")  # headless Blender starts each opened file without an undo stack
+revert = {"panel_before": harness.panel_lines(pkg, shot())}
+revert["apply"] = button(bpy.ops.realcam.apply_focal, to_imported=True)
+revert["state"] = state("reverted")
+revert["K"] = photo_scene.photo_intrinsics(shot().realcam).__dict__
+revert["field"] = shot().realcam.focal_input
+revert["panel_after"] = harness.panel_lines(pkg, shot())
+bpy.ops.ed.undo()
+revert["undone"] = state("revert undone")
+report["revert"] = revert
+
 # A rigged camera (a parent, a Track To): the preset's keys sit on the "RealCam move" empty, which the scale
 # reaches; the rig it cannot reach is named in the operator's report and the panel.
 s = shot()
@@ -284,6 +297,7 @@ res, err = harness.run_op(
 reimport["result"], reimport["error"] = sorted(res), err
 reimport["keys_after"] = lens_keys()
 reimport["points_after"] = [shot().realcam.scale_a_set, shot().realcam.scale_b_set]
+reimport["field"] = shot().realcam.focal_input
 reimport["panel"] = harness.panel_lines(pkg, shot())
 reimport["K"] = photo_scene.photo_intrinsics(shot().realcam).__dict__
 reimport["photo_lens"] = flows._photo_lens(shot(), photo_scene.photo_intrinsics(shot().realcam))
