@@ -128,6 +128,8 @@ class Task:
                 item = self.gen.send(value)
         except StopIteration as stop:
             self.done, self.result = True, stop.value
+            if self.stage != "done":
+                self.message = ""  # a detail of the last stage, not of how the task ended
             self.stage = "done" if self.error is None else self.stage
             return
         except TaskCancelled:

@@ -41,7 +41,10 @@ def task_lines(t) -> list[tuple[str, str]]:
         return [("progress", _progress_text(t))]
     if t.error:
         return [("error", f"{t.name.capitalize()} stopped: {t.error}")]
-    return [("label", f"{t.name}: {t.stage}")]
+    name = t.name[:1].upper() + t.name[1:]
+    if t.stage == "done" and t.message:
+        return [("label", f"{name}: {t.message}")]  # what came of it ("<take> ghost: 4 keyed frames, ...")
+    return [("label", f"{name}: {t.stage}")]
 
 
 def what_the_model_makes(context, scene) -> list[str]:

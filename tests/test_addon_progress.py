@@ -74,7 +74,7 @@ def test_the_artist_reads_each_stage_in_order_and_errors_say_what_to_do(addon_zi
     )
     assert any(t == "progress: Stage 6 of 7: Decoding the video" for t in gen["panel"]), gen["panel"]
     assert any(t.startswith("progress: RealCam generate: Stage 5 of 7: Generating") for t in gen["status_bar"])
-    assert "label: generate: done" in gen["panel_after"]
+    assert "label: Generate: done" in gen["panel_after"]
 
     # Behind another job: queued with its position, then the same stages.
     q = rep["queued"]

@@ -50,6 +50,8 @@ def test_compare_strips_and_ghost_camera(addon_zip, tmp_path, blender_python):
     ghost_panel = "\n".join(rep["panel_ghost"])
     assert "Ghost take one ghost: 4 keyed frames" in ghost_panel, rep["panel_ghost"]
     assert "scaled to your move's reach" in ghost_panel, rep["panel_ghost"]
+    # and the task's own line says what came of it, not a bare "done"
+    assert any(ln.startswith("label: Ghost camera: take one ghost: 4 keyed frames") for ln in rep["panel_ghost"])
     g = rep["ghost"]
     assert g["count"] == 1, g  # made again: replaced, not doubled
     assert g["error"] is None and g["scaled_by"] == "requested track" and g["in_shot"], g
