@@ -198,7 +198,9 @@ class REALCAM_OT_cancel(bpy.types.Operator):
     bl_label = "Cancel"
 
     def execute(self, context):
-        active = RUNNER.active(context.scene.realcam.shot_id or "import")
+        scene = context.scene
+        keys = [scene.realcam.shot_id] if scene.realcam.shot_id else ["import", scene.name]  # as the panel follows
+        active = [t for k in keys for t in RUNNER.active(k)]
         for t in active:
             t.cancel()
         return {"FINISHED"} if active else {"CANCELLED"}
@@ -274,9 +276,15 @@ class REALCAM_OT_export_re10k(bpy.types.Operator, ExportHelper):
             frames, Ks, rel, _ = yield from flows.read_track(task, bpy.context, ref, photo_checks=False)
             sc = ref.scene
             name = os.path.splitext(os.path.basename(bpy.data.filepath))[0] or "blender"
-            re10k_io.export_file(
-                path, Ks, rel, sc.render.fps / sc.render.fps_base, f"blender:{name}:{sc.name}".replace(" ", "_")
-            )
+            try:
+                re10k_io.export_file(
+                    path, Ks, rel, sc.render.fps / sc.render.fps_base, f"blender:{name}:{sc.name}".replace(" ", "_")
+                )
+            except OSError as e:
+                raise flows.FlowError(
+                    f"could not write {path}: {e.strerror or e}: pick another file or folder in the export dialog"
+                ) from None
+            task.report("done", message=f"{len(frames)} cameras written to {path}")
 
         return _run(self, context, "export", getattr(ref, "id", scene.name), gen)
 

@@ -19,8 +19,14 @@ from .tasks import RUNNER
 
 
 def _task(context):
-    sid = context.scene.realcam.shot_id
-    return RUNNER.last(sid) if sid else RUNNER.last("import")
+    """The task the panel and status bar follow: the shot's; outside a shot the latest of the import and of a
+    task on the scene itself (RE10K export of any camera)."""
+    scene = context.scene
+    sid = scene.realcam.shot_id
+    if sid:
+        return RUNNER.last(sid)
+    found = [t for t in (RUNNER.last("import"), RUNNER.last(scene.name)) if t is not None]
+    return max(found, key=RUNNER.tasks.index) if found else None
 
 
 def _shown(t):
@@ -85,6 +91,7 @@ class REALCAM_PT_main(bpy.types.Panel):
         _draw_backend(layout)
         _draw_import(layout, rc, shots.is_shot(scene))
         if not shots.is_shot(scene):
+            _draw_task(layout, _task(context))  # an import, or an export of this scene's camera
             self._draw_shots(layout, context)
             return
         box = layout.box()
@@ -157,17 +164,7 @@ class REALCAM_PT_main(bpy.types.Panel):
         col.enabled = not busy
         col.operator("realcam.preview", icon="RENDER_ANIMATION")
         col.operator("realcam.generate", icon="SEQUENCE")
-        for kind, text in task_lines(task):
-            if kind == "progress":
-                shown = _shown(task)
-                layout.progress(factor=shown.fraction, type="BAR", text=text[:80])
-                if len(text) > 80:
-                    _wrapped(layout, text)
-                layout.operator("realcam.cancel", icon="CANCEL")
-            elif kind == "error":
-                _wrapped(layout, text, "ERROR")
-            else:
-                layout.label(text=text, icon="INFO")
+        _draw_task(layout, task)
         if rc.job_id and not busy:
             _wrapped(layout, f"A take's job ({rc.job_id[:8]}) is recorded: it is picked up when the file is opened")
         edit = rc.edit_scene
@@ -185,6 +182,21 @@ class REALCAM_PT_main(bpy.types.Panel):
                 box.operator("realcam.show_shot", text=s.name, icon="SCENE_DATA").scene = s.name
         if context.scene.realcam.is_edit:
             _draw_take_scores(layout, context.scene)
+
+
+def _draw_task(layout, task) -> None:
+    """A task's progress bar and Cancel while it runs; how it ended after."""
+    for kind, text in task_lines(task):
+        if kind == "progress":
+            shown = _shown(task)
+            layout.progress(factor=shown.fraction, type="BAR", text=text[:80])
+            if len(text) > 80:
+                _wrapped(layout, text)
+            layout.operator("realcam.cancel", icon="CANCEL")
+        elif kind == "error":
+            _wrapped(layout, text, "ERROR")
+        else:
+            layout.label(text=text, icon="INFO")
 
 
 def _draw_backend(layout) -> None:

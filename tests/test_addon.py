@@ -423,6 +423,13 @@ def test_a_studio_file_two_shots_units_rig_stale_preview_and_a_moved_project(add
     assert not os.path.exists(tmp_path / "project")
     for key in ("objects", "strips", "constraints", "layout_cam_1050", "camera", "frames", "resolution"):
         assert rep["studio_moved"][key] == rep["studio_before"][key], key
+    # Exporting the layout camera from the studio's own scene: the panel there shows how it ended.
+    ex = rep["studio_export"]
+    assert ex["ok"] is None and any(
+        ln.startswith("label: Export: 100 cameras written to ") and ln.endswith("studio.txt") for ln in ex["panel_ok"]
+    ), ex
+    stopped = " ".join(ln[len("label: ") :] for ln in ex["panel_bad"] if ln.startswith("label: "))
+    assert "Export stopped: could not write" in stopped and "pick another file or folder" in stopped, ex
 
 
 def test_refusals_are_clear_and_lose_nothing(addon_zip, tiny_models, tmp_path, blender_python):

@@ -440,4 +440,12 @@ resolved["new_take"] = last_take(A)["folder"]
 report["moved"] = resolved
 report["moved_to"] = moved
 report["studio_moved"] = studio_state()
+# The layout camera exported from the studio's own scene (not a shot): the panel there says how it went.
+st = in_shot("Studio")
+export = {"ok": harness.run_op(bpy.ops.realcam.export_re10k, filepath=os.path.join(work, "studio.txt"))[1]}
+export["panel_ok"] = harness.panel_lines(pkg, st)
+bad = os.path.join(work, "studio.txt", "x.txt")  # a file where a folder should be
+export["bad"] = harness.run_op(bpy.ops.realcam.export_re10k, filepath=bad)[1]
+export["panel_bad"] = harness.panel_lines(pkg, st)
+report["studio_export"] = export
 harness.dump(out_json, report)
