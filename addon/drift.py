@@ -144,7 +144,7 @@ def place_ghost(shot, item, rel, first_matrix_world):
     rel: the shot camera's relative track over the take's frames (camera_track.read_track);
     first_matrix_world: that camera's matrix_world at the take's first frame."""
     s = json.loads(item.settings) if item.settings else {}
-    acc = s.get("camera_accuracy")
+    acc = in_shot_metres(s.get("camera_accuracy"), s.get("depth_scale"), shot.realcam.depth_scale)
     frames = s.get("frames") or [shot.frame_start, shot.frame_end]
     cam = camera_track.check_camera(shot)
     g = ghost_track(acc, rel, first_matrix_world, shots.metres_per_unit(shot))
@@ -181,6 +181,16 @@ def place_ghost(shot, item, rel, first_matrix_world):
         if isinstance(acc.get(k), (int, float)):
             ob[k] = float(acc[k])
     return ob, g
+
+
+def in_shot_metres(accuracy, take_scale, shot_scale: float):
+    """The take's accuracy with its metric scale in the shot's metres now: a scale calibration applied after the
+    take was made (the shot's depth_scale then and now) scales the scene, so the ghost's metres with it."""
+    if not isinstance(accuracy, dict) or not isinstance(accuracy.get("metric_scale"), (int, float)):
+        return accuracy
+    if not isinstance(take_scale, (int, float)) or take_scale <= 0 or abs(shot_scale / take_scale - 1.0) < 1e-9:
+        return accuracy  # made before takes recorded the scale, or the same scale
+    return {**accuracy, "metric_scale": accuracy["metric_scale"] * shot_scale / take_scale}
 
 
 def ghost_name(item) -> str:

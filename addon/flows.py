@@ -427,7 +427,14 @@ def _submit_and_follow(task, context, ref, name, scene_folder, preview_folder, f
         "camera": scene.camera.name,
         "blend": os.path.basename(bpy.data.filepath) or "(unsaved)",
     }
-    meta = {**settings.to_dict(), "frames": [frames[0], frames[-1]], "model_label": model_label}
+    # depth_scale: the shot's scale calibration when the take was made, so its metric results (the ghost camera)
+    # can be put into the shot's metres after a later calibration.
+    meta = {
+        **settings.to_dict(),
+        "frames": [frames[0], frames[-1]],
+        "model_label": model_label,
+        "depth_scale": scene.realcam.depth_scale,
+    }
     try:
         task.report(progress.UPLOAD, message=f"packing the camera and {len(frames)} preview frames")
         archive = yield Background(

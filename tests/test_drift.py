@@ -60,6 +60,12 @@ def test_compare_strips_and_ghost_camera(addon_zip, tmp_path, blender_python):
     for k in ("0", "1", "3", "4"):
         assert g["gaps"][k] < 1e-4 and g["angles"][k] < 0.01, (k, g)
     assert g["angles"]["2"] < 1.0, g  # interpolated the short way (quaternion keys)
+    # A metric take made before a x2 scale calibration: the ghost follows the shot's metres now.
+    cal = rep["calibrated"]
+    assert cal["result"] == cal["ghost"] == ["FINISHED"] and cal["depth_scale"] == 2.0, cal
+    assert cal["scaled_by"] == "metric" and cal["end_offset"] > 1.5, cal  # the dolly is 0.8 m before, 1.6 m after
+    for k in ("0", "1", "3", "4"):
+        assert cal["gaps"][k] < 1e-4 and cal["angles"][k] < 0.01, (k, cal)
     assert rep["no_scores"]["error"] and "Measure camera accuracy" in rep["no_scores"]["error"]
     # A deleted take leaves no ghost of itself behind (nor its camera data), and no comparison on its strip.
     gone = rep["delete"]

@@ -135,7 +135,10 @@ r, e = harness.gui_op(bpy.ops.realcam.take_ghost)
 report["ghost"] = {"result": sorted(r), "error": e}
 report["ghost"]["count"] = sum(ob.get("realcam_kind") == "ghost" for ob in bpy.data.objects)
 ghost = bpy.data.objects.get(f"{name} ghost")
-if ghost is not None:
+
+
+def ghost_gaps(ghost):
+    """Per take frame: the ghost's distance (Blender units) and angle (degrees) from the artist's camera."""
     gaps, angles = {}, {}
     for k in range(FRAMES):
         shot.frame_set(frames[k])
@@ -145,6 +148,11 @@ if ghost is not None:
         gaps[k] = float(np.linalg.norm(a[:3, 3] - b[:3, 3]))
         ra, rb = a[:3, :3] / np.linalg.norm(a[:3, :3], axis=0), b[:3, :3] / np.linalg.norm(b[:3, :3], axis=0)
         angles[k] = float(np.degrees(np.arccos(np.clip((np.trace(ra.T @ rb) - 1) / 2, -1, 1))))
+    return gaps, angles
+
+
+if ghost is not None:
+    gaps, angles = ghost_gaps(ghost)
     report["ghost"].update(
         gaps=gaps,
         angles=angles,
@@ -153,6 +161,22 @@ if ghost is not None:
         in_shot=ghost.name in shot.objects,
         lens=[ghost.data.lens, cam.data.lens],
     )
+# A metric take (the eval knew the scale) made before the shot's scale was calibrated x2: its ghost is put into
+# the shot's metres now, so it still lies on the (now twice as long) move.
+metric = {**settings, "depth_scale": 1.0, "camera_accuracy": {**acc, "metric_scale": 1.0 / 3.7}}
+item.settings = json.dumps(metric)
+shot.realcam.scale_factor = 2.0
+r, e = harness.gui_op(bpy.ops.realcam.apply_scale, source="FACTOR")
+report["calibrated"] = {"result": sorted(r), "error": e, "depth_scale": shot.realcam.depth_scale}
+r, e = harness.gui_op(bpy.ops.realcam.take_ghost)
+ghost = bpy.data.objects[f"{name} ghost"]
+gaps, angles = ghost_gaps(ghost)
+report["calibrated"].update(
+    ghost=sorted(r), error_ghost=e, scaled_by=ghost.get("realcam_scaled_by"), gaps=gaps, angles=angles
+)
+report["calibrated"]["end_offset"] = float(
+    np.linalg.norm(np.array(camera_track.evaluated_matrix(shot, cam, frames[-1]).translation) - np.array(start_loc))
+)
 # A take without scores says so.
 item.settings = json.dumps({**settings, "camera_accuracy": None})
 r, e = harness.gui_op(bpy.ops.realcam.take_ghost)
