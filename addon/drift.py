@@ -151,10 +151,7 @@ def place_ghost(shot, item, rel, first_matrix_world):
     name = ghost_name(item)
     old = bpy.data.objects.get(name)
     if old is not None:
-        data = old.data
-        bpy.data.objects.remove(old)
-        if data is not None and data.users == 0:
-            bpy.data.cameras.remove(data)
+        remove_ghost(old)
     data = cam.data.copy()  # the same lens, so the ghost's frustum compares with the artist's
     data.animation_data_clear()
     ob = bpy.data.objects.new(name, data)
@@ -191,6 +188,14 @@ def in_shot_metres(accuracy, take_scale, shot_scale: float):
     if not isinstance(take_scale, (int, float)) or take_scale <= 0 or abs(shot_scale / take_scale - 1.0) < 1e-9:
         return accuracy  # made before takes recorded the scale, or the same scale
     return {**accuracy, "metric_scale": accuracy["metric_scale"] * shot_scale / take_scale}
+
+
+def remove_ghost(ob) -> None:
+    """A ghost camera object, and its camera data when nothing else uses it."""
+    data = ob.data
+    bpy.data.objects.remove(ob)
+    if data is not None and data.users == 0:
+        bpy.data.cameras.remove(data)
 
 
 def ghost_name(item) -> str:

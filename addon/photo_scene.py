@@ -236,22 +236,31 @@ def build_shot(source: dict, folder: str, rgb, depth, K: Intrinsics, frames: int
     return shot
 
 
+def scale_keys(owner, path: str, s: float, frame: float | None = None) -> int:
+    """Scale owner's F-curves at `path` (keys and handles) about their value at `frame` (None: about 0); the number
+    of keys changed."""
+    n = 0
+    for fc in fcurve_collection(owner) or ():
+        if fc.data_path != path:
+            continue
+        pivot = fc.evaluate(frame) if frame is not None else 0.0
+        for k in fc.keyframe_points:
+            k.co[1] = pivot + (k.co[1] - pivot) * s
+            k.handle_left[1] = pivot + (k.handle_left[1] - pivot) * s
+            k.handle_right[1] = pivot + (k.handle_right[1] - pivot) * s
+            n += 1
+        fc.update()
+    return n
+
+
 def _lens_keys_start_at(cam_data, frame: int, lens: float) -> None:
     """Scale the lens keys (a zoom) so they give `lens` at the first frame: a shot's camera that keeps its zoom
     through a re-import must still see the new photo there (else Preview and Generate refuse the first frame),
     and the zoom keeps its factor."""
-    for fc in fcurve_collection(cam_data) or ():
-        if fc.data_path != "lens":
-            continue
-        at_start = fc.evaluate(frame)
-        if at_start <= 0.0:
-            return
-        r = lens / at_start
-        for k in fc.keyframe_points:
-            k.co[1] *= r
-            k.handle_left[1] *= r
-            k.handle_right[1] *= r
-        fc.update()
+    fc = next((f for f in fcurve_collection(cam_data) or () if f.data_path == "lens"), None)
+    at_start = fc.evaluate(frame) if fc is not None else 0.0
+    if at_start > 0.0:
+        scale_keys(cam_data, "lens", lens / at_start)
 
 
 def _remove_object(ob) -> None:

@@ -114,22 +114,6 @@ def factor_from_points(shot) -> float:
         raise FixError(str(e)) from None
 
 
-def _scale_fcurves(owner, path: str, s: float, frame: float | None) -> int:
-    """Scale owner's F-curves at `path` about their value at `frame` (None: about 0); the number of keys changed."""
-    n = 0
-    for fc in compat.fcurve_collection(owner) or ():
-        if fc.data_path != path:
-            continue
-        pivot = fc.evaluate(frame) if frame is not None else 0.0
-        for k in fc.keyframe_points:
-            k.co[1] = pivot + (k.co[1] - pivot) * s
-            k.handle_left[1] = pivot + (k.handle_left[1] - pivot) * s
-            k.handle_right[1] = pivot + (k.handle_right[1] - pivot) * s
-            n += 1
-        fc.update()
-    return n
-
-
 def _owners(cam, holder) -> list:
     return [cam] if holder == cam else [cam, holder]
 
@@ -187,7 +171,7 @@ def apply_scale(shot, s: float) -> dict:
         con = cam.constraints.get(presets.MOVE_CONSTRAINT)
         holder = con.target if con is not None and con.enabled and con.target is not None else cam
         for who in _owners(cam, holder):
-            keys += _scale_fcurves(who, "location", s, shot.frame_start)
+            keys += photo_scene.scale_keys(who, "location", s, shot.frame_start)
         missed = _not_scaled(cam, holder)
         cam.data.clip_start *= s
         cam.data.clip_end *= s
@@ -258,7 +242,7 @@ def apply_focal(shot, fx: float) -> dict:
     keys, notes = 0, []
     if cam is not None and cam.type == "CAMERA":
         photo_scene.apply_intrinsics(cam.data, shot, new)
-        keys = _scale_fcurves(cam.data, "lens", r, None)  # a zoom keeps its factor
+        keys = photo_scene.scale_keys(cam.data, "lens", r, None)  # a zoom keeps its factor
         ad = cam.data.animation_data
         if ad is not None and any(d.data_path == "lens" for d in ad.drivers):
             notes.append(f"a driver sets {cam.name!r}'s lens: make it give {cam.data.lens:.2f} mm at the first frame")

@@ -12,9 +12,7 @@ import json
 import os
 import shutil
 
-import bpy
-
-from . import paths, sequencer, shots
+from . import drift, paths, sequencer, shots
 from .compat import strips
 
 # Settings a take's JSON holds that the panel can set again (the JSON's keys, as the bundle names them).
@@ -96,10 +94,7 @@ def delete(shot, index: int) -> dict:
     # Its ghost camera (drift.place_ghost) shows the drift of a take that is gone: it goes with the take.
     ghosts = [ob for ob in shot.objects if ob.get("realcam_kind") == "ghost" and ob.get("realcam_take") == name]
     for ob in ghosts:
-        data = ob.data
-        bpy.data.objects.remove(ob)
-        if data is not None and data.users == 0:
-            bpy.data.cameras.remove(data)
+        drift.remove_ghost(ob)
     rc.takes.remove(index)
     rc.takes_index = min(rc.takes_index, len(rc.takes) - 1) if len(rc.takes) else 0
     return {"name": name, "strips": removed, "folder": deleted, "ghosts": len(ghosts)}

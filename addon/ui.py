@@ -45,9 +45,9 @@ def task_lines(t) -> list[tuple[str, str]]:
         return []
     if not t.done:
         return [("progress", _progress_text(t))]
-    if t.error:
-        return [("error", f"{t.name.capitalize()} stopped: {t.error}")]
     name = t.name[:1].upper() + t.name[1:]
+    if t.error:
+        return [("error", f"{name} stopped: {t.error}")]
     if t.stage == "done" and t.message:
         return [("label", f"{name}: {t.message}")]  # what came of it ("<take> ghost: 4 keyed frames, ...")
     return [("label", f"{name}: {t.stage}")]
