@@ -314,7 +314,7 @@ def test_a_web_page_cannot_drive_the_server(server, tmp_path):
         assert status == 200 and "jobs" in data, (host, status, data)
     status, data, _ = call(port, "GET", "/v1/jobs", headers={"Origin": f"http://127.0.0.1:{port}"})
     assert status == 200
-    # curl as the README shows it.
+    # curl as docs/service.md shows it.
     if shutil.which("curl"):
         zip2 = bundle_zip(tmp_path, "curl", seed=12)
         out = subprocess.run(
