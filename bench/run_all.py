@@ -51,13 +51,15 @@ def machine() -> str:
 
 
 def kept_gpu_sections(path: str) -> list[str]:
-    """Sections measured on a lent GPU machine ("## On a GPU: ..."): a CPU run cannot remake them, so keep them."""
+    """Sections no CPU run can remake, so a rewrite keeps them: measured on a lent GPU machine ("## On a GPU: ...")
+    and recorded by hand ("## Recorded by hand ...")."""
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except OSError:
         return []
-    return [m.group(0).rstrip() + "\n" for m in re.finditer(r"^## On a GPU:.*?(?=^## |\Z)", text, re.M | re.S)]
+    kept = r"^## (?:On a GPU:|Recorded by hand).*?(?=^## |\Z)"
+    return [m.group(0).rstrip() + "\n" for m in re.finditer(kept, text, re.M | re.S)]
 
 
 def run(args: list[str], timeout=1800) -> str:
