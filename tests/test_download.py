@@ -1,10 +1,12 @@
 """`realcam download` against a hostile hub (issue 26): a real `realcam download` process, a hub on loopback
 (tests/local_hub.py) whose answers are changed the way an attacker's would be, and real files around the cache
-that must stay as they were.
+that must stay as they were. And the other side of it: a real `realcam serve`, not offline, never asks the hub
+for anything, whatever model a client names; it runs what `realcam download` put in the cache.
 
 The ordinary downloads (size and licence first, resume, an unreachable hub) are tested in test_backend_setup.py.
 """
 
+import http.client
 import json
 import os
 import shutil
@@ -15,9 +17,11 @@ import threading
 import time
 
 import pytest
+from helpers import Server, bundle_zip, save_rgb, wait_for_job
 from local_hub import LocalHub, Repo
 
 from realcam.download import licence_url
+from realcam_core.client import BackendError
 
 REPO_ID = "Wan-AI/Wan2.2-TI2V-5B-Diffusers"
 MODEL = "wan2.2-ti2v-5b"
@@ -38,11 +42,11 @@ def repos(tmp_path):
     return {REPO_ID: Repo(str(empty), "apache-2.0", files)}
 
 
-def download(hub_url, home, *args, extra_env=None, timeout=120):
+def download(hub_url, home, *args, model=MODEL, extra_env=None, timeout=120):
     env = dict(os.environ, HF_ENDPOINT=hub_url, HF_HOME=str(home), **(extra_env or {}))
     env.pop("HF_HUB_OFFLINE", None)
     return subprocess.run(
-        [sys.executable, "-m", "realcam", "download", MODEL, "--json", *args],
+        [sys.executable, "-m", "realcam", "download", model, "--json", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -294,3 +298,65 @@ def test_only_web_links_pass_as_the_licence_link(repos, tmp_path):
         (["https://example.org"], page),
     ]:
         assert licence_url(link, REPO_ID, commit) == url, link
+
+
+# ----------------------------------------------------------------- 4. the server never downloads
+
+DEPTH_REPO = "depth-anything/Depth-Anything-V2-Metric-Indoor-Large-hf"
+
+
+def _depth(server, photo, model):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    try:
+        conn.request(
+            "POST", f"/v1/depth?model={model}&size=64x48", open(photo, "rb").read(), {"Content-Type": "image/jpeg"}
+        )
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_the_server_never_downloads_what_a_client_names_and_runs_what_was_downloaded(tiny_models, tmp_path):
+    home = tmp_path / "hf"
+    wan = Repo(tiny_models["wan22-ti2v"], "apache-2.0")
+    depth = Repo(tiny_models["depth-anything"], "apache-2.0")
+    repos = {REPO_ID: wan, "stranger/any-model": wan, DEPTH_REPO: depth, "stranger/any-depth": depth}
+    photo = save_rgb(tmp_path / "p.jpg", w=96, h=64)
+    with LocalHub(repos) as hub:
+        # Not --offline, the hub reachable: what a studio's `realcam serve` is.
+        server = Server(
+            tmp_path / "data", tiny_models, env={"HF_ENDPOINT": hub.url, "HF_HOME": str(home), "HF_HUB_OFFLINE": "0"}
+        )
+        try:
+            c = server.client
+            for model, how in [
+                ("stranger/any-model", "hf download stranger/any-model"),
+                (MODEL, f"realcam download {MODEL}"),
+            ]:
+                with pytest.raises(BackendError) as e:
+                    c.submit(bundle_zip(tmp_path, model.replace("/", "-"), steps=1, model=model))
+                assert e.value.status == 422 and how in e.value.message, e.value.message
+                assert "never downloads" in e.value.message and str(home) not in e.value.message
+            for model, how in [
+                ("stranger/any-depth", "hf download stranger/any-depth"),
+                ("da2-indoor-large", "realcam download da2-indoor-large"),
+            ]:
+                status, body = _depth(server, photo, model)
+                message = json.loads(body)["error"]
+                assert status == 422 and how in message and "never downloads" in message, (status, body)
+            assert hub.requests == []  # not one request: no listing, no file, no "is there a newer revision?"
+
+            # Downloaded the way the add-on does it, while the server runs: then it runs, still asking nothing.
+            for model in (MODEL, "da2-indoor-large"):
+                r = download(hub.url, home, model=model)
+                assert r.returncode == 0, r.stderr
+            hub.requests.clear()
+            job = c.submit(bundle_zip(tmp_path, "downloaded", steps=1, model=MODEL))
+            done = wait_for_job(c, job["id"], timeout=300)
+            assert done["state"] == "done", done
+            status, _ = _depth(server, photo, "da2-indoor-large")
+            assert status == 200
+            assert hub.requests == []
+        finally:
+            server.stop()
