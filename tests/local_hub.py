@@ -6,7 +6,12 @@ What huggingface_hub 2.x asks of a hub, and this answers:
     GET  /api/models/ORG/NAME/tree/REV?recursive=...  files with size, git oid and lfs.sha256 (one page)
     HEAD|GET /ORG/NAME/resolve/REV/PATH               the file; ETag, X-Repo-Commit, Content-Length, and Range
                                                       requests (206) so a download can continue
-Every request is recorded (method, path, Range header) so tests can see what was fetched and from where.
+Every request is recorded (method, path, Range header) so tests can see what was fetched and from where, and
+the paths of those that carried an Authorization header.
+
+A hostile hub, for the downloader's attack tests, is this one with its answers changed: `commit` (the sha it
+answers), `tamper(entry)` (each tree entry, changed in place: path, size, oids), `card` (more cardData) and
+`redirect(path)` (a Location for a file, or None to serve it). `tls=(certfile, keyfile)` serves https.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import ssl
 import threading
 import time
 import urllib.parse
@@ -46,10 +52,16 @@ class Repo:
 
 
 class LocalHub:
-    def __init__(self, repos: dict[str, Repo], bytes_per_second: float | None = None):
+    def __init__(self, repos: dict[str, Repo], bytes_per_second: float | None = None, tls=None):
         self.repos = repos
         self.bytes_per_second = bytes_per_second  # slow enough to stop a download half way
         self.requests: list[tuple[str, str, str | None]] = []
+        self.authorized: list[str] = []  # paths of the requests that carried a token
+        self.commit = COMMIT
+        self.tamper = None  # tamper(entry): change a tree entry in place
+        self.card: dict = {}  # more cardData (license_link, ...)
+        self.redirect = None  # redirect(path) -> a Location for a file, or None
+        self.send_length = True  # False: files without Content-Length, ended by closing the connection
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -66,7 +78,13 @@ class LocalHub:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        scheme = "http"
+        if tls is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self):
@@ -90,23 +108,39 @@ class LocalHub:
         parsed = urllib.parse.urlparse(h.path)
         parts = [urllib.parse.unquote(p) for p in parsed.path.strip("/").split("/")]
         self.requests.append((h.command, parsed.path, h.headers.get("Range")))
+        if h.headers.get("Authorization"):
+            self.authorized.append(parsed.path)
         if parts[:2] == ["api", "models"] and len(parts) >= 4:
             repo_id = "/".join(parts[2:4])
             repo = self.repos.get(repo_id)
             if repo is None:
                 return self._json(h, {"error": "Repository not found"}, 404)
             if len(parts) >= 6 and parts[4] == "tree":
-                return self._json(h, [repo.entry(p) for p in sorted(repo.files)])
+                return self._json(h, [self._entry(repo, p) for p in sorted(repo.files)])
             siblings = [{"rfilename": p} for p in sorted(repo.files)]
-            info = {"id": repo_id, "modelId": repo_id, "sha": COMMIT, "private": False, "gated": False}
-            return self._json(h, {**info, "siblings": siblings, "cardData": {"license": repo.licence}, "tags": []})
+            info = {"id": repo_id, "modelId": repo_id, "sha": self.commit, "private": False, "gated": False}
+            card = {"license": repo.licence, **self.card}
+            return self._json(h, {**info, "siblings": siblings, "cardData": card, "tags": []})
         if len(parts) >= 5 and parts[2] == "resolve":
             repo = self.repos.get("/".join(parts[:2]))
             path = "/".join(parts[4:])
             if repo is None or path not in repo.files:
                 return self._json(h, {"error": "Entry not found"}, 404)
+            where = self.redirect(parsed.path) if self.redirect else None
+            if where:
+                h.send_response(302)
+                h.send_header("Location", where)
+                h.send_header("Content-Length", "0")
+                h.end_headers()
+                return
             return self._file(h, repo, path, head)
         return self._json(h, {"error": "not found"}, 404)
+
+    def _entry(self, repo: Repo, path: str) -> dict:
+        e = repo.entry(path)
+        if self.tamper:
+            self.tamper(e)
+        return e
 
     def _file(self, h, repo: Repo, path: str, head: bool):
         data = repo.files[path]
@@ -118,9 +152,13 @@ class LocalHub:
             start = int(rng[6:].split("-")[0] or 0)
         h.send_response(206 if start else 200)
         h.send_header("ETag", f'"{etag}"')
-        h.send_header("X-Repo-Commit", COMMIT)
+        h.send_header("X-Repo-Commit", self.commit)
         h.send_header("Accept-Ranges", "bytes")
-        h.send_header("Content-Length", str(len(data) - start))
+        if self.send_length:
+            h.send_header("Content-Length", str(len(data) - start))
+        else:
+            h.send_header("Connection", "close")
+            h.close_connection = True
         if start:
             h.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         h.end_headers()

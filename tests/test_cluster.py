@@ -16,7 +16,7 @@ import zipfile
 
 import psutil
 import pytest
-from helpers import Server, bundle_zip, run_cli, wait_for_job
+from helpers import ROOT, Server, bundle_zip, run_cli, wait_for_job
 from ray_cluster import LocalRayCluster
 
 from realcam.generate.video import probe_mp4
@@ -25,10 +25,15 @@ from realcam_core.client import BackendError
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(tmp_path_factory):
     token_file = os.path.expanduser("~/.ray/auth_token")
     had_token_file = os.path.exists(token_file)
     c = LocalRayCluster()
+    # A job can be held after its first step until a test lets it go (tests/pace_stages): the slots run there.
+    c.hold_dir = tmp_path_factory.mktemp("hold")
+    pace = os.path.join(ROOT, "tests", "pace_stages")
+    c.env["PYTHONPATH"] = os.pathsep.join(p for p in (pace, c.env.get("PYTHONPATH")) if p)
+    c.env["REALCAM_TEST_HOLD_DIR"] = str(c.hold_dir)
     try:
         c.start_head()
         c.add_node()
@@ -204,18 +209,34 @@ def test_worker_process_killed_at_every_attempt_fails_after_the_limit(served, tm
 
 def test_worker_node_killed_mid_job_runs_again_elsewhere(served, cluster, tmp_path):
     c = served.server.client
-    # Big enough (several seconds a job here) that both are seen running at once: waited for one after the
-    # other, the second could finish while the first was still starting.
-    jobs = [c.submit(bundle_zip(tmp_path, f"nk{i}", steps=200, seed=20 + i, w=128, h=128)) for i in range(2)]
-    running = all_running(c, [j["id"] for j in jobs])
-    victim = next(r for r in running if r["worker"]["node"] != cluster.head_ip)  # the head is the cluster
-    other = next(r for r in running if r["id"] != victim["id"])
-    t = time.time()
-    cluster.kill_node(victim["worker"]["node"])
-    cluster.add_node()  # a machine joins: the lost slot's actor comes back there
-    again = wait_for_job(c, victim["id"], ("running", "done"), timeout=90, cond=lambda j: j["attempts"] == 2)
-    assert again["worker"]["node"] != victim["worker"]["node"]
-    print(f"node killed: its job running again on {again['worker']['node']} {time.time() - t:.1f} s later")
+    # Both jobs hold after their first step until released: seen running together, the victim still running
+    # when its node dies, however loaded the machine (waited on states, never on time).
+    seeds = (20, 21)
+    holds = [cluster.hold_dir / f"hold-{s}" for s in seeds]
+    for h in holds:
+        h.touch()
+    try:
+        jobs = [c.submit(bundle_zip(tmp_path, f"nk{i}", steps=3, seed=s)) for i, s in enumerate(seeds)]
+        running = all_running(c, [j["id"] for j in jobs], timeout=240)
+        victim = next(r for r in running if r["worker"]["node"] != cluster.head_ip)  # the head is the cluster
+        other = next(r for r in running if r["id"] != victim["id"])
+        t = time.time()
+        cluster.kill_node(victim["worker"]["node"])
+        cluster.add_node()  # a machine joins: the lost slot's actor comes back there
+        again = wait_for_job(
+            c,
+            victim["id"],
+            ("running",),
+            timeout=240,
+            cond=lambda j: j["attempts"] == 2 and (j["progress"].get("step") or 0) >= 1,
+        )
+        assert again["worker"]["node"] != victim["worker"]["node"]
+        print(f"node killed: its job running again on {again['worker']['node']} {time.time() - t:.1f} s later")
+        still = c.job(other["id"])
+        assert still["state"] == "running" and still["attempts"] == 1, still  # held all along, never moved
+    finally:
+        for h in holds:
+            h.unlink(missing_ok=True)
     done = wait_for_job(c, victim["id"], timeout=180)
     assert done["state"] == "done" and done["attempts"] == 2, done
     other = wait_for_job(c, other["id"], timeout=180)

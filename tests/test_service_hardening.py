@@ -1,9 +1,9 @@
-"""The service and the add-on's client under attack and over a flaky network (issue 12).
+"""The service under attack and over a flaky network (issue 12); the add-on's client is in test_client.py.
 
 Real `realcam serve` processes on loopback, real sockets for the hostile peers
-(stalled uploads, cut downloads, trickling answers, redirects), zip bombs built
-here, and a real full disk: a small tmpfs mounted for the test (which needs
-root; where it cannot be mounted the full-disk test is skipped and says why).
+(stalled and trickling uploads), zip bombs built here, and a real full disk: a
+small tmpfs mounted for the test (which needs root; where it cannot be mounted
+the full-disk test is skipped and says why).
 """
 
 import base64
@@ -28,7 +28,7 @@ import pytest
 from helpers import Server, free_port, make_bundle, save_rgb
 
 from realcam_core.bundle import pack_bundle
-from realcam_core.client import BackendError, Client
+from realcam_core.client import BackendError
 
 # Spelt out rather than imported, so these tests read as the contract a client sees.
 BUNDLE_TYPE = "application/vnd.realcam.bundle+zip"
@@ -667,181 +667,8 @@ def test_allowed_hosts_and_a_case_insensitive_bearer(strict_server):
     assert_json_4xx(status, data, 401)
 
 
-# ------------------------------------------------------------------ 8. the client never accepts a broken download
-
-
-class FakeBackend:
-    """A loopback socket server answering each request with respond(sock, index, request_head)."""
-
-    def __init__(self, respond):
-        self.respond = respond
-        self.requests = []
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn):
-        with conn:
-            conn.settimeout(10)
-            head = b""
-            try:
-                while b"\r\n\r\n" not in head:
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        return
-                    head += chunk
-                index = len(self.requests)
-                self.requests.append(head.decode("latin-1"))
-                self.respond(conn, index, head.decode("latin-1"), self._stop)
-            except OSError:
-                pass
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(5)
-        self.sock.close()
-
-
-@pytest.fixture
-def fake():
-    servers = []
-
-    def make(respond):
-        servers.append(FakeBackend(respond))
-        return servers[-1]
-
-    yield make
-    for s in servers:
-        s.close()
-
-
-def answer(status, body, ctype="application/json", extra=""):
-    reason = {200: "OK", 302: "Found", 404: "Not Found", 500: "Internal Server Error"}[status]
-    return (
-        f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n{extra}"
-        "Connection: close\r\n\r\n"
-    ).encode() + body
-
-
-PAYLOAD = os.urandom(200_000)
-PAYLOAD_DIGEST = "sha-256=:" + base64.b64encode(hashlib.sha256(PAYLOAD).digest()).decode() + ":"
-JOB = "0123456789abcdef0123456789abcdef"
-
-
-def test_a_cut_download_is_never_saved(fake, tmp_path):
-    def cut(conn, i, head, stop):
-        conn.sendall(answer(200, PAYLOAD, "video/mp4", f"Repr-Digest: {PAYLOAD_DIGEST}\r\n")[:60_000])
-
-    f = fake(cut)
-    dest = tmp_path / "out" / "take.mp4"
-    dest.parent.mkdir()
-    with pytest.raises(BackendError) as e:
-        Client(f.url, timeout=5).download(JOB, "video", str(dest))
-    assert "cut" in str(e.value) or "incomplete" in str(e.value)
-    assert os.listdir(dest.parent) == []  # no take.mp4, no .part
-    assert len(f.requests) >= 2  # it was tried again first
-
-
-def test_a_download_cut_once_is_retried_whole(fake, tmp_path):
-    def cut_first(conn, i, head, stop):
-        full = answer(200, PAYLOAD, "video/mp4", f"Repr-Digest: {PAYLOAD_DIGEST}\r\n")
-        conn.sendall(full[:60_000] if i == 0 else full)
-
-    f = fake(cut_first)
-    dest = tmp_path / "take.mp4"
-    Client(f.url, timeout=5).download(JOB, "video", str(dest))
-    assert dest.read_bytes() == PAYLOAD and len(f.requests) == 2
-    assert sorted(os.listdir(tmp_path)) == ["take.mp4"]
-
-
-def test_a_download_that_fails_its_digest_is_refused(fake, tmp_path):
-    def wrong(conn, i, head, stop):
-        conn.sendall(answer(200, PAYLOAD[::-1], "video/mp4", f"Repr-Digest: {PAYLOAD_DIGEST}\r\n"))
-
-    f = fake(wrong)
-    with pytest.raises(BackendError) as e:
-        Client(f.url, timeout=5).download(JOB, "video", str(tmp_path / "take.mp4"))
-    assert "digest" in str(e.value)
-    assert os.listdir(tmp_path) == []
-
-
-def test_answers_that_are_not_the_api_raise_backend_error(fake):
-    bodies = {
-        "/v1/health": (200, b"[1, 2]", "application/json"),
-        "/v1/jobs": (200, b'{"jobs": 5}', "application/json"),
-        f"/v1/jobs/{JOB}": (200, b"<html>a captive portal</html>", "text/html"),
-        f"/v1/jobs/{JOB}/cancel": (500, b"<html>oops</html>", "text/html"),
-        "/v1/models": (200, b'{"video": [1], "depth": "x"}', "application/json"),
-    }
-
-    def respond(conn, i, head, stop):
-        path = head.split(" ")[1]
-        status, body, ctype = bodies[path]
-        conn.sendall(answer(status, body, ctype))
-
-    c = Client(fake(respond).url, timeout=5)
-    for call_ in (c.health, c.jobs, lambda: c.job(JOB), lambda: c.cancel(JOB), c.models):
-        with pytest.raises(BackendError):
-            call_()
-
-
-def test_a_trickling_server_cannot_hang_a_call(fake):
-    def trickle(conn, i, head, stop):
-        for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: " + b"a" * 10_000:
-            if stop.is_set():
-                return
-            conn.sendall(bytes([byte]))
-            time.sleep(0.1)
-
-    c = Client(fake(trickle).url, timeout=0.3)
-    outcome = []
-
-    def run():
-        t = time.monotonic()
-        try:
-            c.health()
-            outcome.append(("returned", time.monotonic() - t))
-        except Exception as e:  # noqa: BLE001 - the type is what is checked
-            outcome.append((e, time.monotonic() - t))
-
-    th = threading.Thread(target=run, daemon=True)
-    th.start()
-    th.join(15)
-    assert outcome, "the call still hangs after 15 s"
-    error, took = outcome[0]
-    assert isinstance(error, BackendError), error
-    assert took < 10, took
-
-
-def test_a_redirect_is_not_followed_and_the_token_stays_home(fake, tmp_path):
-    def elsewhere(conn, i, head, stop):
-        conn.sendall(answer(200, b'{"status": "ok"}'))
-
-    other = fake(elsewhere)
-
-    def redirect(conn, i, head, stop):
-        conn.sendall(answer(302, b"", extra=f"Location: {other.url}{head.split(' ')[1]}\r\n"))
-
-    f = fake(redirect)
-    c = Client(f.url, token="a-token-long-enough-1234", timeout=5)
-    for call_ in (c.health, c.jobs, lambda: c.download(JOB, "video", str(tmp_path / "v.mp4"))):
-        with pytest.raises(BackendError) as e:
-            call_()
-        assert "redirect" in str(e.value)
-    assert other.requests == []
-    assert os.listdir(tmp_path) == []
+# ------------------------------------------------------------------ 8. downloads carry their digest
+# (the add-on client against broken and hostile answers: tests/test_client.py)
 
 
 def test_real_downloads_carry_and_pass_their_digest(server, tmp_path):

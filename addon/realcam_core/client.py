@@ -2,13 +2,13 @@
 
 Every call blocks: in Blender, call it from a worker thread, never the main thread.
 What it guarantees to that thread:
-- every call ends within `deadline` seconds, however slowly the server answers;
+- every call ends within `deadline` seconds, its tries again included, however slowly the server answers;
 - redirects are never followed, so the token goes to the configured address only;
-- a file is moved into place only when its length and SHA-256 (the server's
-  Repr-Digest) match; a cut connection is tried again, then reported, and no
-  `.part` file is left behind;
-- whatever the answer (not JSON, the wrong shape, a proxy's error page), a
-  failure is a BackendError with the reason, never a JSON or type error.
+- a file is moved into place only when it provably arrived whole: a 200 answer with a single numeric
+  Content-Length or the server's SHA-256 (Repr-Digest), and each given one matches; a cut connection is
+  tried again, then reported, and no `.part` file is left behind;
+- whatever the answer (not JSON, NaN or Infinity, nesting deep enough to exhaust Python's stack, the wrong
+  shape, a proxy's error page), a failure is a BackendError with the reason, never a JSON or type error.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import os
 import socket
 import tempfile
 import threading
+import time
 import urllib.parse
 
 from . import api
@@ -68,15 +69,32 @@ class _Cut(Exception):
 _MAX_JSON_BYTES = 64 * 2**20
 
 
-class _Call:
-    """One request on its own connection, with a watchdog that ends it at the deadline."""
+def _no_constant(name):
+    raise ValueError(f"{name} is not JSON")
 
-    def __init__(self, client: Client, method: str, target: str, body, headers: dict):
+
+def _loads(raw: bytes):
+    """Strict JSON (no NaN or Infinity); ValueError for anything else, a nesting too deep for Python included."""
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+class _Call:
+    """One request on its own connection, with a watchdog that ends it at the call's deadline (`end`, on
+    time.monotonic's clock, shared by every try of one call)."""
+
+    def __init__(self, client: Client, method: str, target: str, body, headers: dict, end: float):
         self.client = client
         self.expired = threading.Event()
+        self._sock = None
+        left = end - time.monotonic()
+        if left <= 0:
+            raise BackendError(0, f"the backend at {client.base} did not answer within {client.deadline:g} s")
         cls = http.client.HTTPSConnection if client._scheme == "https" else http.client.HTTPConnection
-        self.conn = cls(client._host, client._port, timeout=client.timeout, blocksize=1 << 16)
-        self._timer = threading.Timer(client.deadline, self._expire)
+        self.conn = cls(client._host, client._port, timeout=min(client.timeout, left), blocksize=1 << 16)
+        self._timer = threading.Timer(left, self._expire)
         self._timer.daemon = True
         self._timer.start()
         try:
@@ -84,6 +102,7 @@ class _Call:
         except (OSError, http.client.HTTPException) as e:
             self.close()
             self._raise_for(e, sent=False)
+        self._sock = self.conn.sock
         try:
             self.conn.request(method, target, body=body, headers=headers)
         except (BrokenPipeError, ConnectionResetError):
@@ -99,7 +118,9 @@ class _Call:
 
     def _expire(self):
         self.expired.set()
-        sock = self.conn.sock
+        # The connection's socket, or the one its answer reads from: http.client lets go of conn.sock once an
+        # answer says "Connection: close", and the answer still reads through it.
+        sock = self.conn.sock or self._sock
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked read; close() alone would not
@@ -139,9 +160,18 @@ class _Call:
             raise _Cut(f"{n} of {expected} bytes arrived")
         return b"".join(parts)
 
-    def length(self) -> int | None:
-        value = self.resp.getheader("Content-Length")
-        return int(value) if value and value.strip().isdigit() else None
+    def length(self, note: str = "") -> int | None:
+        """The body's announced length; None without one, BackendError for a malformed or doubled one."""
+        values = self.resp.msg.get_all("Content-Length") or []
+        if not values:
+            return None
+        if len(values) > 1 or not values[0].strip().isdigit():
+            raise BackendError(
+                self.resp.status,
+                f"the backend at {self.client.base} sent a malformed Content-Length ({', '.join(values)}){note}: "
+                "is another program or a proxy answering on that address?",
+            )
+        return int(values[0])
 
     def close(self):
         self._timer.cancel()
@@ -180,7 +210,11 @@ class Client:
         self._prefix = parts.path.rstrip("/")
 
     # -- plumbing -------------------------------------------------------------
-    def _call(self, method: str, path: str, body=None, headers=None, query=None) -> _Call:
+    def _end(self) -> float:
+        """When a call starting now must be over (time.monotonic)."""
+        return time.monotonic() + self.deadline
+
+    def _call(self, method: str, path: str, body=None, headers=None, query=None, end=None) -> _Call:
         """Send a request; the open call when the answer is a success, else BackendError."""
         if self._scheme not in ("http", "https") or not self._host or self._port == -1:
             raise BackendUnreachable(self.base, "not an http:// or https:// address with a host and port")
@@ -192,7 +226,7 @@ class Client:
             h["Authorization"] = f"Bearer {self.token}"
         if body is None and method in ("POST", "PUT", "DELETE"):
             body = b""
-        call = _Call(self, method, target, body, h)
+        call = _Call(self, method, target, body, h, self._end() if end is None else end)
         status = call.resp.status
         if status < 300:
             return call
@@ -209,8 +243,8 @@ class Client:
             except (_Cut, BackendError):
                 raw = b""
         try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+            data = _loads(raw)
+        except ValueError:  # UnicodeDecodeError is one
             data = None
         if isinstance(data, dict) and isinstance(data.get("error"), str):
             problems = data.get("problems")
@@ -218,7 +252,7 @@ class Client:
         raise BackendError(status, f"{call.resp.reason or 'error'} from {self.base}{path}")
 
     def _json(self, method: str, path: str, shape=None, what: str = "answer", **kw):
-        """The decoded JSON answer; BackendError unless it parses and shape(data) holds."""
+        """The decoded JSON answer; BackendError unless it parses (strictly) and shape(data) holds."""
         with self._call(method, path, **kw) as call:
             try:
                 raw = call.read_all(_MAX_JSON_BYTES)
@@ -228,11 +262,11 @@ class Client:
         if not raw and status == 204:
             return None
         try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+            data = _loads(raw)
+        except ValueError as e:
             raise BackendError(
                 status,
-                f"the server at {self.base} answered {path} with something that is not JSON ({ctype}): "
+                f"the server at {self.base} answered {path} with something that is not JSON ({ctype}; {e}): "
                 "is the backend URL right, or is another program on that port?",
             ) from None
         if shape is not None and not shape(data):
@@ -243,11 +277,12 @@ class Client:
         return {"Content-Type": content_type, "Content-Length": str(os.path.getsize(file_path))}
 
     def _save(self, method: str, path: str, dest: str, what: str, upload=None, query=None) -> str:
-        """Stream an answer into dest: whole and verified, or not at all (tried again when cut)."""
-        last = None
+        """Stream an answer into dest: whole and verified, or not at all (tried again when cut, within the one
+        deadline)."""
+        last, end = None, self._end()
         for _ in range(1 + max(0, self.retries)):
             try:
-                return self._save_once(method, path, dest, upload, query)
+                return self._save_once(method, path, dest, upload, query, end)
             except _Cut as e:
                 last = e
         raise BackendError(
@@ -256,7 +291,7 @@ class Client:
             f"({last}); nothing was saved",
         )
 
-    def _save_once(self, method, path, dest, upload, query) -> str:
+    def _save_once(self, method, path, dest, upload, query, end) -> str:
         folder = os.path.dirname(os.path.abspath(dest))
         fd, tmp = tempfile.mkstemp(prefix=os.path.basename(dest) + ".", suffix=".part", dir=folder)
         try:
@@ -265,13 +300,17 @@ class Client:
                     file_path, ctype = upload
                     with open(file_path, "rb") as fh:
                         call = self._call(
-                            method, path, body=fh, headers=self._upload_headers(file_path, ctype), query=query
+                            method,
+                            path,
+                            body=fh,
+                            headers=self._upload_headers(file_path, ctype),
+                            query=query,
+                            end=end,
                         )
                 else:
-                    call = self._call(method, path, query=query)
+                    call = self._call(method, path, query=query, end=end)
                 with call:
-                    expected = call.length()
-                    want = api.parse_repr_digest(call.resp.getheader(api.DIGEST_HEADER))
+                    expected, want = self._whole_file_proof(call, path)
                     h, n = hashlib.sha256(), 0
                     while chunk := call.read(1 << 20):
                         out.write(chunk)
@@ -295,6 +334,26 @@ class Client:
             except FileNotFoundError:
                 pass
             raise
+
+    def _whole_file_proof(self, call: _Call, path: str):
+        """(Content-Length, SHA-256) of a file answer, at least one of them: without either a cut answer would
+        look whole. Only a 200 carries a whole file (not 206's part, nor 204's nothing)."""
+        status = call.resp.status
+        if status != 200:
+            raise BackendError(
+                status,
+                f"the backend at {self.base} answered {path} with HTTP {status} {call.resp.reason}, not the whole "
+                "file; nothing was saved: is another program or a proxy answering on that address?",
+            )
+        expected = call.length("; nothing was saved")
+        want = api.parse_repr_digest(call.resp.getheader(api.DIGEST_HEADER))
+        if expected is None and want is None:
+            raise BackendError(
+                status,
+                f"the backend at {self.base} sent {path} with neither its length nor its SHA-256, so a cut "
+                "download would look whole; nothing was saved: is another program or a proxy answering there?",
+            )
+        return expected, want
 
     # -- API ------------------------------------------------------------------
     def health(self) -> dict:
@@ -324,7 +383,9 @@ class Client:
         )
 
     def submit(self, archive_path: str) -> dict:
-        limits = self.health().get("limits")
+        end = self._end()  # one deadline for the health check and the upload
+        health = self._json("GET", f"{api.PREFIX}/health", _is_dict, "health report", end=end)
+        limits = health.get("limits")
         limit = limits.get("max_upload_bytes") if isinstance(limits, dict) else None
         size = os.path.getsize(archive_path)
         if isinstance(limit, int) and size > limit:
@@ -335,7 +396,7 @@ class Client:
             )
         with open(archive_path, "rb") as fh:
             headers = self._upload_headers(archive_path, api.BUNDLE_CONTENT_TYPE)
-            return self._json("POST", f"{api.PREFIX}/jobs", _is_job, "job", body=fh, headers=headers)
+            return self._json("POST", f"{api.PREFIX}/jobs", _is_job, "job", body=fh, headers=headers, end=end)
 
     def job(self, job_id: str) -> dict:
         return self._json("GET", api.job_path(job_id), _is_job, "job")

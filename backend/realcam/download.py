@@ -7,6 +7,11 @@ over HTTP into `blobs/<etag>.incomplete` in the cache, continuing with a Range r
 there, checked (sha256 for large files, the git object id for small ones) and put in the layout huggingface_hub
 reads: blobs/, snapshots/<commit>/ (links to the blobs), refs/main, the last once every file is there. A stopped
 download therefore goes on where it stopped, and a model counts as cached only when it is whole.
+
+The hub is not trusted with this machine's files: every path it lists must stay inside the model's snapshot
+folder, the commit must be 40 hex digits and each blob name a sha1 or sha256 in hex, a file is never written
+past the size the listing gave it, and redirects go to https only (or http from an http HF_ENDPOINT, a local
+mirror), with the token only to the origin it was meant for.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -26,6 +32,9 @@ CHUNK = 1 << 20
 _WEIGHTS = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".msgpack", ".h5", ".onnx", ".onnx_data", ".gguf", ".ot")
 _SKIP = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".mp4", ".mov", ".webm", ".pdf", ".gitattributes")
 _VARIANTS = ("fp16", "bf16", "fp32", "int8", "ema", "non_ema", "fp8")
+_COMMIT = re.compile(r"[0-9a-f]{40}")  # a git commit id, as huggingface_hub's own REGEX_COMMIT_HASH
+_SHA1 = _COMMIT  # a git object id
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass
@@ -142,22 +151,82 @@ def make_plan(name: str) -> Plan:
         tree = [f for f in api.list_repo_tree(repo_id, recursive=True, revision=info.sha) if hasattr(f, "size")]
     except Exception as e:
         raise _hub_error(e, repo_id) from None
+    commit = info.sha
+    if not isinstance(commit, str) or not _COMMIT.fullmatch(commit):
+        raise _untrusted(repo_id, f"a commit id {commit!r} that is not 40 hex digits")
     by_path = {f.path: f for f in tree}
     files = []
     for p in select_files(list(by_path)):
         f = by_path[p]
         lfs = getattr(f, "lfs", None)
         sha = getattr(lfs, "sha256", None) if lfs is not None else None
-        files.append(HubFile(p, int(f.size), sha or f.blob_id, sha))
+        files.append(_checked(repo_id, HubFile(p, f.size, sha or f.blob_id, sha)))
     card = getattr(info, "card_data", None) or {}
     card_licence = (card.get("license_name") or card.get("license")) if hasattr(card, "get") else None
-    licence_url = (card.get("license_link") if hasattr(card, "get") else None) or f"{constants.ENDPOINT}/{repo_id}"
-    if licence_url.startswith(("LICENSE", "./", "/")):
-        licence_url = f"{constants.ENDPOINT}/{repo_id}/blob/{info.sha}/{licence_url.lstrip('./')}"
+    link = card.get("license_link") if hasattr(card, "get") else None
     storage = os.path.join(constants.HF_HUB_CACHE, repo_folder_name(repo_id=repo_id, repo_type="model"))
-    plan = Plan(alias, repo_id, info.sha, licence, card_licence, licence_url, storage, files)
+    plan = Plan(alias, repo_id, commit, licence, card_licence, licence_url(link, repo_id, commit), storage, files)
+    for f in files:
+        _inside(plan, _snapshot_path(plan, f))
     plan.missing = [f.path for f in files if not os.path.isfile(_snapshot_path(plan, f))]
     return plan
+
+
+def _untrusted(repo_id: str, what: str) -> UserError:
+    from huggingface_hub import constants
+
+    return UserError(
+        f"the hub at {constants.ENDPOINT} answered {repo_id} with {what}; refused, nothing of it was written. "
+        "Is HF_ENDPOINT a hub you trust? Unset it to use https://huggingface.co"
+    )
+
+
+def _safe_repo_path(path) -> bool:
+    """A relative POSIX path whose every part is a plain name (no '..', '.', empty part, drive or backslash)."""
+    if not isinstance(path, str) or not path or "\0" in path:
+        return False
+    return all(part not in ("", ".", "..") and "\\" not in part and ":" not in part for part in path.split("/"))
+
+
+def _checked(repo_id: str, f: HubFile) -> HubFile:
+    """The listing's file, if its path, size and blob name are safe to use on this machine."""
+    if not _safe_repo_path(f.path):
+        raise _untrusted(repo_id, f"a file path {f.path!r} that would lead outside the model's folder")
+    if isinstance(f.size, bool) or not isinstance(f.size, int) or f.size < 0:
+        raise _untrusted(repo_id, f"a size {f.size!r} for {f.path} that is not a byte count")
+    if f.sha256 is not None and not (isinstance(f.sha256, str) and _SHA256.fullmatch(f.sha256)):
+        raise _untrusted(repo_id, f"an LFS sha256 {f.sha256!r} for {f.path} that is not 64 hex digits")
+    if f.sha256 is None and not (isinstance(f.etag, str) and _SHA1.fullmatch(f.etag)):
+        raise _untrusted(repo_id, f"a git object id {f.etag!r} for {f.path} that is not 40 hex digits")
+    return f
+
+
+def _inside(plan: Plan, path: str) -> str:
+    """path, once sure it is inside the model's cache folder (links followed): the last guard before writing."""
+    root = os.path.realpath(plan.cache)
+    where = os.path.realpath(os.path.dirname(path))
+    if os.path.commonpath([root, where]) != root:
+        raise _untrusted(plan.repo_id, f"a file that would be written outside {plan.cache} ({path})")
+    return path
+
+
+def licence_url(link, repo_id: str, commit: str) -> str:
+    """The model card's licence link when it is a web page (http or https), a file of the repository as its page
+    on the hub, else the model's page: the add-on opens it in a browser, so never file:, javascript: or the like."""
+    from huggingface_hub import constants
+
+    page = f"{constants.ENDPOINT}/{repo_id}"
+    if not isinstance(link, str) or not link.strip() or any(c.isspace() or ord(c) < 32 for c in link.strip()):
+        return page
+    link = link.strip()
+    parts = urllib.parse.urlsplit(link)
+    if parts.scheme.lower() in ("http", "https") and parts.netloc:
+        return link
+    if not parts.scheme and not parts.netloc:  # LICENSE, ./LICENSE.md, /LICENSE: a file of the repository
+        name = posixpath.normpath("/" + parts.path).lstrip("/")
+        if name and _safe_repo_path(name):
+            return f"{page}/blob/{commit}/{urllib.parse.quote(name)}"
+    return page
 
 
 def _snapshot_path(plan: Plan, f: HubFile) -> str:
@@ -178,12 +247,26 @@ def partial_bytes(plan: Plan) -> int:
     return total
 
 
-class _NoAuthAcrossHosts(urllib.request.HTTPRedirectHandler):
-    """Follow redirects (the hub sends large files to its CDN) without sending the token to another host."""
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname, parts.port or {"http": 80, "https": 443}.get(scheme)
+
+
+class _SafeRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow the hub's redirects (it sends large files to its CDN) to https only, or to http from an http
+    HF_ENDPOINT (a mirror on the local network): never from https down to http, never ftp: or file:. The token
+    goes only to the origin (scheme, host, port) it was meant for."""
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
+        scheme = urllib.parse.urlsplit(newurl).scheme.lower()
+        if scheme != "https" and not (scheme == "http" and _origin(req.full_url)[0] == "http"):
+            raise UserError(
+                f"the hub redirected {req.full_url} to {newurl}, which is not followed (only https, or http from "
+                "an http HF_ENDPOINT): nothing was downloaded from there. Is HF_ENDPOINT a hub you trust?"
+            )
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if new is not None and urllib.parse.urlparse(newurl).netloc != urllib.parse.urlparse(req.full_url).netloc:
+        if new is not None and _origin(newurl) != _origin(req.full_url):
             new.remove_header("Authorization")
         return new
 
@@ -196,16 +279,30 @@ def _hasher(f: HubFile):
     return h
 
 
+def _lock_path(plan: Plan, etag: str) -> str:
+    """huggingface_hub's lock for a blob: `hf download` and this never write the same blob at once."""
+    return os.path.join(os.path.dirname(plan.cache), ".locks", os.path.basename(plan.cache), f"{etag}.lock")
+
+
 def _fetch(plan: Plan, f: HubFile, on_bytes, opener) -> str:
     """One file into blobs/<etag>, continuing a partial one; returns the blob's path."""
+    from huggingface_hub.utils import WeakFileLock
+
+    lock = _lock_path(plan, f.etag)
+    os.makedirs(os.path.dirname(lock), exist_ok=True)
+    with WeakFileLock(lock):
+        return _fetch_locked(plan, f, on_bytes, opener)
+
+
+def _fetch_locked(plan: Plan, f: HubFile, on_bytes, opener) -> str:
     from huggingface_hub import hf_hub_url
     from huggingface_hub.utils import build_hf_headers
 
-    blob = os.path.join(plan.cache, "blobs", f.etag)
+    blob = _inside(plan, os.path.join(plan.cache, "blobs", f.etag))
     if os.path.isfile(blob) and os.path.getsize(blob) == f.size:
         on_bytes(f.size)
         return blob
-    part = _partial_path(plan, f)
+    part = _inside(plan, _partial_path(plan, f))
     os.makedirs(os.path.dirname(part), exist_ok=True)
     have = os.path.getsize(part) if os.path.isfile(part) else 0
     if have > f.size:
@@ -216,6 +313,7 @@ def _fetch(plan: Plan, f: HubFile, on_bytes, opener) -> str:
         with open(part, "rb") as fh:
             for chunk in iter(lambda: fh.read(CHUNK), b""):
                 h.update(chunk)
+    too_long = False
     if have < f.size:
         headers = build_hf_headers()
         headers["Accept-Encoding"] = "identity"
@@ -227,25 +325,65 @@ def _fetch(plan: Plan, f: HubFile, on_bytes, opener) -> str:
         except urllib.error.HTTPError as e:
             raise UserError(f"the hub refused {f.path} of {plan.repo_id} (HTTP {e.code})") from None
         with resp:
-            if have and resp.status != 206:  # the server ignored the range: start the file again
-                have, h = 0, _hasher(f)
+            if have and resp.status != 206:
+                have, h = 0, _hasher(f)  # the server ignored the range: start the file again
+            elif have and not _range_starts_at(resp, have):
+                os.remove(part)
+                raise _untrusted(plan.repo_id, f"{f.path} from another byte than the {have} asked for")
+            length = resp.headers.get_all("Content-Length") or []
+            if len(length) > 1 or (length and (not length[0].strip().isdigit() or int(length[0]) != f.size - have)):
+                raise _untrusted(
+                    plan.repo_id, f"{f.path} as {', '.join(length)} bytes where its listing says {f.size - have}"
+                )
             with open(part, "ab" if have else "wb") as out:
                 on_bytes(have)
-                for chunk in iter(lambda: resp.read(CHUNK), b""):
+                while have < f.size:  # never more than the listing's size on disk, whatever the server sends
+                    chunk = resp.read(min(CHUNK, f.size - have))
+                    if not chunk:
+                        break
                     out.write(chunk)
                     h.update(chunk)
                     have += len(chunk)
                     on_bytes(have)
-    if have != f.size or h.hexdigest() != (f.sha256 or f.git_oid):
+            too_long = have == f.size and bool(resp.read(1))
+    if too_long or have != f.size or h.hexdigest() != (f.sha256 or f.git_oid):
         os.remove(part)
-        raise UserError(f"{f.path} of {plan.repo_id} arrived damaged (size or checksum differs); download again")
+        why = f"longer than the {f.size} bytes listed" if too_long else "size or checksum differs"
+        raise UserError(f"{f.path} of {plan.repo_id} arrived damaged ({why}); download again")
     os.replace(part, blob)
     return blob
 
 
+def _range_starts_at(resp, have: int) -> bool:
+    m = re.fullmatch(r"bytes (\d+)-\d+/(\d+|\*)", (resp.headers.get("Content-Range") or "").strip())
+    return m is not None and int(m.group(1)) == have
+
+
+def _remove_orphans(plan: Plan) -> None:
+    """Remove `.incomplete` blobs that no missing file of this plan continues: what a download stopped at an
+    older revision left. One that another download is writing (it holds huggingface_hub's lock) stays."""
+    from filelock import Timeout
+    from huggingface_hub.utils import WeakFileLock
+
+    blobs = os.path.join(plan.cache, "blobs")
+    keep = {f.etag + ".incomplete" for f in plan.files if f.path in plan.missing}
+    names = os.listdir(blobs) if os.path.isdir(blobs) else []
+    for name in names:
+        if not name.endswith(".incomplete") or name in keep:
+            continue
+        lock = _lock_path(plan, name.split(".")[0])
+        os.makedirs(os.path.dirname(lock), exist_ok=True)
+        try:
+            with WeakFileLock(lock, timeout=0.2):
+                os.remove(os.path.join(blobs, name))
+        except (Timeout, FileNotFoundError):
+            pass
+
+
 def _link(plan: Plan, f: HubFile, blob: str) -> None:
-    dst = _snapshot_path(plan, f)
+    dst = _inside(plan, _snapshot_path(plan, f))
     os.makedirs(os.path.dirname(dst), exist_ok=True)
+    _inside(plan, dst)  # again, now that its folders exist: none of them may lead elsewhere
     try:
         from huggingface_hub.file_download import _create_symlink  # the cache's own rules (copies where no links)
     except ImportError:  # pragma: no cover - only if huggingface_hub drops it
@@ -259,7 +397,8 @@ def _link(plan: Plan, f: HubFile, blob: str) -> None:
 def download(plan: Plan, on_progress=None) -> str:
     """Fetch the plan's missing files; on_progress(done_bytes, total_bytes, path). Returns the snapshot folder."""
 
-    opener = urllib.request.build_opener(_NoAuthAcrossHosts())
+    opener = urllib.request.build_opener(_SafeRedirects())
+    _remove_orphans(plan)
     total = plan.total_bytes
     done = sum(f.size for f in plan.files if f.path not in plan.missing)
     for f in plan.files:

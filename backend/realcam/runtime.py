@@ -51,3 +51,16 @@ def hub_cache() -> str:
         return constants.HF_HUB_CACHE
     except Exception:
         return os.path.expanduser("~/.cache/huggingface/hub")
+
+
+def weights_from_cache_only() -> None:
+    """From now on this process loads models from the Hugging Face cache and local folders only, never the
+    network: the backend never downloads weights by itself, `realcam download` (the add-on's Download model)
+    does, after showing the size and licence. Called where models are resolved, so it holds in `realcam serve`
+    (whatever a client names), its cluster slots and the CLI alike.
+
+    huggingface_hub refuses every request while its offline flag is up, and diffusers and transformers then
+    read the cache; the flag is read from HF_HUB_OFFLINE once, at import, so the constant is set here."""
+    from huggingface_hub import constants
+
+    constants.HF_HUB_OFFLINE = True

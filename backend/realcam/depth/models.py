@@ -7,8 +7,9 @@ processors: Depth Anything resizes so the short side reaches the model size
 Depth Pro squashes to its square input, normalises to [-1, 1] and turns its
 canonical inverse depth into metres with the focal length.
 
-Weights come from the Hugging Face cache (model id) or a local folder. Code in
-a model repository is never run (no trust_remote_code).
+Weights come from the Hugging Face cache (model id) or a local folder, never the
+network: `realcam download` fetches them. Code in a model repository is never
+run (no trust_remote_code).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UserError
-from ..runtime import hub_cache, pick_device
+from ..runtime import hub_cache, pick_device, weights_from_cache_only
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,12 @@ def _missing_weights_message(model_id: str, err: Exception) -> str:
             f"depth model folder {model_id} could not be loaded ({type(err).__name__}: {err}); "
             "it must hold a transformers config.json and weights"
         )
+    alias = next((m.alias for m in KNOWN_MODELS if m.repo_id == model_id), None)
+    how = f"run `realcam download {alias}` (in Blender: Preferences > Download model), or on" if alias else "on"
     return (
-        f"depth model {model_id!r} is not available: it is not in the Hugging Face cache ({hub_cache()}) "
-        f"and could not be downloaded (offline?). On a machine with internet run "
-        f"`hf download {model_id}` (copy the cache over, or set HF_HOME), pass --model with a local "
+        f"depth model {model_id!r} is not downloaded: it is not in the Hugging Face cache ({hub_cache()}), "
+        f"and the backend never downloads weights by itself: {how} a machine with internet run "
+        f"`hf download {model_id}` and copy the cache over (or set HF_HOME); or pass --model with a local "
         "folder, or supply your own depth with --depth-map"
     )
 
@@ -102,9 +105,10 @@ class DepthModel:
         import torch
         from transformers import AutoConfig, AutoModelForDepthEstimation
 
+        weights_from_cache_only()
         self.model_id = resolve_model_id(model_id)
         try:
-            config = AutoConfig.from_pretrained(self.model_id, trust_remote_code=False)
+            config = AutoConfig.from_pretrained(self.model_id, trust_remote_code=False, local_files_only=True)
         except (OSError, ValueError) as e:
             raise UserError(_missing_weights_message(self.model_id, e)) from None
         self.kind = config.model_type
@@ -123,7 +127,7 @@ class DepthModel:
         self.dtype = torch.float16 if self.device == "cuda" else torch.float32
         try:
             self.model = AutoModelForDepthEstimation.from_pretrained(
-                self.model_id, trust_remote_code=False, dtype=self.dtype
+                self.model_id, trust_remote_code=False, dtype=self.dtype, local_files_only=True
             )
         except (OSError, ValueError) as e:
             raise UserError(_missing_weights_message(self.model_id, e)) from None
@@ -136,7 +140,12 @@ class DepthModel:
         try:
             from transformers.utils import cached_file
 
-            path = cached_file(self.model_id, "preprocessor_config.json", _raise_exceptions_for_missing_entries=False)
+            path = cached_file(
+                self.model_id,
+                "preprocessor_config.json",
+                local_files_only=True,
+                _raise_exceptions_for_missing_entries=False,
+            )
         except (OSError, ValueError):
             path = None
         if path and os.path.isfile(path):

@@ -17,6 +17,7 @@ from realcam_core.models import (
 )
 
 from ...errors import UserError
+from ...runtime import hub_cache, weights_from_cache_only
 from ..wan_checkpoint import is_original_layout
 from .base import VideoAdapter
 from .svd import SvdAdapter
@@ -56,12 +57,28 @@ def _spec_from_folder(folder: str) -> ModelSpec:
     return WAN21_I2V_720P  # a local Wan 2.1-style folder: the larger limits
 
 
+def _cached(repo_id: str, filename: str) -> str | None:
+    from huggingface_hub import try_to_load_from_cache
+
+    path = try_to_load_from_cache(repo_id, filename)
+    return path if isinstance(path, str) else None
+
+
 def resolve_video_model(name: str, allow_local: bool = True) -> tuple[str, ModelSpec, VideoAdapter]:
     """(model id or folder, its limits, its adapter) for an alias, hub id or local folder.
 
-    allow_local=False (the server, for names a client sent) never reads a local path."""
+    Weights come from the Hugging Face cache or a local folder, never the network (weights_from_cache_only).
+    allow_local=False (the server, for names a client sent) never reads a local path, and refuses a known
+    model that is not downloaded at once, saying how to get it."""
+    weights_from_cache_only()
     for m in KNOWN_VIDEO_MODELS:
         if name in (m.alias, m.repo_id):
+            if not allow_local and _cached(m.repo_id, m.index_file) is None:
+                raise UserError(
+                    f"video model {m.alias} ({m.repo_id}) is not downloaded on this machine (not in the Hugging "
+                    f"Face cache at {hub_cache()}), and the backend never downloads weights by itself: run "
+                    f"`realcam download {m.alias}` there (in Blender: Preferences > Download model)"
+                )
             return m.repo_id, m.spec, ADAPTERS[m.spec.family](m.spec)
     if not allow_local and not HUB_ID.match(name):
         raise UserError(
@@ -72,17 +89,16 @@ def resolve_video_model(name: str, allow_local: bool = True) -> tuple[str, Model
     if allow_local and os.path.isdir(name):
         spec = _spec_from_folder(name)
         return name, spec, ADAPTERS[spec.family](spec)
-    try:
-        from huggingface_hub import hf_hub_download
-
-        folder = os.path.dirname(hf_hub_download(name, "model_index.json"))
-    except Exception:
+    index = _cached(name, "model_index.json") if HUB_ID.match(name) else None
+    if index is None:
         known = ", ".join(m.alias for m in KNOWN_VIDEO_MODELS)
+        folder = "" if not allow_local else ", a local diffusers folder"
         raise UserError(
-            f"video model {name!r} is neither a known model ({known}), a local diffusers folder, "
-            "nor a Hugging Face id whose model_index.json can be read (offline?)"
-        ) from None
-    spec = _spec_from_folder(folder)
+            f"video model {name!r} is neither a known model ({known}; `realcam download NAME` fetches one){folder} "
+            f"nor a Hugging Face id in this machine's cache ({hub_cache()}): the backend never downloads weights "
+            f"by itself; `hf download {name}` puts one there"
+        )
+    spec = _spec_from_folder(os.path.dirname(index))
     return name, spec, ADAPTERS[spec.family](spec)
 
 
