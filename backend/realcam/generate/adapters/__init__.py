@@ -14,16 +14,19 @@ from realcam_core.models import (
     WAN22_FUN_5B_CAMERA,
     WAN22_TI2V_5B,
     ModelSpec,
+    known_model,
 )
 
 from ...errors import UserError
 from ..wan_checkpoint import is_original_layout
 from .base import VideoAdapter
+from .dynamicrafter import DynamiCrafterAdapter, folder_spec
 from .svd import SvdAdapter
 from .wan import WanAdapter
 from .wan_fun_camera import WanFunCameraAdapter
 
 ADAPTERS = {"wan": WanAdapter, "svd": SvdAdapter, "wan-fun-camera": WanFunCameraAdapter}
+ADAPTERS["dynamicrafter"] = DynamiCrafterAdapter
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 PIPELINE_FAMILIES = {"WanImageToVideoPipeline": "wan", "StableVideoDiffusionPipeline": "svd"}
 
@@ -37,6 +40,8 @@ def _spec_from_folder(folder: str) -> ModelSpec:
     index = os.path.join(folder, "model_index.json")
     if not os.path.isfile(index) and is_original_layout(folder):
         return WAN22_FUN_5B_CAMERA  # VideoX-Fun's published layout: config.json + safetensors at the root
+    if not os.path.isfile(index) and (spec := folder_spec(folder)):
+        return spec  # DynamiCrafter's published model.ckpt (+ a camera .safetensors)
     if not os.path.isfile(index):
         raise UserError(
             f"{folder}: not a diffusers model folder (no model_index.json) nor a Wan transformer in the "
@@ -60,9 +65,9 @@ def resolve_video_model(name: str, allow_local: bool = True) -> tuple[str, Model
     """(model id or folder, its limits, its adapter) for an alias, hub id or local folder.
 
     allow_local=False (the server, for names a client sent) never reads a local path."""
-    for m in KNOWN_VIDEO_MODELS:
-        if name in (m.alias, m.repo_id):
-            return m.repo_id, m.spec, ADAPTERS[m.spec.family](m.spec)
+    m = known_model(name)
+    if m is not None:
+        return m.model_id, m.spec, ADAPTERS[m.spec.family](m.spec)
     if not allow_local and not HUB_ID.match(name):
         raise UserError(
             f"video model {name!r} is not a model this server knows: use an alias "

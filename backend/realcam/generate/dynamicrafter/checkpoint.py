@@ -116,13 +116,14 @@ def split(state: dict) -> tuple[dict, dict]:
     parts: dict[str, dict] = {name: {} for name in PARTS}
     rest = {}
     for key, value in state.items():
+        if key in UNUSED:
+            continue
         for name, prefix in PARTS.items():
             if key.startswith(prefix):
                 parts[name][key[len(prefix) :]] = value
                 break
         else:
-            if key not in UNUSED:
-                rest[key] = value
+            rest[key] = value
     return parts, rest
 
 
