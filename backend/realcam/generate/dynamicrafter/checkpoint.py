@@ -90,17 +90,23 @@ def read_safetensors(path: str) -> dict:
         raise CheckpointError(f"{path}: not a readable safetensors file ({type(e).__name__}: {e})") from None
 
 
+def upstream_names(state: dict) -> dict:
+    """The 256 release's `framestride_embed` under the name upstream's code uses, `fps_embedding`."""
+    return {k.replace("framestride_embed", "fps_embedding"): v for k, v in state.items()}
+
+
 def read_state(path: str) -> dict:
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: no such file")
-    state = read_safetensors(path) if path.endswith(".safetensors") else read_pickle(path)
-    return {k.replace("framestride_embed", "fps_embedding"): v for k, v in state.items()}
+    return read_safetensors(path) if path.endswith(".safetensors") else read_pickle(path)
 
 
 def merge(base: dict, camera: dict | None) -> tuple[dict, dict]:
     """(base | camera, facts about the camera file: keys, how many base weights it replaces)."""
+    base = upstream_names(base)
     if not camera:
         return base, {}
+    camera = upstream_names(camera)
     replaced = sorted(k for k in camera if k in base)
     facts = {
         "keys": len(camera),

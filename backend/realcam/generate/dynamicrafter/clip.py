@@ -116,7 +116,10 @@ def _strict_load(model, state: dict, what: str):
     first = next(iter(model.state_dict()))
     prefix = first[: first.index("embeddings.")]
     state = {prefix + k: v for k, v in state.items()}
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as e:  # shapes that differ
+        raise ValueError(f"the {what} weights do not fit: {str(e).splitlines()[-1].strip()}") from None
     missing = [k for k in missing if not k.endswith("position_ids")]
     if missing or unexpected:
         raise ValueError(f"the {what} weights do not fit: missing {sorted(missing)[:8]}, unexpected {unexpected[:8]}")

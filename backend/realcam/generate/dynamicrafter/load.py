@@ -103,8 +103,11 @@ def build(config: ModelConfig, base: dict, camera_state: dict | None, camera_kin
         vae = load_vae(parts["vae"], config.vae)
     except ValueError as e:
         raise CheckpointError(f"first_stage_model: {e}") from None
-    text = load_text_tower(parts["text"], c)
-    vision = load_vision_tower(parts["vision"], c)
+    try:
+        text = load_text_tower(parts["text"], c)
+        vision = load_vision_tower(parts["vision"], c)
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
     for m in (unet, resampler, text, vision):
         m.to(dtype).eval()
     if isinstance(camera, torch.nn.Module):

@@ -69,7 +69,10 @@ def convert_vae_state(state: dict, cfg: VAEConfig) -> dict:
 def load_vae(state: dict, cfg: VAEConfig, dtype=None):
     """A diffusers AutoencoderKL holding upstream's VAE weights; any missing or extra key is an error."""
     vae = build_vae(cfg)
-    missing, unexpected = vae.load_state_dict(convert_vae_state(state, cfg), strict=False)
+    try:
+        missing, unexpected = vae.load_state_dict(convert_vae_state(state, cfg), strict=False)
+    except RuntimeError as e:  # shapes that differ
+        raise ValueError(f"the VAE weights do not fit: {str(e).splitlines()[-1].strip()}") from None
     if missing or unexpected:
         raise ValueError(
             f"the VAE weights do not fit: missing {sorted(missing)[:8]}, unexpected {sorted(unexpected)[:8]}"
