@@ -67,7 +67,7 @@ def test_shaping_noise_is_upstreams_q_sample():
     sched = DDIMScheduler(VARIANTS["256"].sampling)
     clean, eps = torch.randn(2, 3), torch.randn(2, 3)
     a = float(alphas_cumprod(VARIANTS["256"].sampling)[919])
-    noised = sched.add_noise(clean, eps, (1 - a) ** 0.5)
+    noised = sched.noise_to(clean, eps, (1 - a) ** 0.5)
     assert torch.allclose(noised, a**0.5 * clean + (1 - a) ** 0.5 * eps)
 
 

@@ -125,7 +125,7 @@ def test_ddim_with_guidance_rescale_and_noise_shaping_matches_upstream(name, sam
     q_noise = iter(t(f["q_noises"]))
     for i, step_t in enumerate(sched.timesteps.tolist()):
         if sched.level(float(sched.sigmas[i])) >= 0.9:  # the engine's rule for this family
-            noised = sched.add_noise(scene, next(q_noise), float(sched.sigmas[i]))
+            noised = sched.noise_to(scene, next(q_noise), float(sched.sigmas[i]))
             x = noised * mask + (1 - mask) * x
         cond, uncond = fake_model_output(x, step_t, 0.3), fake_model_output(x, step_t, -0.2)
         out = rescale_guidance(uncond + 7.5 * (cond - uncond), cond, 0.7)

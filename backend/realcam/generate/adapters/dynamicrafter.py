@@ -151,6 +151,12 @@ class DynamiCrafterAdapter(VideoAdapter):
     def encode_preview(self, pipe, video, generator):
         return pipe.encode_latents(video)
 
+    def reference_latent_frames(self) -> list[int]:
+        """None: the photo enters through the concatenated latent and cross-attention; latent frame 0 is
+        denoised like the others. The engine's scene video puts the photo's latent there and upstream shapes
+        it toward that."""
+        return []
+
     def latent_mask(self, pipe, mask, threshold):
         """Upstream's rule: bilinear resampling with align_corners=True, cells at or above the threshold.
         Frame 0 stays in: upstream shapes it (with the photo's latent)."""
@@ -163,7 +169,7 @@ class DynamiCrafterAdapter(VideoAdapter):
         return (grid >= threshold)[:, None]  # (1, 1, F, h, w)
 
     def noise(self, clean, eps, sigma):
-        return self._schedule.add_noise(clean, eps, sigma)
+        return self._schedule.noise_to(clean, eps, sigma)
 
     def noise_level(self, sigma):
         return self._schedule.level(sigma)

@@ -63,7 +63,12 @@ class CheckpointError(ValueError):
 def read_pickle(path: str) -> dict:
     """The state dict of a Lightning/DeepSpeed pickle, read without running any code in it."""
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)  # no copy of 10 GB in RAM
+        except RuntimeError as e:
+            if "mmap" not in str(e):
+                raise
+            data = torch.load(path, map_location="cpu", weights_only=True)  # a legacy (non-zip) file
     except pickle.UnpicklingError as e:
         raise CheckpointError(
             f"{path}: this checkpoint holds objects other than tensors ({str(e).splitlines()[0]}); it is not "

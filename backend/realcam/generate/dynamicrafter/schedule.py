@@ -88,9 +88,15 @@ class DDIMScheduler:
         return t / self.cfg.timesteps
 
     @staticmethod
-    def add_noise(clean, eps, sigma: float):
+    def noise_to(clean, eps, sigma: float):
         """sqrt(alpha_bar) clean + sqrt(1 - alpha_bar) eps, with sigma = sqrt(1 - alpha_bar) (upstream's q_sample)."""
         return (max(1.0 - sigma * sigma, 0.0) ** 0.5) * clean + sigma * eps
+
+    def add_noise(self, clean, eps, timesteps):
+        """diffusers' signature: clean latents noised to DDPM timesteps (a tensor, one per batch item)."""
+        t = np.asarray(torch.as_tensor(timesteps).cpu()).reshape(-1)
+        a = torch.tensor(self.abar[t], dtype=clean.dtype, device=clean.device).view(-1, *[1] * (clean.ndim - 1))
+        return a.sqrt() * clean + (1 - a).sqrt() * eps
 
     # -- sampling -------------------------------------------------------------
     def eps_and_x0(self, model_output, i: int, sample):
