@@ -125,7 +125,12 @@ def test_disabled_shaper_changes_nothing():
     assert shaper.shaped_steps == [] and shaper.shape(z, 0) is z and shaper.after_step(0, z) is z
 
 
-FAMILY_TINY_MODEL = {"wan": "wan22-ti2v", "svd": "svd", "wan-fun-camera": "wan22-fun-camera"}  # one per family
+FAMILY_TINY_MODEL = {  # one per family
+    "wan": "wan22-ti2v",
+    "svd": "svd",
+    "wan-fun-camera": "wan22-fun-camera",
+    "dynamicrafter": "dynamicrafter-512",
+}
 
 
 def test_every_adapter_family_has_a_contract_case():

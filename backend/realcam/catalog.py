@@ -30,7 +30,7 @@ def video_models(model_folders: dict[str, str] | None = None) -> list[dict]:
             {
                 "name": m.alias,
                 "id": m.repo_id,
-                "cached": is_cached(m.repo_id, m.index_file),
+                "cached": all(is_cached(repo, f) for repo, f in m.needed_files()),
                 "default": m.alias == DEFAULT_VIDEO_MODEL,
                 "licence": sp.licence,
                 "sizes": [list(s) for s in sp.native_sizes],
@@ -38,6 +38,12 @@ def video_models(model_folders: dict[str, str] | None = None) -> list[dict]:
                 "fps": sp.native_fps,
                 "frame_rule": f"{sp.temporal_factor}k+1" if sp.temporal_factor > 1 else "any",
                 "sns_shaped_steps": shaping_summary(m.alias),
+                "approx_bytes": m.total_bytes or None,  # with what it requires; None where unknown before listing
+                "camera": sp.camera or None,
+                "requires": [
+                    {"repo": r.repo_id, "files": list(r.files), "what": r.what, "approx_bytes": r.approx_bytes}
+                    for r in m.requires
+                ],
                 "spec": sp.to_dict(),
             }
         )
@@ -78,10 +84,14 @@ def describe(video: list[dict], depth: list[dict]) -> str:
             lines.append(f"  {m['name']:20s} (configured folder){flags}")
             continue
         sizes = "/".join(f"{w}x{h}" for w, h in m["sizes"])
+        size = f", ~{m['approx_bytes'] / 1e9:.1f} GB" if m.get("approx_bytes") else ""
+        camera = f", camera: {m['camera']}" if m.get("camera") else ""
         lines.append(
-            f"  {m['name']:20s} {m['id']:48s} {sizes}, <= {m['max_frames']} frames, {m['fps']:g} fps, "
+            f"  {m['name']:20s} {m['id']:48s} {sizes}, <= {m['max_frames']} frames, {m['fps']:g} fps{size}{camera}, "
             f"licence {m['licence']}{flags}"
         )
+        for r in m.get("requires") or []:
+            lines.append(f"  {'':20s} needs {r['what']} ({r['repo']}: {', '.join(r['files'])})")
         shaping = m.get("sns_shaped_steps")
         if shaping:
             counts = ", ".join(f"{t}: {k}" for t, k in shaping["shaped"].items())

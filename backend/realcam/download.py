@@ -60,6 +60,7 @@ class Plan:
     cache: str
     files: list[HubFile] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # paths not in the cache yet
+    needs: list[str] = field(default_factory=list)  # other repositories' files the model needs, to download too
 
     @property
     def total_bytes(self) -> int:
@@ -83,6 +84,7 @@ def resolve(name: str) -> tuple[str, str, str | None]:
 
     known = [(m.alias, m.repo_id, m.spec.licence) for m in KNOWN_VIDEO_MODELS]
     known += [(m.alias, m.repo_id, m.licence) for m in KNOWN_MODELS]
+    known += [(r.repo_id, r.repo_id, r.licence) for m in KNOWN_VIDEO_MODELS for r in m.requires]
     for alias, repo_id, licence in known:
         if name in (alias, repo_id):
             return alias, repo_id, licence
@@ -155,8 +157,9 @@ def make_plan(name: str) -> Plan:
     if not isinstance(commit, str) or not _COMMIT.fullmatch(commit):
         raise _untrusted(repo_id, f"a commit id {commit!r} that is not 40 hex digits")
     by_path = {f.path: f for f in tree}
+    only, needs = _model_files(name)
     files = []
-    for p in select_files(list(by_path)):
+    for p in [p for p in by_path if p in only] if only else select_files(list(by_path)):
         f = by_path[p]
         lfs = getattr(f, "lfs", None)
         sha = getattr(lfs, "sha256", None) if lfs is not None else None
@@ -165,7 +168,9 @@ def make_plan(name: str) -> Plan:
     card_licence = (card.get("license_name") or card.get("license")) if hasattr(card, "get") else None
     link = card.get("license_link") if hasattr(card, "get") else None
     storage = os.path.join(constants.HF_HUB_CACHE, repo_folder_name(repo_id=repo_id, repo_type="model"))
-    plan = Plan(alias, repo_id, commit, licence, card_licence, licence_url(link, repo_id, commit), storage, files)
+    plan = Plan(
+        alias, repo_id, commit, licence, card_licence, licence_url(link, repo_id, commit), storage, files, needs=needs
+    )
     for f in files:
         _inside(plan, _snapshot_path(plan, f))
     plan.missing = [f.path for f in files if not os.path.isfile(_snapshot_path(plan, f))]
@@ -227,6 +232,20 @@ def licence_url(link, repo_id: str, commit: str) -> str:
         if name and _safe_repo_path(name):
             return f"{page}/blob/{commit}/{urllib.parse.quote(name)}"
     return page
+
+
+def _model_files(name: str) -> tuple[tuple, list[str]]:
+    """(the only files to fetch, or () for the default pick; what else the model needs) for a known name."""
+    from realcam_core.models import KNOWN_VIDEO_MODELS, known_model
+
+    m = known_model(name)
+    if m is not None:
+        needs = [f"{r.what}: `realcam download {r.repo_id}` ({', '.join(r.files)})" for r in m.requires]
+        return tuple(m.files), needs
+    for r in (r for m in KNOWN_VIDEO_MODELS for r in m.requires):
+        if r.repo_id == name:
+            return tuple(r.files), []
+    return (), []
 
 
 def _snapshot_path(plan: Plan, f: HubFile) -> str:
@@ -436,9 +455,10 @@ def download(plan: Plan, on_progress=None) -> str:
 def describe(plan: Plan) -> str:
     gb = plan.to_download / 1e9
     lic = plan.licence or plan.card_licence or "see the model card"
+    needs = "".join(f"\n  also needs {n}" for n in plan.needs)
     return (
         f"{plan.name} ({plan.repo_id}): {len(plan.files)} files, {plan.total_bytes / 1e9:.2f} GB, "
-        f"{gb:.2f} GB to download into {plan.cache}; licence {lic} ({plan.licence_url})"
+        f"{gb:.2f} GB to download into {plan.cache}; licence {lic} ({plan.licence_url}){needs}"
     )
 
 

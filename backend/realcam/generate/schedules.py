@@ -28,13 +28,22 @@ SVD_SCHEDULER = {
     "timestep_type": "continuous",
     "use_karras_sigmas": True,
 }
-# alias -> (scheduler class, its configuration)
+# alias -> (scheduler class, its configuration); DynamiCrafterDDIM is upstream's sampler (dynamicrafter/schedule.py)
+_DC256, _DC512 = ("DynamiCrafterDDIM", {"variant": "256"}), ("DynamiCrafterDDIM", {"variant": "512"})
 PUBLISHED_SCHEDULERS = {
     "wan2.2-ti2v-5b": ("UniPCMultistepScheduler", {**_WAN, "flow_shift": 5.0}),
     "wan2.2-fun-5b-camera": ("UniPCMultistepScheduler", {**_WAN, "flow_shift": 5.0}),  # TI2V-5B's scheduler
     "wan2.1-i2v-14b-480p": ("UniPCMultistepScheduler", {**_WAN, "flow_shift": 3.0}),
     "wan2.1-i2v-14b-720p": ("UniPCMultistepScheduler", {**_WAN, "flow_shift": 3.0}),
     "svd-xt": ("EulerDiscreteScheduler", SVD_SCHEDULER),
+    "dynamicrafter-256": _DC256,
+    "dynamicrafter-512": _DC512,
+    "motionctrl-256": _DC256,
+    "cameractrl-256": _DC256,
+    "cami2v-256": _DC256,
+    "cami2v-512": _DC512,
+    "realcam-i2v-256": _DC256,
+    "realcam-i2v-512": _DC512,
 }
 # Thresholds `realcam models` reports: the default, the top of the reference DDPM range, and above it.
 REPORTED_THRESHOLDS = (0.9, 1.0, 1.1, 1.2, 1.3, 1.5, 2.0)
@@ -47,6 +56,8 @@ SHAPED_STEPS = {
     "wan2.1-i2v-14b-480p": _WAN21,
     "wan2.1-i2v-14b-720p": _WAN21,
     "svd-xt": (25, (14, 13, 11, 10, 8, 4, 0)),
+    # Upstream's rule on its own schedule (t >= 900: t = 999, 959, 919), the zero-SNR 512 model's included.
+    **{a: (25, (3, 0, 0, 0, 0, 0, 0)) for a, (c, _) in PUBLISHED_SCHEDULERS.items() if c == "DynamiCrafterDDIM"},
 }
 
 
@@ -58,13 +69,20 @@ def step_levels(scheduler, adapter, steps: int) -> list[float]:
 
 def published_levels(alias: str, steps: int | None = None) -> list[float]:
     """Noise levels of a known model's steps (default count) under its published scheduler (imports diffusers)."""
-    import diffusers
-
     from .adapters import resolve_video_model
 
     cls_name, config = PUBLISHED_SCHEDULERS[alias]
     _, spec, adapter = resolve_video_model(alias)
-    return step_levels(getattr(diffusers, cls_name).from_config(config), adapter, steps or spec.default_steps)
+    if cls_name == "DynamiCrafterDDIM":
+        from .dynamicrafter.config import VARIANTS
+        from .dynamicrafter.schedule import DDIMScheduler
+
+        scheduler = DDIMScheduler(VARIANTS[config["variant"]].sampling)
+    else:
+        import diffusers
+
+        scheduler = getattr(diffusers, cls_name).from_config(config)
+    return step_levels(scheduler, adapter, steps or spec.default_steps)
 
 
 def shaped_counts(levels, thresholds=REPORTED_THRESHOLDS) -> tuple[int, ...]:

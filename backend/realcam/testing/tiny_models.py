@@ -399,6 +399,18 @@ def build_svd(folder: str, seed: int = 0) -> str:
     return folder
 
 
+def build_dynamicrafter_256(folder: str, seed: int = 0) -> str:
+    from .tiny_dynamicrafter import build_dynamicrafter
+
+    return build_dynamicrafter(folder, "256", seed)
+
+
+def build_dynamicrafter_512(folder: str, seed: int = 0) -> str:
+    from .tiny_dynamicrafter import build_dynamicrafter
+
+    return build_dynamicrafter(folder, "512", seed)
+
+
 BUILDERS = {
     "depth-anything": build_depth_anything,
     "depth-pro": build_depth_pro,
@@ -406,6 +418,8 @@ BUILDERS = {
     "wan22-fun-camera": build_wan22_fun_camera,
     "wan21-i2v": build_wan21_i2v,
     "svd": build_svd,
+    "dynamicrafter-256": build_dynamicrafter_256,
+    "dynamicrafter-512": build_dynamicrafter_512,
 }
 
 

@@ -14,17 +14,20 @@ from realcam_core.models import (
     WAN22_FUN_5B_CAMERA,
     WAN22_TI2V_5B,
     ModelSpec,
+    known_model,
 )
 
 from ...errors import UserError
 from ...runtime import hub_cache, weights_from_cache_only
 from ..wan_checkpoint import is_original_layout
 from .base import VideoAdapter
+from .dynamicrafter import DynamiCrafterAdapter, folder_spec
 from .svd import SvdAdapter
 from .wan import WanAdapter
 from .wan_fun_camera import WanFunCameraAdapter
 
 ADAPTERS = {"wan": WanAdapter, "svd": SvdAdapter, "wan-fun-camera": WanFunCameraAdapter}
+ADAPTERS["dynamicrafter"] = DynamiCrafterAdapter
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 PIPELINE_FAMILIES = {"WanImageToVideoPipeline": "wan", "StableVideoDiffusionPipeline": "svd"}
 
@@ -38,6 +41,8 @@ def _spec_from_folder(folder: str) -> ModelSpec:
     index = os.path.join(folder, "model_index.json")
     if not os.path.isfile(index) and is_original_layout(folder):
         return WAN22_FUN_5B_CAMERA  # VideoX-Fun's published layout: config.json + safetensors at the root
+    if not os.path.isfile(index) and (spec := folder_spec(folder)):
+        return spec  # DynamiCrafter's published model.ckpt (+ a camera .safetensors)
     if not os.path.isfile(index):
         raise UserError(
             f"{folder}: not a diffusers model folder (no model_index.json) nor a Wan transformer in the "
@@ -71,15 +76,16 @@ def resolve_video_model(name: str, allow_local: bool = True) -> tuple[str, Model
     allow_local=False (the server, for names a client sent) never reads a local path, and refuses a known
     model that is not downloaded at once, saying how to get it."""
     weights_from_cache_only()
-    for m in KNOWN_VIDEO_MODELS:
-        if name in (m.alias, m.repo_id):
-            if not allow_local and _cached(m.repo_id, m.index_file) is None:
-                raise UserError(
-                    f"video model {m.alias} ({m.repo_id}) is not downloaded on this machine (not in the Hugging "
-                    f"Face cache at {hub_cache()}), and the backend never downloads weights by itself: run "
-                    f"`realcam download {m.alias}` there (in Blender: Preferences > Download model)"
-                )
-            return m.repo_id, m.spec, ADAPTERS[m.spec.family](m.spec)
+    m = known_model(name)
+    if m is not None:
+        missing = [(r, f) for r, f in m.needed_files() if _cached(r, f) is None]
+        if not allow_local and missing:
+            raise UserError(
+                f"video model {m.alias} ({m.model_id}) is not downloaded on this machine (not in the Hugging "
+                f"Face cache at {hub_cache()}), and the backend never downloads weights by itself: run "
+                f"`realcam download {m.alias}` there (in Blender: Preferences > Download model)"
+            )
+        return m.model_id, m.spec, ADAPTERS[m.spec.family](m.spec)
     if not allow_local and not HUB_ID.match(name):
         raise UserError(
             f"video model {name!r} is not a model this server knows: use an alias "
