@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 
-from realcam_core.api import CANCELLED, DONE, FAILED, FINISHED, QUEUED, RUNNING, STATES
+from realcam_core.api import CANCELLED, DONE, FAILED, QUEUED, RUNNING, STATES
 
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_ATTEMPTS = 3
@@ -260,10 +260,6 @@ class JobStore:
                 if left <= 0:
                     return None
                 self._changed.wait(left)
-
-    def is_finished(self, job_id: str) -> bool:
-        with self._lock:
-            return self._jobs[job_id]["state"] in FINISHED
 
     def cancel_queued(self, job_id: str) -> bool:
         with self._lock:
