@@ -19,7 +19,6 @@ import shutil
 import tempfile
 import threading
 import time
-import traceback
 import uuid
 import zipfile
 
@@ -157,16 +156,15 @@ class Slot:
             self._bump()
 
     def _run(self, job_id: str, holder: list, options: dict, cancel: threading.Event) -> None:
-        from ..errors import UserError
-        from ..generate.engine import Engine, JobCancelled, RunOptions
+        from ..generate.engine import Engine, RunOptions
+        from .outcome import run_job
 
         folder = os.path.join(self.root, job_id)
 
         def on_event(e):
             self._set(job_id, progress={k: e.get(k) for k in ("stage", "step", "total", "eta_s") if k in e})
 
-        outcome = {}
-        try:
+        def run() -> dict:
             # The server's own bundle, validated when it was submitted; extractall still drops
             # absolute names and '..'.
             with zipfile.ZipFile(io.BytesIO(holder.pop())) as zf:
@@ -184,18 +182,13 @@ class Slot:
             self._engine.run(
                 os.path.join(folder, "bundle"), os.path.join(folder, "take"), run_options, on_event, cancel
             )
-            outcome = {
-                "state": "done",
-                "files": _list_files(os.path.join(folder, "take")),
-                "progress": {"stage": "transfer"},
-            }
-        except JobCancelled:
-            outcome = {"state": "cancelled", "progress": {"stage": "cancelled"}}
-        except UserError as e:  # this node's job folder means nothing to the artist: say "the job"
-            outcome = {"state": "failed", "error": str(e).replace(folder, "the job")}
-        except Exception as e:  # a model crash must not take the slot down
-            log.error("job %s failed:\n%s", job_id, traceback.format_exc())
-            outcome = {"state": "failed", "error": f"{type(e).__name__}: {e}".replace(folder, "the job")}
+            # Done here, not yet for the server: it fetches the take next.
+            return {"files": _list_files(os.path.join(folder, "take")), "progress": {"stage": "transfer"}}
+
+        outcome = {}
+        try:
+            # This node's job folder means nothing to the artist: messages say "the job".
+            outcome = run_job(job_id, run, lambda text: text.replace(folder, "the job"))
         finally:
             shutil.rmtree(os.path.join(folder, "bundle"), ignore_errors=True)
             loaded = self._engine.loaded_model() if self._engine is not None else None
