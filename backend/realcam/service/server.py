@@ -55,9 +55,9 @@ from ..runtime import device_info, hub_cache
 from .guard import Guard
 from .jobstore import Duplicate, JobBusy, JobStore
 from .redact import Redactor
+from .transfer import Digests, zip_frames
 from .worker import DISK_FULL, Worker
 
-CHUNK = 1 << 20
 log = logging.getLogger(__name__)
 
 
@@ -152,7 +152,7 @@ def create_app(config: ServerConfig):
     guard = Guard(config.host, config.allow_hosts, config.token)
     depth_lock = threading.Lock()
     depth_cache: dict = {}
-    digests: dict = {}  # (path, size, mtime) -> Repr-Digest of a finished file
+    file_digest = Digests()
 
     @asynccontextmanager
     async def lifespan(app):
@@ -256,19 +256,6 @@ def create_app(config: ServerConfig):
     @app.exception_handler(_HttpError)
     async def _http_error(request, exc: _HttpError):
         return error(exc.status, exc.message, exc.problems)
-
-    def file_digest(path: str) -> str:
-        st = os.stat(path)
-        key = (path, st.st_size, st.st_mtime_ns)
-        if key not in digests:
-            h = hashlib.sha256()
-            with open(path, "rb") as fh:
-                for chunk in iter(lambda: fh.read(CHUNK), b""):
-                    h.update(chunk)
-            if len(digests) > 256:
-                digests.clear()
-            digests[key] = api.repr_digest(h.digest())
-        return digests[key]
 
     def send_file(path: str, media_type: str, remove: bool = False, filename: str | None = None, headers=None):
         """A file from disk with its length and digest; removed after sending when remove is set."""
@@ -472,15 +459,7 @@ def create_app(config: ServerConfig):
 
     @app.get(f"{api.PREFIX}/jobs/{{job_id}}/frames")
     def get_frames(job_id: str):
-        folder = finished_file(job_id, "frames")
-        fd, path = tempfile.mkstemp(suffix=".zip", dir=store.uploads)
-        try:
-            with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w") as zf:
-                for n in sorted(os.listdir(folder)):
-                    zf.write(os.path.join(folder, n), f"frames/{n}")
-        except BaseException:
-            _remove(path)
-            raise
+        path = zip_frames(finished_file(job_id, "frames"), store.uploads)
         return send_file(path, "application/zip", remove=True)
 
     @app.post(f"{api.PREFIX}/jobs/{{job_id}}/cancel")
