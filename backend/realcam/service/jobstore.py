@@ -15,6 +15,7 @@ raises and changes nothing.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -28,6 +29,7 @@ from realcam_core.api import CANCELLED, DONE, FAILED, QUEUED, RUNNING, STATES
 
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_ATTEMPTS = 3
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # what a write raises on a full disk (or quota): waited out, not a fault
 
 
 STATE = "state.json"

@@ -12,7 +12,6 @@ than lost. `status()` is what health reports.
 
 from __future__ import annotations
 
-import errno
 import logging
 import threading
 import time
@@ -21,12 +20,11 @@ import traceback
 from realcam_core.api import CANCELLED, FAILED
 
 from ..generate.engine import Engine, RunOptions
-from .jobstore import JobStore
+from .jobstore import DISK_FULL, JobStore
 from .outcome import run_job
 
 log = logging.getLogger(__name__)
 
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 RETRY_S = (0.5, 1, 2, 5, 10)  # waits between tries to save a state on a full disk; the last repeats
 
 
