@@ -25,13 +25,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from .. import __version__
-from .config import ServerConfig, check_bind, is_loopback
+from .config import ServerConfig, check_bind
 from .context import build_service
 from .guard import GuardMiddleware
 from .responses import install_handlers
 from .routes import depth, health, jobs
 
-__all__ = ["ServerConfig", "check_bind", "create_app", "is_loopback", "serve"]
+__all__ = ["ServerConfig", "check_bind", "create_app", "serve"]
 
 
 @asynccontextmanager
