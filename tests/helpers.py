@@ -147,6 +147,16 @@ def wait_for_job(client, job_id, states=("done", "failed", "cancelled"), timeout
     raise AssertionError(f"job {job_id} not {states} in {timeout} s: {client.job(job_id)}")
 
 
+def probe_mp4(path):
+    """(frame count, fps, (width, height)) of an MP4, by decoding it with the ffmpeg that imageio-ffmpeg ships."""
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(path)
+    meta = reader.__next__()
+    count = sum(1 for _ in reader)
+    return count, float(meta["fps"]), tuple(meta["size"])
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

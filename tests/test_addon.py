@@ -8,9 +8,8 @@ import time
 
 import numpy as np
 import pytest
-from helpers import SAMPLES, Server, free_port, run_blender_script
+from helpers import SAMPLES, Server, free_port, probe_mp4, run_blender_script
 
-from realcam.generate.video import probe_mp4
 from realcam_core.re10k import read_re10k
 
 

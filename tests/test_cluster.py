@@ -16,10 +16,9 @@ import zipfile
 
 import psutil
 import pytest
-from helpers import ROOT, Server, bundle_zip, run_cli, wait_for_job
+from helpers import ROOT, Server, bundle_zip, probe_mp4, run_cli, wait_for_job
 from ray_cluster import LocalRayCluster
 
-from realcam.generate.video import probe_mp4
 from realcam_core import api
 from realcam_core.client import BackendError
 

@@ -6,12 +6,11 @@ import threading
 
 import numpy as np
 import pytest
-from helpers import make_bundle, run_cli, set_settings
+from helpers import make_bundle, probe_mp4, run_cli, set_settings
 from PIL import Image
 
 from realcam.errors import UserError
 from realcam.generate.engine import Engine, JobCancelled
-from realcam.generate.video import probe_mp4
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,8 @@ import urllib.request
 import zipfile
 
 import pytest
-from helpers import Server, make_bundle, run_cli
+from helpers import Server, make_bundle, probe_mp4, run_cli
 
-from realcam.generate.video import probe_mp4
 from realcam_core.bundle import pack_bundle
 from realcam_core.client import BackendError, Client
 

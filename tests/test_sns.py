@@ -17,12 +17,26 @@ from realcam.generate.noise_level import (
     level_from_edm_sigma,
     level_from_flow_sigma,
     level_from_nsr,
-    nsr_from_level,
+    shaped_steps,
 )
 from realcam.generate.noise_shaping import NoiseShaper
-from realcam.generate.schedules import REPORTED_THRESHOLDS, SHAPED_STEPS, published_levels, shaped_counts
+from realcam.generate.schedules import REPORTED_THRESHOLDS, SHAPED_STEPS
 from realcam_core.bundle import SNS_THRESHOLD_MAX, load_bundle
 from realcam_core.models import KNOWN_VIDEO_MODELS, SVD_XT, WAN22_TI2V_5B, known_model
+
+# DynamiCrafter's schedule, on which the noise level is defined (noise_level.py).
+_REF_BETAS = np.linspace(0.00085**0.5, 0.012**0.5, 1000) ** 2
+_REF_ABAR = np.cumprod(1 - _REF_BETAS)
+_REF_NSR = np.sqrt((1 - _REF_ABAR) / _REF_ABAR)
+
+
+def nsr_from_level(level: float) -> float:
+    """level_from_nsr's inverse, from the reference schedule: the NSR at DDPM index level * 1000, and past the
+    last step, log-NSR going on at that step's rate."""
+    t = min(max(level, 0.0), MAX_LEVEL) * 1000
+    if t > 999:
+        return float(_REF_NSR[-1] * np.exp((t - 999) * np.log(_REF_NSR[-1] / _REF_NSR[-2])))
+    return float(np.interp(t, np.arange(1000, dtype=np.float64), _REF_NSR))
 
 
 def test_noise_level_matches_upstream_ddpm_index():
@@ -58,6 +72,66 @@ def test_noise_level_goes_on_above_one_in_log_nsr():
     # Pure noise (s = 1, an infinite NSR) is the top of the scale, a finite number JSON can hold.
     assert level_from_flow_sigma(1.0) == MAX_LEVEL == level_from_nsr(float("inf")) == SNS_THRESHOLD_MAX
     assert level_from_edm_sigma(700.0) == pytest.approx(1.637, abs=1e-3)  # SVD-xt's first step
+
+
+# The schedulers the published diffusers repositories ship (Wan: diffusers' convert_wan_to_diffusers.py, flow_shift
+# 5.0 for TI2V and 3.0 for the 2.1 I2V models; SVD-xt: its scheduler_config.json): alias -> (class, configuration).
+_WAN = {"prediction_type": "flow_prediction", "use_flow_sigmas": True, "num_train_timesteps": 1000}
+SVD_SCHEDULER = {
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "interpolation_type": "linear",
+    "num_train_timesteps": 1000,
+    "prediction_type": "v_prediction",
+    "sigma_max": 700.0,
+    "sigma_min": 0.002,
+    "steps_offset": 1,
+    "timestep_spacing": "leading",
+    "timestep_type": "continuous",
+    "use_karras_sigmas": True,
+}
+PUBLISHED_SCHEDULERS = {
+    "wan2.2-ti2v-5b": ("UniPCMultistepScheduler", {**_WAN, "flow_shift": 5.0}),
+    "wan2.2-fun-5b-camera": ("UniPCMultistepScheduler", {**_WAN, "flow_shift": 5.0}),  # TI2V-5B's scheduler
+    "wan2.1-i2v-14b-480p": ("UniPCMultistepScheduler", {**_WAN, "flow_shift": 3.0}),
+    "wan2.1-i2v-14b-720p": ("UniPCMultistepScheduler", {**_WAN, "flow_shift": 3.0}),
+    "svd-xt": ("EulerDiscreteScheduler", SVD_SCHEDULER),
+}
+# DynamiCrafter and its camera models: upstream's DDIM (dynamicrafter/schedule.py, checked against upstream's
+# sampler by the parity tests), per variant.
+for _alias, _variant in (
+    ("dynamicrafter-256", "256"),
+    ("dynamicrafter-512", "512"),
+    ("motionctrl-256", "256"),
+    ("cameractrl-256", "256"),
+    ("cami2v-256", "256"),
+    ("cami2v-512", "512"),
+    ("realcam-i2v-256", "256"),
+    ("realcam-i2v-512", "512"),
+):
+    PUBLISHED_SCHEDULERS[_alias] = ("DynamiCrafterDDIM", {"variant": _variant})
+
+
+def published_levels(alias: str) -> list[float]:
+    """Noise levels of a known model's default steps under its published scheduler, as the engine computes them."""
+    import diffusers
+
+    cls_name, config = PUBLISHED_SCHEDULERS[alias]
+    _, spec, adapter = resolve_video_model(alias)
+    if cls_name == "DynamiCrafterDDIM":
+        from realcam.generate.dynamicrafter.config import VARIANTS
+        from realcam.generate.dynamicrafter.schedule import DDIMScheduler
+
+        scheduler = DDIMScheduler(VARIANTS[config["variant"]].sampling)
+    else:
+        scheduler = getattr(diffusers, cls_name).from_config(config)
+    scheduler.set_timesteps(spec.default_steps)
+    return [adapter.noise_level(float(s)) for s in scheduler.sigmas[: spec.default_steps]]
+
+
+def shaped_counts(levels, thresholds=REPORTED_THRESHOLDS) -> tuple[int, ...]:
+    return tuple(len(shaped_steps(levels, t)) for t in thresholds)
 
 
 @pytest.mark.parametrize("alias", [m.alias for m in KNOWN_VIDEO_MODELS])

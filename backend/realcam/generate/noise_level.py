@@ -48,13 +48,6 @@ def level_from_nsr(nsr: float) -> float:
     return float(np.interp(nsr, _NSR, np.arange(_T, dtype=np.float64)) / _T)
 
 
-def nsr_from_level(level: float) -> float:
-    t = min(max(level, 0.0), MAX_LEVEL) * _T
-    if t > _T - 1:
-        return float(_NSR[-1] * np.exp((t - (_T - 1)) * _LOG_RATE))
-    return float(np.interp(t, np.arange(_T, dtype=np.float64), _NSR))
-
-
 def level_from_flow_sigma(s: float) -> float:
     if s >= 1.0:
         return MAX_LEVEL

@@ -1,50 +1,15 @@
 """How many sampling steps noise shaping acts on, per known model and threshold, before any weights are downloaded.
 
-The schedulers below are the ones the published diffusers repositories ship
-(Wan: diffusers' convert_wan_to_diffusers.py, flow_shift 5.0 for TI2V and 3.0
-for the 2.1 I2V models; SVD-xt: its scheduler_config.json). SHAPED_STEPS is
-what `realcam models` lists (kept as data so the listing needs no torch); the
-tests recompute it from these schedulers with the engine's own noise levels,
-and check that the engine shapes those steps on tiny models built with the
-same scheduler configurations.
+SHAPED_STEPS is what `realcam models` lists, kept as data so the listing needs
+no torch. tests/test_sns.py recomputes it from the schedulers the published
+diffusers repositories ship (Wan: diffusers' convert_wan_to_diffusers.py,
+flow_shift 5.0 for TI2V and 3.0 for the 2.1 I2V models; SVD-xt: its
+scheduler_config.json) with the engine's own noise levels, and checks that the
+engine shapes those steps on tiny models built with the same configurations.
 """
 
 from __future__ import annotations
 
-from .noise_level import shaped_steps
-
-_WAN = {"prediction_type": "flow_prediction", "use_flow_sigmas": True, "num_train_timesteps": 1000}
-SVD_SCHEDULER = {
-    "beta_start": 0.00085,
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "interpolation_type": "linear",
-    "num_train_timesteps": 1000,
-    "prediction_type": "v_prediction",
-    "sigma_max": 700.0,
-    "sigma_min": 0.002,
-    "steps_offset": 1,
-    "timestep_spacing": "leading",
-    "timestep_type": "continuous",
-    "use_karras_sigmas": True,
-}
-# alias -> (scheduler class, its configuration); DynamiCrafterDDIM is upstream's sampler (dynamicrafter/schedule.py)
-_DC256, _DC512 = ("DynamiCrafterDDIM", {"variant": "256"}), ("DynamiCrafterDDIM", {"variant": "512"})
-PUBLISHED_SCHEDULERS = {
-    "wan2.2-ti2v-5b": ("UniPCMultistepScheduler", {**_WAN, "flow_shift": 5.0}),
-    "wan2.2-fun-5b-camera": ("UniPCMultistepScheduler", {**_WAN, "flow_shift": 5.0}),  # TI2V-5B's scheduler
-    "wan2.1-i2v-14b-480p": ("UniPCMultistepScheduler", {**_WAN, "flow_shift": 3.0}),
-    "wan2.1-i2v-14b-720p": ("UniPCMultistepScheduler", {**_WAN, "flow_shift": 3.0}),
-    "svd-xt": ("EulerDiscreteScheduler", SVD_SCHEDULER),
-    "dynamicrafter-256": _DC256,
-    "dynamicrafter-512": _DC512,
-    "motionctrl-256": _DC256,
-    "cameractrl-256": _DC256,
-    "cami2v-256": _DC256,
-    "cami2v-512": _DC512,
-    "realcam-i2v-256": _DC256,
-    "realcam-i2v-512": _DC512,
-}
 # Thresholds `realcam models` reports: the default, the top of the reference DDPM range, and above it.
 REPORTED_THRESHOLDS = (0.9, 1.0, 1.1, 1.2, 1.3, 1.5, 2.0)
 # alias -> (default steps, steps shaped at each of REPORTED_THRESHOLDS); checked against the schedulers by the tests.
@@ -56,37 +21,14 @@ SHAPED_STEPS = {
     "wan2.1-i2v-14b-480p": _WAN21,
     "wan2.1-i2v-14b-720p": _WAN21,
     "svd-xt": (25, (14, 13, 11, 10, 8, 4, 0)),
-    # Upstream's rule on its own schedule (t >= 900: t = 999, 959, 919), the zero-SNR 512 model's included.
-    **{a: (25, (3, 0, 0, 0, 0, 0, 0)) for a, (c, _) in PUBLISHED_SCHEDULERS.items() if c == "DynamiCrafterDDIM"},
+    # DynamiCrafter and its camera models: upstream's rule on its own schedule (t >= 900: t = 999, 959, 919), the
+    # zero-SNR 512 model's included.
+    **{
+        alias: (25, (3, 0, 0, 0, 0, 0, 0))
+        for alias in ("dynamicrafter-256", "dynamicrafter-512", "motionctrl-256", "cameractrl-256")
+        + ("cami2v-256", "cami2v-512", "realcam-i2v-256", "realcam-i2v-512")
+    },
 }
-
-
-def step_levels(scheduler, adapter, steps: int) -> list[float]:
-    """Noise level (noise_level.py) of each of `steps` sampling steps, as the engine computes them."""
-    scheduler.set_timesteps(steps)
-    return [adapter.noise_level(float(s)) for s in scheduler.sigmas[:steps]]
-
-
-def published_levels(alias: str, steps: int | None = None) -> list[float]:
-    """Noise levels of a known model's steps (default count) under its published scheduler (imports diffusers)."""
-    from .adapters import resolve_video_model
-
-    cls_name, config = PUBLISHED_SCHEDULERS[alias]
-    _, spec, adapter = resolve_video_model(alias)
-    if cls_name == "DynamiCrafterDDIM":
-        from .dynamicrafter.config import VARIANTS
-        from .dynamicrafter.schedule import DDIMScheduler
-
-        scheduler = DDIMScheduler(VARIANTS[config["variant"]].sampling)
-    else:
-        import diffusers
-
-        scheduler = getattr(diffusers, cls_name).from_config(config)
-    return step_levels(scheduler, adapter, steps or spec.default_steps)
-
-
-def shaped_counts(levels, thresholds=REPORTED_THRESHOLDS) -> tuple[int, ...]:
-    return tuple(len(shaped_steps(levels, t)) for t in thresholds)
 
 
 def shaping_summary(alias: str) -> dict | None:

@@ -29,13 +29,3 @@ def write_mp4(path: str, frames: np.ndarray, fps: float, quality: int = 8) -> No
             writer.send(np.ascontiguousarray(frame, dtype=np.uint8))
     finally:
         writer.close()
-
-
-def probe_mp4(path: str) -> tuple[int, float, tuple[int, int]]:
-    """(frame count, fps, (width, height)) by decoding the file."""
-    import imageio_ffmpeg
-
-    reader = imageio_ffmpeg.read_frames(path)
-    meta = reader.__next__()
-    count = sum(1 for _ in reader)
-    return count, float(meta["fps"]), tuple(meta["size"])

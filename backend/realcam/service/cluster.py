@@ -11,7 +11,7 @@ order, and its work would die with the server.
     dispatch   the oldest queued job goes to the best idle slot: one that holds its model, else an empty
                one, else the one idle longest (its model is swapped); submission order is kept
     progress   one thread per slot long-polls the actor and copies state, step, total and ETA to the store
-    results    fetched file by file in chunks into the job folder, names, sizes and digests checked
+    results    fetched file by file in chunks into the job folder, names, sizes and digests checked (transfer.py)
     faults     a slot whose actor restarted, died, or whose node is dead loses its job: queued again with
                the attempt count and limit of the job store; a slot unreachable for LOST_AFTER as well
     restart    the actors outlive a crashed server (their namespace is kept in the data folder); a new
@@ -21,19 +21,12 @@ order, and its work would die with the server.
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
-import io
-import json
 import logging
 import os
-import re
-import shutil
 import signal
-import tempfile
 import threading
 import time
 import uuid
-import zipfile
 from dataclasses import dataclass, field
 
 # Read when ray is imported: without it, a Ray call after a lost connection or after shutdown would
@@ -53,8 +46,9 @@ except ImportError:
 from realcam_core.api import CANCELLED, DONE, FAILED, QUEUED, RUNNING  # noqa: E402
 
 from ..generate.engine import RunOptions  # noqa: E402
+from . import transfer  # noqa: E402
 from .jobstore import MAX_ATTEMPTS, JobStore  # noqa: E402
-from .slot import CHUNK, SLOT_RESOURCE, Slot  # noqa: E402
+from .slot import SLOT_RESOURCE, Slot  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +56,6 @@ LOST_AFTER = 30.0  # seconds a slot may stay unreachable (a network fault?) befo
 POLL_WAIT = 2.0  # a status call waits this long for news
 REFRESH = 5.0  # seconds between counting the cluster's slots
 PROGRESS_GAP = 0.05  # at most ~20 progress reports a second per slot
-IN_FLIGHT = 4  # result chunks requested ahead
-TAKE_NAME = re.compile(r"^(video\.mp4|result\.json|frames/\d{4,6}\.png)$")
 
 
 def namespace_for(data_dir: str) -> str:
@@ -78,13 +70,6 @@ def namespace_for(data_dir: str) -> str:
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(ns)
         return ns
-
-
-def max_take_bytes(job: dict) -> int:
-    """A bound on what a take may weigh: its PNG frames cannot be much over the raw pixels, the H.264 video
-    is far below them, result.json is small."""
-    raw = int(job.get("frames") or 0) * int(job.get("width") or 0) * int(job.get("height") or 0) * 3
-    return 2 * raw + (64 << 20)
 
 
 @dataclass
@@ -440,15 +425,13 @@ class ClusterWorker:
         try:
             job = self.store.get(job_id)
             files = ray.get(slot.handle.take_files.remote(job_id), timeout=60)
-            self._check_take(job, files)
-            tmp = tempfile.mkdtemp(prefix=".realcam-job-", dir=self.store.folder(job_id))  # removed on recovery
-            try:
-                self._fetch(slot, job_id, files, tmp)
-                take = self.store.take_dir(job_id)
-                shutil.rmtree(take, ignore_errors=True)
-                os.replace(tmp, take)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
+            transfer.receive(
+                self.store,
+                job,
+                files,
+                lambda name, offset: slot.handle.read.remote(job_id, name, offset, transfer.CHUNK),
+                lambda ref: ray.get(ref, timeout=120),
+            )
             self.store.update(job_id, state=DONE, finished_at=time.time(), progress={"stage": "done"})
         except Exception as e:  # the slot died meanwhile, a check failed, or the job was deleted
             with self._lock:
@@ -456,53 +439,6 @@ class ClusterWorker:
             why = self.redact(f"{type(e).__name__}: {e}")
             self._lost(job_id, f"its result could not be fetched from {slot.name} ({why})")
         self._finished(slot, job_id)
-
-    @staticmethod
-    def _check_take(job: dict, files: list[dict]) -> None:
-        """Never trust what comes over the wire: known names only, the frame count, a size bound."""
-        names = [f["name"] for f in files]
-        bad = [n for n in names if not TAKE_NAME.match(n)]
-        if bad:
-            raise ValueError(f"unexpected files in the take: {bad[:3]}")
-        if "video.mp4" not in names or "result.json" not in names:
-            raise ValueError("the take lacks video.mp4 or result.json")
-        frames = sum(n.startswith("frames/") for n in names)
-        if frames != job.get("frames"):
-            raise ValueError(f"the take has {frames} frames, the job {job.get('frames')}")
-        total = sum(int(f["size"]) for f in files)
-        if total > max_take_bytes(job):
-            raise ValueError(f"the take is {total} bytes, over the bound of {max_take_bytes(job)} for this job")
-
-    def _fetch(self, slot: _Slot, job_id: str, files: list[dict], out: str) -> None:
-        """Every file in CHUNK pieces, IN_FLIGHT requests ahead; lengths and digests checked."""
-        pieces = [(f, off) for f in files for off in range(0, max(int(f["size"]), 1), CHUNK)]
-        pending: list = []
-        handles: dict[str, tuple] = {}
-        i = 0
-        while i < len(pieces) or pending:
-            while i < len(pieces) and len(pending) < IN_FLIGHT:
-                f, off = pieces[i]
-                pending.append((f, off, slot.handle.read.remote(job_id, f["name"], off, CHUNK)))
-                i += 1
-            f, off, ref = pending.pop(0)
-            data = ray.get(ref, timeout=120)
-            want = min(CHUNK, int(f["size"]) - off)
-            if len(data) != want:
-                raise OSError(f"{f['name']}: got {len(data)} bytes at {off}, expected {want}")
-            if f["name"] not in handles:
-                path = os.path.join(out, *f["name"].split("/"))
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                handles[f["name"]] = (open(path, "wb"), hashlib.sha256())
-            fh, h = handles[f["name"]]
-            fh.write(data)
-            h.update(data)
-            if off + len(data) >= int(f["size"]):
-                fh.close()
-                if h.hexdigest() != f["sha256"]:
-                    raise OSError(f"{f['name']}: digest mismatch after transfer")
-        with open(os.path.join(out, "result.json"), encoding="utf-8") as fh:
-            if not isinstance(json.load(fh), dict):
-                raise ValueError("result.json is not an object")
 
     # -- dispatch ------------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -590,13 +526,7 @@ class ClusterWorker:
 
     def _start(self, slot: _Slot, job: dict) -> None:
         job_id = job["id"]
-        buf = io.BytesIO()
-        bundle = self.store.bundle_dir(job_id)
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:  # PNGs are compressed already
-            for root, _, files in os.walk(bundle):
-                for f in sorted(files):
-                    path = os.path.join(root, f)
-                    zf.write(path, os.path.relpath(path, bundle))
+        bundle = transfer.pack(self.store.bundle_dir(job_id))
         model = job.get("model") or ""
         options = {
             "name": model,
@@ -622,7 +552,7 @@ class ClusterWorker:
         except OSError:  # shown all the same; after a restart the job then runs again instead of being re-adopted
             self.store.update(job_id, persist=False, note=None, worker=where)
         try:
-            ok = ray.get(slot.handle.start.remote(job_id, ray.put(buf.getvalue()), options, attempt), timeout=120)
+            ok = ray.get(slot.handle.start.remote(job_id, ray.put(bundle), options, attempt), timeout=120)
         except Exception as e:
             log.warning("job %s: could not start on %s: %s", job_id, slot.name, e)
             ok = False

@@ -6,7 +6,8 @@ or by a cross-origin form or fetch, which the browser sends without asking when
 the content type is a "simple" one. So, as Jupyter and Ollama do: the Host must
 name this server, an Origin must be this server's own, and every change carries
 a content type a browser would have to ask before sending. The rules are stated
-for clients in realcam_core.api.
+for clients in realcam_core.api. GuardMiddleware applies them to every request,
+before routing and before any body is read.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import ipaddress
 import re
 
 from realcam_core import api
+
+from .responses import error
 
 _HOST = re.compile(r"^(?:\[(?P<ip6>[0-9a-fA-F:.]+)\]|(?P<name>[A-Za-z0-9_.-]+))(?::(?P<port>[0-9]{1,5}))?$")
 _ORIGIN = re.compile(r"^(?P<scheme>https?)://(?P<host>[^/?#@]+)$", re.IGNORECASE)
@@ -102,3 +105,25 @@ def expected_type(method: str, path: str):
     if method == "POST" and path.rstrip("/") == f"{api.PREFIX}/depth":
         return api.is_depth_content_type, "an image type (image/jpeg, image/png, ...) or application/octet-stream"
     return (lambda m: m == api.CONTROL_CONTENT_TYPE), api.CONTROL_CONTENT_TYPE
+
+
+class GuardMiddleware:
+    """Pure ASGI: the Host, Origin, token and content-type rules, before routing and before any body is read."""
+
+    def __init__(self, app, guard: Guard, redact):
+        self.app, self.guard, self.redact = app, guard, redact
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            headers = {}
+            for k, v in scope["headers"]:
+                name = k.decode("latin-1").lower()
+                if name in ("host", "origin") and name in headers:
+                    await error(self.redact, 400, f"more than one {name} header")(scope, receive, send)
+                    return
+                headers[name] = v.decode("latin-1")
+            refused = self.guard.refusal(scope["method"], scope["path"], headers)
+            if refused is not None:
+                await error(self.redact, *refused)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -15,6 +15,7 @@ raises and changes nothing.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -24,10 +25,11 @@ import threading
 import time
 import uuid
 
-from realcam_core.api import CANCELLED, DONE, FAILED, FINISHED, QUEUED, RUNNING, STATES
+from realcam_core.api import CANCELLED, DONE, FAILED, QUEUED, RUNNING, STATES
 
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_ATTEMPTS = 3
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # what a write raises on a full disk (or quota): waited out, not a fault
 
 
 STATE = "state.json"
@@ -260,10 +262,6 @@ class JobStore:
                 if left <= 0:
                     return None
                 self._changed.wait(left)
-
-    def is_finished(self, job_id: str) -> bool:
-        with self._lock:
-            return self._jobs[job_id]["state"] in FINISHED
 
     def cancel_queued(self, job_id: str) -> bool:
         with self._lock:

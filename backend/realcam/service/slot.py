@@ -11,21 +11,18 @@ server finds the (named, detached) actor again and picks up what it reports.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
 import os
 import shutil
 import tempfile
 import threading
 import time
-import traceback
 import uuid
-import zipfile
+
+from . import transfer
 
 log = logging.getLogger(__name__)
 
-CHUNK = 4 << 20  # bytes per result read: keeps every message small, through ray:// too
 SLOT_RESOURCE = "realcam_slot"  # a custom Ray resource that marks slots; without it every GPU is one
 
 
@@ -82,13 +79,9 @@ class Slot:
             raise RuntimeError(f"job {job_id} is {rec['state']}, not done")
         return rec["files"]
 
-    def read(self, job_id: str, name: str, offset: int, size: int = CHUNK) -> bytes:
+    def read(self, job_id: str, name: str, offset: int, size: int = transfer.CHUNK) -> bytes:
         rec = self._jobs[job_id]
-        if name not in {f["name"] for f in rec.get("files", ())}:  # only the files it listed
-            raise KeyError(name)
-        with open(os.path.join(self.root, job_id, "take", name), "rb") as fh:
-            fh.seek(offset)
-            return fh.read(min(size, CHUNK))
+        return transfer.read_chunk(os.path.join(self.root, job_id, "take"), rec.get("files", ()), name, offset, size)
 
     # -- commands --------------------------------------------------------------------------
     def start(self, job_id: str, bundle_zip: bytes, options: dict, attempt: int) -> bool:
@@ -157,20 +150,16 @@ class Slot:
             self._bump()
 
     def _run(self, job_id: str, holder: list, options: dict, cancel: threading.Event) -> None:
-        from ..errors import UserError
-        from ..generate.engine import Engine, JobCancelled, RunOptions
+        from ..generate.engine import Engine, RunOptions
+        from .outcome import run_job
 
         folder = os.path.join(self.root, job_id)
 
         def on_event(e):
             self._set(job_id, progress={k: e.get(k) for k in ("stage", "step", "total", "eta_s") if k in e})
 
-        outcome = {}
-        try:
-            # The server's own bundle, validated when it was submitted; extractall still drops
-            # absolute names and '..'.
-            with zipfile.ZipFile(io.BytesIO(holder.pop())) as zf:
-                zf.extractall(os.path.join(folder, "bundle"))
+        def run() -> dict:
+            transfer.unpack(holder.pop(), os.path.join(folder, "bundle"))
             if self._engine is None:
                 self._engine = Engine()
             run_options = RunOptions(
@@ -184,18 +173,13 @@ class Slot:
             self._engine.run(
                 os.path.join(folder, "bundle"), os.path.join(folder, "take"), run_options, on_event, cancel
             )
-            outcome = {
-                "state": "done",
-                "files": _list_files(os.path.join(folder, "take")),
-                "progress": {"stage": "transfer"},
-            }
-        except JobCancelled:
-            outcome = {"state": "cancelled", "progress": {"stage": "cancelled"}}
-        except UserError as e:  # this node's job folder means nothing to the artist: say "the job"
-            outcome = {"state": "failed", "error": str(e).replace(folder, "the job")}
-        except Exception as e:  # a model crash must not take the slot down
-            log.error("job %s failed:\n%s", job_id, traceback.format_exc())
-            outcome = {"state": "failed", "error": f"{type(e).__name__}: {e}".replace(folder, "the job")}
+            # Done here, not yet for the server: it fetches the take next.
+            return {"files": transfer.describe(os.path.join(folder, "take")), "progress": {"stage": "transfer"}}
+
+        outcome = {}
+        try:
+            # This node's job folder means nothing to the artist: messages say "the job".
+            outcome = run_job(job_id, run, lambda text: text.replace(folder, "the job"))
         finally:
             shutil.rmtree(os.path.join(folder, "bundle"), ignore_errors=True)
             loaded = self._engine.loaded_model() if self._engine is not None else None
@@ -208,20 +192,6 @@ class Slot:
                 self._bump()
             if forget:
                 self.forget(job_id)
-
-
-def _list_files(take: str) -> list[dict]:
-    files = []
-    for root, _, names in os.walk(take):
-        for n in sorted(names):
-            path = os.path.join(root, n)
-            h = hashlib.sha256()
-            with open(path, "rb") as fh:
-                for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
-                    h.update(chunk)
-            rel = os.path.relpath(path, take).replace(os.sep, "/")
-            files.append({"name": rel, "size": os.path.getsize(path), "sha256": h.hexdigest()})
-    return sorted(files, key=lambda f: f["name"])
 
 
 def _set_torch_threads() -> int:

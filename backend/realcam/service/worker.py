@@ -12,21 +12,19 @@ than lost. `status()` is what health reports.
 
 from __future__ import annotations
 
-import errno
 import logging
 import threading
 import time
 import traceback
 
-from realcam_core.api import CANCELLED, DONE, FAILED
+from realcam_core.api import CANCELLED, FAILED
 
-from ..errors import UserError
-from ..generate.engine import Engine, JobCancelled, RunOptions
-from .jobstore import JobStore
+from ..generate.engine import Engine, RunOptions
+from .jobstore import DISK_FULL, JobStore
+from .outcome import run_job
 
 log = logging.getLogger(__name__)
 
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 RETRY_S = (0.5, 1, 2, 5, 10)  # waits between tries to save a state on a full disk; the last repeats
 
 
@@ -149,15 +147,11 @@ class Worker:
             dtype=self.options.dtype,
             allow_local_models=model in self.model_folders,
         )
-        try:
+
+        def run() -> None:  # the take is written where the server serves it from: nothing to add
             self.engine.run(self.store.bundle_dir(job_id), self.store.take_dir(job_id), options, on_event, cancel)
-        except JobCancelled:
-            if self._stop.is_set() and job_id not in self._cancelled_by_user:
-                return None
-            return {"state": CANCELLED, "finished_at": time.time(), "progress": {"stage": "cancelled"}}
-        except UserError as e:
-            return {"state": FAILED, "finished_at": time.time(), "error": self.redact(str(e))}
-        except Exception as e:  # a model crash must not take the server down
-            log.error("job %s failed:\n%s", job_id, traceback.format_exc())
-            return {"state": FAILED, "finished_at": time.time(), "error": self.redact(f"{type(e).__name__}: {e}")}
-        return {"state": DONE, "finished_at": time.time(), "progress": {"stage": "done"}}
+
+        end = run_job(job_id, run, self.redact)
+        if end["state"] == CANCELLED and self._stop.is_set() and job_id not in self._cancelled_by_user:
+            return None
+        return {**end, "finished_at": time.time()}

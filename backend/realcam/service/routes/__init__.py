@@ -1,0 +1,6 @@
+"""The HTTP API's routes by concern, each an APIRouter that server.create_app includes (paths: realcam_core.api).
+
+health   GET /v1/health, GET /v1/models
+depth    POST /v1/depth
+jobs     POST/GET /v1/jobs, GET/DELETE /v1/jobs/{id}, its video, result and frames, POST its cancel
+"""

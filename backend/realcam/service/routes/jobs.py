@@ -1,0 +1,111 @@
+"""/v1/jobs: submit a bundle, list and read jobs (state, stage, step, ETA: their progress), cancel, delete,
+and download a finished take (video, result, frames) with its Repr-Digest.
+
+Job ids are server-made and checked (jobstore.py) before they touch the disk; a client's id that is not one
+is a 404 like any unknown job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+
+from realcam_core import api
+
+from ..context import Service, ServiceDep
+from ..jobstore import JobBusy
+from ..responses import HttpError, remove_file, send_file
+from ..transfer import zip_frames
+from ..uploads import receive_body, submit_bundle
+
+router = APIRouter(prefix=f"{api.PREFIX}/jobs")
+
+
+@router.post("", status_code=201)
+async def submit(request: Request, svc: ServiceDep):
+    path, digest = await receive_body(svc, request, ".zip")
+    try:
+        job, new = await run_in_threadpool(submit_bundle, svc, path, digest)
+    finally:
+        remove_file(path)
+    return JSONResponse(job, status_code=201 if new else 200)
+
+
+def job_or_404(svc: Service, job_id: str):
+    try:
+        return svc.store.get(job_id)
+    except KeyError:
+        raise HttpError(404, f"no job {job_id!r} on this server") from None
+
+
+@router.get("")
+def list_jobs(svc: ServiceDep):
+    return {"jobs": svc.store.list()}
+
+
+@router.get("/{job_id}")
+def get_job(job_id: str, svc: ServiceDep):
+    return job_or_404(svc, job_id)
+
+
+def finished_file(svc: Service, job_id: str, name: str):
+    job = job_or_404(svc, job_id)
+    if job["state"] != api.DONE:
+        raise HttpError(409, f"job {job_id} is {job['state']}; its outputs exist once it is done")
+    return os.path.join(svc.store.take_dir(job_id), name)
+
+
+@router.get("/{job_id}/video")
+def get_video(job_id: str, svc: ServiceDep):
+    path = finished_file(svc, job_id, "video.mp4")
+    return send_file(path, "video/mp4", svc.digests(path), filename=f"{job_id}.mp4")
+
+
+@router.get("/{job_id}/result")
+def get_result(job_id: str, svc: ServiceDep):
+    with open(finished_file(svc, job_id, "result.json"), encoding="utf-8") as fh:
+        body = json.dumps(svc.redact.json(json.load(fh)), indent=1).encode("utf-8")
+    digest = api.repr_digest(hashlib.sha256(body).digest())
+    return Response(body, media_type="application/json", headers={api.DIGEST_HEADER: digest})
+
+
+@router.get("/{job_id}/frames")
+def get_frames(job_id: str, svc: ServiceDep):
+    path = zip_frames(finished_file(svc, job_id, "frames"), svc.store.uploads)
+    return send_file(path, "application/zip", svc.digests(path), remove=True)
+
+
+@router.post("/{job_id}/cancel")
+def cancel(job_id: str, svc: ServiceDep):
+    job = job_or_404(svc, job_id)
+    if job["state"] in api.FINISHED:
+        raise HttpError(409, f"job {job_id} is already {job['state']}")
+    try:
+        cancelled = svc.store.cancel_queued(job_id)
+    except KeyError:
+        raise HttpError(404, f"no job {job_id!r} on this server") from None
+    if not cancelled:
+        svc.worker.cancel(job_id)
+    return job_or_404(svc, job_id)
+
+
+@router.delete("/{job_id}", status_code=204)
+def delete(job_id: str, svc: ServiceDep):
+    deadline = time.monotonic() + 60  # a step ends within seconds; wait for it
+    while True:
+        try:
+            svc.store.delete(job_id)
+            return Response(status_code=204)
+        except KeyError:  # never there, or another DELETE got there first
+            raise HttpError(404, f"no job {job_id!r} on this server") from None
+        except JobBusy:
+            if time.monotonic() > deadline:
+                raise HttpError(409, f"job {job_id} did not stop in time; try again") from None
+            svc.worker.cancel(job_id)
+            time.sleep(0.1)
