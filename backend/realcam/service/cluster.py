@@ -216,7 +216,7 @@ class ClusterWorker:
         except Exception as e:
             raise UserError(
                 f"cannot join the Ray cluster at {self.address} ({type(e).__name__}: {str(e).strip()[:300]}). "
-                "Start the head first (see the README, 'A studio cluster'), check --cluster and that "
+                "Start the head first (see docs/cluster.md), check --cluster and that "
                 "RAY_AUTH_MODE/RAY_AUTH_TOKEN match the cluster's"
             ) from None
         finally:
