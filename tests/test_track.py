@@ -217,6 +217,7 @@ def test_truck_video_sampled_with_a_png_depth_map_of_a_later_frame(renders, tmp_
     )  # fmt: skip
     assert rep["sampled_frames"] == [0, 2, 4, 5, 6, 8, 10, 12, 14, 16, 18] and rep["fps"] == pytest.approx(25.0)
     assert rep["scale"]["status"] == "metric" and rep["scale"]["depth_frame"] == 5
+    assert not rep["rolling_shutter"]["suspected"] and rep["warnings"] == [], rep
     t_err, r_err, reach = _errors(camera_file, rep, _truth(renders, "truck", rep["registered_frames"]))
     print(f"truck video: translation error max {100 * t_err.max() / reach:.2f} %, rotation {r_err.max():.3f} deg")
     assert t_err.max() < 0.03 * reach and r_err.max() < 0.3
@@ -254,6 +255,24 @@ def test_no_depth_model_gives_the_move_at_relative_scale(renders, tmp_path):
     # In the unit of the first frame's median depth, the true move is the metric one over that depth.
     expected = truth[:, :3, 3] / np.median(z0[z0 > 0])
     assert np.linalg.norm(got[:, :3, 3] - expected, axis=1).max() < 0.1 * np.linalg.norm(expected, axis=1).max()
+
+
+@pytest.mark.slow
+def test_rolling_shutter_is_flagged_on_a_rolling_shutter_render(tmp_path):
+    """The same truck as above, rendered by Cycles' rolling shutter reading rows over 0.8 frame: flagged (the
+    global-shutter renders above are not), and the move still within a few percent."""
+    run_blender_script("textured_moves.py", tmp_path, W, H, N, "truck", "--depth", "--rolling-shutter=0.8")
+    move = tmp_path / "truck"
+    camera_file, rep = _track(
+        move / "frames", "--out", tmp_path / "t.txt", "--fov", FOV, "--depth-map", move / "depth" / "0000.exr"
+    )
+    rs = rep["rolling_shutter"]
+    assert rs["suspected"] and rs["row_slope"] > checks.ROLLING_SLOPE and rs["row_z"] > checks.ROLLING_Z, rs
+    assert [w["code"] for w in rep["warnings"]] == ["rolling_shutter"]
+    _, gt = load_track(str(move / "cameras.txt"), (W, H))
+    t_err, r_err, reach = _errors(camera_file, rep, relative_to_first(gt[rep["registered_frames"]]))
+    print(f"truck, rolling shutter 0.8: {rs}, translation error max {100 * t_err.max() / reach:.2f} %")
+    assert t_err.max() < 0.03 * reach
 
 
 @pytest.mark.slow
