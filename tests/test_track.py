@@ -61,12 +61,18 @@ def test_frame_sampling():
     assert pick(10, stride=4, keep=(5, 99)) == [0, 4, 5, 8]
 
 
-def test_video_frames_sampled_and_scaled(tmp_path):
-    rng = np.random.default_rng(2)
-    rgb = rng.integers(0, 255, (30, 96, 128, 3), dtype=np.uint8)
-    write_mp4(str(tmp_path / "c.mp4"), rgb, 30.0, quality=10)
+@pytest.mark.parametrize("ext,codec", [(".mp4", "libx264"), (".mov", "libx264"), (".webm", "libvpx-vp9")])
+def test_video_frames_sampled_and_scaled(tmp_path, ext, codec):
+    import imageio_ffmpeg
+
+    rgb = np.random.default_rng(2).integers(0, 255, (30, 96, 128, 3), dtype=np.uint8)
+    writer = imageio_ffmpeg.write_frames(str(tmp_path / f"c{ext}"), (128, 96), fps=30, codec=codec, macro_block_size=2)
+    writer.send(None)
+    for f in rgb:
+        writer.send(np.ascontiguousarray(f))
+    writer.close()
     os.makedirs(tmp_path / "f")
-    fr = read_frames(str(tmp_path / "c.mp4"), str(tmp_path / "f"), max_frames=8, max_side=64, keep=(7,))
+    fr = read_frames(str(tmp_path / f"c{ext}"), str(tmp_path / "f"), max_frames=8, max_side=64, keep=(7,))
     assert fr.total == 30 and fr.source == [0, 4, 7, 8, 12, 16, 20, 24, 28] and fr.fps == pytest.approx(30.0)
     assert fr.native_size == (128, 96) and fr.size == (64, 48)
     assert Image.open(tmp_path / "f" / fr.names[-1]).size == (64, 48)
