@@ -12,6 +12,7 @@ takes over the rest.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import time
@@ -55,10 +56,14 @@ def list_clips(folder: str) -> list[tuple[str, str]]:
     return out
 
 
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+CRASHED = "the worker process crashed (this clip or one tracked beside it)"
+
+
 def _init_worker(options: TrackOptions) -> None:
-    # One thread per worker everywhere: the pool is the parallelism.
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
+    # A worker never writes to stdout, which carries the parent's summary (JSON): libraries that print to
+    # fd 1 land on stderr.
+    os.dup2(2, 1)
     global _MODEL
     if not options.relative:
         import torch
@@ -88,6 +93,47 @@ def _line(report: dict) -> str:
     return f"{report['frames_registered']}/{report['frames_sampled']} frames, {scale}, {report['seconds']:.1f} s{warn}"
 
 
+@contextlib.contextmanager
+def _one_thread_per_worker():
+    """One thread in every BLAS and OpenMP runtime of the workers (the pool is the parallelism): set while
+    they start, since numpy's and pycolmap's BLAS read it when they load; restored afterwards."""
+    saved = {k: os.environ.get(k) for k in ONE_THREAD}
+    os.environ.update(ONE_THREAD)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _one_pool(pending: list, workers: int, options: TrackOptions, out_dir: str, record) -> None:
+    """Track clips taken from pending, at most `workers` at once, until none is left or the pool breaks
+    (a worker died: the clips in hand fail, the caller starts a fresh pool for the rest)."""
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads or torch state
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(options,)) as pool:
+        running = {}
+        while pending or running:
+            while pending and len(running) < workers:
+                name, path = pending.pop(0)
+                running[pool.submit(_work, path, os.path.join(out_dir, name + ".txt"), options)] = name
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            broken = False
+            for fut in finished:
+                name = running.pop(fut)
+                try:
+                    record(name, *fut.result())
+                except BrokenProcessPool:
+                    broken = True
+                    record(name, False, CRASHED)
+            if broken:
+                for name in running.values():
+                    record(name, False, CRASHED)
+                return
+
+
 def track_folder(folder: str, out_dir: str, options: TrackOptions, workers: int | None = None, log=print) -> dict:
     """Track every clip not yet done; the summary (counts, failures by clip name, seconds)."""
     options.check()
@@ -108,44 +154,25 @@ def track_folder(folder: str, out_dir: str, options: TrackOptions, workers: int 
     options.threads = 1
     log(f"{len(clips)} clips, {skipped} already done, {len(todo)} to track on {workers} worker(s)")
     t0 = time.perf_counter()
-    done, failed = 0, {}
+    tracked, failed = [], {}
+
+    def record(name, ok, result):
+        if ok:
+            tracked.append(name)
+        else:
+            failed[name] = result
+        n = len(tracked) + len(failed)
+        log(f"[{n}/{len(todo)}] {name}: {_line(result) if ok else 'FAILED: ' + result}")
+
     pending = list(todo)
-    ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads or torch state
-    while pending:
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(options,)) as pool:
-            running = {}
-            broken = False
-            while (pending or running) and not broken:
-                while pending and len(running) < workers:
-                    name, path = pending.pop(0)
-                    running[pool.submit(_work, path, os.path.join(out_dir, name + ".txt"), options)] = name
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    name = running.pop(fut)
-                    n = done + len(failed) + 1
-                    try:
-                        ok, result = fut.result()
-                    except BrokenProcessPool:
-                        ok, result, broken = (
-                            False,
-                            "the worker process crashed (this clip or one tracked beside it)",
-                            True,
-                        )
-                    if ok:
-                        done += 1
-                        log(f"[{n}/{len(todo)}] {name}: {_line(result)}")
-                    else:
-                        failed[name] = result
-                        log(f"[{n}/{len(todo)}] {name}: FAILED: {result}")
-            if broken:  # every clip in hand went down with the pool
-                for name in running.values():
-                    failed[name] = "the worker process crashed (this clip or one tracked beside it)"
-                    log(f"[{done + len(failed)}/{len(todo)}] {name}: FAILED: {failed[name]}")
+    with _one_thread_per_worker():
+        while pending:
+            _one_pool(pending, workers, options, out_dir, record)
     seconds = time.perf_counter() - t0
-    log(f"done: {done} tracked, {skipped} skipped (already done), {len(failed)} failed, {seconds:.1f} s")
+    log(f"done: {len(tracked)} tracked, {skipped} skipped (already done), {len(failed)} failed, {seconds:.1f} s")
     return {
         "clips": len(clips),
-        "tracked": done,
+        "tracked": len(tracked),
         "skipped": skipped,
         "failed": failed,
         "workers": workers,
