@@ -94,10 +94,12 @@ def main():
     render(renders, w, h, a.frames, moves)
     work = tempfile.mkdtemp(prefix="realcam-bench-track-")
     print(f"# realcam track on true renders ({renders}), {w}x{h}, {a.frames} frames, {os.cpu_count()} cores")
+    print(f"load average before: {os.getloadavg()[0]:.1f}")
     print(
-        "| move | lens | registered | fx (true) | reach m | trans err % | rot err deg | spread % | s/clip | s/frame |"
+        "| move | lens | registered | fx (true) | reach m | trans err % | rot err deg | spread % | s/clip | s/frame "
+        "| CPU s/clip |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     true_fx = 0.5 * w / np.tan(np.radians(FOV / 2))
     for move in moves:
         frames = os.path.join(renders, move, "frames")
