@@ -98,6 +98,7 @@ def main():
         ("Blender main thread per timer tick while generating", ["bench/addon_ticks.py"]),
         ("Set up backend: time per stage and the environment's size", ["bench/backend_setup.py"]),
         ("Camera accuracy (`realcam eval`) on true renders, 25 frames at 256x160", ["bench/eval_accuracy.py"]),
+        ("Camera move from a clip (`realcam track`) on true renders, 20 frames at 256x192", ["bench/track.py"]),
     ]
     parts = [
         f"# Benchmarks\n\nWritten by `python bench/run_all.py` on "

@@ -100,10 +100,15 @@ def write_re10k(path, cameras: Re10kFile) -> None:
         fh.write(format_re10k(cameras))
 
 
-def from_track(c2ws, intrinsics: list[Intrinsics], fps: float, source: str | None = None) -> Re10kFile:
-    """A camera file for a track: one row per frame, timestamps from the frame rate."""
+def from_track(
+    c2ws, intrinsics: list[Intrinsics], fps: float, source: str | None = None, frame_numbers=None
+) -> Re10kFile:
+    """A camera file for a track: one row per frame, timestamps from the frame rate.
+
+    frame_numbers: each row's frame of the video (default 0, 1, 2, ...), for a track with gaps."""
     frames = []
-    for i, (c2w, K) in enumerate(zip(c2ws, intrinsics, strict=True)):
+    numbers = range(len(c2ws)) if frame_numbers is None else frame_numbers
+    for i, c2w, K in zip(numbers, c2ws, intrinsics, strict=True):
         w2c = rigid_inverse(np.asarray(c2w, dtype=np.float64))[:3, :]
         frames.append(
             Re10kFrame(round(i * 1e6 / fps), K.fx / K.width, K.fy / K.height, K.cx / K.width, K.cy / K.height, w2c)

@@ -1,9 +1,14 @@
 """Renders of a textured room along known camera moves (Cycles, CPU), with the cameras read back from Blender.
 
-Usage: python textured_moves.py OUT_DIR WIDTH HEIGHT FRAMES MOVE [MOVE ...]
+Usage: python textured_moves.py OUT_DIR WIDTH HEIGHT FRAMES MOVE [MOVE ...] [--depth] [--rolling-shutter=R]
 MOVE: dolly_in dolly_out pan orbit crane zoom truck
 Writes OUT_DIR/<move>/frames/0000.png ... and OUT_DIR/<move>/cameras.txt (RealEstate10K rows:
 intrinsics normalised by width and height, world-to-camera in OpenCV axes).
+
+--depth               also OUT_DIR/<move>/depth/0000.exr ...: each frame's multilayer EXR render, whose
+                      'ViewLayer.Depth.Z' is the true z-depth in metres (Cycles; the PNG frames are its
+                      Combined pass through the sRGB curve, as the Standard view transform writes them)
+--rolling-shutter=R   Cycles' rolling shutter, rows read top to bottom over R frame intervals (0 = global)
 
 The room (6 x 10.5 x 3 m, five boxes) has a different multi-octave noise and blob texture on
 every surface, lit by emission only: no dominant plane, detail at every scale, no shading noise.
@@ -161,10 +166,41 @@ def track(move, n):
     return out
 
 
+def rolling_shutter(scene, readout):
+    """Rows exposed one after another, top first, across `readout` frame intervals; each row instantly
+    (duration 0: no motion blur within a row). Cycles takes the camera's motion from the shutter interval."""
+    scene.render.use_motion_blur = True
+    scene.render.motion_blur_shutter = readout
+    scene.render.motion_blur_position = "CENTER"  # the middle row is seen at the frame's own time
+    scene.cycles.rolling_shutter_type = "TOP"
+    scene.cycles.rolling_shutter_duration = 0.0
+
+
+def exr_to_png(exr_path, png_path):
+    """The Combined pass of a multilayer EXR as the 8-bit sRGB PNG Blender would have written."""
+    from realcam_core import exr
+
+    names = exr.channel_names(exr_path)
+    lin = np.stack(
+        [exr.read_channel(exr_path, next(n for n in names if n.endswith("Combined." + c))) for c in "RGB"], 2
+    )
+    srgb = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * np.power(np.clip(lin, 0, None), 1 / 2.4) - 0.055)
+    Image.fromarray((np.clip(srgb, 0, 1) * 255 + 0.5).astype(np.uint8)).save(png_path)
+
+
 def main():
-    out_dir, w, h, n, *moves = sys.argv[1:]
+    flags = [a for a in sys.argv[1:] if a.startswith("--")]
+    out_dir, w, h, n, *moves = [a for a in sys.argv[1:] if not a.startswith("--")]
     w, h, n = int(w), int(h), int(n)
+    with_depth = "--depth" in flags
+    readout = next((float(f.split("=", 1)[1]) for f in flags if f.startswith("--rolling-shutter=")), 0.0)
     scene, cam = build_scene(w, h, os.path.join(out_dir, "textures"))
+    if readout > 0:
+        rolling_shutter(scene, readout)
+    if with_depth:
+        scene.view_layers[0].use_pass_z = True
+        scene.render.image_settings.file_format = "OPEN_EXR_MULTILAYER"
+        scene.render.image_settings.color_depth = "32"
     lens0 = 0.5 * 36.0 / math.tan(math.radians(FOV_X_DEG) / 2)
     for move in moves:
         folder = os.path.join(out_dir, move)
@@ -179,8 +215,13 @@ def main():
             cam.data.lens = lens0 * f
             cam.data.keyframe_insert("lens", frame=i)
         scene.frame_start, scene.frame_end = 0, n - 1
-        scene.render.filepath = os.path.join(folder, "frames", "####")
+        scene.render.filepath = os.path.join(folder, "depth" if with_depth else "frames", "####")
         bpy.ops.render.render(animation=True)
+        if with_depth:
+            for i in range(n):
+                exr_to_png(
+                    os.path.join(folder, "depth", f"{i:04d}.exr"), os.path.join(folder, "frames", f"{i:04d}.png")
+                )
         rows = []
         for i in range(n):  # the truth is what Blender rendered, read back
             scene.frame_set(i)

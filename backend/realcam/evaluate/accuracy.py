@@ -26,40 +26,16 @@ from realcam_core.camera import relative_to_first
 from realcam_core.re10k import Re10kError, read_re10k
 
 from ..errors import UserError
+from .frames import read_frames
 from .metrics import scores
+from .scale import depth_ratios
 
 MIN_REGISTERED_FRACTION = 0.5
 
 
 def _frames_from(source: str, out_dir: str) -> list[str]:
-    """Frames of a video file or a folder of images, written as PNG into out_dir."""
-    if os.path.isdir(source):
-        names = sorted(n for n in os.listdir(source) if n.lower().endswith((".png", ".jpg", ".jpeg")))
-        if not names:
-            raise UserError(f"{source}: no PNG or JPEG frames in this folder")
-        out = []
-        for i, n in enumerate(names):
-            Image.open(os.path.join(source, n)).convert("RGB").save(os.path.join(out_dir, f"{i:04d}.png"))
-            out.append(f"{i:04d}.png")
-        return out
-    if not os.path.isfile(source):
-        raise UserError(f"{source}: no such video or folder")
-    import imageio_ffmpeg
-
-    try:
-        reader = imageio_ffmpeg.read_frames(source)
-        meta = next(reader)
-        w, h = meta["size"]
-        out = []
-        for i, buf in enumerate(reader):
-            frame = np.frombuffer(buf, np.uint8).reshape(h, w, 3)
-            Image.fromarray(frame).save(os.path.join(out_dir, f"{i:04d}.png"))
-            out.append(f"{i:04d}.png")
-    except (OSError, RuntimeError, StopIteration) as e:
-        raise UserError(f"{source}: cannot read this video ({e})") from None
-    if not out:
-        raise UserError(f"{source}: the video has no frames")
-    return out
+    """Every frame of a video file or a folder of images, at its own size, written as PNG into out_dir."""
+    return read_frames(source, out_dir).names
 
 
 def load_track(path: str, size: tuple[int, int]):
@@ -80,16 +56,11 @@ def load_track(path: str, size: tuple[int, int]):
 
 
 def _metric_scale(depth_path: str, points: np.ndarray, size) -> float | None:
+    """The protocol's plain median of metric over SfM depth (`realcam track` rejects outliers first: scale)."""
     depth = np.load(depth_path, allow_pickle=False).astype(np.float64)
     if depth.ndim != 2:
         raise UserError(f"{depth_path}: the depth must be a (height, width) array in metres")
-    h, w = depth.shape
-    sx, sy = w / size[0], h / size[1]
-    ratios = []
-    for u, v, z in points:
-        x, y = int(u * sx), int(v * sy)
-        if 0 <= x < w and 0 <= y < h and depth[y, x] > 0:
-            ratios.append(depth[y, x] / z)
+    ratios = depth_ratios(depth, points, size)
     return float(np.median(ratios)) if len(ratios) >= 5 else None
 
 
