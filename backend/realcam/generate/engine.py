@@ -71,6 +71,7 @@ class JobPlan:
     fps: float
     evaluate: bool = False
     camera_condition: bool = True  # asked for; used only by models with a camera adapter
+    guidance_ignored: float | None = None  # the bundle's guidance, where the model runs at a fixed one
 
 
 def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = True):
@@ -80,6 +81,10 @@ def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = Tr
     if problems:
         raise UserError("; ".join(problems))
     s = bundle.settings
+    guidance = spec.default_guidance if s.guidance is None else s.guidance
+    ignored = None
+    if spec.fixed_guidance is not None and guidance != spec.fixed_guidance:
+        guidance, ignored = spec.fixed_guidance, guidance
     plan = JobPlan(
         model_id=model_id,
         model_name=spec.name,
@@ -88,7 +93,7 @@ def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = Tr
         frames=len(bundle.frames),
         model_frames=spec.frame_count_for(len(bundle.frames)),
         steps=s.steps or spec.default_steps,
-        guidance=spec.default_guidance if s.guidance is None else s.guidance,
+        guidance=guidance,
         prompt=s.prompt,
         negative_prompt=s.negative_prompt,
         seed=s.seed,
@@ -97,6 +102,7 @@ def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = Tr
         fps=s.fps,
         evaluate=s.evaluate,
         camera_condition=s.camera_condition,
+        guidance_ignored=ignored,
     )
     return plan, spec, adapter
 
@@ -340,6 +346,7 @@ class Engine:
             "seed": plan.seed,
             "steps": plan.steps,
             "guidance": plan.guidance,
+            **({"guidance_ignored": plan.guidance_ignored} if plan.guidance_ignored is not None else {}),
             "prompt": plan.prompt,
             "negative_prompt": plan.negative_prompt,
             "sns": {
