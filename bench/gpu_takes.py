@@ -131,8 +131,8 @@ def table(rows: list[dict], device: str, args) -> str:
         load = f"{r['load_s']:.1f} s" if r["load_s"] is not None else "-"
         out.append(
             f"| {r['mode']} | {r['steps']} | {r['wall_s']:.1f} s{ratio} | {r['encode_s']:.1f} s | "
-            f"{r['denoise_s']:.1f} s | {r['first_step_s']:.2f} s | {r['step_s_median']:.2f} s | {r['decode_s']:.1f} s | "
-            f"{r['write_s']:.1f} s | "
+            f"{r['denoise_s']:.1f} s | {r['first_step_s']:.2f} s | {r['step_s_median']:.2f} s | "
+            f"{r['decode_s']:.1f} s | {r['write_s']:.1f} s | "
             f"{r['steps_cached']} | {r['gpu_peak_allocated_gib']:.1f} | {r['shaping_share'] * 100:.2f} % | {load} |"
         )
     return "\n".join(out)
