@@ -98,7 +98,8 @@ def test_the_draft_is_in_the_catalogue_the_listing_and_download():
     assert ALIAS in listing and FASTWAN22_TI2V_5B_REPO in listing
     assert resolve(ALIAS) == (ALIAS, FASTWAN22_TI2V_5B_REPO, "Apache-2.0")
     r = run_cli("models")
-    assert r.returncode == 0 and ALIAS in r.stdout and "steps shaped of 3 by threshold: 0.9: 1" in r.stdout
+    assert r.returncode == 0 and "steps shaped of 3 by threshold: 0.9: 1" in r.stdout
+    assert f"{ALIAS}  {FASTWAN22_TI2V_5B_REPO}" in r.stdout and "[draft: 3 steps]" in r.stdout
 
 
 def test_downloaded_draft_runs_by_its_alias_offline(tiny_models, tmp_path):
@@ -116,7 +117,17 @@ def test_downloaded_draft_runs_by_its_alias_offline(tiny_models, tmp_path):
         )
         assert r.returncode == 0, r.stderr
         fetched = {q[1].split("/resolve/")[1].split("/", 1)[1] for q in hub.requests if "/resolve/" in q[1]}
-    assert "test.txt" not in fetched and "model_index.json" in fetched and "transformer/config.json" in fetched
+        assert "test.txt" not in fetched and "model_index.json" in fetched and "transformer/config.json" in fetched
+        # By a hub id the catalogue does not know, the model index names FastVideo's pipeline: the transformer's
+        # config, fetched beside it, says it is the image-to-video one.
+        hub.repos["someone/fastwan-copy"] = repo
+        code = (
+            "from realcam.generate.adapters import resolve_video_model as r; print(r('someone/fastwan-copy')[1].name)"
+        )
+        hub_env = dict(os.environ, HF_ENDPOINT=hub.url, HF_HOME=str(tmp_path / "hf2"))
+        hub_env.pop("HF_HUB_OFFLINE", None)
+        r = subprocess.run([sys.executable, "-c", code], env=hub_env, capture_output=True, text=True, timeout=120)
+        assert r.stdout.strip() == "FastWan 2.2 TI2V-5B (draft)", r.stderr
     make_bundle(tmp_path / "job", n=5, w=64, h=64, model=ALIAS)
     r = run_cli("generate", tmp_path / "job", "--out", tmp_path / "take", env_extra={**env, "HF_HUB_OFFLINE": "1"})
     assert r.returncode == 0, r.stderr

@@ -88,6 +88,10 @@ def resolve_video_model(name: str, allow_local: bool = True) -> tuple[str, Model
         from huggingface_hub import hf_hub_download
 
         folder = os.path.dirname(hf_hub_download(name, "model_index.json"))
+        try:  # a DMD model's kind (image-to-video or text-only) is in its transformer's config
+            hf_hub_download(name, "transformer/config.json")
+        except Exception:
+            pass
     except Exception:
         known = ", ".join(m.alias for m in KNOWN_VIDEO_MODELS)
         raise UserError(
