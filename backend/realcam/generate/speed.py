@@ -36,8 +36,7 @@ the blocks after the first ran; result.json gets the steps and blocks skipped
 from __future__ import annotations
 
 import importlib.util
-import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from realcam_core.bundle import DEFAULT_CACHE_THRESHOLD, STEP_CACHES
 
@@ -75,11 +74,12 @@ def compile_unavailable(device: str) -> str | None:
             return "torch.compile on CUDA needs Triton, which this torch installation does not have"
         return None
     if device == "cpu":
-        from torch._inductor import config
+        from torch._inductor.cpp_builder import get_cpp_compiler
 
-        names = [n for n in (config.cpp.cxx or ()) if n]
-        if not any(shutil.which(n) for n in names):
-            return f"torch.compile on the CPU needs a C++ compiler ({' or '.join(names) or 'g++'} not found)"
+        try:
+            get_cpp_compiler()  # what inductor itself will look for (g++ or $CXX; cl on Windows), run once
+        except Exception as e:
+            return f"torch.compile on the CPU needs a C++ compiler, and none works here ({str(e).strip()})"
         return None
     return f"torch.compile is used on CUDA and the CPU only, not on {device}"
 
@@ -124,7 +124,6 @@ class SpeedRun:
     _model: object = None
     _counter: BlockCounter | None = None
     _cache_on: bool = False
-    log: dict = field(default_factory=dict)
 
     def start(self, pipe) -> None:
         """Before the pipeline runs: compile (or undo an earlier job's compile), count blocks, cache from step 0."""
