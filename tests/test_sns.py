@@ -97,6 +97,7 @@ PUBLISHED_SCHEDULERS = {
     "wan2.1-i2v-14b-480p": ("UniPCMultistepScheduler", {**_WAN, "flow_shift": 3.0}),
     "wan2.1-i2v-14b-720p": ("UniPCMultistepScheduler", {**_WAN, "flow_shift": 3.0}),
     "svd-xt": ("EulerDiscreteScheduler", SVD_SCHEDULER),
+    "fastwan2.2-ti2v-draft": ("DmdFlowScheduler", {}),  # its defaults are FastVideo's (dmd_scheduler.py)
 }
 # DynamiCrafter and its camera models: upstream's DDIM (dynamicrafter/schedule.py, checked against upstream's
 # sampler by the parity tests), per variant.
@@ -125,19 +126,27 @@ def published_levels(alias: str) -> list[float]:
 
         scheduler = DDIMScheduler(VARIANTS[config["variant"]].sampling)
     else:
-        scheduler = getattr(diffusers, cls_name).from_config(config)
+        from realcam.generate import dmd_scheduler
+
+        scheduler = (getattr(diffusers, cls_name, None) or getattr(dmd_scheduler, cls_name)).from_config(config)
     scheduler.set_timesteps(spec.default_steps)
     return [adapter.noise_level(float(s)) for s in scheduler.sigmas[: spec.default_steps]]
 
 
-def shaped_counts(levels, thresholds=REPORTED_THRESHOLDS) -> tuple[int, ...]:
-    return tuple(len(shaped_steps(levels, t)) for t in thresholds)
+def shaped_counts(levels, thresholds=REPORTED_THRESHOLDS, rule=shaped_steps) -> tuple[int, ...]:
+    """Steps shaped at each threshold, by a rule (default: level at or above it; adapters may have their own)."""
+    return tuple(len(rule(levels, t)) for t in thresholds)
+
+
+def published_counts(alias: str) -> tuple[int, ...]:
+    """shaped_counts of a known model's default steps under its published scheduler and its adapter's rule."""
+    return shaped_counts(published_levels(alias), rule=resolve_video_model(alias)[2].shaped_steps)
 
 
 @pytest.mark.parametrize("alias", [m.alias for m in KNOWN_VIDEO_MODELS])
 def test_listed_shaped_steps_are_the_published_schedulers(alias):
     """`realcam models` lists, per threshold, the steps the engine shapes under each model's published scheduler."""
-    assert shaped_counts(published_levels(alias)) == SHAPED_STEPS[alias][1]
+    assert published_counts(alias) == SHAPED_STEPS[alias][1]
     assert SHAPED_STEPS[alias][0] == known_model(alias).spec.default_steps
     assert REPORTED_THRESHOLDS[0] == 0.9 and max(REPORTED_THRESHOLDS) > 1.0
 
@@ -204,6 +213,7 @@ FAMILY_TINY_MODEL = {  # one per family
     "svd": "svd",
     "wan-fun-camera": "wan22-fun-camera",
     "dynamicrafter": "dynamicrafter-512",
+    "wan-dmd": "fastwan22-draft",
 }
 
 
@@ -247,14 +257,15 @@ def test_adapter_contract_against_its_real_pipeline(tiny_video_models, family):
     assert full.index_select(time_axis, torch.tensor(others)).all()
 
     # Noising a clean latent: exactly what the pipeline's own scheduler does at that step.
-    pipe.scheduler.set_timesteps(5)
+    n = min(5, spec.max_steps)  # a few-step model's scheduler takes no more than its own steps
+    pipe.scheduler.set_timesteps(n)
     clean, eps = torch.randn(shape), torch.randn(shape)
-    for i in (0, 2, 4):
+    for i in sorted({0, n // 2, n - 1}):
         sigma = float(pipe.scheduler.sigmas[i])
         ours = adapter.noise(clean, eps, sigma)
         theirs = pipe.scheduler.add_noise(clean, eps, pipe.scheduler.timesteps[i : i + 1])
         assert torch.allclose(ours, theirs, atol=1e-5), (family, i)
-    levels = [adapter.noise_level(float(s)) for s in pipe.scheduler.sigmas[:5]]
+    levels = [adapter.noise_level(float(s)) for s in pipe.scheduler.sigmas[:n]]
     assert levels == sorted(levels, reverse=True) and 0.0 <= levels[-1] <= levels[0] <= MAX_LEVEL
 
 
@@ -264,7 +275,7 @@ class _Job:
     def __init__(self, h, w, frames):
         self.height, self.width, self.model_frames = h, w, frames
         self.steps, self.guidance, self.prompt, self.negative_prompt = 1, 1.0, "a room", ""
-        self.camera_condition, self.fps = True, 24.0
+        self.camera_condition, self.fps, self.seed = True, 24.0, 0
 
 
 def test_latent_masks_follow_coverage(tiny_video_models):

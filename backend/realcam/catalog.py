@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from realcam_core.models import DEFAULT_VIDEO_MODEL, KNOWN_VIDEO_MODELS
+from realcam_core.models import DEFAULT_VIDEO_MODEL, DRAFT_VIDEO_MODEL, KNOWN_VIDEO_MODELS
 
 from .depth.models import DEFAULT_DEPTH_MODEL, KNOWN_MODELS
 from .errors import UserError
@@ -32,6 +32,7 @@ def video_models(model_folders: dict[str, str] | None = None) -> list[dict]:
                 "id": m.repo_id,
                 "cached": all(is_cached(repo, f) for repo, f in m.needed_files()),
                 "default": m.alias == DEFAULT_VIDEO_MODEL,
+                "draft": m.alias == DRAFT_VIDEO_MODEL,
                 "licence": sp.licence,
                 "sizes": [list(s) for s in sp.native_sizes],
                 "max_frames": sp.max_frames,
@@ -80,22 +81,24 @@ def describe(video: list[dict], depth: list[dict]) -> str:
     ]
     for m in video:
         flags = ("  [default]" if m.get("default") else "") + ("  [cached]" if m.get("cached") else "")
+        if m.get("draft"):
+            flags = f"  [draft: {m['spec']['default_steps']} steps]" + flags
         if m.get("configured"):
-            lines.append(f"  {m['name']:20s} (configured folder){flags}")
+            lines.append(f"  {m['name']:22s} (configured folder){flags}")
             continue
         sizes = "/".join(f"{w}x{h}" for w, h in m["sizes"])
         size = f", ~{m['approx_bytes'] / 1e9:.1f} GB" if m.get("approx_bytes") else ""
         camera = f", camera: {m['camera']}" if m.get("camera") else ""
         lines.append(
-            f"  {m['name']:20s} {m['id']:48s} {sizes}, <= {m['max_frames']} frames, {m['fps']:g} fps{size}{camera}, "
+            f"  {m['name']:22s} {m['id']:48s} {sizes}, <= {m['max_frames']} frames, {m['fps']:g} fps{size}{camera}, "
             f"licence {m['licence']}{flags}"
         )
         for r in m.get("requires") or []:
-            lines.append(f"  {'':20s} needs {r['what']} ({r['repo']}: {', '.join(r['files'])})")
+            lines.append(f"  {'':22s} needs {r['what']} ({r['repo']}: {', '.join(r['files'])})")
         shaping = m.get("sns_shaped_steps")
         if shaping:
             counts = ", ".join(f"{t}: {k}" for t, k in shaping["shaped"].items())
-            lines.append(f"  {'':20s} noise shaping, steps shaped of {shaping['steps']} by threshold: {counts}")
+            lines.append(f"  {'':22s} noise shaping, steps shaped of {shaping['steps']} by threshold: {counts}")
     lines.append("Depth models (--model takes the alias, a Hugging Face id, or a local folder):")
     for m in depth:
         flags = ("  [default]" if m.get("default") else "") + ("  [cached]" if m.get("cached") else "")

@@ -85,8 +85,14 @@ def _cmd_generate(args) -> int:
         elif e["stage"] == "write":
             bar.close()
 
+    speed = {"step_cache": args.step_cache, "cache_threshold": args.cache_threshold, "compile": args.compile}
     options = RunOptions(
-        model=args.model, device=args.device, offload=args.offload, vae_tiling=args.vae_tiling, dtype=args.dtype
+        model=args.model,
+        device=args.device,
+        offload=args.offload,
+        vae_tiling=args.vae_tiling,
+        dtype=args.dtype,
+        speed={k: v for k, v in speed.items() if v is not None},
     )
     try:
         result = Engine().run(args.bundle, args.out, options, on_event=on_event, cancel=cancel)
@@ -99,6 +105,9 @@ def _cmd_generate(args) -> int:
     t = result["timings"]
     camera = result["camera_condition"]
     camera = f", camera condition {'on' if camera['used'] else 'off'}" if camera["model_has_it"] else ""
+    speed = _speed_summary(result["speed"])
+    if speed:
+        print(speed, file=sys.stderr)
     print(
         f"{args.bundle} -> {args.out}/video.mp4: {result['frames']} frames at {result['fps']:g} fps, "
         f"{result['width']}x{result['height']}, {result['model_name']} seed {result['seed']}, "
@@ -106,6 +115,30 @@ def _cmd_generate(args) -> int:
         f"{len(result['sns']['shaped_steps'])} shaped{camera}), {t['total_s']:.1f} s"
     )
     return 0
+
+
+def _speed_summary(speed: dict) -> str:
+    """What the speed settings did, when any was asked for (one line)."""
+    parts = []
+    cache, comp = speed["step_cache"], speed["compile"]
+    if cache["requested"] != "off":
+        if cache["used"]:
+            parts.append(
+                f"step cache {cache['requested']} from step {cache['from_step']}: {len(cache['steps_cached'])} steps "
+                f"cached, {cache['blocks_skipped']} of {cache['blocks_run'] + cache['blocks_skipped']} blocks skipped"
+            )
+        else:
+            parts.append(f"step cache not used: {cache['reason']}")
+    if comp["requested"]:
+        parts.append(f"compiled {', '.join(comp['regions'])}" if comp["used"] else f"not compiled: {comp['reason']}")
+    return "realcam: " + "; ".join(parts) if parts else ""
+
+
+def _cache_threshold(value: str) -> float:
+    x = float(value)
+    if not 0 < x <= 1:
+        raise argparse.ArgumentTypeError(f"{value}: expected a number in (0, 1]")
+    return x
 
 
 def _named_folders(items, flag):
@@ -300,6 +333,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--vae-tiling", action="store_true", help="decode the video in tiles (less memory)")
     _add_dtype(g)
+    from realcam_core.bundle import STEP_CACHES
+
+    g.add_argument(
+        "--step-cache",
+        choices=STEP_CACHES,
+        help="reuse the transformer's blocks on steps whose first block barely changed (never on a step noise "
+        "shaping acts on); default: the bundle's settings.speed, else off",
+    )
+    g.add_argument(
+        "--cache-threshold",
+        type=_cache_threshold,
+        help="relative change of the first block that makes a step run in full (default 0.05; higher skips more)",
+    )
+    g.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="torch.compile the repeated transformer blocks (the first job pays the compile; default: the bundle's, "
+        "else off)",
+    )
     g.set_defaults(func=_cmd_generate)
 
     from realcam_core.api import DEFAULT_HOST, DEFAULT_PORT

@@ -36,9 +36,16 @@ manifest.json (schema_version 1)::
         "sns": {"enabled": true, "threshold": 0.9},  threshold: noise level in [0, 3] (0.9 = upstream's
                                               t >= 900; above 1 fewer, noisier steps are shaped)
         "evaluate": false,                    optional: also measure camera accuracy (realcam eval)
-        "camera_condition": true              optional (default true): tell a model that has a camera
+        "camera_condition": true,             optional (default true): tell a model that has a camera
                                               adapter the cameras (Plücker rays); models without one
                                               ignore it, result.json says whether it was used
+        "speed": {                            optional, all off by default (result.json says what was used):
+          "step_cache": "off",                "off" or "first-block": reuse the transformer's blocks on
+                                              steps whose first block barely changed; never on a step
+                                              noise shaping acts on
+          "cache_threshold": 0.05,            (0, 1]: the relative change that makes a step run in full
+          "compile": false                    torch.compile the repeated transformer blocks
+        }
       },
       "source": {...}                         optional, free-form: who made it (app, scene, camera)
     }
@@ -66,11 +73,13 @@ here, so callers import from realcam_core.bundle.
 from .archive import inspect_archive, pack_bundle, unpack_bundle
 from .folder import bundle_files, load_bundle, validate_bundle
 from .schema import (
+    DEFAULT_CACHE_THRESHOLD,
     IDENTITY_TOLERANCE,
     MANIFEST_NAME,
     SCHEMA_NAME,
     SCHEMA_VERSION,
     SNS_THRESHOLD_MAX,
+    STEP_CACHES,
     SUPPORTED_SCHEMA_VERSIONS,
     BundleError,
     Frame,
@@ -79,17 +88,20 @@ from .schema import (
     Problem,
     Settings,
     SnsSettings,
+    SpeedSettings,
     parse_manifest,
     preview_name,
     safe_relative_path,
 )
 
 __all__ = [
+    "DEFAULT_CACHE_THRESHOLD",
     "IDENTITY_TOLERANCE",
     "MANIFEST_NAME",
     "SCHEMA_NAME",
     "SCHEMA_VERSION",
     "SNS_THRESHOLD_MAX",
+    "STEP_CACHES",
     "SUPPORTED_SCHEMA_VERSIONS",
     "BundleError",
     "Frame",
@@ -98,6 +110,7 @@ __all__ = [
     "Problem",
     "Settings",
     "SnsSettings",
+    "SpeedSettings",
     "bundle_files",
     "inspect_archive",
     "load_bundle",

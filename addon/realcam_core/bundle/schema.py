@@ -44,8 +44,10 @@ _SETTINGS_KEYS = {
     "sns",
     "evaluate",
     "camera_condition",
+    "speed",
 }
 _SNS_KEYS = {"enabled", "threshold"}
+_SPEED_KEYS = {"step_cache", "cache_threshold", "compile"}
 _K_KEYS = {"fx", "fy", "cx", "cy"}
 IDENTITY_TOLERANCE = 1e-5
 MAX_NESTING = 32  # JSON objects and lists inside each other, in the manifest (a free-form "source" included)
@@ -126,6 +128,22 @@ class SnsSettings:
     threshold: float = 0.9
 
 
+# Speed settings (backend realcam.generate.speed): a step cache that reuses the transformer's work between
+# similar steps (never on a step noise shaping acts on), and regional compilation. Both off by default.
+STEP_CACHES = ("off", "first-block")
+DEFAULT_CACHE_THRESHOLD = 0.05  # diffusers' FirstBlockCacheConfig default: relative change that forces a full step
+
+
+@dataclass
+class SpeedSettings:
+    step_cache: str = "off"
+    cache_threshold: float = DEFAULT_CACHE_THRESHOLD
+    compile: bool = False
+
+    def is_default(self) -> bool:
+        return self == SpeedSettings()
+
+
 @dataclass
 class Settings:
     model: str
@@ -138,8 +156,11 @@ class Settings:
     sns: SnsSettings = field(default_factory=SnsSettings)
     evaluate: bool = False
     camera_condition: bool = True  # used by models with a camera adapter, ignored by the others
+    speed: SpeedSettings = field(default_factory=SpeedSettings)
 
     def to_dict(self) -> dict:
+        # "speed" only when set: a bundle without it stays readable by backends older than the field.
+        speed = {} if self.speed.is_default() else {"speed": dict(self.speed.__dict__)}
         return {
             "camera_condition": self.camera_condition,
             "evaluate": self.evaluate,
@@ -151,6 +172,7 @@ class Settings:
             "guidance": self.guidance,
             "fps": self.fps,
             "sns": {"enabled": self.sns.enabled, "threshold": self.sns.threshold},
+            **speed,
         }
 
 
@@ -383,6 +405,26 @@ def parse_with_refs(data, limits: Limits) -> tuple[JobBundle | None, list[Proble
     return JobBundle(width, height, frames, settings, ref, depth, source), [], refs
 
 
+def _parse_speed(sp, c: Checker) -> SpeedSettings | None:
+    if not isinstance(sp, dict):
+        c.m("settings.speed", "must be an object")
+        return None
+    c.unknown_keys(sp, _SPEED_KEYS, "settings.speed")
+    cache = sp.get("step_cache", "off")
+    if cache not in STEP_CACHES:
+        c.m("settings.speed.step_cache", f"must be one of {', '.join(STEP_CACHES)}, found {cache!r}")
+    threshold = sp.get("cache_threshold", DEFAULT_CACHE_THRESHOLD)
+    if not _is_num(threshold) or not 0 < threshold <= 1:
+        c.m(
+            "settings.speed.cache_threshold",
+            f"must be a number in (0, 1] (the relative change that makes a step run in full), found {threshold!r}",
+        )
+    compile_ = sp.get("compile", False)
+    if not isinstance(compile_, bool):
+        c.m("settings.speed.compile", "must be true or false")
+    return SpeedSettings(cache, float(threshold) if _is_num(threshold) else DEFAULT_CACHE_THRESHOLD, compile_)
+
+
 def _parse_settings(s, c: Checker) -> Settings | None:
     if not isinstance(s, dict):
         c.m("settings", "must be an object")
@@ -428,9 +470,11 @@ def _parse_settings(s, c: Checker) -> Settings | None:
     camera_condition = s.get("camera_condition", True)
     if not isinstance(camera_condition, bool):
         c.m("settings.camera_condition", "must be true or false")
+    speed = _parse_speed(s.get("speed", {}), c)
     if len(c.problems) > start:
         return None
     return Settings(
+        speed=speed,
         camera_condition=camera_condition,
         evaluate=evaluate,
         model=model,

@@ -3,7 +3,8 @@
 `Engine.run(bundle, out)` writes, together or not at all:
     video.mp4      H.264 at the bundle's fps, exactly the bundle's frame count
     frames/0000.png ...
-    result.json    model, seed, steps, SNS settings and shaped steps, camera condition, timings, peak memory
+    result.json    model, seed, steps, SNS settings and shaped steps, camera condition, speed settings used
+                   (step cache, compilation: speed.py), timings, peak memory
 
 The pipeline is loaded once and kept for the next job with the same model.
 Progress goes to a caller's `on_event`; a set `cancel` event stops the job
@@ -19,7 +20,7 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
@@ -31,6 +32,7 @@ from .. import __version__
 from ..errors import UserError
 from ..runtime import hub_cache, pick_device
 from .adapters import DEFAULT_VIDEO_MODEL, resolve_video_model
+from .speed import SpeedRequest, SpeedRun
 from .video import write_mp4
 
 PREVIEW_FILL = 127  # uncovered preview pixels are encoded as mid grey (they are masked out anyway)
@@ -49,6 +51,7 @@ class RunOptions:
     vae_tiling: bool = False
     dtype: str | None = None  # float32, float16, bfloat16 (default per device)
     allow_local_models: bool = True  # False on the server for names a client sent
+    speed: dict | None = None  # SpeedRequest fields over the bundle's settings.speed (the CLI's flags)
 
 
 @dataclass
@@ -71,15 +74,22 @@ class JobPlan:
     fps: float
     evaluate: bool = False
     camera_condition: bool = True  # asked for; used only by models with a camera adapter
+    speed: SpeedRequest = field(default_factory=SpeedRequest)
+    guidance_ignored: float | None = None  # the bundle's guidance, where the model runs at a fixed one
 
 
-def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = True):
+def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = True, speed: dict | None = None):
+    """The job as it will run; `speed` holds SpeedRequest fields that override the bundle's speed settings."""
     name = model or bundle.settings.model or DEFAULT_VIDEO_MODEL
     model_id, spec, adapter = resolve_video_model(name, allow_local=allow_local)
     problems = spec.problems(bundle.width, bundle.height, len(bundle.frames), bundle.settings.steps)
     if problems:
         raise UserError("; ".join(problems))
     s = bundle.settings
+    guidance = spec.default_guidance if s.guidance is None else s.guidance
+    ignored = None
+    if spec.fixed_guidance is not None and guidance != spec.fixed_guidance:
+        guidance, ignored = spec.fixed_guidance, guidance
     plan = JobPlan(
         model_id=model_id,
         model_name=spec.name,
@@ -88,7 +98,7 @@ def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = Tr
         frames=len(bundle.frames),
         model_frames=spec.frame_count_for(len(bundle.frames)),
         steps=s.steps or spec.default_steps,
-        guidance=spec.default_guidance if s.guidance is None else s.guidance,
+        guidance=guidance,
         prompt=s.prompt,
         negative_prompt=s.negative_prompt,
         seed=s.seed,
@@ -97,6 +107,8 @@ def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = Tr
         fps=s.fps,
         evaluate=s.evaluate,
         camera_condition=s.camera_condition,
+        speed=SpeedRequest(**{**vars(s.speed), **(speed or {})}),
+        guidance_ignored=ignored,
     )
     return plan, spec, adapter
 
@@ -228,7 +240,7 @@ class Engine:
             bundle = load_bundle(bundle_dir)
         except BundleError as e:
             raise UserError(f"{bundle_dir}: not a valid job bundle: {e}") from None
-        plan, spec, adapter = plan_job(bundle, options.model, options.allow_local_models)
+        plan, spec, adapter = plan_job(bundle, options.model, options.allow_local_models, options.speed)
         device, dtype = _device_and_dtype(options)
         if device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats()
@@ -271,6 +283,7 @@ class Engine:
             scale = adapter.initial_noise_scale(pipe)
             start = shaper.shape(start * scale, 0) / scale
         adapter.prepare_scheduler(pipe, shaper.shaped_steps)
+        speed = SpeedRun(plan.speed, device, shaper.shaped_steps, plan.steps, adapter.step_cache_unsupported)
 
         step_times = []
         t_denoise = time.perf_counter()
@@ -292,6 +305,7 @@ class Engine:
             if cancel.is_set():
                 raise JobCancelled()
             latents = shaper.after_step(i, kwargs["latents"])
+            speed.step_done(i)
             if i + 1 in shaper.shaped_steps:
                 adapter.latents_replaced(p)
             if done == plan.steps:
@@ -301,6 +315,7 @@ class Engine:
 
         emit({"stage": "denoise", "step": 0, "total": plan.steps, "eta_s": None})
         try:
+            speed.start(pipe)
             with torch.inference_mode():
                 out = pipe(
                     **adapter.call_arguments(ref, plan),
@@ -311,6 +326,7 @@ class Engine:
                     callback_on_step_end_tensor_inputs=["latents"],
                 )
         finally:
+            speed.finish()
             adapter.restore_scheduler(pipe)
             adapter.clear_conditions(pipe)
             if hasattr(pipe, "maybe_free_model_hooks"):
@@ -340,6 +356,7 @@ class Engine:
             "seed": plan.seed,
             "steps": plan.steps,
             "guidance": plan.guidance,
+            **({"guidance_ignored": plan.guidance_ignored} if plan.guidance_ignored is not None else {}),
             "prompt": plan.prompt,
             "negative_prompt": plan.negative_prompt,
             "sns": {
@@ -353,6 +370,7 @@ class Engine:
                 "model_has_it": adapter.has_camera_condition,
                 "used": camera_used,
             },
+            "speed": speed.report(),
             "device": device,
             "dtype": str(dtype).replace("torch.", ""),
             "model_loaded_for_this_job": loaded_now,

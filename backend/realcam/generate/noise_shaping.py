@@ -7,6 +7,8 @@ that step's level with fresh noise:
 
     z_t <- m * (alpha_t z_preview + sigma_t eps) + (1 - m) * z_t
 
+Which steps those are is the adapter's rule (VideoAdapter.shaped_steps; a
+few-step re-noising sampler has its own, adapters/wan_dmd.py).
 Step 0 is shaped in the starting latents handed to the pipeline; step k >= 1
 in the step-end callback of step k - 1, whose latents are already at step k's
 noise level (diffusers calls it after scheduler.step). The reference latent
@@ -16,8 +18,6 @@ frames are off in the mask, so they are never touched.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from .noise_level import shaped_steps
 
 
 @dataclass
@@ -44,7 +44,7 @@ class NoiseShaper:
 
         self.steps = len(self.sigmas)
         self.levels = [self.adapter.noise_level(float(s)) for s in self.sigmas]
-        self.shaped_steps = shaped_steps(self.levels, self.threshold) if self.enabled else []
+        self.shaped_steps = self.adapter.shaped_steps(self.levels, self.threshold) if self.enabled else []
         # Its own generator: the shaping noise never shifts the pipeline's noise stream.
         self._gen = torch.Generator("cpu").manual_seed((self.seed + 0x5EED) % 2**63)
 

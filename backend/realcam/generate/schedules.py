@@ -4,7 +4,8 @@ SHAPED_STEPS is what `realcam models` lists, kept as data so the listing needs
 no torch. tests/test_sns.py recomputes it from the schedulers the published
 diffusers repositories ship (Wan: diffusers' convert_wan_to_diffusers.py,
 flow_shift 5.0 for TI2V and 3.0 for the 2.1 I2V models; SVD-xt: its
-scheduler_config.json) with the engine's own noise levels, and checks that the
+scheduler_config.json; the DMD draft: the sampler it was distilled for, dmd_scheduler.py)
+with the engine's own noise levels (and the adapter's own step rule where it has one), and checks that the
 engine shapes those steps on tiny models built with the same configurations.
 """
 
@@ -28,6 +29,8 @@ SHAPED_STEPS = {
         for alias in ("dynamicrafter-256", "dynamicrafter-512", "motionctrl-256", "cameractrl-256")
         + ("cami2v-256", "cami2v-512", "realcam-i2v-256", "realcam-i2v-512")
     },
+    # Step 1 only at every listed threshold: the levels are 3.0, 0.68, 0.38 (adapters/wan_dmd.py has the rule).
+    "fastwan2.2-ti2v-draft": (3, (1, 1, 1, 1, 1, 1, 1)),
 }
 
 

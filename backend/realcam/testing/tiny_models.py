@@ -184,6 +184,33 @@ def build_wan22_ti2v(folder: str, seed: int = 0) -> str:
     return _save_wan(folder, _tiny_wan22_vae(), (48, 48), flow_shift=5.0, expand_timesteps=True)
 
 
+def build_fastwan22_draft(folder: str, seed: int = 0) -> str:
+    """FastVideo's FastWan2.2-TI2V-5B layout: the TI2V-5B parts as diffusers subfolders and a model_index.json that
+    names FastVideo's WanDMDPipeline (not a diffusers class) beside the base model's UniPC scheduler, which the DMD
+    sampler never uses. Written as the FastWan 2.1 repositories' index is (five components, no expand_timesteps;
+    the 2.2 one could not be read here), so loading cannot rely on anything more."""
+    import torch
+    from diffusers import UniPCMultistepScheduler, WanPipeline
+
+    torch.manual_seed(seed)
+    text_encoder, tokenizer = _tiny_text_encoder()
+    WanPipeline(
+        transformer=_tiny_wan_transformer(48, 48),
+        vae=_tiny_wan22_vae(),
+        scheduler=UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=5.0),
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+    ).save_pretrained(folder)
+    index = os.path.join(folder, "model_index.json")
+    with open(index, encoding="utf-8") as fh:
+        data = json.load(fh)
+    keep = ("_diffusers_version", "scheduler", "text_encoder", "tokenizer", "transformer", "vae")
+    data = {"_class_name": "WanDMDPipeline", **{k: data[k] for k in keep}}
+    with open(index, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=1)
+    return folder
+
+
 # The Wan 2.2 Fun 5B Control-Camera transformer at toy width, in its published (original Wan) layout.
 # Published 5B, read off upstream's code: dim 3072, ffn 14336, 24 heads, 30 layers, in 100, out 48, text 4096.
 TINY_FUN_CAMERA = {
@@ -416,6 +443,7 @@ BUILDERS = {
     "depth-pro": build_depth_pro,
     "wan22-ti2v": build_wan22_ti2v,
     "wan22-fun-camera": build_wan22_fun_camera,
+    "fastwan22-draft": build_fastwan22_draft,
     "wan21-i2v": build_wan21_i2v,
     "svd": build_svd,
     "dynamicrafter-256": build_dynamicrafter_256,

@@ -8,6 +8,7 @@ import re
 
 from realcam_core.models import (
     DEFAULT_VIDEO_MODEL,
+    FASTWAN22_TI2V_5B,
     KNOWN_VIDEO_MODELS,
     SVD_XT,
     WAN21_I2V_720P,
@@ -24,12 +25,16 @@ from .base import VideoAdapter
 from .dynamicrafter import DynamiCrafterAdapter, folder_spec
 from .svd import SvdAdapter
 from .wan import WanAdapter
+from .wan_dmd import WanDmdAdapter, is_ti2v_dmd_folder
 from .wan_fun_camera import WanFunCameraAdapter
 
 ADAPTERS = {"wan": WanAdapter, "svd": SvdAdapter, "wan-fun-camera": WanFunCameraAdapter}
 ADAPTERS["dynamicrafter"] = DynamiCrafterAdapter
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 PIPELINE_FAMILIES = {"WanImageToVideoPipeline": "wan", "StableVideoDiffusionPipeline": "svd"}
+# FastVideo's DMD models name their own pipeline class; the TI2V-5B one runs here (the draft model).
+DMD_PIPELINE = "WanDMDPipeline"
+ADAPTERS[FASTWAN22_TI2V_5B.family] = WanDmdAdapter
 
 
 def _read_json(path):
@@ -49,11 +54,18 @@ def _spec_from_folder(folder: str) -> ModelSpec:
             "original layout (config.json and .safetensors weights)"
         )
     data = _read_json(index)
+    if data.get("_class_name") == DMD_PIPELINE:
+        if not is_ti2v_dmd_folder(folder):
+            raise UserError(
+                f"{folder}: a FastVideo DMD model other than FastWan2.2-TI2V-5B (a text-to-video one?): only the "
+                "TI2V-5B one (48-channel transformer) makes video from a photo"
+            )
+        return FASTWAN22_TI2V_5B
     family = PIPELINE_FAMILIES.get(data.get("_class_name"))
     if family is None:
         raise UserError(
             f"{folder}: a {data.get('_class_name')} is not a supported image-to-video pipeline "
-            f"(supported: {', '.join(PIPELINE_FAMILIES)})"
+            f"(supported: {', '.join([*PIPELINE_FAMILIES, DMD_PIPELINE])})"
         )
     if family == "svd":
         return SVD_XT

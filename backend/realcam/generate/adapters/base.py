@@ -13,12 +13,15 @@ import numpy as np
 
 from realcam_core.models import ModelSpec
 
+from .. import noise_level
+
 
 class VideoAdapter:
     """Base of the family adapters; the methods below are what the engine calls."""
 
     family = ""
     has_camera_condition = False  # the model itself is told the camera (beside noise shaping)
+    step_cache_unsupported: str | None = None  # why a step cache cannot help this model's sampler, if it cannot
     spec: ModelSpec
 
     def __init__(self, spec: ModelSpec):
@@ -51,6 +54,10 @@ class VideoAdapter:
     def noise_level(self, sigma: float) -> float:
         """Model-independent noise level (noise_level.py) of a scheduler sigma."""
         raise NotImplementedError
+
+    def shaped_steps(self, levels: list[float], threshold: float) -> list[int]:
+        """The steps noise shaping acts on, from each step's noise level: those at or above the threshold."""
+        return noise_level.shaped_steps(levels, threshold)
 
     def initial_noise_scale(self, pipe) -> float:
         """Std of the pipeline's starting latents; it multiplies latents passed in by this."""
