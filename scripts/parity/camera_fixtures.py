@@ -125,7 +125,7 @@ def main(upstream: str, out_dir: str) -> None:
         K=K,
         scale=scale,
         rel_c2w=rel[0].numpy(),
-        rays=rays[0].numpy().astype(np.float32),
+        rays=rays[0].numpy(),
         motionctrl_rt=rt[0].numpy(),
     )
 
