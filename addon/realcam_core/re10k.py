@@ -50,7 +50,7 @@ class Re10kFrame:
         aspect is `source_aspect` when known, else the one that square pixels imply (fy_n / fx_n); a
         file written by a camera with non-square pixels must be read with its source aspect.
 
-        Upstream differences, all below 0.05 % for RealEstate10K's 16:9 files: CamI2V truncates the
+        Upstream differences, below 0.2 % for RealEstate10K's 16:9 files: CamI2V truncates the
         resized size to whole pixels, and both take cx = cx_n * W (equal to the crop rule for the
         centred principal points those files have)."""
         aspect = self.source_aspect() if source_aspect is None else float(source_aspect)
