@@ -36,9 +36,13 @@ manifest.json (schema_version 1)::
         "sns": {"enabled": true, "threshold": 0.9},  threshold: noise level in [0, 3] (0.9 = upstream's
                                               t >= 900; above 1 fewer, noisier steps are shaped)
         "evaluate": false,                    optional: also measure camera accuracy (realcam eval)
-        "camera_condition": true              optional (default true): tell a model that has a camera
+        "camera_condition": true,             optional (default true): tell a model that has a camera
                                               adapter the cameras (Plücker rays); models without one
                                               ignore it, result.json says whether it was used
+        "camera_scale": null or number,       optional: the model's translation units per metre of the
+                                              track (null = its default, realcam_core.camera_scale);
+                                              result.json records the scale used
+        "sampler": null or "flow-euler" or "unipc"   optional: for models that offer both (null = default)
       },
       "source": {...}                         optional, free-form: who made it (app, scene, camera)
     }

@@ -44,7 +44,10 @@ _SETTINGS_KEYS = {
     "sns",
     "evaluate",
     "camera_condition",
+    "camera_scale",
+    "sampler",
 }
+SAMPLERS = ("flow-euler", "unipc")  # settings.sampler: for models that offer a choice (the Fun camera model)
 _SNS_KEYS = {"enabled", "threshold"}
 _K_KEYS = {"fx", "fy", "cx", "cy"}
 IDENTITY_TOLERANCE = 1e-5
@@ -138,9 +141,12 @@ class Settings:
     sns: SnsSettings = field(default_factory=SnsSettings)
     evaluate: bool = False
     camera_condition: bool = True  # used by models with a camera adapter, ignored by the others
+    camera_scale: float | None = None  # model translation units per metre; None: the model's own default
+    sampler: str | None = None  # one of SAMPLERS; None: the model's default
 
     def to_dict(self) -> dict:
-        return {
+        optional = {k: v for k, v in (("camera_scale", self.camera_scale), ("sampler", self.sampler)) if v is not None}
+        return optional | {
             "camera_condition": self.camera_condition,
             "evaluate": self.evaluate,
             "model": self.model,
@@ -428,9 +434,17 @@ def _parse_settings(s, c: Checker) -> Settings | None:
     camera_condition = s.get("camera_condition", True)
     if not isinstance(camera_condition, bool):
         c.m("settings.camera_condition", "must be true or false")
+    camera_scale = s.get("camera_scale")
+    if camera_scale is not None and (not _is_num(camera_scale) or not 0 < camera_scale <= 1000):
+        c.m("settings.camera_scale", f"must be null or a number in (0, 1000] (units per metre), found {camera_scale!r}")
+    sampler = s.get("sampler")
+    if sampler is not None and sampler not in SAMPLERS:
+        c.m("settings.sampler", f"must be null or one of {', '.join(SAMPLERS)}, found {sampler!r}")
     if len(c.problems) > start:
         return None
     return Settings(
+        camera_scale=None if camera_scale is None else float(camera_scale),
+        sampler=sampler,
         camera_condition=camera_condition,
         evaluate=evaluate,
         model=model,
