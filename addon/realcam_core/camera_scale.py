@@ -80,7 +80,8 @@ CONVENTIONS = {
         "realcam-i2v",
         METRIC,
         "bundle",
-        "Trained on metric camera moves: the track enters in metres (times the camera scale, 1 by default).",
+        "Trained on metric camera moves: the track enters in metres (times the camera scale, 1 by default; "
+        "another scale moves the camera further or shorter than the preview shows).",
         UPSTREAM_APP_TRACE_SCALE,
         "CameraControl/realcam_i2v/realcam_i2v.py (per_frame_scale); realcami2v_gradio_app.py (slider 0.5)",
     ),

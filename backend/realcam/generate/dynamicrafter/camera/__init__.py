@@ -19,6 +19,12 @@ What enters (realcam_core.camera_scale has the numbers and the reasons):
     MotionCtrl     1 / near depth (RE10K units)       none: assumes 90 deg    12-number [R | t] (w2c)
                                                       (preview rendered so)
 
+Rays: realcam_core.plucker is CameraCtrl's `ray_condition` convention exactly (pixel centres at
++0.5, unit directions rotated by c2w, channels (o x d, d), poses relative to frame 0), so it is reused;
+it computes in float32 planes where upstream uses the pose tensor's dtype (float32 in practice;
+1.6e-7 from upstream's float64 in the parity test), and upstream makes poses relative to the
+condition frame, which is frame 0 at inference.
+
 Injection points in the base UNet (upstream's *_modified_modules.py), for whoever wires it:
 
 1. UNet.forward takes `camera` (a condition.CameraCondition, or None for plain DynamiCrafter) and
