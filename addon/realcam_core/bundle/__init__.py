@@ -45,7 +45,11 @@ manifest.json (schema_version 1)::
                                               noise shaping acts on
           "cache_threshold": 0.05,            (0, 1]: the relative change that makes a step run in full
           "compile": false                    torch.compile the repeated transformer blocks
-        }
+        },
+        "camera_scale": null or number,       optional: the model's translation units per metre of the
+                                              track (null = its default, realcam_core.camera_scale);
+                                              result.json records the scale used
+        "sampler": null or "flow-euler" or "unipc"   optional: for models that offer both (null = default)
       },
       "source": {...}                         optional, free-form: who made it (app, scene, camera)
     }

@@ -45,7 +45,10 @@ _SETTINGS_KEYS = {
     "evaluate",
     "camera_condition",
     "speed",
+    "camera_scale",
+    "sampler",
 }
+SAMPLERS = ("flow-euler", "unipc")  # settings.sampler: for models that offer a choice (the Fun camera model)
 _SNS_KEYS = {"enabled", "threshold"}
 _SPEED_KEYS = {"step_cache", "cache_threshold", "compile"}
 _K_KEYS = {"fx", "fy", "cx", "cy"}
@@ -157,11 +160,15 @@ class Settings:
     evaluate: bool = False
     camera_condition: bool = True  # used by models with a camera adapter, ignored by the others
     speed: SpeedSettings = field(default_factory=SpeedSettings)
+    camera_scale: float | None = None  # model translation units per metre; None: the model's own default
+    sampler: str | None = None  # one of SAMPLERS; None: the model's default
 
     def to_dict(self) -> dict:
-        # "speed" only when set: a bundle without it stays readable by backends older than the field.
-        speed = {} if self.speed.is_default() else {"speed": dict(self.speed.__dict__)}
-        return {
+        # Optional fields only when set: a bundle without them stays readable by backends older than the fields.
+        optional = {k: v for k, v in (("camera_scale", self.camera_scale), ("sampler", self.sampler)) if v is not None}
+        if not self.speed.is_default():
+            optional["speed"] = dict(self.speed.__dict__)
+        return optional | {
             "camera_condition": self.camera_condition,
             "evaluate": self.evaluate,
             "model": self.model,
@@ -172,7 +179,6 @@ class Settings:
             "guidance": self.guidance,
             "fps": self.fps,
             "sns": {"enabled": self.sns.enabled, "threshold": self.sns.threshold},
-            **speed,
         }
 
 
@@ -471,10 +477,18 @@ def _parse_settings(s, c: Checker) -> Settings | None:
     if not isinstance(camera_condition, bool):
         c.m("settings.camera_condition", "must be true or false")
     speed = _parse_speed(s.get("speed", {}), c)
+    camera_scale = s.get("camera_scale")
+    if camera_scale is not None and (not _is_num(camera_scale) or not 0 < camera_scale <= 1000):
+        c.m("settings.camera_scale", f"must be null or a number in (0, 1000] (units per metre), found {camera_scale!r}")
+    sampler = s.get("sampler")
+    if sampler is not None and sampler not in SAMPLERS:
+        c.m("settings.sampler", f"must be null or one of {', '.join(SAMPLERS)}, found {sampler!r}")
     if len(c.problems) > start:
         return None
     return Settings(
         speed=speed,
+        camera_scale=None if camera_scale is None else float(camera_scale),
+        sampler=sampler,
         camera_condition=camera_condition,
         evaluate=evaluate,
         model=model,

@@ -27,6 +27,23 @@ downloaded Wan2.2-TI2V-5B-Diffusers); each one missing comes from the Hugging
 Face cache. That the published .pth VAE and text encoder are the same weights
 as the diffusers repository's is assumed (VideoX-Fun trains with both frozen),
 not checked.
+
+Camera scale. VideoX-Fun feeds translations as they are, in the units of its
+training poses (its demo moves are 1.5-3 units, its ComfyUI nodes 1.5 x a
+speed: RealEstate10K-like units, in which nearby geometry is about one unit
+away). The bundle's metres are divided by the photo's near depth (5th
+percentile of its metric depth) unless `settings.camera_scale` says otherwise
+(realcam_core.camera_scale); without a depth map metres enter as units.
+`camera_record` holds what was used, for result.json.
+
+Sampler. Default: FlowMatchEuler with shift 5, upstream's own (VideoX-Fun's
+5B camera example: 50 steps, guidance 6, both also this model's defaults), so a
+default run samples as upstream's demo does; and Euler keeps no multistep state,
+so noise shaping's replaced latents are used as they are, with none of UniPC's
+traps (facts: its corrector and second-order predictor look back at the
+latents before replacement). UniPC (the TI2V repository's scheduler, flow
+shift 5) stays available as `settings.sampler = "unipc"`: a higher-order solver
+for runs with fewer steps, with the corrector workarounds of WanAdapter.
 """
 
 from __future__ import annotations
@@ -47,6 +64,38 @@ BASE_PARTS = {
     "scheduler": ("scheduler", "scheduler_config.json"),
 }
 MASK_CHANNELS = 4  # the first-frame mask, one channel per pixel frame of a latent frame
+FLOW_EULER, UNIPC = "flow-euler", "unipc"
+DEFAULT_SAMPLER = FLOW_EULER
+# VideoX-Fun's config/wan2.2/wan_civitai_5b.yaml scheduler_kwargs, as its 5B camera example builds the scheduler.
+FLOW_EULER_CONFIG = dict(
+    num_train_timesteps=1000,
+    shift=5.0,
+    use_dynamic_shifting=False,
+    base_shift=0.5,
+    max_shift=1.15,
+    base_image_seq_len=256,
+    max_image_seq_len=4096,
+)
+
+
+def select_sampler(pipe, name: str | None) -> str:
+    """Make the named sampler (None: the default) the pipeline's scheduler; returns the name used."""
+    name = name or DEFAULT_SAMPLER
+    samplers = pipe.realcam_samplers
+    if name not in samplers:
+        raise UserError(f"sampler {name!r} is not one of this model's ({', '.join(samplers)})")
+    pipe.scheduler = samplers[name]
+    return name
+
+
+def job_camera_scale(job):
+    """The job's translation scale: settings.camera_scale, else from the photo's depth (job.depth_m, metres)."""
+    from realcam_core.camera_scale import CameraScaleError, camera_scale
+
+    try:
+        return camera_scale("wan-fun-camera", getattr(job, "depth_m", None), getattr(job, "camera_scale", None))
+    except CameraScaleError as e:
+        raise UserError(str(e)) from None
 
 
 def download_hint() -> str:
@@ -79,7 +128,12 @@ class WanFunCameraAdapter(WanAdapter):
 
     def load(self, model_id, device, dtype, offload, vae_tiling):
         import torch
-        from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline
+        from diffusers import (
+            AutoencoderKLWan,
+            FlowMatchEulerDiscreteScheduler,
+            UniPCMultistepScheduler,
+            WanImageToVideoPipeline,
+        )
         from transformers import AutoTokenizer, UMT5EncoderModel
 
         from ..camera_control import attach, load_adapter
@@ -114,7 +168,7 @@ class WanFunCameraAdapter(WanAdapter):
             vae=part("vae", AutoencoderKLWan, dtype=torch.float32),
             text_encoder=part("text_encoder", UMT5EncoderModel, dtype=dtype),
             tokenizer=part("tokenizer", AutoTokenizer),
-            scheduler=part("scheduler", UniPCMultistepScheduler),
+            scheduler=FlowMatchEulerDiscreteScheduler(**FLOW_EULER_CONFIG),
             image_encoder=None,
             image_processor=None,
             transformer_2=None,
@@ -123,7 +177,12 @@ class WanFunCameraAdapter(WanAdapter):
         )
         if vae_tiling:
             pipe.vae.enable_tiling()
+        pipe.realcam_samplers = {FLOW_EULER: pipe.scheduler, UNIPC: part("scheduler", UniPCMultistepScheduler)}
         return pipe
+
+    def prepare_job(self, pipe, job) -> None:
+        """Per job, before the engine reads the schedule: the sampler the job asks for (settings.sampler)."""
+        self.sampler = select_sampler(pipe, getattr(job, "sampler", None))
 
     def prepare_conditions(self, pipe, image, job, cameras) -> bool:
         """The 52 condition channels, and the camera track when the job asks for it; returns whether it is used."""
@@ -140,7 +199,21 @@ class WanFunCameraAdapter(WanAdapter):
         mask = torch.zeros(1, MASK_CHANNELS, *masked.shape[2:])
         mask[:, :, 0] = 1.0  # latent frame 0 is given (the photo), the rest is to be made
         use_camera = bool(job.camera_condition)
-        track = CameraTrack(cameras[0], cameras[1], h, w) if use_camera else None
+        track = None
+        if use_camera:
+            from realcam_core.camera_scale import convention, model_track, reach
+
+            scale = job_camera_scale(job)
+            rel = model_track(cameras[1], scale.units_per_metre)
+            track = CameraTrack(cameras[0], rel, h, w)
+            self.camera_record = {
+                "scale": scale.to_dict(),
+                "reach_units": round(reach(rel), 6),
+                "intrinsics": convention("wan-fun-camera").intrinsics,
+                "sampler": getattr(self, "sampler", None) or type(pipe.scheduler).__name__,
+            }
+        else:
+            self.camera_record = {}
         control_of(pipe.transformer).set_job(torch.cat([mask, masked], dim=1), track)
         return use_camera
 
