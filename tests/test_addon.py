@@ -18,7 +18,7 @@ def test_zip_is_a_valid_extension(addon_zip):
     import zipfile
 
     names = zipfile.ZipFile(addon_zip).namelist()
-    assert "blender_manifest.toml" in names and "__init__.py" in names and "realcam_core/bundle/schema.py" in names
+    assert "blender_manifest.toml" in names and "__init__.py" in names and "realcam_core/bundle/types.py" in names
     assert not any("__pycache__" in n for n in names)
 
 
