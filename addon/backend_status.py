@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from . import backend_process
-from .realcam_core import advice
+from .realcam_core.addon_only import advice
 from .realcam_core.client import BackendError, Client
 from .realcam_core.models import DEFAULT_VIDEO_MODEL, KNOWN_VIDEO_MODELS, ModelSpec, known_model
 from .tasks import Background

@@ -4,7 +4,7 @@ Compare puts one effect strip above the shot's preview and the take (difference 
 the two strips' transforms side by side; "off" takes all of it back. Only strips the add-on made are
 touched, and each changed transform is recorded on the strip so it can be restored.
 
-The ghost is a camera object keyed at the take's registered frames (realcam_core.ghost places it), drawn
+The ghost is a camera object keyed at the take's registered frames (realcam_core.addon_only.ghost places it), drawn
 next to the artist's camera, with the take's RotErr/TransErr/CamMC as custom properties. It is made by a
 task (the shot's camera is read a frame per tick, as for a preview), so a long take never freezes Blender.
 """
@@ -19,8 +19,8 @@ from mathutils import Matrix
 
 from . import camera_track, sequencer, shots
 from .compat import new_effect, strips
+from .realcam_core.addon_only.ghost import ghost_track, recovered_poses
 from .realcam_core.camera import CameraError
-from .realcam_core.ghost import ghost_track, recovered_poses
 from .tasks import undo_push
 
 MODES = ("DIFFERENCE", "BLEND", "SIDE_BY_SIDE", "OFF")

@@ -21,9 +21,10 @@ import bpy
 from . import backend_process, backend_setup, camera_track, paths, photo_scene, photo_source, preview, sequencer, shots
 from .paths import job_root
 from .preferences import prefs
-from .realcam_core import advice, api, progress
+from .realcam_core import api
+from .realcam_core.addon_only import advice, progress
+from .realcam_core.addon_only.calibration import copy_depth
 from .realcam_core.bundle import Frame, JobBundle, Settings, SnsSettings, pack_bundle, preview_name, validate_bundle
-from .realcam_core.calibration import copy_depth
 from .realcam_core.camera import Intrinsics
 from .realcam_core.client import BackendError, BackendUnreachable, Client
 from .realcam_core.models import DEFAULT_VIDEO_MODEL, ModelSpec, known_model, native_size_for

@@ -18,8 +18,8 @@ import bpy
 import numpy as np
 
 from . import camera_track, shots
-from .realcam_core.coverage import coverage, coverage_warning
-from .realcam_core.move_extent import MoveExtent, move_extent
+from .realcam_core.addon_only.coverage import coverage, coverage_warning
+from .realcam_core.addon_only.move_extent import MoveExtent, move_extent
 
 
 def store_extent(scene, rel) -> MoveExtent:

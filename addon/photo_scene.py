@@ -18,13 +18,13 @@ from mathutils import Matrix
 
 from . import shots
 from .compat import fcurve_collection, material_node_tree
+from .realcam_core.addon_only.pointcloud import DEFAULT_MAX_DEPTH_RATIO, grid_topology, valid_depth
 from .realcam_core.camera import (
     REFERENCE_C2W_BLENDER_WORLD,
     Intrinsics,
     blender_from_intrinsics,
     blender_from_opencv_c2w,
 )
-from .realcam_core.pointcloud import DEFAULT_MAX_DEPTH_RATIO, grid_topology, valid_depth
 
 COLOR_ATTRIBUTE = "realcam_photo"
 
@@ -156,7 +156,7 @@ def photo_intrinsics(rc, imported: bool = False) -> Intrinsics:
         K = Intrinsics.from_dict(json.load(fh))
     if imported or rc.photo_focal_px <= 0:
         return K
-    from .realcam_core.calibration import with_focal
+    from .realcam_core.addon_only.calibration import with_focal
 
     return with_focal(K, rc.photo_focal_px)
 

@@ -15,7 +15,7 @@ import bpy
 import numpy as np
 
 from .realcam_core import depth_map as depth_rule
-from .realcam_core import exif
+from .realcam_core.addon_only import exif
 from .realcam_core.camera import K_CONVENTION, Intrinsics
 from .realcam_core.resample import cover_crop_box, resize_cover
 

@@ -19,9 +19,9 @@ from bpy.props import (
 
 from .compat import path_options
 from .generation_fields import GenerationFields
+from .realcam_core.addon_only.coverage import DEFAULT_THRESHOLD as COVERAGE_THRESHOLD
+from .realcam_core.addon_only.pointcloud import DEFAULT_MAX_DEPTH_RATIO
 from .realcam_core.bundle import SNS_THRESHOLD_MAX
-from .realcam_core.coverage import DEFAULT_THRESHOLD as COVERAGE_THRESHOLD
-from .realcam_core.pointcloud import DEFAULT_MAX_DEPTH_RATIO
 
 PATH = path_options()
 
@@ -214,7 +214,7 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
 
     preview_folder: StringProperty(name="Preview", subtype="DIR_PATH", default="", options=PATH)
     preview_signature: StringProperty(default="")
-    # The camera move's extent (JSON of realcam_core.move_extent.MoveExtent) and the last preview's coverage.
+    # The camera move's extent (JSON of realcam_core.addon_only.move_extent.MoveExtent) and the last preview's coverage.
     move_extent: StringProperty(default="")
     coverage: FloatProperty(default=-1.0)  # covered fraction of the last preview frame; -1: not measured
     coverage_threshold: FloatProperty(

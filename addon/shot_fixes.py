@@ -26,7 +26,7 @@ from bpy.props import BoolProperty, EnumProperty
 from mathutils import Vector
 
 from . import compat, moves, paths, photo_scene, presets, shots
-from .realcam_core.calibration import CalibrationError, check_scale, refocused, scale_from_points, with_focal
+from .realcam_core.addon_only.calibration import CalibrationError, check_scale, refocused, scale_from_points, with_focal
 from .realcam_core.camera import blender_from_intrinsics
 from .tasks import RUNNER
 

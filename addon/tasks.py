@@ -32,7 +32,7 @@ import time
 
 import bpy
 
-from .realcam_core import advice
+from .realcam_core.addon_only import advice
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Task:
         self.total = 0
         self.eta_s = None
         self.message = ""
-        self.stages = ()  # the stages the panel counts ("Stage k of n"), realcam_core.progress.plan
+        self.stages = ()  # the stages the panel counts ("Stage k of n"), realcam_core.addon_only.progress.plan
         self.error = None  # the reason, once it failed
         self.done = False
         self.cancel_requested = False

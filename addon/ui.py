@@ -13,7 +13,7 @@ import bpy
 from . import backend_status, drift, moves, shot_fixes, shots, takes
 from .preferences import prefs
 from .presets import PRESETS
-from .realcam_core import progress
+from .realcam_core.addon_only import progress
 from .realcam_core.models import DEFAULT_VIDEO_MODEL, known_model
 from .tasks import RUNNER
 
@@ -30,7 +30,7 @@ def _task(context):
 
 
 def _shown(t):
-    """What a task shows: "Stage k of n: <label>: <detail>" and its stage's fraction (realcam_core.progress)."""
+    """What a task shows: "Stage k of n: <label>: <detail>" and its fraction (realcam_core.addon_only.progress)."""
     return progress.describe(t.stage, t.step, t.total, t.eta_s, t.message, getattr(t, "stages", ()))
 
 

@@ -43,8 +43,8 @@ def main():
     w, h = (int(v) for v in args.size.split("x"))
     bpy, pkg, tmp = blender_with_addon()
     photo_scene = sys.modules[f"{pkg}.photo_scene"]
+    from realcam_core.addon_only.pointcloud import backproject_depth, blender_world_points
     from realcam_core.camera import Intrinsics
-    from realcam_core.pointcloud import backproject_depth, blender_world_points
 
     depth = synthetic_depth(w, h)
     rgb = np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)

@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
+from realcam_core.addon_only.pointcloud import backproject_depth, blender_world_points, grid_faces
 from realcam_core.camera import Intrinsics
-from realcam_core.pointcloud import backproject_depth, blender_world_points, grid_faces
 
 
 def synthetic_depth(w: int, h: int) -> np.ndarray:

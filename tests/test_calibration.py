@@ -1,11 +1,11 @@
-"""Scene-fix maths (realcam_core.calibration): the scale two points imply, a photo seen with another focal."""
+"""Scene-fix maths (realcam_core.addon_only.calibration): the scale two points imply, a photo with another focal."""
 
 import math
 
 import numpy as np
 import pytest
 
-from realcam_core.calibration import (
+from realcam_core.addon_only.calibration import (
     CalibrationError,
     check_scale,
     copy_depth,

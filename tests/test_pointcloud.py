@@ -1,7 +1,7 @@
 import numpy as np
 
+from realcam_core.addon_only.pointcloud import backproject_depth, blender_world_points, grid_faces
 from realcam_core.camera import Intrinsics, project
-from realcam_core.pointcloud import backproject_depth, blender_world_points, grid_faces
 
 
 def test_points_project_back_to_pixel_centres():

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from helpers import SAMPLES, run_blender_script
 
+from realcam_core.addon_only.calibration import project
 from realcam_core.bundle import load_bundle
-from realcam_core.calibration import project
 from realcam_core.camera import Intrinsics
 
 S = 1.25

@@ -27,7 +27,7 @@ p.auto_start, p.job_folder = False, os.path.join(work, "jobs")
 flows, shots, camera_track, photo_scene, fixes = (
     harness.module(pkg, n) for n in ("flows", "shots", "camera_track", "photo_scene", "shot_fixes")
 )
-calibration = harness.module(pkg, "realcam_core.calibration")
+calibration = harness.module(pkg, "realcam_core.addon_only.calibration")
 camera = harness.module(pkg, "realcam_core.camera")
 bpy.ops.ed.undo_push(message="file opened")
 report = {"startup": sorted(o.name for o in bpy.context.scene.objects)}

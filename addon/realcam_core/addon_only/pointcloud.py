@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .camera import Intrinsics
+from ..camera import Intrinsics
 
 # Two neighbours belong to the same surface when the far one is at most this
 # much deeper than the near one (relative). 5% is a step of 10 cm at 2 m.

@@ -8,7 +8,7 @@ add-on's words (where the button or setting is). No bpy here.
 
 from __future__ import annotations
 
-from .client import BackendError, BackendUnreachable
+from ..client import BackendError, BackendUnreachable
 
 START = "start the backend (RealCam panel > Backend > Start) or check Preferences > Backend URL"
 TEST = "Test connection (RealCam panel > Backend), then try again"

@@ -18,7 +18,7 @@ import shutil
 
 import numpy as np
 
-from .camera import Intrinsics
+from ..camera import Intrinsics
 
 # A factor outside this is a typo or a mis-picked point, not a calibration (a 1 cm measured as 100 m).
 SCALE_LIMITS = (1e-3, 1e3)

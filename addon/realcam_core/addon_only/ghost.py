@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .camera import CameraError, blender_from_opencv_c2w, opencv_c2w_from_blender, rigid_problems
+from ..camera import CameraError, blender_from_opencv_c2w, opencv_c2w_from_blender, rigid_problems
 
 # Below this largest offset a track counts as a pure rotation (as the eval's metrics.STILL).
 STILL = 1e-5
