@@ -18,7 +18,7 @@ from mathutils import Matrix
 
 from . import shots
 from .compat import fcurve_collection, material_node_tree
-from .realcam_core.addon_only.pointcloud import DEFAULT_MAX_DEPTH_RATIO, grid_topology, valid_depth
+from .realcam_core.addon_only.pointcloud import DEFAULT_MAX_DEPTH_RATIO, grid_topology, grid_vertices, valid_depth
 from .realcam_core.camera import (
     REFERENCE_C2W_BLENDER_WORLD,
     Intrinsics,
@@ -31,22 +31,6 @@ COLOR_ATTRIBUTE = "realcam_photo"
 
 def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-
-
-def _vertices(depth: np.ndarray, K: Intrinsics) -> np.ndarray:
-    """(H*W, 3) float32 Blender-world positions, written into one array (large temporaries are slow)."""
-    h, w = depth.shape
-    u = np.arange(w, dtype=np.float32) + 0.5
-    v = np.arange(h, dtype=np.float32) + 0.5
-    # Border vertices sit on the frame's edge, not half a pixel inside it.
-    u[0], u[-1] = 0.0, float(w)
-    v[0], v[-1] = 0.0, float(h)
-    out = np.empty((h, w, 3), dtype=np.float32)
-    # OpenCV (x, y, z) -> Blender (x, z, -y): see realcam_core.camera.REFERENCE_C2W_BLENDER_WORLD.
-    np.multiply(((u - K.cx) / K.fx)[None, :], depth, out=out[..., 0])
-    out[..., 1] = depth
-    np.multiply((-(v - K.cy) / K.fy)[:, None], depth, out=out[..., 2])
-    return out.reshape(-1, 3)
 
 
 def _material(name: str) -> bpy.types.Material:
@@ -73,7 +57,7 @@ def build_mesh(
     Blender need not derive them: a 1920x1080 photo imports in a fraction of a second)."""
     h, w = depth.shape
     ok = valid_depth(depth)
-    verts = _vertices(np.where(ok, depth, 0.0).astype(np.float32), K)
+    verts = grid_vertices(np.where(ok, depth, 0.0).astype(np.float32), K)
     colors = np.empty((h * w, 4), dtype=np.float32)
     np.take(_SRGB_LUT, rgb.reshape(-1, 3), out=colors[:, :3], mode="clip")
     colors[:, 3] = 1.0

@@ -181,13 +181,6 @@ def show(context, shot) -> None:
         return
 
 
-def photo_pose(shot) -> Matrix:
-    """Where the photo's camera stands for the mesh as placed: the mesh's frame times the reference."""
-    mesh = shot.realcam.photo_mesh
-    ref = Matrix(blender_from_opencv_c2w(REFERENCE_C2W_BLENDER_WORLD).tolist())
-    return (mesh.matrix_world if mesh is not None else Matrix.Identity(4)) @ ref
-
-
 def anchor_photo(shot, camera_start: Matrix) -> bool:
     """Place the photo's mesh where the camera stands at the shot's first frame.
 

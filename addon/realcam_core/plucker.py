@@ -48,17 +48,6 @@ def plucker_frame(intrinsics, c2w, height: int, width: int) -> np.ndarray:
     return out
 
 
-def plucker_rays(intrinsics, c2w, height: int, width: int) -> np.ndarray:
-    """(F, 6, H, W) float32 ray maps of a track: intrinsics (F, 4) fx, fy, cx, cy; c2w (F, 4, 4).
-
-    The track is made relative to its first camera here, so any world frame works."""
-    k = np.asarray(intrinsics, dtype=np.float64)
-    rel = relative_to_first(np.asarray(c2w, dtype=np.float64))
-    if k.ndim != 2 or k.shape[1] != 4 or rel.shape != (len(k), 4, 4):
-        raise ValueError(f"expected intrinsics (F, 4) and c2w (F, 4, 4), got {k.shape} and {rel.shape}")
-    return np.stack([plucker_frame(k[i], rel[i], height, width) for i in range(len(k))])
-
-
 def latent_frame_sources(frames: int, temporal: int = 4) -> list[tuple[int, ...]]:
     """Which pixel frames feed each latent frame: [(0, 0, 0, 0), (1, 2, 3, 4), (5, 6, 7, 8), ...]."""
     if frames < 1 or (frames - 1) % temporal:

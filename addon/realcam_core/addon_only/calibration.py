@@ -56,12 +56,6 @@ def scale_from_points(a, b, real_distance: float) -> float:
     return check_scale(real_distance / measured)
 
 
-def scaled_about(points, origin, s: float) -> np.ndarray:
-    """points (N, 3) scaled by s about origin."""
-    p, o = np.asarray(points, np.float64), np.asarray(origin, np.float64)
-    return o + (p - o) * s
-
-
 def with_focal(K: Intrinsics, fx: float) -> Intrinsics:
     """K with focal fx (pixels); fy keeps its ratio to fx (the pixel aspect) and the centre stays."""
     if not math.isfinite(fx) or fx <= 0.0:
@@ -85,13 +79,6 @@ def refocused(points, old: Intrinsics, new: Intrinsics) -> np.ndarray:
     p[:, 0] *= np.float32(old.fx / new.fx)
     p[:, 2] *= np.float32(old.fy / new.fy)
     return p
-
-
-def project(points, K: Intrinsics) -> np.ndarray:
-    """(N, 2) pixel positions (continuous convention) of points (N, 3, Blender axes, camera at the origin)."""
-    p = np.asarray(points, np.float64)
-    d = p[:, 1]
-    return np.stack([K.cx + K.fx * p[:, 0] / d, K.cy - K.fy * p[:, 2] / d], axis=1)
 
 
 def copy_depth(src: str, dst: str, scale: float = 1.0) -> None:

@@ -1,7 +1,8 @@
-"""A metric depth map as points and a grid mesh (pure numpy).
+"""A metric depth map as the photo's grid mesh (pure numpy): what the add-on hands Blender.
 
-One point per pixel, at the pixel centre, in the reference camera's OpenCV
-frame. Grid faces join 2x2 blocks of neighbouring pixels, except across depth
+One vertex per pixel, at the pixel centre (the outer ring on the frame's edge),
+in Blender world axes with the reference camera at the origin looking along +Y.
+Grid faces join 2x2 blocks of neighbouring pixels, except across depth
 discontinuities, so what the photo never saw stays empty instead of being
 bridged by stretched faces.
 """
@@ -17,19 +18,20 @@ from ..camera import Intrinsics
 DEFAULT_MAX_DEPTH_RATIO = 1.05
 
 
-def backproject_depth(depth, K: Intrinsics) -> np.ndarray:
-    """(H, W, 3) float32 camera-frame points of a z-depth map (metres)."""
-    d = np.asarray(depth, dtype=np.float32)
-    h, w = d.shape
-    if (w, h) != (K.width, K.height):
-        raise ValueError(f"depth map is {w}x{h} but the intrinsics are for {K.width}x{K.height}")
-    x = ((np.arange(w, dtype=np.float32) + 0.5 - K.cx) / K.fx)[None, :]
-    y = ((np.arange(h, dtype=np.float32) + 0.5 - K.cy) / K.fy)[:, None]
-    pts = np.empty((h, w, 3), dtype=np.float32)
-    np.multiply(x, d, out=pts[..., 0])
-    np.multiply(y, d, out=pts[..., 1])
-    pts[..., 2] = d
-    return pts
+def grid_vertices(depth: np.ndarray, K: Intrinsics) -> np.ndarray:
+    """(H*W, 3) float32 Blender-world positions, written into one array (large temporaries are slow)."""
+    h, w = depth.shape
+    u = np.arange(w, dtype=np.float32) + 0.5
+    v = np.arange(h, dtype=np.float32) + 0.5
+    # Border vertices sit on the frame's edge, not half a pixel inside it.
+    u[0], u[-1] = 0.0, float(w)
+    v[0], v[-1] = 0.0, float(h)
+    out = np.empty((h, w, 3), dtype=np.float32)
+    # OpenCV (x, y, z) -> Blender (x, z, -y): see realcam_core.camera.REFERENCE_C2W_BLENDER_WORLD.
+    np.multiply(((u - K.cx) / K.fx)[None, :], depth, out=out[..., 0])
+    out[..., 1] = depth
+    np.multiply((-(v - K.cy) / K.fy)[:, None], depth, out=out[..., 2])
+    return out.reshape(-1, 3)
 
 
 def valid_depth(depth) -> np.ndarray:
@@ -46,12 +48,6 @@ def _keep_mask(depth, max_depth_ratio: float, valid) -> np.ndarray:
     dmin = np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[2], corners[3]))
     dmax = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3]))
     return ok[:-1, :-1] & ok[:-1, 1:] & ok[1:, 1:] & ok[1:, :-1] & (dmax <= dmin * max_depth_ratio)
-
-
-def grid_faces(depth, max_depth_ratio: float = DEFAULT_MAX_DEPTH_RATIO, valid=None) -> np.ndarray:
-    """(N, 4) int32 quads (vertex index = row * W + col), counter-clockwise as seen
-    from the camera in Blender, skipping blocks that span a discontinuity."""
-    return grid_topology(depth, max_depth_ratio, valid)[0]
 
 
 def grid_topology(depth, max_depth_ratio: float = DEFAULT_MAX_DEPTH_RATIO, valid=None):
@@ -93,13 +89,3 @@ def grid_topology(depth, max_depth_ratio: float = DEFAULT_MAX_DEPTH_RATIO, valid
     corner_edges[:, 2] = vid[tl + 1]
     corner_edges[:, 3] = hid[f]
     return faces, edges, corner_edges
-
-
-def blender_world_points(points_cv) -> np.ndarray:
-    """OpenCV camera-frame points -> Blender world of the reference camera (x, z, -y)."""
-    p = np.asarray(points_cv)
-    out = np.empty_like(p)
-    out[..., 0] = p[..., 0]
-    out[..., 1] = p[..., 2]
-    out[..., 2] = -p[..., 1]
-    return out
