@@ -21,7 +21,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from . import backend_env as be
-from . import backend_process
+from . import backend_process, extension
 from .tasks import RUNNER, Background, Sleep, Task, TaskCancelled
 
 SETUP_KEY = "realcam:backend"  # tasks are keyed like scenes; these belong to no scene and never block one
@@ -36,11 +36,11 @@ def blender_python() -> str:
 
 
 def extension_dir() -> str:
-    return os.path.dirname(os.path.abspath(__file__))
+    return extension.FOLDER
 
 
 def user_dir() -> str:
-    return bpy.utils.extension_path_user(__package__, create=True)
+    return extension.user_folder()
 
 
 def env_dir() -> str:
@@ -53,10 +53,6 @@ def log_path(name: str = be.SETUP_LOG) -> str:
 
 def is_installed() -> bool:
     return os.path.isfile(be.env_python(env_dir()))
-
-
-def _prefs():
-    return bpy.context.preferences.addons[__package__].preferences
 
 
 # ----------------------------------------------------------------- settings (a group inside the preferences)
@@ -238,7 +234,7 @@ def _require_online(what: str) -> None:
 
 def setup_task(task: Task, action: str):
     """Task: set up (or update) the environment, or check the installed one."""
-    s = _prefs().backend_setup
+    s = extension.prefs().backend_setup
     if action == "setup":
         _require_online("the set-up downloads Python packages")
     elif not is_installed():
@@ -288,7 +284,7 @@ def setup_task(task: Task, action: str):
         raise be.SetupError(f"the set-up worker stopped unexpectedly (exit code {code}); see {log_path()}")
     status = result["status"]
     if action == "setup":
-        p = _prefs()
+        p = extension.prefs()
         p.start_command = be.join_command(be.start_argv(env_dir()))
         p.auto_start = True
         bpy.context.preferences.is_dirty = True  # saved with the preferences
@@ -318,7 +314,7 @@ def remove_task(task: Task):
         yield Background(backend_process.stop)
     task.report("deleting the environment")
     yield Background(_remove_all, user_dir())
-    p = _prefs()
+    p = extension.prefs()
     if be.split_command(p.start_command)[:1] == be.start_argv(env_dir())[:1]:
         p.start_command = DEFAULT_START_COMMAND
         bpy.context.preferences.is_dirty = True

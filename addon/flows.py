@@ -19,8 +19,8 @@ import time
 import bpy
 
 from . import backend_process, backend_setup, camera_track, paths, photo_scene, photo_source, preview, sequencer, shots
+from .extension import prefs
 from .paths import job_root
-from .preferences import prefs
 from .realcam_core import api
 from .realcam_core.addon_only import advice, progress
 from .realcam_core.addon_only.calibration import copy_depth

@@ -20,7 +20,7 @@ import time
 import bpy
 
 from .compat import all_strips
-from .preferences import prefs
+from .extension import prefs, user_folder
 
 PROJECT_FOLDER = "realcam"
 
@@ -28,7 +28,7 @@ PROJECT_FOLDER = "realcam"
 def fallback_root() -> str:
     """Where an unsaved file's folders live until it is saved."""
     try:
-        return bpy.utils.extension_path_user(__package__, path="projects", create=True)
+        return user_folder("projects")
     except (ValueError, AttributeError):
         return os.path.join(tempfile.gettempdir(), "realcam")
 

@@ -3,14 +3,14 @@
 import bpy
 from bpy.props import BoolProperty, EnumProperty, PointerProperty, StringProperty
 
-from . import backend_setup
+from . import backend_setup, extension
 from .generation_fields import GenerationFields
 from .realcam_core import api
 from .realcam_core.models import DEFAULT_VIDEO_MODEL
 
 
 class RealcamPreferences(GenerationFields, bpy.types.AddonPreferences):
-    bl_idname = __package__
+    bl_idname = extension.PACKAGE
 
     backend_url: StringProperty(
         name="Backend URL",
@@ -67,8 +67,3 @@ class RealcamPreferences(GenerationFields, bpy.types.AddonPreferences):
         row.prop(self, "guidance")
         col.prop(self, "job_folder")
         col.prop(self, "preview_engine")
-
-
-def prefs(context=None):
-    context = context or bpy.context
-    return context.preferences.addons[__package__].preferences

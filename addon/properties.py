@@ -55,7 +55,7 @@ def _model_items(self, context):
 
 
 def _current_model(self) -> str:
-    from .preferences import prefs
+    from .extension import prefs
     from .realcam_core.models import DEFAULT_VIDEO_MODEL
 
     return self.model or prefs().model or DEFAULT_VIDEO_MODEL

@@ -11,7 +11,7 @@ import textwrap
 import bpy
 
 from . import backend_status, drift, moves, shot_fixes, shots, takes
-from .preferences import prefs
+from .extension import prefs
 from .presets import PRESETS
 from .realcam_core.addon_only import progress
 from .realcam_core.models import DEFAULT_VIDEO_MODEL, known_model
