@@ -5,32 +5,20 @@ track (camera_track, presets, re10k_io) -> preview (preview) -> job (flows,
 backend_process) -> video -> edit scene (sequencer). Pure logic shared with the
 backend lives in realcam_core; long work runs as tasks (tasks.py), never
 blocking the UI; file events (handlers.py) keep paths relative and pick up
-takes that were running when Blender closed.
+takes that were running when Blender closed. Blender classes live in ui/.
 """
 
 import bpy
 
-from . import (
-    backend_process,
-    backend_setup,
-    handlers,
-    moves,
-    operators,
-    preferences,
-    properties,
-    shot_fixes,
-    tasks,
-    ui,
-)
+from . import backend_process, handlers, tasks
+from .ui import operators, panel, preferences, properties
 
+# Property groups before the preferences that point at one; panels after the operators they draw.
 _CLASSES = (
-    *backend_setup.CLASSES,
-    preferences.RealcamPreferences,
     *properties.CLASSES,
+    preferences.RealcamPreferences,
     *operators.CLASSES,
-    *moves.CLASSES,
-    *shot_fixes.CLASSES,
-    *ui.CLASSES,
+    *panel.CLASSES,
 )
 
 
@@ -38,7 +26,7 @@ def register():
     for cls in _CLASSES:
         bpy.utils.register_class(cls)
     properties.register()
-    ui.register()
+    panel.register()
     handlers.register()
 
 
@@ -46,7 +34,7 @@ def unregister():
     handlers.unregister()
     tasks.unregister()
     backend_process.stop()
-    ui.unregister()
+    panel.unregister()
     properties.unregister()
     for cls in reversed(_CLASSES):
         bpy.utils.unregister_class(cls)

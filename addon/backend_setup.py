@@ -1,4 +1,4 @@
-"""Set up backend, Check, Update, Remove, Download model: the Blender side, shown in the add-on's preferences.
+"""Set up backend, Check, Update, Remove, Download model: what runs in Blender (the preferences show it, ui/).
 
 The work runs in worker processes, never in Blender's own Python: backend_setup_worker.py under Blender's Python
 (it makes the private environment in the extension's user folder), `realcam download` under the environment's
@@ -13,16 +13,14 @@ import os
 import queue
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from . import backend_env as be
 from . import backend_process, extension
-from .tasks import RUNNER, Background, Sleep, Task, TaskCancelled
+from .tasks import Background, Sleep, Task, TaskCancelled
 
 SETUP_KEY = "realcam:backend"  # tasks are keyed like scenes; these belong to no scene and never block one
 DOWNLOAD_KEY = "realcam:download"
@@ -53,39 +51,6 @@ def log_path(name: str = be.SETUP_LOG) -> str:
 
 def is_installed() -> bool:
     return os.path.isfile(be.env_python(env_dir()))
-
-
-# ----------------------------------------------------------------- settings (a group inside the preferences)
-
-
-class RealcamBackendSetupSettings(bpy.types.PropertyGroup):
-    torch_source: EnumProperty(
-        name="torch build",
-        items=[
-            (
-                "AUTO",
-                "Automatic",
-                "The CUDA build where an NVIDIA GPU and driver are found, else the CPU build (PyPI's build on macOS)",
-            ),
-            ("CPU", "CPU only", "The small CPU build (generation will be very slow)"),
-            ("CUSTOM", "Index below", "torch from the index URL below (empty: pip's own settings)"),
-        ],
-        default="AUTO",
-    )
-    torch_requirement: StringProperty(
-        name="torch requirement",
-        default="",
-        description="Empty: the torch version the backend was tested with. E.g. torch==2.9.1 for an older driver",
-    )
-    torch_index_url: StringProperty(
-        name="torch index", default="", description="Package index for torch when the build is 'Index below'"
-    )
-    index_url: StringProperty(
-        name="Package index",
-        default="",
-        description="Where the backend's other packages come from. Empty: pip's own settings (PyPI)",
-    )
-    show_options: BoolProperty(name="Install options", default=False)
 
 
 # ----------------------------------------------------------------- worker processes
@@ -366,143 +331,7 @@ def _mark_cached(name: str) -> None:
     be.write_json(os.path.join(user_dir(), be.STATUS_FILE), status)
 
 
-# ----------------------------------------------------------------- operators
-
-
-def _start(op, key: str, name: str, make_gen) -> set:
-    """Start a task (interactive) or run it to its end (headless)."""
-    busy = RUNNER.active(SETUP_KEY) + RUNNER.active(DOWNLOAD_KEY)
-    if busy:
-        op.report({"WARNING"}, f"RealCam is busy with {busy[0].name}; wait for it or cancel it")
-        return {"CANCELLED"}
-    task = Task(name, None, key)
-    task.gen = make_gen(task)
-    if key == SETUP_KEY:
-        STATE.task = task
-    else:
-        STATE.download, STATE.download_name = task, name
-    RUNNER.start(task)
-    if bpy.app.background:
-        RUNNER.run_until_done(task, timeout=4 * 3600)
-        if task.error:
-            op.report({"ERROR"}, f"RealCam {name}: {task.error}")
-            return {"CANCELLED"}
-        if task.stage == "cancelled":
-            op.report({"WARNING"}, f"RealCam {name}: cancelled")
-            return {"CANCELLED"}
-    return {"FINISHED"}
-
-
-class REALCAM_OT_backend_setup(bpy.types.Operator):
-    """Create the backend's own Python environment in the add-on's user folder (torch for this machine, the
-    backend and its pinned dependencies), check that it starts, and use it. Blender's Python is not touched"""
-
-    bl_idname = "realcam.backend_setup"
-    bl_label = "Set up backend"
-
-    def execute(self, context):
-        return _start(self, SETUP_KEY, "backend set-up", lambda task: setup_task(task, "setup"))
-
-
-class REALCAM_OT_backend_check(bpy.types.Operator):
-    """Start the installed backend and ask for its version, device and downloaded models"""
-
-    bl_idname = "realcam.backend_check"
-    bl_label = "Check"
-
-    def execute(self, context):
-        return _start(self, SETUP_KEY, "backend check", lambda task: setup_task(task, "check"))
-
-
-class REALCAM_OT_backend_remove(bpy.types.Operator):
-    """Delete the backend's environment (downloaded models stay in the Hugging Face cache)"""
-
-    bl_idname = "realcam.backend_remove"
-    bl_label = "Remove backend"
-
-    def invoke(self, context, event):
-        return context.window_manager.invoke_confirm(self, event)
-
-    def execute(self, context):
-        return _start(self, SETUP_KEY, "backend removal", remove_task)
-
-
-class REALCAM_OT_backend_cancel(bpy.types.Operator):
-    """Stop the running set-up (nothing half-made is kept) or download (it continues next time)"""
-
-    bl_idname = "realcam.backend_cancel"
-    bl_label = "Cancel"
-
-    def execute(self, context):
-        active = RUNNER.active(SETUP_KEY) + RUNNER.active(DOWNLOAD_KEY)
-        for t in active:
-            t.cancel()
-        return {"FINISHED"} if active else {"CANCELLED"}
-
-
-class REALCAM_OT_backend_open_log(bpy.types.Operator):
-    """Open the set-up's log (everything pip and the backend printed)"""
-
-    bl_idname = "realcam.backend_open_log"
-    bl_label = "Open log"
-
-    kind: EnumProperty(items=[("SETUP", "Set-up", ""), ("DOWNLOAD", "Download", "")], default="SETUP")
-
-    def execute(self, context):
-        path = log_path(be.SETUP_LOG if self.kind == "SETUP" else be.DOWNLOAD_LOG)
-        if not os.path.isfile(path):
-            self.report({"WARNING"}, f"no log yet ({path})")
-            return {"CANCELLED"}
-        bpy.ops.wm.path_open(filepath=path)
-        return {"FINISHED"}
-
-
-class REALCAM_OT_model_download(bpy.types.Operator):
-    """Ask the model's size and licence, then (confirmed) download it into the Hugging Face cache"""
-
-    bl_idname = "realcam.model_download"
-    bl_label = "Download model"
-
-    name: StringProperty(name="Model", description="Model alias, as the backend lists it")
-    confirmed: BoolProperty(
-        name="Licence accepted", default=False, description="Download now (its size and licence were shown)"
-    )
-
-    def execute(self, context):
-        if self.confirmed and self.name not in STATE.plans:
-            self.report({"ERROR"}, f"ask for the size and licence of {self.name} first (Download model)")
-            return {"CANCELLED"}
-        info_only = not self.confirmed
-        label = f"{'size of' if info_only else 'download of'} {self.name}"
-        return _start(self, DOWNLOAD_KEY, label, lambda task: download_task(task, self.name, info_only))
-
-
-class REALCAM_OT_open_url(bpy.types.Operator):
-    """Open the model's licence in the web browser"""
-
-    bl_idname = "realcam.open_url"
-    bl_label = "Licence"
-
-    url: StringProperty()
-
-    def execute(self, context):
-        bpy.ops.wm.url_open(url=self.url)
-        return {"FINISHED"}
-
-
-CLASSES = (
-    RealcamBackendSetupSettings,
-    REALCAM_OT_backend_setup,
-    REALCAM_OT_backend_check,
-    REALCAM_OT_backend_remove,
-    REALCAM_OT_backend_cancel,
-    REALCAM_OT_backend_open_log,
-    REALCAM_OT_model_download,
-    REALCAM_OT_open_url,
-)
-
-
-# ----------------------------------------------------------------- drawing (the preferences)
+# ----------------------------------------------------------------- what the preferences say of it
 
 
 def summary(status: dict | None) -> str:
@@ -518,90 +347,3 @@ def summary(status: dict | None) -> str:
     else:
         where = "CPU only"
     return f"backend {status.get('version')}, torch {dev.get('torch')}, {where}"
-
-
-def _wrapped(layout, text: str, icon: str = "NONE", width: int = 90) -> None:
-    for i, line in enumerate(textwrap.wrap(text, width) or [""]):
-        layout.label(text=line, icon=icon if i == 0 else "BLANK1")
-
-
-def _progress(layout, task: Task) -> None:
-    text = task.stage + (f": {task.message}" if task.message else "")
-    if task.eta_s:
-        text += f", {task.eta_s:.0f} s left"
-    layout.progress(factor=task.fraction, type="BAR", text=text[:110])
-    layout.operator("realcam.backend_cancel", icon="CANCEL")
-
-
-def draw(prefs, layout, context) -> None:
-    """The 'Backend on this computer' box of the preferences."""
-    s = prefs.backend_setup
-    box = layout.box()
-    box.label(text="Backend on this computer", icon="CONSOLE")
-    task = STATE.task
-    running = task is not None and not task.done
-    installed = is_installed()
-    status = STATE.status() if installed else None
-    if running:
-        _progress(box, task)
-    else:
-        if task is not None and task.error:
-            _wrapped(box, f"{task.name}: {task.error}", "ERROR")
-        elif task is not None and task.stage == "cancelled":
-            box.label(text=f"{task.name}: cancelled, nothing was kept", icon="INFO")
-        if installed:
-            _wrapped(box, summary(status), "CHECKMARK" if status and status.get("ok") else "QUESTION")
-            for warning in (status or {}).get("warnings", []):
-                _wrapped(box, warning, "ERROR")
-            update = needs_update()
-            if update:
-                _wrapped(box, update, "ERROR")
-            row = box.row(align=True)
-            row.operator("realcam.backend_setup", text="Update", icon="FILE_REFRESH")
-            row.operator("realcam.backend_check", icon="VIEWZOOM")
-            row.operator("realcam.backend_remove", text="Remove", icon="TRASH")
-        else:
-            box.label(text="Not set up: the add-on needs a backend to estimate depth and generate video")
-            box.operator("realcam.backend_setup", icon="IMPORT")
-        box.operator("realcam.backend_open_log", icon="TEXT")
-    box.prop(s, "show_options", icon="TRIA_DOWN" if s.show_options else "TRIA_RIGHT", emboss=False)
-    if s.show_options:
-        col = box.column()
-        col.prop(s, "torch_source")
-        sub = col.column()
-        sub.active = s.torch_source == "CUSTOM"
-        sub.prop(s, "torch_index_url")
-        col.prop(s, "torch_requirement")
-        col.prop(s, "index_url")
-    if installed and status and status.get("models"):
-        _draw_models(layout, status)
-
-
-def _draw_models(layout, status: dict) -> None:
-    box = layout.box()
-    box.label(text="Models (Hugging Face cache)", icon="FILE_BLEND")
-    dl = STATE.download
-    if dl is not None and not dl.done:
-        _progress(box, dl)
-    elif dl is not None and dl.error:
-        _wrapped(box, f"{dl.name}: {dl.error}", "ERROR")
-    for m in status["models"]:
-        col = box.column(align=True)
-        row = col.row()
-        tag = " (default)" if m.get("default") else ""
-        row.label(text=f"{m['kind']}: {m['name']}{tag}  licence {m.get('licence') or '?'}")
-        if m.get("cached"):
-            row.label(text="downloaded", icon="CHECKMARK")
-            continue
-        plan = STATE.plans.get(m["name"])
-        if plan is None:
-            op = row.operator("realcam.model_download", text="Download model…", icon="IMPORT")
-            op.name, op.confirmed = m["name"], False
-            continue
-        gb = plan["to_download"] / 1e9
-        lic = plan.get("licence") or plan.get("card_licence") or "see the model card"
-        _wrapped(col, f"{gb:.2f} GB to download ({plan['partial_bytes'] / 1e9:.2f} GB already here). Licence: {lic}")
-        row = col.row(align=True)
-        op = row.operator("realcam.model_download", text=f"Accept licence and download {gb:.1f} GB", icon="IMPORT")
-        op.name, op.confirmed = m["name"], True
-        row.operator("realcam.open_url", text="Read licence", icon="URL").url = plan.get("licence_url", "")

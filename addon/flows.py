@@ -28,7 +28,7 @@ from .realcam_core.bundle import Frame, JobBundle, Settings, SnsSettings, pack_b
 from .realcam_core.camera import Intrinsics
 from .realcam_core.client import BackendError, BackendUnreachable, Client
 from .realcam_core.models import DEFAULT_VIDEO_MODEL, ModelSpec, known_model, native_size_for
-from .tasks import RUNNER, Background, Sleep, Task, TaskCancelled, WaitFor, a_window, undo_push
+from .tasks import RUNNER, Background, Sleep, Task, TaskCancelled, WaitFor, a_window, start, undo_push
 
 POLL_SECONDS = 0.5
 RECONNECT_SECONDS = (1.0, 2.0, 5.0, 10.0)  # waiting for a backend that stopped answering
@@ -99,12 +99,6 @@ def _problems(problems) -> str:
         "; ".join(problems) + ": change the shot's size (Output properties > Format) or frame range, "
         "or pick another model in the panel"
     )
-
-
-def start(name: str, shot_id: str, make_gen) -> Task:
-    task = Task(name, None, shot_id)
-    task.gen = make_gen(task)
-    return RUNNER.start(task)
 
 
 # ----------------------------------------------------------------- import

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import textwrap
 
 import bpy
 import numpy as np
 
-from . import camera_track, shots
+from . import camera_track
 from .realcam_core.addon_only.coverage import coverage, coverage_warning
 from .realcam_core.addon_only.move_extent import MoveExtent, move_extent
 
@@ -74,44 +73,3 @@ def store_coverage(scene, folder: str, last_file: str) -> float:
 def warning(scene) -> str | None:
     rc = scene.realcam
     return coverage_warning(rc.coverage, rc.coverage_threshold) if rc.preview_folder else None
-
-
-def draw(layout, scene) -> None:
-    """The move's extent and the last preview's coverage, in the panel's camera-move box."""
-    rc = scene.realcam
-    row = layout.row(align=True)
-    ext = extent_of(scene)
-    row.label(text=f"Move: {ext.text()}" if ext else "Move: not measured", icon="ORIENTATION_VIEW")
-    row.operator("realcam.measure_move", text="", icon="FILE_REFRESH")
-    row = layout.row(align=True)
-    if rc.preview_folder and rc.coverage >= 0:
-        row.label(text=f"Last frame sees {rc.coverage:.0%} of the photo's scene")
-    else:
-        row.label(text="Coverage: after Preview")
-    row.prop(rc, "coverage_threshold", text="Warn below")
-    text = warning(scene)
-    for i, line in enumerate(textwrap.wrap(text or "", 60)):
-        layout.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
-
-
-class REALCAM_OT_measure_move(bpy.types.Operator):
-    """Measure how far the shot's camera moves and turns over its frame range (after editing keys by hand)"""
-
-    bl_idname = "realcam.measure_move"
-    bl_label = "Measure Camera Move"
-    bl_options = {"REGISTER"}
-
-    @classmethod
-    def poll(cls, context):
-        return shots.is_shot(context.scene)
-
-    def execute(self, context):
-        ext = measure(context.scene)
-        if ext is None:
-            self.report({"ERROR"}, "the shot has no perspective camera to measure")
-            return {"CANCELLED"}
-        self.report({"INFO"}, ext.text())
-        return {"FINISHED"}
-
-
-CLASSES = (REALCAM_OT_measure_move,)

@@ -22,7 +22,6 @@ import os
 
 import bpy
 import numpy as np
-from bpy.props import BoolProperty, EnumProperty
 from mathutils import Vector
 
 from . import compat, moves, paths, photo_scene, presets, shots
@@ -39,7 +38,7 @@ class FixError(Exception):
     """Why a fix was not applied, written for the artist."""
 
 
-def _check_shot(shot):
+def check_shot(shot):
     """The shot's photo mesh object, or FixError saying what is missing."""
     rc = shot.realcam
     ob = rc.photo_mesh
@@ -68,7 +67,7 @@ def _rebuild(shot, transform) -> None:
 
 def pick_point(shot, which: str, world) -> Vector:
     """Store the 3D cursor (world) as point A or B, in the photo mesh's own frame (so it follows the mesh)."""
-    ob = _check_shot(shot)
+    ob = check_shot(shot)
     local = ob.matrix_world.inverted() @ Vector(world)
     n = len(ob.data.vertices)
     verts = np.empty(n * 3, np.float32)
@@ -158,7 +157,7 @@ def _not_scaled(cam, holder) -> list[str]:
 
 def apply_scale(shot, s: float) -> dict:
     """Scale the shot by s (see the module doc); returns what was done and what could not be scaled."""
-    ob = _check_shot(shot)
+    ob = check_shot(shot)
     try:
         s = check_scale(s)
     except CalibrationError as e:
@@ -216,7 +215,7 @@ def photo_focal_text(shot) -> str:
 
 def apply_focal(shot, fx: float) -> dict:
     """See the photo with focal fx (pixels): mesh, camera lens and its keys, the shot's photo intrinsics."""
-    _check_shot(shot)
+    check_shot(shot)
     rc = shot.realcam
     old = photo_scene.photo_intrinsics(rc)
     imported = photo_scene.photo_intrinsics(rc, imported=True)
@@ -256,134 +255,3 @@ def apply_focal(shot, fx: float) -> dict:
     shot.frame_set(shot.frame_current)
     shots.mark_edited(shot)
     return {"fx": new.fx, "ratio": r, "lens_keys": keys, "notes": notes}
-
-
-# ------------------------------------------------------------------ operators and panel
-
-
-def _shot_or_report(op, context):
-    scene = context.scene
-    if not shots.is_shot(scene):
-        op.report({"ERROR"}, f"scene {scene.name!r} is not a RealCam shot: import a photo, or go to a shot")
-        return None
-    return scene
-
-
-class REALCAM_OT_scale_point(bpy.types.Operator):
-    """Set a calibration point at the 3D cursor (snap it onto the photo's mesh first: Shift+right-click)"""
-
-    bl_idname = "realcam.scale_point"
-    bl_label = "Scale Point from Cursor"
-    bl_options = {"REGISTER", "UNDO"}
-
-    which: EnumProperty(items=(("A", "A", "Point A"), ("B", "B", "Point B")))
-
-    def execute(self, context):
-        shot = _shot_or_report(self, context)
-        if shot is None:
-            return {"CANCELLED"}
-        try:
-            pick_point(shot, self.which, context.scene.cursor.location)
-        except FixError as e:
-            self.report({"ERROR"}, str(e))
-            return {"CANCELLED"}
-        d = measured(shot)
-        self.report({"INFO"}, f"point {self.which} set" + (f"; A-B {length_text(shot, d)}" if d is not None else ""))
-        return {"FINISHED"}
-
-
-class REALCAM_OT_apply_scale(bpy.types.Operator):
-    """Rescale the shot (photo mesh, camera moves, clip range, the depth sent to the backend) in one undo step"""
-
-    bl_idname = "realcam.apply_scale"
-    bl_label = "Apply Scale"
-    bl_options = {"REGISTER", "UNDO"}
-
-    source: EnumProperty(
-        items=(
-            ("POINTS", "From points", "A to B becomes the real distance"),
-            ("FACTOR", "Factor", "The shot's scale factor field"),
-        )
-    )
-
-    def execute(self, context):
-        shot = _shot_or_report(self, context)
-        if shot is None:
-            return {"CANCELLED"}
-        try:
-            _check_shot(shot)
-            s = factor_from_points(shot) if self.source == "POINTS" else shot.realcam.scale_factor
-            done = apply_scale(shot, s)
-        except FixError as e:
-            self.report({"ERROR"}, str(e))
-            return {"CANCELLED"}
-        text = f"scaled the shot ×{done['scale']:.4g} (×{done['total']:.4g} in all), {done['keys']} camera keys"
-        if done["not_scaled"]:
-            self.report({"WARNING"}, f"{text}; not rescaled (scale them by hand): {', '.join(done['not_scaled'])}")
-        else:
-            self.report({"INFO"}, text)
-        return {"FINISHED"}
-
-
-class REALCAM_OT_apply_focal(bpy.types.Operator):
-    """Give the photo another focal length: the mesh re-projected, the camera's lens and lens keys set to match"""
-
-    bl_idname = "realcam.apply_focal"
-    bl_label = "Apply Focal"
-    bl_options = {"REGISTER", "UNDO"}
-
-    to_imported: BoolProperty(
-        name="Imported focal",
-        default=False,
-        options={"SKIP_SAVE"},
-        description="Go back to the focal the photo was imported with",
-    )
-
-    def execute(self, context):
-        shot = _shot_or_report(self, context)
-        if shot is None:
-            return {"CANCELLED"}
-        try:
-            fx = shot.realcam.focal_input
-            if self.to_imported:
-                fx = photo_scene.photo_intrinsics(shot.realcam, imported=True).fx
-            done = apply_focal(shot, fx)
-        except (FixError, OSError) as e:
-            self.report({"ERROR"}, str(e))
-            return {"CANCELLED"}
-        text = f"photo focal {done['fx']:.1f} px (×{done['ratio']:.4g}), {done['lens_keys']} lens keys scaled"
-        self.report({"WARNING"} if done["notes"] else {"INFO"}, "; ".join([text, *done["notes"]]))
-        return {"FINISHED"}
-
-
-def draw(layout, shot) -> None:
-    """The shot box's scale and focal rows (under Depth edge)."""
-    rc = shot.realcam
-    col = layout.column(align=True)
-    col.label(text=scale_text(shot), icon="FIXED_SIZE")
-    row = col.row(align=True)
-    row.operator("realcam.scale_point", text="Point A from cursor").which = "A"
-    row.operator("realcam.scale_point", text="Point B from cursor").which = "B"
-    d = measured(shot)
-    if d is None:
-        col.label(text="Snap the 3D cursor onto the photo (Shift+right-click), then set A and B")
-    else:
-        col.label(text=f"A to B measures {length_text(shot, d)}")
-    row = col.row(align=True)
-    row.prop(rc, "scale_real")
-    row.operator("realcam.apply_scale", text="Apply scale").source = "POINTS"
-    row = col.row(align=True)
-    row.prop(rc, "scale_factor")
-    row.operator("realcam.apply_scale", text="Apply factor").source = "FACTOR"
-    col = layout.column(align=True)
-    col.label(text=photo_focal_text(shot), icon="CAMERA_DATA")
-    row = col.row(align=True)
-    row.prop(rc, "focal_input")
-    row.operator("realcam.apply_focal", text="Apply focal")
-    if rc.photo_focal_px > 0:
-        row.operator("realcam.apply_focal", text="Imported", icon="LOOP_BACK").to_imported = True
-    if rc.fix_note:
-        col.label(text=rc.fix_note, icon="ERROR")
-
-
-CLASSES = (REALCAM_OT_scale_point, REALCAM_OT_apply_scale, REALCAM_OT_apply_focal)

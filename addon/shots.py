@@ -68,6 +68,20 @@ class ShotRef:
         return s
 
 
+class SceneRef:
+    """A scene that is not a shot, by name (RE10K export works on any camera)."""
+
+    def __init__(self, scene):
+        self.id = self.name = scene.name
+
+    @property
+    def scene(self):
+        s = bpy.data.scenes.get(self.name)
+        if s is None:
+            raise ShotGone(f"scene {self.name!r} is gone")
+        return s
+
+
 def metres_per_unit(scene) -> float:
     """Metres per Blender unit: the shot's, fixed when its mesh was built; else the scene's unit scale."""
     if is_shot(scene):

@@ -217,6 +217,13 @@ class Runner:
 RUNNER = Runner()
 
 
+def start(name: str, key: str, make_gen) -> Task:
+    """A new task on the runner, keyed by its shot's id (or another key); make_gen(task) makes its generator."""
+    task = Task(name, None, key)
+    task.gen = make_gen(task)
+    return RUNNER.start(task)
+
+
 def timer():
     """Blender's timer callback: one pump; the seconds until the next."""
     RUNNER.pump()

@@ -23,7 +23,7 @@ import harness  # noqa: E402
 
 zip_path, url, samples, out_json, work, closed_port = sys.argv[1:7]
 pkg = harness.start(zip_path, empty=False)
-tasks, ui, paths = (harness.module(pkg, m) for m in ("tasks", "ui", "paths"))
+tasks, ui, paths = (harness.module(pkg, m) for m in ("tasks", "ui.panel", "paths"))
 client_mod = harness.module(pkg, "realcam_core.client")
 bundle_mod = harness.module(pkg, "realcam_core.bundle")
 tasks.RUNNER.blocking = False  # an interactive Blender: the timer does the work

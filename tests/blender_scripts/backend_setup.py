@@ -91,7 +91,7 @@ class Layout:
 def shown():
     """What the backend box of the preferences shows now."""
     out = []
-    bs.draw(p, Layout(out), bpy.context)
+    harness.module(pkg, "ui.preferences").draw_backend_setup(p, Layout(out), bpy.context)
     return out
 
 

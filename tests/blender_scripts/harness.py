@@ -170,7 +170,7 @@ def panel_lines(pkg, scene) -> list:
         def __getattr__(self, name):
             return scene if name == "scene" else getattr(bpy.context, name)
 
-    cls = module(pkg, "ui").REALCAM_PT_main
+    cls = module(pkg, "ui.panel").REALCAM_PT_main
 
     class Panel:
         layout = Layout([])

@@ -10,12 +10,13 @@ import textwrap
 
 import bpy
 
-from . import backend_status, drift, moves, shot_fixes, shots, takes
-from .extension import prefs
-from .presets import PRESETS
-from .realcam_core.addon_only import progress
-from .realcam_core.models import DEFAULT_VIDEO_MODEL, known_model
-from .tasks import RUNNER
+from .. import backend_status, drift, moves, shots, takes
+from .. import shot_fixes as fixes
+from ..extension import prefs
+from ..presets import PRESETS
+from ..realcam_core.addon_only import progress
+from ..realcam_core.models import DEFAULT_VIDEO_MODEL, known_model
+from ..tasks import RUNNER
 
 
 def _task(context):
@@ -102,14 +103,14 @@ class REALCAM_PT_main(bpy.types.Panel):
             _wrapped(box, line, "INFO" if i == 0 else "NONE")
         box.prop(rc, "props")
         box.prop(rc, "depth_edge")
-        shot_fixes.draw(box, scene)
+        _draw_fixes(box, scene)
 
         box = layout.box()
         box.label(text="Camera move (adds to the rig; Amount, Duration in the last-operation panel)")
         grid = box.grid_flow(columns=2, align=True)
         for ident, label, _ in PRESETS:
             grid.operator("realcam.preset", text=label).kind = ident
-        moves.draw(box, scene)
+        _draw_move(box, scene)
         row = box.row(align=True)
         row.operator("realcam.import_re10k", text="Import RE10K")
         row.operator("realcam.export_re10k", text="Export RE10K")
@@ -308,6 +309,54 @@ def draw_status(self, context):
 
 def menu_import(self, context):
     self.layout.operator("realcam.import_photo", text="Photo as RealCam shot")
+
+
+def _draw_fixes(layout, shot) -> None:
+    """The shot box's scale and focal rows (under Depth edge)."""
+    rc = shot.realcam
+    col = layout.column(align=True)
+    col.label(text=fixes.scale_text(shot), icon="FIXED_SIZE")
+    row = col.row(align=True)
+    row.operator("realcam.scale_point", text="Point A from cursor").which = "A"
+    row.operator("realcam.scale_point", text="Point B from cursor").which = "B"
+    d = fixes.measured(shot)
+    if d is None:
+        col.label(text="Snap the 3D cursor onto the photo (Shift+right-click), then set A and B")
+    else:
+        col.label(text=f"A to B measures {fixes.length_text(shot, d)}")
+    row = col.row(align=True)
+    row.prop(rc, "scale_real")
+    row.operator("realcam.apply_scale", text="Apply scale").source = "POINTS"
+    row = col.row(align=True)
+    row.prop(rc, "scale_factor")
+    row.operator("realcam.apply_scale", text="Apply factor").source = "FACTOR"
+    col = layout.column(align=True)
+    col.label(text=fixes.photo_focal_text(shot), icon="CAMERA_DATA")
+    row = col.row(align=True)
+    row.prop(rc, "focal_input")
+    row.operator("realcam.apply_focal", text="Apply focal")
+    if rc.photo_focal_px > 0:
+        row.operator("realcam.apply_focal", text="Imported", icon="LOOP_BACK").to_imported = True
+    if rc.fix_note:
+        col.label(text=rc.fix_note, icon="ERROR")
+
+
+def _draw_move(layout, scene) -> None:
+    """The move's extent and the last preview's coverage, in the panel's camera-move box."""
+    rc = scene.realcam
+    row = layout.row(align=True)
+    ext = moves.extent_of(scene)
+    row.label(text=f"Move: {ext.text()}" if ext else "Move: not measured", icon="ORIENTATION_VIEW")
+    row.operator("realcam.measure_move", text="", icon="FILE_REFRESH")
+    row = layout.row(align=True)
+    if rc.preview_folder and rc.coverage >= 0:
+        row.label(text=f"Last frame sees {rc.coverage:.0%} of the photo's scene")
+    else:
+        row.label(text="Coverage: after Preview")
+    row.prop(rc, "coverage_threshold", text="Warn below")
+    text = moves.warning(scene)
+    for i, line in enumerate(textwrap.wrap(text or "", 60)):
+        layout.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
 
 
 CLASSES = (REALCAM_UL_takes, REALCAM_PT_main)

@@ -1,4 +1,5 @@
-"""Per-scene RealCam settings, saved with the .blend.
+"""Property groups: per-scene RealCam settings (saved with the .blend), and the backend set-up's options (in the
+preferences).
 
 A shot is a scene of its own (see shots.py): these settings on a shot scene are
 the shot's; the edit scene carries `is_edit`; other scenes carry nothing.
@@ -17,24 +18,23 @@ from bpy.props import (
     StringProperty,
 )
 
-from .compat import path_options
+from .. import backend_status, photo_scene, shots
+from ..compat import path_options
+from ..extension import prefs
+from ..realcam_core.addon_only.coverage import DEFAULT_THRESHOLD as COVERAGE_THRESHOLD
+from ..realcam_core.addon_only.pointcloud import DEFAULT_MAX_DEPTH_RATIO
+from ..realcam_core.bundle import SNS_THRESHOLD_MAX
+from ..realcam_core.models import DEFAULT_VIDEO_MODEL
 from .generation_fields import GenerationFields
-from .realcam_core.addon_only.coverage import DEFAULT_THRESHOLD as COVERAGE_THRESHOLD
-from .realcam_core.addon_only.pointcloud import DEFAULT_MAX_DEPTH_RATIO
-from .realcam_core.bundle import SNS_THRESHOLD_MAX
 
 PATH = path_options()
 
 
 def _props_update(self, context):
-    from . import shots
-
     shots.link_props(self.id_data)
 
 
 def _depth_edge_update(self, context):
-    from . import photo_scene
-
     photo_scene.rebuild_faces(self.id_data)
 
 
@@ -44,8 +44,6 @@ _MODEL_ITEMS: list = []
 
 def _model_items(self, context):
     """The dropdown: the backend's models (the built-in list until one answered), and the shot's own if unlisted."""
-    from . import backend_status
-
     names = [m["name"] for m in backend_status.video_models()]
     current = _current_model(self)
     if current not in names:
@@ -55,9 +53,6 @@ def _model_items(self, context):
 
 
 def _current_model(self) -> str:
-    from .extension import prefs
-    from .realcam_core.models import DEFAULT_VIDEO_MODEL
-
     return self.model or prefs().model or DEFAULT_VIDEO_MODEL
 
 
@@ -77,6 +72,36 @@ def _props_poll(self, coll):
     # Not the shot's own photo collection, and nothing that already holds it (a cycle).
     own = self.photo_collection
     return own is None or (coll != own and own not in coll.children_recursive)
+
+
+class RealcamBackendSetupSettings(bpy.types.PropertyGroup):
+    torch_source: EnumProperty(
+        name="torch build",
+        items=[
+            (
+                "AUTO",
+                "Automatic",
+                "The CUDA build where an NVIDIA GPU and driver are found, else the CPU build (PyPI's build on macOS)",
+            ),
+            ("CPU", "CPU only", "The small CPU build (generation will be very slow)"),
+            ("CUSTOM", "Index below", "torch from the index URL below (empty: pip's own settings)"),
+        ],
+        default="AUTO",
+    )
+    torch_requirement: StringProperty(
+        name="torch requirement",
+        default="",
+        description="Empty: the torch version the backend was tested with. E.g. torch==2.9.1 for an older driver",
+    )
+    torch_index_url: StringProperty(
+        name="torch index", default="", description="Package index for torch when the build is 'Index below'"
+    )
+    index_url: StringProperty(
+        name="Package index",
+        default="",
+        description="Where the backend's other packages come from. Empty: pip's own settings (PyPI)",
+    )
+    show_options: BoolProperty(name="Install options", default=False)
 
 
 class RealcamTake(bpy.types.PropertyGroup):
@@ -236,7 +261,7 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
     takes_index: IntProperty(default=0)  # the take selected in the panel's list
 
 
-CLASSES = (RealcamTake, RealcamSceneSettings)
+CLASSES = (RealcamBackendSetupSettings, RealcamTake, RealcamSceneSettings)
 
 
 def register():
