@@ -2,7 +2,7 @@
 
 photo -> shot (photo_source, photo_scene, shots: a scene per photo) -> camera
 track (camera_track, presets, re10k_io) -> preview (preview) -> job (flows,
-backend_process) -> video -> edit scene (sequencer). Pure logic shared with the
+backend/) -> video -> edit scene (sequencer). Pure logic shared with the
 backend lives in realcam_core; long work runs as tasks (tasks.py), never
 blocking the UI; file events (handlers.py) keep paths relative and pick up
 takes that were running when Blender closed. Blender classes live in ui/.
@@ -10,7 +10,8 @@ takes that were running when Blender closed. Blender classes live in ui/.
 
 import bpy
 
-from . import backend_process, handlers, tasks
+from . import handlers, tasks
+from .backend import process as backend_process
 from .ui import operators, panel, preferences, properties
 
 # Property groups before the preferences that point at one; panels after the operators they draw.

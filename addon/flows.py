@@ -18,7 +18,8 @@ import time
 
 import bpy
 
-from . import backend_process, backend_setup, camera_track, paths, photo_scene, photo_source, preview, sequencer, shots
+from . import camera_track, paths, photo_scene, photo_source, preview, sequencer, shots
+from .backend.connection import Connection
 from .extension import prefs
 from .paths import job_root
 from .realcam_core import api
@@ -26,8 +27,8 @@ from .realcam_core.addon_only import advice, progress
 from .realcam_core.addon_only.calibration import copy_depth
 from .realcam_core.bundle import Frame, JobBundle, Settings, SnsSettings, pack_bundle, preview_name, validate_bundle
 from .realcam_core.camera import Intrinsics
-from .realcam_core.client import BackendError, BackendUnreachable, Client
-from .realcam_core.models import DEFAULT_VIDEO_MODEL, ModelSpec, known_model, native_size_for
+from .realcam_core.client import BackendError, BackendUnreachable
+from .realcam_core.models import DEFAULT_VIDEO_MODEL, native_size_for
 from .tasks import RUNNER, Background, Sleep, Task, TaskCancelled, WaitFor, a_window, start, undo_push
 
 POLL_SECONDS = 0.5
@@ -39,50 +40,8 @@ class FlowError(Exception):
     """A reason the operation stopped, written for the artist."""
 
 
-def _backend(context):
-    p = prefs(context)
-    return p.backend_url, (p.token or None), p.auto_start, p.start_command
-
-
-def _ensure_backend(context):
-    url, token, auto, command = _backend(context)
-    log_dir = os.path.join(job_root(context), "logs")
-    return Background(backend_process.ensure, url, token, auto, command, log_dir)
-
-
-def _client(context, url: str | None = None) -> Client:
-    base, token, _, _ = _backend(context)
-    return Client(url or base, token, timeout=120)
-
-
-def _require_weights(context, kind: str, name: str | None):
-    """Task step: a backend on this computer never fetches weights at generate time; say where to get them."""
-    if not backend_process.is_local(prefs(context).backend_url):
-        return
-    listing = yield Background(_client(context).models)
-    problem = backend_setup.weights_problem(listing, kind, name)
-    if problem:
-        raise FlowError(problem)
-
-
 def model_name(context, scene) -> str:
     return scene.realcam.model or prefs(context).model or DEFAULT_VIDEO_MODEL
-
-
-def model_spec(context, name: str):
-    """Task step -> the model's limits: known locally, else asked of the backend."""
-    known = known_model(name)
-    if known is not None:
-        return known.spec
-    yield _ensure_backend(context)
-    listing = yield Background(_client(context).models)
-    for m in listing["video"]:
-        if m["name"] == name and m.get("spec"):
-            return ModelSpec.from_dict(m["spec"])
-    raise FlowError(
-        f"the backend does not know the video model {name!r}: pick one of the panel's Model list "
-        "(Test connection there asks the backend what it offers)"
-    )
 
 
 def _note(task, stage: str, message: str = "", step: int = 0, total: int = 0) -> None:
@@ -107,9 +66,10 @@ def _problems(problems) -> str:
 def import_photo(task, context, photo, depth_map, focal_px, model, size, frames, replace=None, depth_model=""):
     """A new shot for the photo (or, with replace = a ShotRef, that shot's photo replaced)."""
     task.stages = progress.plan("import", depth_map=bool(depth_map))
+    conn = Connection.from_prefs(context)
     source = shots.file_settings(context.scene)
     name = model or (replace.scene.realcam.model if replace else "") or model_name(context, context.scene)
-    spec = yield from model_spec(context, name)
+    spec = yield from conn.video_spec(name)
     if not os.path.isfile(photo):
         raise FlowError(f"{photo}: no such photo: pick an existing file in Import Photo")
     if replace is not None:
@@ -138,15 +98,15 @@ def import_photo(task, context, photo, depth_map, focal_px, model, size, frames,
         else:
             task.report(progress.DEPTH, message="connecting to the backend")
             upload = photo_source.photo_for_backend(photo, folder)
-            yield _ensure_backend(context)
+            yield conn.ensure()
             zip_path = os.path.join(folder, "depth.zip")
             depth_model = depth_model or prefs(context).depth_model or None
-            yield from _require_weights(context, "depth", depth_model)
+            yield from conn.require_weights("depth", depth_model)
             sent = progress.megabytes(os.path.getsize(upload))
             task.report(progress.DEPTH, message=f"uploading the photo ({sent}); the backend estimates its depth")
             try:
                 yield Background(
-                    _client(context).depth, upload, zip_path, f"{size[0]}x{size[1]}", focal_px or None, depth_model
+                    conn.client().depth, upload, zip_path, f"{size[0]}x{size[1]}", focal_px or None, depth_model
                 )
             except BackendError as e:
                 if isinstance(e, BackendUnreachable) or not e.status:
@@ -373,8 +333,9 @@ def generate(task, context, ref):
         ref = shots.ShotRef(ref)
     scene = ref.scene
     task.stages = progress.plan("generate", evaluate=scene.realcam.evaluate)
+    conn = Connection.from_prefs(context)
     name = model_name(context, scene)
-    spec = yield from model_spec(context, name)
+    spec = yield from conn.video_spec(name)
     scene = ref.scene
     scene_folder = check_photo(scene)
     r = scene.render
@@ -400,7 +361,7 @@ def generate(task, context, ref):
         folder = yield from render_preview(task, context, ref, track, digest)
         rendered = True
     try:
-        result = yield from _submit_and_follow(task, context, ref, name, scene_folder, folder, frames, Ks, rel)
+        result = yield from _submit_and_follow(task, conn, context, ref, name, scene_folder, folder, frames, Ks, rel)
     except BaseException:
         if rendered:
             undo_push("RealCam: preview")
@@ -408,7 +369,7 @@ def generate(task, context, ref):
     return result
 
 
-def _submit_and_follow(task, context, ref, name, scene_folder, preview_folder, frames, Ks, rel):
+def _submit_and_follow(task, conn, context, ref, name, scene_folder, preview_folder, frames, Ks, rel):
     scene = ref.scene
     r = scene.render
     settings = _settings(context, scene, name, r.fps / r.fps_base)
@@ -446,9 +407,9 @@ def _submit_and_follow(task, context, ref, name, scene_folder, preview_folder, f
             ref.scene.realcam.depth_scale,
         )
         task.report(progress.UPLOAD, message="connecting to the backend")
-        yield _ensure_backend(context)
-        yield from _require_weights(context, "video", name)
-        client = _client(context)
+        yield conn.ensure()
+        yield from conn.require_weights("video", name)
+        client = conn.client()
         task.report(progress.UPLOAD, message=f"({progress.megabytes(os.path.getsize(archive))})")
         try:
             job = yield Background(client.submit, archive)
@@ -462,7 +423,7 @@ def _submit_and_follow(task, context, ref, name, scene_folder, preview_folder, f
         raise
     record = {"id": job["id"], "backend": client.base, "take": take, "meta": meta}
     _keep_record(ref.scene, record)
-    result = yield from follow_job(task, context, ref, record)
+    result = yield from follow_job(task, conn, ref, record)
     return result
 
 
@@ -496,7 +457,7 @@ def record_of(scene) -> dict | None:
     return {"id": rc.job_id, "backend": rc.job_backend, "take": paths.resolve(rc.job_take), "meta": meta}
 
 
-def follow_job(task, context, ref, record, doing: str = ""):
+def follow_job(task, conn, ref, record, doing: str = ""):
     """Wait for the backend job and bring its video into the edit; survives the backend going away.
 
     A backend that stops answering is waited for (and restarted, when it is the
@@ -505,8 +466,8 @@ def follow_job(task, context, ref, record, doing: str = ""):
     job_id, take = record["id"], record["take"]
     if not task.stages:  # picked up again from the .blend: uploaded before
         task.stages = progress.plan("follow", evaluate=bool(record.get("meta", {}).get("evaluate")))
-    local_backend = record["backend"] == _backend(context)[0]
-    client = _client(context, record["backend"])
+    local_backend = record["backend"] == conn.url
+    client = conn.client(record["backend"])
     started = time.monotonic()
     misses = 0
     try:
@@ -532,7 +493,7 @@ def follow_job(task, context, ref, record, doing: str = ""):
                 )
                 if local_backend:
                     try:
-                        yield _ensure_backend(context)  # the add-on's own backend is started again
+                        yield conn.ensure()  # the add-on's own backend is started again
                     except BackendError:
                         pass
                 yield Sleep(wait)
@@ -616,7 +577,7 @@ def reattach(task, context, ref):
         return None
     doing = f"reattaching to the take's job {record['id'][:8]}"
     task.report(doing)
-    return (yield from follow_job(task, context, ref, record, doing + ": "))
+    return (yield from follow_job(task, Connection.from_prefs(context), ref, record, doing + ": "))
 
 
 def reattach_all(context) -> list[Task]:

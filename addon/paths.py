@@ -33,7 +33,7 @@ def fallback_root() -> str:
         return os.path.join(tempfile.gettempdir(), "realcam")
 
 
-def job_root(context=None) -> str:
+def job_root(context=None, create: bool = True) -> str:
     """The preference if set; else a 'realcam' folder next to the .blend; else the add-on's user folder."""
     p = prefs(context)
     if p.job_folder:
@@ -42,7 +42,8 @@ def job_root(context=None) -> str:
         root = os.path.join(os.path.dirname(bpy.data.filepath), PROJECT_FOLDER)
     else:
         root = fallback_root()
-    os.makedirs(root, exist_ok=True)
+    if create:
+        os.makedirs(root, exist_ok=True)
     return root
 
 

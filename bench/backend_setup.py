@@ -42,7 +42,7 @@ def main():
     prefs = bpy.context.preferences.addons[pkg].preferences
     if not args.auto:
         prefs.backend_setup.torch_source, prefs.backend_setup.torch_index_url = "CUSTOM", ""
-    bs = sys.modules[f"{pkg}.backend_setup"]
+    bs = sys.modules[f"{pkg}.backend.setup"]
     tasks = sys.modules[f"{pkg}.tasks"]
 
     task = tasks.Task("backend set-up", None, bs.SETUP_KEY)

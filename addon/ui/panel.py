@@ -10,8 +10,9 @@ import textwrap
 
 import bpy
 
-from .. import backend_status, drift, moves, shots, takes
+from .. import drift, moves, shots, takes
 from .. import shot_fixes as fixes
+from ..backend import status as backend_status
 from ..extension import prefs
 from ..presets import PRESETS
 from ..realcam_core.addon_only import progress

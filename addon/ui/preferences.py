@@ -5,8 +5,8 @@ import textwrap
 import bpy
 from bpy.props import BoolProperty, EnumProperty, PointerProperty, StringProperty
 
-from .. import backend_setup as setup
 from .. import extension
+from ..backend import setup
 from ..realcam_core import api
 from ..realcam_core.models import DEFAULT_VIDEO_MODEL
 from ..tasks import Task

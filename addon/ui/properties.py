@@ -18,7 +18,8 @@ from bpy.props import (
     StringProperty,
 )
 
-from .. import backend_status, photo_scene, shots
+from .. import photo_scene, shots
+from ..backend import status as backend_status
 from ..compat import path_options
 from ..extension import prefs
 from ..realcam_core.addon_only.coverage import DEFAULT_THRESHOLD as COVERAGE_THRESHOLD

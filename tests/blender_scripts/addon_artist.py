@@ -124,7 +124,7 @@ report["source_after"] = {
 report["source_before"] = src_before
 
 # Backend and model: nothing answers at first (the built-in models), then the test's backend (its models, device).
-props_mod, backend_status = harness.module(pkg, "ui.properties"), harness.module(pkg, "backend_status")
+props_mod, backend_status = harness.module(pkg, "ui.properties"), harness.module(pkg, "backend.status")
 
 
 def model_items():

@@ -38,8 +38,8 @@ with socket.socket() as sock:  # a free port: never another run's backend
     p.backend_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
 s = p.backend_setup
 s.torch_source, s.torch_index_url = "CUSTOM", ""
-bs = harness.module(pkg, "backend_setup")
-be = harness.module(pkg, "backend_env")
+bs = harness.module(pkg, "backend.setup")
+be = harness.module(pkg, "backend.env")
 tasks = harness.module(pkg, "tasks")
 report = {"user_dir": bs.user_dir(), "default_start_command": p.start_command}
 
@@ -207,7 +207,7 @@ with LocalHub(repos) as hub:
     # Generate before the model is downloaded: refused, saying where to get it; the embedded backend started
     # from the set-up's start command.
     res, err = harness.run_op(bpy.ops.realcam.generate)
-    bp = harness.module(pkg, "backend_process")
+    bp = harness.module(pkg, "backend.process")
     report["generate_not_downloaded"] = {"error": err, "backend_started": bp.started_here()}
     save()
 

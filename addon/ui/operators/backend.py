@@ -8,10 +8,9 @@ import os
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
-from ... import backend_setup as setup
-from ... import backend_status, flows
-from ...backend_env import DOWNLOAD_LOG, SETUP_LOG
-from ...paths import job_root
+from ...backend import setup, status
+from ...backend.connection import Connection
+from ...backend.env import DOWNLOAD_LOG, SETUP_LOG
 from ...tasks import RUNNER, Task
 from .common import run_task
 
@@ -35,15 +34,9 @@ class REALCAM_OT_backend_status(bpy.types.Operator):
         return None
 
     def execute(self, context):
-        url, token, _, command = flows._backend(context)
-        log_dir = os.path.join(job_root(context), "logs")
-        name = "start backend" if self.start else "test connection"
-        return run_task(
-            self,
-            name,
-            backend_status.TASK_KEY,
-            lambda task: backend_status.check_task(task, url, token, self.start, command, log_dir),
-        )
+        conn, start = Connection.from_prefs(context), self.start
+        name = "start backend" if start else "test connection"
+        return run_task(self, name, status.TASK_KEY, lambda task: status.check_task(task, conn, start))
 
 
 def start_setup_task(op, key: str, name: str, make_gen) -> set:

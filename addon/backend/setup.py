@@ -1,6 +1,6 @@
 """Set up backend, Check, Update, Remove, Download model: what runs in Blender (the preferences show it, ui/).
 
-The work runs in worker processes, never in Blender's own Python: backend_setup_worker.py under Blender's Python
+The work runs in worker processes, never in Blender's own Python: setup_worker.py under Blender's Python
 (it makes the private environment in the extension's user folder), `realcam download` under the environment's
 Python. Task generators (tasks.py) start them in Background steps, read their progress lines on timer ticks, and
 cancel them; Blender's main thread only draws.
@@ -18,9 +18,10 @@ import time
 
 import bpy
 
-from . import backend_env as be
-from . import backend_process, extension
-from .tasks import Background, Sleep, Task, TaskCancelled
+from .. import extension
+from ..tasks import Background, Sleep, Task, TaskCancelled
+from . import env as be
+from . import process
 
 SETUP_KEY = "realcam:backend"  # tasks are keyed like scenes; these belong to no scene and never block one
 DOWNLOAD_KEY = "realcam:download"
@@ -174,19 +175,6 @@ def needs_update() -> str | None:
     return None
 
 
-def weights_problem(listing: dict, kind: str, name: str | None) -> str | None:
-    """Why a local backend cannot run this model without downloading it first (it never does on its own)."""
-    for m in listing.get(kind, []):
-        if (name and name in (m.get("name"), m.get("id"))) or (not name and m.get("default")):
-            if m.get("cached"):
-                return None
-            return (
-                f"the {kind} model {m['name']} ({m.get('id')}) is not downloaded yet: download it in Edit > "
-                "Preferences > Add-ons > RealCam (size and licence shown there), then try again"
-            )
-    return None
-
-
 # ----------------------------------------------------------------- tasks
 
 
@@ -206,9 +194,9 @@ def setup_task(task: Task, action: str):
         raise be.SetupError("the backend is not set up: click Set up backend")
     be.read_bundle(extension_dir())  # a clear message now if this build carries no backend
     udir = user_dir()
-    if action == "setup" and backend_process.started_here():
+    if action == "setup" and process.started_here():
         task.report("stopping the running backend")
-        yield Background(backend_process.stop)  # an update replaces its files (Windows locks them)
+        yield Background(process.stop)  # an update replaces its files (Windows locks them)
     plan = {
         "action": action,
         "user_dir": udir,
@@ -220,7 +208,7 @@ def setup_task(task: Task, action: str):
     plan_path = os.path.join(udir, be.LOG_DIR, f"{action}-plan.json")
     os.makedirs(os.path.dirname(plan_path), exist_ok=True)
     be.write_json(plan_path, plan)
-    script = os.path.join(extension_dir(), "backend_setup_worker.py")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "setup_worker.py")
     # -I: Blender's Python without the user's PYTHONPATH or site folder; the worker finds its helper itself.
     worker = WorkerProcess([blender_python(), "-I", script, plan_path], log_path(), cancel_via_stdin=True)
     task.report("starting", 0, len(be.STAGES))
@@ -275,8 +263,8 @@ def _remove_all(udir: str) -> None:
 
 def remove_task(task: Task):
     task.report("stopping the backend")
-    if backend_process.started_here():
-        yield Background(backend_process.stop)
+    if process.started_here():
+        yield Background(process.stop)
     task.report("deleting the environment")
     yield Background(_remove_all, user_dir())
     p = extension.prefs()

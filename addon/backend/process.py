@@ -12,8 +12,8 @@ import threading
 import time
 import urllib.parse
 
-from .backend_env import split_command
-from .realcam_core.client import BackendError, BackendUnreachable, Client
+from ..realcam_core.client import BackendError, BackendUnreachable, Client
+from .env import split_command
 
 _lock = threading.Lock()
 _process: subprocess.Popen | None = None

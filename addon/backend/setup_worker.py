@@ -1,6 +1,6 @@
 """The backend set-up, run by Blender's own Python in a worker process (never inside Blender):
 
-    python -I backend_setup_worker.py PLAN.json
+    python -I setup_worker.py PLAN.json
 
 PLAN.json: {"action": "setup" | "check", "user_dir", "extension_dir", "log",
             "torch": {"source": "AUTO" | "CPU" | "CUSTOM", "requirement", "index_url"}, "index_url"}
@@ -35,8 +35,24 @@ import urllib.error
 import urllib.request
 import uuid
 
-sys.path.append(os.path.dirname(os.path.abspath(__file__)))  # after the standard library: add-on names never shadow it
-import backend_env as be  # noqa: E402
+ENV_MODULE = "realcam_backend_env"
+
+
+def _load_env():
+    """env.py beside this script, loaded by its path: the worker runs alone (no package around it), and a plain
+    `import env` could find another module of that name on Blender's Python path."""
+    import importlib.util
+
+    if ENV_MODULE in sys.modules:
+        return sys.modules[ENV_MODULE]
+    spec = importlib.util.spec_from_file_location(ENV_MODULE, os.path.join(os.path.dirname(__file__), "env.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[ENV_MODULE] = module  # dataclasses look their module up while a class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+be = _load_env()
 
 CHECK_TIMEOUT = 300.0  # a first start compiles and imports torch, diffusers and transformers
 _LIST_INSTALLED = "import importlib.metadata as m; print(' '.join(d.metadata['Name'] for d in m.distributions()))"

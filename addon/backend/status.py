@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import time
 
-from . import backend_process
-from .realcam_core.addon_only import advice
-from .realcam_core.client import BackendError, Client
-from .realcam_core.models import DEFAULT_VIDEO_MODEL, KNOWN_VIDEO_MODELS, ModelSpec, known_model
-from .tasks import Background
+from ..realcam_core.addon_only import advice
+from ..realcam_core.client import BackendError
+from ..realcam_core.models import DEFAULT_VIDEO_MODEL, KNOWN_VIDEO_MODELS, ModelSpec, known_model
+from ..tasks import Background
 
 TASK_KEY = "backend"  # the runner's key of the status task (one at a time)
 
@@ -119,22 +118,18 @@ def summary() -> str:
     return f"Backend {h.get('version', '?')} answers at {s['url']} ({s['checked']})"
 
 
-def _ask(url: str, token: str | None, start: bool, command: str, log_dir: str) -> tuple[dict, dict]:
+def _ask(conn, start: bool) -> tuple[dict, dict]:
     """Worker thread: health (starting the configured local backend first, for Start) and the model listing."""
-    if start:
-        health = backend_process.ensure(url, token, True, command, log_dir)
-    else:
-        health = Client(url, token, timeout=10).check_compatible()
-    return health, Client(url, token, timeout=30).models()
+    return conn.health(start), conn.client(timeout=30).models()
 
 
-def check_task(task, url: str, token: str | None, start: bool, command: str, log_dir: str):
-    """Task: ask (or start) the backend and keep what it said for the panel. A backend that does not answer
-    to Test connection is a result, shown in the panel; one that Start cannot start is an error."""
-    STATUS.update(url=url)
+def check_task(task, conn, start: bool):
+    """Task: ask (or start) the backend of conn (a Connection) and keep what it said for the panel. A backend that
+    does not answer to Test connection is a result, shown in the panel; one that Start cannot start is an error."""
+    STATUS.update(url=conn.url)
     task.report("starting the backend" if start else "asking the backend")
     try:
-        health, listing = yield Background(_ask, url, token, start, command, log_dir)
+        health, listing = yield Background(_ask, conn, start)
     except BackendError as e:
         error = advice.explain_backend(e)  # the problem and what to do next
         STATUS.update(state="down", health=None, models=None, error=error, checked=time.strftime("%H:%M:%S"))

@@ -1,8 +1,9 @@
 """The backend's private environment, in plain Python: where it lives, how its commands are written, which torch
 build fits this machine, and what a failed pip run means for the artist.
 
-Shared by the add-on (backend_setup.py) and the set-up worker (backend_setup_worker.py, a script that Blender's own
-Python runs in a separate process): standard library only, no bpy, nothing imported relative to the add-on.
+Shared by the add-on (setup.py) and the set-up worker (setup_worker.py, a script that Blender's own Python runs in a
+separate process, which loads this file by its path): standard library only, no bpy, nothing imported relative to
+the add-on.
 """
 
 from __future__ import annotations
