@@ -18,10 +18,13 @@ import time
 
 import bpy
 
-from . import camera_track, paths, photo_scene, photo_source, preview, sequencer, shots
+from . import paths
 from .backend.connection import Connection
+from .edit import sequencer
 from .extension import prefs
 from .paths import job_root
+from .preview import render as preview
+from .preview.fingerprint import Fingerprint
 from .realcam_core import api
 from .realcam_core.addon_only import advice, progress
 from .realcam_core.addon_only.calibration import copy_depth
@@ -29,6 +32,7 @@ from .realcam_core.bundle import Frame, JobBundle, Settings, SnsSettings, pack_b
 from .realcam_core.camera import Intrinsics
 from .realcam_core.client import BackendError, BackendUnreachable
 from .realcam_core.models import DEFAULT_VIDEO_MODEL, native_size_for
+from .shot import camera_track, photo_scene, photo_source, shots
 from .tasks import RUNNER, Background, Sleep, Task, TaskCancelled, WaitFor, a_window, start, undo_push
 
 POLL_SECONDS = 0.5
@@ -162,7 +166,7 @@ def read_track(task, context, ref, photo_checks: bool = True):
             scene = ref.scene
     frames = list(range(scene.frame_start, scene.frame_end + 1))
     _note(task, progress.PREVIEW, f"reading the camera ({len(frames)} frames)")
-    fp = preview.Fingerprint(scene, prefs(context).preview_engine, paths.resolve(scene.realcam.scene_folder))
+    fp = Fingerprint(scene, prefs(context).preview_engine, paths.resolve(scene.realcam.scene_folder))
     try:
         Ks, rel = yield from camera_track.read_track(ref, frames, fp.frame)
     except camera_track.CameraError as e:
@@ -231,7 +235,7 @@ def render_preview(task, context, ref, track=None, digest=None):
     rc = scene.realcam
     rc.preview_folder = paths.stored(folder)
     rc.preview_signature = digest
-    from . import moves  # imported here so the module-level import line, shared with other work, stays as is
+    from .shot import moves  # imported here so the module-level import line, shared with other work, stays as is
 
     moves.store_extent(scene, rel)  # what the move amounts to, and how much the last frame still sees
     moves.store_coverage(scene, folder, files[-1])

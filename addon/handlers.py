@@ -9,7 +9,8 @@ from __future__ import annotations
 import bpy
 from bpy.app.handlers import persistent
 
-from . import flows, paths, shots
+from . import flows, paths
+from .shot import shots
 from .tasks import RUNNER
 
 

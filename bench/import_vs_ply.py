@@ -42,7 +42,7 @@ def main():
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     bpy, pkg, tmp = blender_with_addon()
-    photo_scene = sys.modules[f"{pkg}.photo_scene"]
+    photo_scene = sys.modules[f"{pkg}.shot.photo_scene"]
     from realcam_core.addon_only.pointcloud import grid_vertices
     from realcam_core.camera import Intrinsics
 

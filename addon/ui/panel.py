@@ -10,13 +10,14 @@ import textwrap
 
 import bpy
 
-from .. import drift, moves, shots, takes
-from .. import shot_fixes as fixes
 from ..backend import status as backend_status
+from ..edit import drift, takes
 from ..extension import prefs
-from ..presets import PRESETS
 from ..realcam_core.addon_only import progress
 from ..realcam_core.models import DEFAULT_VIDEO_MODEL, known_model
+from ..shot import fixes as fixes
+from ..shot import moves, shots
+from ..shot.presets import PRESETS
 from ..tasks import RUNNER
 
 

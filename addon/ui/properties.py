@@ -18,7 +18,6 @@ from bpy.props import (
     StringProperty,
 )
 
-from .. import photo_scene, shots
 from ..backend import status as backend_status
 from ..compat import path_options
 from ..extension import prefs
@@ -26,6 +25,7 @@ from ..realcam_core.addon_only.coverage import DEFAULT_THRESHOLD as COVERAGE_THR
 from ..realcam_core.addon_only.pointcloud import DEFAULT_MAX_DEPTH_RATIO
 from ..realcam_core.bundle import SNS_THRESHOLD_MAX
 from ..realcam_core.models import DEFAULT_VIDEO_MODEL
+from ..shot import photo_scene, shots
 from .generation_fields import GenerationFields
 
 PATH = path_options()

@@ -24,7 +24,7 @@ zip_path, url, samples, out_json, work = sys.argv[1:6]
 pkg = harness.start(zip_path, empty=False)
 client_mod = harness.module(pkg, "realcam_core.client")  # the add-on's own client: any Blender's Python has it
 BackendError, Client = client_mod.BackendError, client_mod.Client
-tasks, flows, shots, compat = (harness.module(pkg, m) for m in ("tasks", "flows", "shots", "compat"))
+tasks, flows, shots, compat = (harness.module(pkg, m) for m in ("tasks", "flows", "shot.shots", "compat"))
 tasks.RUNNER.blocking = False  # an interactive Blender: operators return, the timer does the work
 p = harness.prefs(pkg)
 p.backend_url, p.auto_start = url, False  # job folder left empty: the unsaved file's folders in the user folder
@@ -413,7 +413,7 @@ report["first_save"] = {
 }
 report["first_save"]["exist"] = [os.path.isdir(f) for f in report["first_save"]["resolved"]]  # before a delete
 # Takes: the list, loading a take's settings back, opening its folder, deleting it (asked first).
-takes_mod = harness.module(pkg, "takes")
+takes_mod = harness.module(pkg, "edit.takes")
 rc.takes_index = 0
 first = rc.takes[0]
 tk = {"names": [t.name for t in rc.takes], "panel": harness.panel_lines(pkg, shot), "summary": takes_mod.summary(first)}

@@ -23,7 +23,7 @@ import harness  # noqa: E402
 
 zip_path, url, samples, inputs, out_json, work = sys.argv[1:7]
 pkg = harness.start(zip_path, empty=False)
-flows, shots, presets = (harness.module(pkg, m) for m in ("flows", "shots", "presets"))
+flows, shots, presets = (harness.module(pkg, m) for m in ("flows", "shot.shots", "shot.presets"))
 p = harness.prefs(pkg)
 p.backend_url, p.auto_start = url, False  # job folder empty: realcam/ next to the .blend
 report = {}
@@ -88,7 +88,7 @@ def studio_state():
 
 
 def _world(scene, ob, frame):
-    return harness.module(pkg, "camera_track").evaluated_matrix(scene, ob, frame)
+    return harness.module(pkg, "shot.camera_track").evaluated_matrix(scene, ob, frame)
 
 
 project = os.path.join(work, "project")

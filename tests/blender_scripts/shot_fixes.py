@@ -25,7 +25,7 @@ pkg = harness.start(zip_path, empty=False)
 p = harness.prefs(pkg)
 p.auto_start, p.job_folder = False, os.path.join(work, "jobs")
 flows, shots, camera_track, photo_scene, fixes = (
-    harness.module(pkg, n) for n in ("flows", "shots", "camera_track", "photo_scene", "shot_fixes")
+    harness.module(pkg, n) for n in ("flows", "shot.shots", "shot.camera_track", "shot.photo_scene", "shot.fixes")
 )
 calibration = harness.module(pkg, "realcam_core.addon_only.calibration")
 camera = harness.module(pkg, "realcam_core.camera")
@@ -108,7 +108,7 @@ def bundle(tag):
         folder,
         flows.check_photo(s),
         bpy.path.abspath(s.realcam.preview_folder),
-        harness.module(pkg, "preview").frame_files(s),
+        harness.module(pkg, "preview.render").frame_files(s),
         frames,
         Ks,
         rel,

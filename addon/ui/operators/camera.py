@@ -8,7 +8,8 @@ import bpy
 from bpy.props import EnumProperty, FloatProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from ... import flows, moves, presets, re10k_io, shots
+from ... import flows
+from ...shot import moves, presets, re10k_io, shots
 from ...tasks import RUNNER
 from .common import run_task
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ... import shots
+from ...shot import shots
 from ...tasks import RUNNER, start
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty
 
-from ... import drift, shots
+from ...edit import drift
 from ...realcam_core.camera import CameraError
+from ...shot import shots
 from .common import run_task, selected_take
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty
 
-from ... import photo_scene
-from ... import shot_fixes as fixes
+from ...shot import fixes as fixes
+from ...shot import photo_scene
 from .common import active_shot
 
 

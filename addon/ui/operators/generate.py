@@ -7,7 +7,8 @@ import random
 import bpy
 from bpy.props import EnumProperty
 
-from ... import flows, shots
+from ... import flows
+from ...shot import shots
 from ...tasks import RUNNER
 from .common import active_shot, run_task
 

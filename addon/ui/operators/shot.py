@@ -6,7 +6,8 @@ import bpy
 from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
-from ... import flows, shots
+from ... import flows
+from ...shot import shots
 from .common import active_shot, run_task
 
 

@@ -7,7 +7,7 @@ import os
 import bpy
 from bpy.props import BoolProperty
 
-from ... import takes
+from ...edit import takes
 from ...tasks import RUNNER
 from .common import selected_take
 

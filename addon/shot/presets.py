@@ -23,7 +23,8 @@ import math
 import bpy
 from mathutils import Euler, Matrix, Quaternion, Vector
 
-from . import camera_track, compat, shots
+from .. import compat
+from . import camera_track, shots
 
 PRESETS = [
     ("DOLLY_IN", "Dolly in", "Move toward the scene"),

@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 from mathutils import Matrix
 
+from ..compat import remove_fcurves
+from ..realcam_core.camera import REFERENCE_C2W_BLENDER_WORLD, blender_from_opencv_c2w, relative_to_first
+from ..realcam_core.re10k import from_track, read_re10k, write_re10k
 from . import shots
-from .compat import remove_fcurves
 from .photo_scene import apply_intrinsics
-from .realcam_core.camera import REFERENCE_C2W_BLENDER_WORLD, blender_from_opencv_c2w, relative_to_first
-from .realcam_core.re10k import from_track, read_re10k, write_re10k
 
 
 def import_file(scene, cam, path: str, scale: float = 1.0) -> int:

@@ -12,8 +12,10 @@ import json
 import os
 import shutil
 
-from . import drift, paths, sequencer, shots
-from .compat import strips
+from .. import paths
+from ..compat import strips
+from ..shot import shots
+from . import drift, sequencer
 
 # Settings a take's JSON holds that the panel can set again (the JSON's keys, as the bundle names them).
 LOADABLE = ("model", "negative_prompt", "seed", "steps", "guidance", "camera_condition", "evaluate")

@@ -25,8 +25,8 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from . import compat
-from .realcam_core.camera import REFERENCE_C2W_BLENDER_WORLD, blender_from_opencv_c2w
+from .. import compat
+from ..realcam_core.camera import REFERENCE_C2W_BLENDER_WORLD, blender_from_opencv_c2w
 
 EDIT_SCENE_NAME = "RealCam Edit"
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import os
 
-from . import paths
-from .compat import all_strips, strips
+from .. import paths
+from ..compat import all_strips, strips
 
 MAX_CHANNEL = 128
 

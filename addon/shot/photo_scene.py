@@ -16,15 +16,17 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from . import shots
-from .compat import fcurve_collection, material_node_tree
-from .realcam_core.addon_only.pointcloud import DEFAULT_MAX_DEPTH_RATIO, grid_topology, grid_vertices, valid_depth
-from .realcam_core.camera import (
+from .. import paths
+from ..compat import fcurve_collection, material_node_tree
+from ..realcam_core.addon_only.calibration import with_focal
+from ..realcam_core.addon_only.pointcloud import DEFAULT_MAX_DEPTH_RATIO, grid_topology, grid_vertices, valid_depth
+from ..realcam_core.camera import (
     REFERENCE_C2W_BLENDER_WORLD,
     Intrinsics,
     blender_from_intrinsics,
     blender_from_opencv_c2w,
 )
+from . import shots
 
 COLOR_ATTRIBUTE = "realcam_photo"
 
@@ -128,8 +130,6 @@ def rebuild_faces(shot, transform=None) -> int | None:
 
 
 def _intrinsics_file(rc) -> str:
-    from . import paths
-
     return os.path.join(paths.resolve(rc.scene_folder), "intrinsics.json")
 
 
@@ -140,8 +140,6 @@ def photo_intrinsics(rc, imported: bool = False) -> Intrinsics:
         K = Intrinsics.from_dict(json.load(fh))
     if imported or rc.photo_focal_px <= 0:
         return K
-    from .realcam_core.addon_only.calibration import with_focal
-
     return with_focal(K, rc.photo_focal_px)
 
 

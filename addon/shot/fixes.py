@@ -24,10 +24,17 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
-from . import compat, moves, paths, photo_scene, presets, shots
-from .realcam_core.addon_only.calibration import CalibrationError, check_scale, refocused, scale_from_points, with_focal
-from .realcam_core.camera import blender_from_intrinsics
-from .tasks import RUNNER
+from .. import compat, paths
+from ..realcam_core.addon_only.calibration import (
+    CalibrationError,
+    check_scale,
+    refocused,
+    scale_from_points,
+    with_focal,
+)
+from ..realcam_core.camera import blender_from_intrinsics
+from ..tasks import RUNNER
+from . import moves, photo_scene, presets, shots
 
 MIN_LENS_MM = 1.0  # Blender's smallest focal length (Camera.lens hard minimum)
 SAME_FOCAL_PX = 0.05  # a typed focal this close to the imported one means the imported one

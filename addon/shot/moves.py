@@ -16,9 +16,9 @@ import os
 import bpy
 import numpy as np
 
+from ..realcam_core.addon_only.coverage import coverage, coverage_warning
+from ..realcam_core.addon_only.move_extent import MoveExtent, move_extent
 from . import camera_track
-from .realcam_core.addon_only.coverage import coverage, coverage_warning
-from .realcam_core.addon_only.move_extent import MoveExtent, move_extent
 
 
 def store_extent(scene, rel) -> MoveExtent:

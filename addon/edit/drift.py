@@ -17,11 +17,12 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from . import camera_track, sequencer, shots
-from .compat import new_effect, strips
-from .realcam_core.addon_only.ghost import ghost_track, recovered_poses
-from .realcam_core.camera import CameraError
-from .tasks import undo_push
+from ..compat import new_effect, strips
+from ..realcam_core.addon_only.ghost import ghost_track, recovered_poses
+from ..realcam_core.camera import CameraError
+from ..shot import camera_track, shots
+from ..tasks import undo_push
+from . import sequencer
 
 MODES = ("DIFFERENCE", "BLEND", "SIDE_BY_SIDE", "OFF")
 KIND = "compare"  # realcam_kind of the effect strip Compare adds

@@ -14,10 +14,10 @@ import zipfile
 import bpy
 import numpy as np
 
-from .realcam_core import depth_map as depth_rule
-from .realcam_core.addon_only import exif
-from .realcam_core.camera import K_CONVENTION, Intrinsics
-from .realcam_core.resample import cover_crop_box, resize_cover
+from ..realcam_core import depth_map as depth_rule
+from ..realcam_core.addon_only import exif
+from ..realcam_core.camera import K_CONVENTION, Intrinsics
+from ..realcam_core.resample import cover_crop_box, resize_cover
 
 # The backend opens photos with Pillow; these it cannot, so the add-on sends an sRGB PNG of them instead.
 CONVERT_FOR_BACKEND = (".exr", ".hdr")

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import shots
-from .realcam_core.camera import (
+from ..realcam_core.camera import (
     BlenderCamera,
     CameraError,
     intrinsics_from_blender,
     opencv_c2w_from_blender,
     relative_to_first,
 )
+from . import shots
 
 __all__ = ["CameraError", "check_camera", "check_moves", "read_track"]
 
