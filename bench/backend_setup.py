@@ -46,7 +46,7 @@ def main():
     tasks = sys.modules[f"{pkg}.tasks"]
 
     task = tasks.Task("backend set-up", None, bs.SETUP_KEY)
-    task.gen = bs.setup_task(task, "setup")
+    task.gen = sys.modules[f"{pkg}.flows.backend_setup"].setup_task(task, "setup")
     tasks.RUNNER.start(task)
     t0 = time.monotonic()
     began = {}

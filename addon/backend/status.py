@@ -1,20 +1,15 @@
 """What the panel knows of the backend: whether it answers, the device it runs on, the models it offers.
 
-Filled by the panel's Start and Test connection buttons, as a task whose
-network calls run in a worker thread (never on Blender's main thread; the
-panel only reads what the last check found). Until a backend answered, the
+Filled by the panel's Start and Test connection buttons, as a task
+(flows/backend_check.py) whose network calls run in a worker thread (never on
+Blender's main thread; the panel only reads what the last check found). Until a backend answered, the
 models are the built-in list of realcam_core.models, so the model dropdown
 and each model's limits and licence are there before anything runs.
 """
 
 from __future__ import annotations
 
-import time
-
-from ..realcam_core.addon_only import advice
-from ..realcam_core.client import BackendError
 from ..realcam_core.models import DEFAULT_VIDEO_MODEL, KNOWN_VIDEO_MODELS, ModelSpec, known_model
-from ..tasks import Background
 
 TASK_KEY = "backend"  # the runner's key of the status task (one at a time)
 
@@ -116,26 +111,3 @@ def summary() -> str:
         return f"Backend does not answer ({s['checked']}): {s['error']}"
     h = s["health"] or {}
     return f"Backend {h.get('version', '?')} answers at {s['url']} ({s['checked']})"
-
-
-def _ask(conn, start: bool) -> tuple[dict, dict]:
-    """Worker thread: health (starting the configured local backend first, for Start) and the model listing."""
-    return conn.health(start), conn.client(timeout=30).models()
-
-
-def check_task(task, conn, start: bool):
-    """Task: ask (or start) the backend of conn (a Connection) and keep what it said for the panel. A backend that
-    does not answer to Test connection is a result, shown in the panel; one that Start cannot start is an error."""
-    STATUS.update(url=conn.url)
-    task.report("starting the backend" if start else "asking the backend")
-    try:
-        health, listing = yield Background(_ask, conn, start)
-    except BackendError as e:
-        error = advice.explain_backend(e)  # the problem and what to do next
-        STATUS.update(state="down", health=None, models=None, error=error, checked=time.strftime("%H:%M:%S"))
-        if start:
-            raise
-        return STATUS
-    STATUS.update(state="ok", health=health, models=listing, error="", checked=time.strftime("%H:%M:%S"))
-    task.report("done")
-    return STATUS

@@ -6,7 +6,8 @@ touched, and each changed transform is recorded on the strip so it can be restor
 
 The ghost is a camera object keyed at the take's registered frames (realcam_core.addon_only.ghost places it), drawn
 next to the artist's camera, with the take's RotErr/TransErr/CamMC as custom properties. It is made by a
-task (the shot's camera is read a frame per tick, as for a preview), so a long take never freezes Blender.
+task (flows/ghost.py: the shot's camera is read a frame per tick, as for a preview), so a long take never
+freezes Blender.
 """
 
 from __future__ import annotations
@@ -14,14 +15,12 @@ from __future__ import annotations
 import json
 
 import bpy
-import numpy as np
 from mathutils import Matrix
 
 from ..compat import new_effect, strips
-from ..realcam_core.addon_only.ghost import ghost_track, recovered_poses
+from ..realcam_core.addon_only.ghost import ghost_track
 from ..realcam_core.camera import CameraError
 from ..shot import camera_track, shots
-from ..tasks import undo_push
 from . import sequencer
 
 MODES = ("DIFFERENCE", "BLEND", "SIDE_BY_SIDE", "OFF")
@@ -107,36 +106,13 @@ SCALED_BY = {
 }
 
 
-def _take_item(shot, take_name: str):
+def take_item(shot, take_name: str):
     for item in shot.realcam.takes:
         if item.name == take_name:
             return item
     raise CameraError(
         f"take {take_name!r} is gone from the shot's take list (deleted or undone): pick a take in the list again"
     )
-
-
-def ghost_task(task, ref, take_name: str):
-    """Task generator: read the shot's camera over the take's frames (a yield per frame, so a 121-frame
-    take never freezes Blender), then key the ghost. Returns (ghost object name, GhostTrack)."""
-    shot = ref.scene
-    item = _take_item(shot, take_name)
-    s = json.loads(item.settings) if item.settings else {}
-    recovered_poses(s.get("camera_accuracy"))  # a take without scores fails before any work
-    frames = s.get("frames") or [shot.frame_start, shot.frame_end]
-    span = list(range(frames[0], frames[1] + 1))
-    cam = camera_track.check_camera(shot)
-    first = np.array(camera_track.evaluated_matrix(shot, cam, frames[0]))
-    task.report("reading your camera", 0, len(span))
-    _, rel = yield from camera_track.read_track(
-        ref, span, lambda dg, i: task.report("reading your camera", i + 1, len(span))
-    )
-    shot = ref.scene
-    task.report("keying the ghost camera")
-    ob, g = place_ghost(shot, _take_item(shot, take_name), rel, first)
-    undo_push("RealCam: ghost camera")
-    task.report("done", message=f"{ob.name}: {len(g.frames)} keyed frames, scaled {SCALED_BY[g.scaled_by]}")
-    return ob.name, g
 
 
 def place_ghost(shot, item, rel, first_matrix_world):

@@ -1,6 +1,6 @@
 """Strips in the edit scene's sequencer: a shot's preview as an image strip, its takes as movie strips.
 
-They live in the edit scene (shots.py), never in a 3D scene, so F12 in a shot
+They live in the edit scene (shot/shots.py), never in a 3D scene, so F12 in a shot
 or in the artist's scene renders that scene. Each strip carries the id of its
 shot ("realcam_shot") and its kind; a shot has one preview strip, replaced by
 the next preview on the same channel, and its takes on free channels above it.

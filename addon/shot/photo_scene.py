@@ -135,7 +135,7 @@ def _intrinsics_file(rc) -> str:
 
 def photo_intrinsics(rc, imported: bool = False) -> Intrinsics:
     """The photo's intrinsics: the scene folder's, with the shot's focal when one was applied after import
-    (shot_fixes; kept on the shot, so an undo takes it back with the mesh). OSError when the folder is gone."""
+    (shot/fixes.py; kept on the shot, so an undo takes it back with the mesh). OSError when the folder is gone."""
     with open(_intrinsics_file(rc), encoding="utf-8") as fh:
         K = Intrinsics.from_dict(json.load(fh))
     if imported or rc.photo_focal_px <= 0:

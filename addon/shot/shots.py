@@ -26,7 +26,9 @@ import numpy as np
 from mathutils import Matrix
 
 from .. import compat
+from ..extension import prefs
 from ..realcam_core.camera import REFERENCE_C2W_BLENDER_WORLD, blender_from_opencv_c2w
+from ..realcam_core.models import DEFAULT_VIDEO_MODEL
 
 EDIT_SCENE_NAME = "RealCam Edit"
 
@@ -80,6 +82,17 @@ class SceneRef:
         if s is None:
             raise ShotGone(f"scene {self.name!r} is gone")
         return s
+
+
+def label(scene) -> str:
+    """The shot's name as folder and strip names use it: without "RealCam ", only safe characters."""
+    name = scene.name[len("RealCam ") :] if scene.name.startswith("RealCam ") else scene.name
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "shot"
+
+
+def model_name(scene, context=None) -> str:
+    """The video model the shot is made for: its own, else the preferences' default, else the add-on's."""
+    return scene.realcam.model or prefs(context).model or DEFAULT_VIDEO_MODEL
 
 
 def metres_per_unit(scene) -> float:

@@ -12,9 +12,8 @@ import bpy
 
 from ..backend import status as backend_status
 from ..edit import drift, takes
-from ..extension import prefs
 from ..realcam_core.addon_only import progress
-from ..realcam_core.models import DEFAULT_VIDEO_MODEL, known_model
+from ..realcam_core.models import known_model
 from ..shot import fixes as fixes
 from ..shot import moves, shots
 from ..shot.presets import PRESETS
@@ -58,7 +57,7 @@ def task_lines(t) -> list[tuple[str, str]]:
 
 def what_the_model_makes(context, scene) -> list[str]:
     """The panel's lines on what Generate will make for this shot, and how it plays."""
-    name = scene.realcam.model or prefs(context).model or DEFAULT_VIDEO_MODEL
+    name = shots.model_name(scene, context)
     r = scene.render
     fps = r.fps / r.fps_base
     n = scene.frame_end - scene.frame_start + 1
@@ -118,7 +117,7 @@ class REALCAM_PT_main(bpy.types.Panel):
         row.operator("realcam.export_re10k", text="Export RE10K")
 
         box = layout.box()
-        name = rc.model or prefs(context).model or DEFAULT_VIDEO_MODEL
+        name = shots.model_name(scene, context)
         box.prop(rc, "model_choice")
         box.label(text=f"Models: {backend_status.models_source()}")
         for line in backend_status.model_lines(name):

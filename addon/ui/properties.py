@@ -1,7 +1,7 @@
 """Property groups: per-scene RealCam settings (saved with the .blend), and the backend set-up's options (in the
 preferences).
 
-A shot is a scene of its own (see shots.py): these settings on a shot scene are
+A shot is a scene of its own (see shot/shots.py): these settings on a shot scene are
 the shot's; the edit scene carries `is_edit`; other scenes carry nothing.
 Paths are stored relative to the .blend ("//...") once it is saved (paths.py).
 """
@@ -20,11 +20,9 @@ from bpy.props import (
 
 from ..backend import status as backend_status
 from ..compat import path_options
-from ..extension import prefs
 from ..realcam_core.addon_only.coverage import DEFAULT_THRESHOLD as COVERAGE_THRESHOLD
 from ..realcam_core.addon_only.pointcloud import DEFAULT_MAX_DEPTH_RATIO
 from ..realcam_core.bundle import SNS_THRESHOLD_MAX
-from ..realcam_core.models import DEFAULT_VIDEO_MODEL
 from ..shot import photo_scene, shots
 from .generation_fields import GenerationFields
 
@@ -54,7 +52,7 @@ def _model_items(self, context):
 
 
 def _current_model(self) -> str:
-    return self.model or prefs().model or DEFAULT_VIDEO_MODEL
+    return shots.model_name(self.id_data)
 
 
 def _model_get(self):
@@ -205,7 +203,7 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
     )
     metres_per_unit: FloatProperty(default=1.0)  # the unit scale the mesh was built at
 
-    # Scene fixes (shot_fixes.py). Applied values live on the shot, not in the scene folder's files, so that one
+    # Scene fixes (shot/fixes.py). Applied values live on the shot, not in the scene folder's files, so that one
     # undo takes back mesh, camera and what the bundle gets together, and the imported data stays as it was.
     depth_scale: FloatProperty(default=1.0)  # all scale calibrations applied, times the imported depth
     photo_focal_px: FloatProperty(default=0.0)  # the photo's focal set after import; 0: intrinsics.json's

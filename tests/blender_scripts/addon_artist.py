@@ -24,7 +24,7 @@ zip_path, url, samples, out_json, work = sys.argv[1:6]
 pkg = harness.start(zip_path, empty=False)
 client_mod = harness.module(pkg, "realcam_core.client")  # the add-on's own client: any Blender's Python has it
 BackendError, Client = client_mod.BackendError, client_mod.Client
-tasks, flows, shots, compat = (harness.module(pkg, m) for m in ("tasks", "flows", "shot.shots", "compat"))
+tasks, flows, shots, compat = (harness.module(pkg, m) for m in ("tasks", "flows.follow", "shot.shots", "compat"))
 tasks.RUNNER.blocking = False  # an interactive Blender: operators return, the timer does the work
 p = harness.prefs(pkg)
 p.backend_url, p.auto_start = url, False  # job folder left empty: the unsaved file's folders in the user folder

@@ -98,7 +98,7 @@ def shown():
 def drive(action="setup", cancel_when=None):
     """Run a set-up task through the timer's pump, recording when each stage began; cancel_when(task) -> cancel."""
     task = tasks.Task(f"backend {action}", None, bs.SETUP_KEY)
-    task.gen = bs.setup_task(task, action)
+    task.gen = harness.module(pkg, "flows.backend_setup").setup_task(task, action)
     bs.STATE.task = task
     tasks.RUNNER.start(task)
     t0, stages, messages, cancelled_in = time.monotonic(), [], [], None

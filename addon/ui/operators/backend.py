@@ -11,6 +11,7 @@ from bpy.props import BoolProperty, EnumProperty, StringProperty
 from ...backend import setup, status
 from ...backend.connection import Connection
 from ...backend.env import DOWNLOAD_LOG, SETUP_LOG
+from ...flows import backend_check, backend_setup
 from ...tasks import RUNNER, Task
 from .common import run_task
 
@@ -36,7 +37,7 @@ class REALCAM_OT_backend_status(bpy.types.Operator):
     def execute(self, context):
         conn, start = Connection.from_prefs(context), self.start
         name = "start backend" if start else "test connection"
-        return run_task(self, name, status.TASK_KEY, lambda task: status.check_task(task, conn, start))
+        return run_task(self, name, status.TASK_KEY, lambda task: backend_check.check_task(task, conn, start))
 
 
 def start_setup_task(op, key: str, name: str, make_gen) -> set:
@@ -71,7 +72,9 @@ class REALCAM_OT_backend_setup(bpy.types.Operator):
     bl_label = "Set up backend"
 
     def execute(self, context):
-        return start_setup_task(self, setup.SETUP_KEY, "backend set-up", lambda task: setup.setup_task(task, "setup"))
+        return start_setup_task(
+            self, setup.SETUP_KEY, "backend set-up", lambda task: backend_setup.setup_task(task, "setup")
+        )
 
 
 class REALCAM_OT_backend_check(bpy.types.Operator):
@@ -81,7 +84,9 @@ class REALCAM_OT_backend_check(bpy.types.Operator):
     bl_label = "Check"
 
     def execute(self, context):
-        return start_setup_task(self, setup.SETUP_KEY, "backend check", lambda task: setup.setup_task(task, "check"))
+        return start_setup_task(
+            self, setup.SETUP_KEY, "backend check", lambda task: backend_setup.setup_task(task, "check")
+        )
 
 
 class REALCAM_OT_backend_remove(bpy.types.Operator):
@@ -94,7 +99,7 @@ class REALCAM_OT_backend_remove(bpy.types.Operator):
         return context.window_manager.invoke_confirm(self, event)
 
     def execute(self, context):
-        return start_setup_task(self, setup.SETUP_KEY, "backend removal", setup.remove_task)
+        return start_setup_task(self, setup.SETUP_KEY, "backend removal", backend_setup.remove_task)
 
 
 class REALCAM_OT_backend_cancel(bpy.types.Operator):
@@ -145,7 +150,9 @@ class REALCAM_OT_model_download(bpy.types.Operator):
         info_only = not self.confirmed
         label = f"{'size of' if info_only else 'download of'} {self.name}"
         name = self.name
-        return start_setup_task(self, setup.DOWNLOAD_KEY, label, lambda t: setup.download_task(t, name, info_only))
+        return start_setup_task(
+            self, setup.DOWNLOAD_KEY, label, lambda t: backend_setup.download_task(t, name, info_only)
+        )
 
 
 class REALCAM_OT_open_url(bpy.types.Operator):

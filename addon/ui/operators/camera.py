@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import bpy
 from bpy.props import EnumProperty, FloatProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from ... import flows
+from ...flows import re10k_export
 from ...shot import moves, presets, re10k_io, shots
 from ...tasks import RUNNER
 from .common import run_task
@@ -135,21 +133,12 @@ class REALCAM_OT_export_re10k(bpy.types.Operator, ExportHelper):
             return {"CANCELLED"}
         ref = shots.ShotRef(scene) if shots.is_shot(scene) else shots.SceneRef(scene)
 
-        def gen(task):
-            frames, Ks, rel, _ = yield from flows.read_track(task, bpy.context, ref, photo_checks=False)
-            sc = ref.scene
-            name = os.path.splitext(os.path.basename(bpy.data.filepath))[0] or "blender"
-            try:
-                re10k_io.export_file(
-                    path, Ks, rel, sc.render.fps / sc.render.fps_base, f"blender:{name}:{sc.name}".replace(" ", "_")
-                )
-            except OSError as e:
-                raise flows.FlowError(
-                    f"could not write {path}: {e.strerror or e}: pick another file or folder in the export dialog"
-                ) from None
-            task.report("done", message=f"{len(frames)} cameras written to {path}")
-
-        return run_task(self, "export", getattr(ref, "id", scene.name), gen)
+        return run_task(
+            self,
+            "export",
+            getattr(ref, "id", scene.name),
+            lambda task: re10k_export.export_task(task, bpy.context, ref, path),
+        )
 
 
 CLASSES = (

@@ -6,6 +6,7 @@ import bpy
 from bpy.props import EnumProperty
 
 from ...edit import drift
+from ...flows import ghost
 from ...realcam_core.camera import CameraError
 from ...shot import shots
 from .common import run_task, selected_take
@@ -54,7 +55,7 @@ class REALCAM_OT_take_ghost(bpy.types.Operator):
             return {"CANCELLED"}
         scene, i = found
         ref, take_name = shots.ShotRef(scene), scene.realcam.takes[i].name
-        return run_task(self, "ghost camera", ref.id, lambda task: drift.ghost_task(task, ref, take_name))
+        return run_task(self, "ghost camera", ref.id, lambda task: ghost.ghost_task(task, ref, take_name))
 
 
 CLASSES = (

@@ -7,7 +7,7 @@ import random
 import bpy
 from bpy.props import EnumProperty
 
-from ... import flows
+from ...flows import generate, preview
 from ...shot import shots
 from ...tasks import RUNNER
 from .common import active_shot, run_task
@@ -24,7 +24,7 @@ class REALCAM_OT_preview(bpy.types.Operator):
         if scene is None:
             return {"CANCELLED"}
         ref = shots.ShotRef(scene)
-        return run_task(self, "preview", ref.id, lambda task: flows.preview_task(task, bpy.context, ref))
+        return run_task(self, "preview", ref.id, lambda task: preview.preview_task(task, bpy.context, ref))
 
 
 class REALCAM_OT_generate(bpy.types.Operator):
@@ -38,7 +38,7 @@ class REALCAM_OT_generate(bpy.types.Operator):
         if scene is None:
             return {"CANCELLED"}
         ref = shots.ShotRef(scene)
-        return run_task(self, "generate", ref.id, lambda task: flows.generate(task, bpy.context, ref))
+        return run_task(self, "generate", ref.id, lambda task: generate.generate(task, bpy.context, ref))
 
 
 class REALCAM_OT_cancel(bpy.types.Operator):

@@ -6,7 +6,7 @@ import bpy
 from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
-from ... import flows
+from ...flows import import_photo
 from ...shot import shots
 from .common import active_shot, run_task
 
@@ -74,7 +74,7 @@ class REALCAM_OT_import_photo(bpy.types.Operator, ImportHelper):
             self,
             "import",
             replace.id if replace else "import",
-            lambda task: flows.import_photo(task, bpy.context, *args, replace=replace, depth_model=depth_model),
+            lambda task: import_photo.import_photo(task, bpy.context, *args, replace=replace, depth_model=depth_model),
         )
 
 
