@@ -19,14 +19,14 @@ import bpy
 
 from . import handlers, tasks
 from .backend import process as backend_process
-from .ui import operators, panel, preferences, properties
+from .ui import operators, panels, preferences, properties
 
 # Property groups before the preferences that point at one; panels after the operators they draw.
 _CLASSES = (
     *properties.CLASSES,
     preferences.RealcamPreferences,
     *operators.CLASSES,
-    *panel.CLASSES,
+    *panels.CLASSES,
 )
 
 
@@ -34,7 +34,7 @@ def register():
     for cls in _CLASSES:
         bpy.utils.register_class(cls)
     properties.register()
-    panel.register()
+    panels.register()
     handlers.register()
 
 
@@ -42,7 +42,7 @@ def unregister():
     handlers.unregister()
     tasks.unregister()
     backend_process.stop()
-    panel.unregister()
+    panels.unregister()
     properties.unregister()
     for cls in reversed(_CLASSES):
         bpy.utils.unregister_class(cls)

@@ -103,6 +103,16 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
     rep = json.loads((tmp_path / "report.json").read_text())
     assert rep["deprecations"] == []
     assert rep["startup"] == ["Camera", "Cube", "Light"]
+    # The panel as Blender's editors lay one out: sub-panels of the main one in the order of the work, registered
+    # in this Blender; the rarely used ones start closed.
+    assert rep["sub_panels"] == [
+        ["Shot", "REALCAM_PT_main", False, True],
+        ["Scene fixes", "REALCAM_PT_main", True, True],
+        ["Camera move", "REALCAM_PT_main", False, True],
+        ["Generate", "REALCAM_PT_main", False, True],
+        ["Takes", "REALCAM_PT_main", False, True],
+        ["Drift", "REALCAM_PT_main", True, True],
+    ], rep["sub_panels"]
     btn = rep["import_button"]  # the panel's import options, handed to the button that opens the file browser
     assert btn == {
         "width": 128,

@@ -28,7 +28,7 @@ tasks, flows, shots, compat = (harness.module(pkg, m) for m in ("tasks", "flows.
 tasks.RUNNER.blocking = False  # an interactive Blender: operators return, the timer does the work
 p = harness.prefs(pkg)
 p.backend_url, p.auto_start = url, False  # job folder left empty: the unsaved file's folders in the user folder
-report = {}
+report = {"sub_panels": harness.sub_panels(pkg)}  # as registered in this Blender: what the artist sees first
 
 
 def pixels(path, colorspace=None):
