@@ -12,8 +12,8 @@ from ...backend import setup, status
 from ...backend.connection import Connection
 from ...backend.env import DOWNLOAD_LOG, SETUP_LOG
 from ...flows import backend_check, backend_setup
-from ...tasks import RUNNER, Task
-from .common import run_task
+from ...tasks import RUNNER, start
+from .common import run_task, run_to_end
 
 
 class REALCAM_OT_backend_status(bpy.types.Operator):
@@ -46,22 +46,12 @@ def start_setup_task(op, key: str, name: str, make_gen) -> set:
     if busy:
         op.report({"WARNING"}, f"RealCam is busy with {busy[0].name}; wait for it or cancel it")
         return {"CANCELLED"}
-    task = Task(name, None, key)
-    task.gen = make_gen(task)
+    task = start(name, key, make_gen)
     if key == setup.SETUP_KEY:
         setup.STATE.task = task
     else:
         setup.STATE.download, setup.STATE.download_name = task, name
-    RUNNER.start(task)
-    if bpy.app.background:
-        RUNNER.run_until_done(task, timeout=4 * 3600)
-        if task.error:
-            op.report({"ERROR"}, f"RealCam {name}: {task.error}")
-            return {"CANCELLED"}
-        if task.stage == "cancelled":
-            op.report({"WARNING"}, f"RealCam {name}: cancelled")
-            return {"CANCELLED"}
-    return {"FINISHED"}
+    return run_to_end(op, task, timeout=4 * 3600) if bpy.app.background else {"FINISHED"}
 
 
 class REALCAM_OT_backend_setup(bpy.types.Operator):

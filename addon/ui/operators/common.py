@@ -13,15 +13,22 @@ def run_task(op, name: str, shot_id: str, make_gen):
         op.report({"WARNING"}, f"RealCam is busy with {busy[0].name} for this shot; wait or cancel it")
         return {"CANCELLED"}
     task = start(name, shot_id, make_gen)
-    if RUNNER.blocking:
-        RUNNER.run_until_done(task)
-        if task.error:
-            op.report({"ERROR"}, f"RealCam {name}: {task.error}")
-            return {"CANCELLED"}
-        if task.stage == "cancelled":
-            op.report({"WARNING"}, f"RealCam {name}: cancelled")
-            return {"CANCELLED"}
-        op.report({"INFO"}, f"RealCam {name}: {task.message or 'done'}")
+    if not RUNNER.blocking:
+        return {"FINISHED"}
+    return run_to_end(op, task, say_done=True)
+
+
+def run_to_end(op, task, timeout: float = 3600.0, say_done: bool = False) -> set:
+    """Headless: drive the task to its end, and report how it ended as the operator's result."""
+    RUNNER.run_until_done(task, timeout)
+    if task.error:
+        op.report({"ERROR"}, f"RealCam {task.name}: {task.error}")
+        return {"CANCELLED"}
+    if task.stage == "cancelled":
+        op.report({"WARNING"}, f"RealCam {task.name}: cancelled")
+        return {"CANCELLED"}
+    if say_done:
+        op.report({"INFO"}, f"RealCam {task.name}: {task.message or 'done'}")
     return {"FINISHED"}
 
 
