@@ -5,8 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty
 
-from ...shot import fixes as fixes
-from ...shot import photo_scene
+from ...shot import fixes, photo_scene
 from .common import active_shot
 
 
