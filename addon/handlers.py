@@ -9,7 +9,9 @@ from __future__ import annotations
 import bpy
 from bpy.app.handlers import persistent
 
-from . import flows, paths, shots
+from . import paths
+from .flows import follow
+from .shot import shots
 from .tasks import RUNNER
 
 
@@ -26,7 +28,7 @@ def load_pre(*args):
 
 @persistent
 def load_post(*args):
-    flows.reattach_all(bpy.context)
+    follow.reattach_all(bpy.context)
 
 
 @persistent

@@ -20,7 +20,7 @@ import time
 import bpy
 
 from .compat import all_strips
-from .preferences import prefs
+from .extension import prefs, user_folder
 
 PROJECT_FOLDER = "realcam"
 
@@ -28,12 +28,12 @@ PROJECT_FOLDER = "realcam"
 def fallback_root() -> str:
     """Where an unsaved file's folders live until it is saved."""
     try:
-        return bpy.utils.extension_path_user(__package__, path="projects", create=True)
+        return user_folder("projects")
     except (ValueError, AttributeError):
         return os.path.join(tempfile.gettempdir(), "realcam")
 
 
-def job_root(context=None) -> str:
+def job_root(context=None, create: bool = True) -> str:
     """The preference if set; else a 'realcam' folder next to the .blend; else the add-on's user folder."""
     p = prefs(context)
     if p.job_folder:
@@ -42,7 +42,8 @@ def job_root(context=None) -> str:
         root = os.path.join(os.path.dirname(bpy.data.filepath), PROJECT_FOLDER)
     else:
         root = fallback_root()
-    os.makedirs(root, exist_ok=True)
+    if create:
+        os.makedirs(root, exist_ok=True)
     return root
 
 

@@ -32,7 +32,7 @@ import time
 
 import bpy
 
-from .realcam_core import advice
+from .realcam_core.addon_only import advice
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Task:
         self.total = 0
         self.eta_s = None
         self.message = ""
-        self.stages = ()  # the stages the panel counts ("Stage k of n"), realcam_core.progress.plan
+        self.stages = ()  # the stages the panel counts ("Stage k of n"), realcam_core.addon_only.progress.plan
         self.error = None  # the reason, once it failed
         self.done = False
         self.cancel_requested = False
@@ -215,6 +215,13 @@ class Runner:
 
 
 RUNNER = Runner()
+
+
+def start(name: str, key: str, make_gen) -> Task:
+    """A new task on the runner, keyed by its shot's id (or another key); make_gen(task) makes its generator."""
+    task = Task(name, None, key)
+    task.gen = make_gen(task)
+    return RUNNER.start(task)
 
 
 def timer():

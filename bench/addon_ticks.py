@@ -60,7 +60,7 @@ def main():
         bpy.ops.realcam.preset(kind="ORBIT_LEFT")
         bpy.ops.realcam.preview()
         tasks = sys.modules[f"{pkg}.tasks"]
-        flows = sys.modules[f"{pkg}.flows"]
+        flows = sys.modules[f"{pkg}.flows.generate"]
         runner = tasks.RUNNER
         runner.tick_times.clear()
         task = tasks.Task("generate", None, scene.realcam.shot_id)

@@ -42,11 +42,11 @@ def main():
     prefs = bpy.context.preferences.addons[pkg].preferences
     if not args.auto:
         prefs.backend_setup.torch_source, prefs.backend_setup.torch_index_url = "CUSTOM", ""
-    bs = sys.modules[f"{pkg}.backend_setup"]
+    bs = sys.modules[f"{pkg}.backend.setup"]
     tasks = sys.modules[f"{pkg}.tasks"]
 
     task = tasks.Task("backend set-up", None, bs.SETUP_KEY)
-    task.gen = bs.setup_task(task, "setup")
+    task.gen = sys.modules[f"{pkg}.flows.backend_setup"].setup_task(task, "setup")
     tasks.RUNNER.start(task)
     t0 = time.monotonic()
     began = {}

@@ -42,9 +42,9 @@ def main():
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     bpy, pkg, tmp = blender_with_addon()
-    photo_scene = sys.modules[f"{pkg}.photo_scene"]
+    photo_scene = sys.modules[f"{pkg}.shot.photo_scene"]
+    from realcam_core.addon_only.pointcloud import grid_vertices
     from realcam_core.camera import Intrinsics
-    from realcam_core.pointcloud import backproject_depth, blender_world_points
 
     depth = synthetic_depth(w, h)
     rgb = np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)
@@ -55,7 +55,7 @@ def main():
         t = time.perf_counter()
         pmesh = bpy.data.meshes.new(f"points{i}")
         pmesh.vertices.add(w * h)
-        pmesh.attributes["position"].data.foreach_set("vector", photo_scene._vertices(depth, K).ravel())
+        pmesh.attributes["position"].data.foreach_set("vector", grid_vertices(depth, K).ravel())
         colors = np.empty((w * h, 4), np.float32)
         colors[:, :3] = photo_scene._SRGB_LUT[rgb.reshape(-1, 3)]
         colors[:, 3] = 1.0
@@ -72,7 +72,7 @@ def main():
         bpy.data.meshes.remove(mesh)
         path = os.path.join(tmp, f"cloud{i}.ply")
         t = time.perf_counter()
-        pts = blender_world_points(backproject_depth(depth, K)).reshape(-1, 3)
+        pts = grid_vertices(depth, K)
         write_ply(path, pts, rgb.reshape(-1, 3))
         bpy.ops.wm.ply_import(filepath=path)
         ply.append(time.perf_counter() - t)

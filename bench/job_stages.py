@@ -41,7 +41,7 @@ def main():
         scene.realcam.model, scene.realcam.steps = "tiny", args.steps
         bpy.ops.realcam.preset(kind="TRUCK_LEFT")
         bpy.ops.realcam.preview()
-        tasks, flows, seq = (sys.modules[f"{pkg}.{m}"] for m in ("tasks", "flows", "sequencer"))
+        tasks, flows, seq = (sys.modules[f"{pkg}.{m}"] for m in ("tasks", "flows.generate", "edit.sequencer"))
         stamps = {}
         task = tasks.Task("generate", None, scene.realcam.shot_id)
         original = task.report

@@ -1,4 +1,4 @@
-"""Time building the point cloud (points + grid faces) of a depth map.
+"""Time building the photo's grid mesh arrays (vertices + faces and edges) of a depth map, as the add-on does.
 
     python bench/pointcloud.py                      # a synthetic 1920x1080 room-like depth map
     python bench/pointcloud.py --depth D.npy --intrinsics K.json
@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
+from realcam_core.addon_only.pointcloud import grid_topology, grid_vertices
 from realcam_core.camera import Intrinsics
-from realcam_core.pointcloud import backproject_depth, blender_world_points, grid_faces
 
 
 def synthetic_depth(w: int, h: int) -> np.ndarray:
@@ -53,15 +53,13 @@ def main():
         depth = synthetic_depth(w, h)
         K = Intrinsics.default_for(w, h)
     h, w = depth.shape
-    t_pts, pts = timed(lambda: backproject_depth(depth, K), args.repeat)
-    t_world, _ = timed(lambda: blender_world_points(pts), args.repeat)
-    t_faces, faces = timed(lambda: grid_faces(depth), args.repeat)
-    total = t_pts + t_world + t_faces
+    t_verts, _ = timed(lambda: grid_vertices(depth, K), args.repeat)
+    t_topo, (faces, _, _) = timed(lambda: grid_topology(depth), args.repeat)
+    total = t_verts + t_topo
     print(f"point cloud {w}x{h} ({w * h} points, {len(faces)} faces kept of {(w - 1) * (h - 1)}):")
-    print(f"  backproject      {t_pts * 1000:8.1f} ms")
-    print(f"  to Blender world {t_world * 1000:8.1f} ms")
-    print(f"  grid faces       {t_faces * 1000:8.1f} ms")
-    print(f"  total            {total * 1000:8.1f} ms")
+    print(f"  vertices (Blender world)  {t_verts * 1000:8.1f} ms")
+    print(f"  faces, edges, corners     {t_topo * 1000:8.1f} ms")
+    print(f"  total                     {total * 1000:8.1f} ms")
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def main():
         bpy.ops.realcam.apply_focal()
         focal.i += 1
 
-    photo_scene = importlib.import_module(f"{pkg}.photo_scene")
+    photo_scene = importlib.import_module(f"{pkg}.shot.photo_scene")
     fx = photo_scene.photo_intrinsics(rc).fx
     focal.values, focal.i = (fx * 1.2, fx), 0  # 20 % longer and back
 

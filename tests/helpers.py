@@ -79,6 +79,28 @@ def save_rgb(path, w=64, h=48, seed=0, **kw):
     return str(path)
 
 
+def project(points, K) -> np.ndarray:
+    """Pixel coordinates (continuous convention, realcam_core.camera) of OpenCV camera-frame points (..., 3)."""
+    p = np.asarray(points, dtype=np.float64)
+    z = p[..., 2]
+    return np.stack([K.fx * p[..., 0] / z + K.cx, K.fy * p[..., 1] / z + K.cy], axis=-1)
+
+
+def backproject(u, v, depth, K) -> np.ndarray:
+    """OpenCV camera-frame points of pixels (u, v) at z-depth `depth` (not ray length)."""
+    u = np.asarray(u, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    d = np.asarray(depth, dtype=np.float64)
+    return np.stack([(u - K.cx) / K.fx * d, (v - K.cy) / K.fy * d, d * np.ones_like(u)], axis=-1)
+
+
+def project_blender(points, K) -> np.ndarray:
+    """(N, 2) pixel positions of points (N, 3) in Blender axes with the photo's camera at the origin (looking +Y)."""
+    p = np.asarray(points, np.float64)
+    d = p[:, 1]
+    return np.stack([K.cx + K.fx * p[:, 0] / d, K.cy - K.fy * p[:, 2] / d], axis=1)
+
+
 def make_bundle(folder, n=5, w=64, h=48, depth=True, model="tiny", seed=0):
     """A valid job bundle: a dolly forward with RGBA previews (a hole grows at the right)."""
     from realcam_core.bundle import Frame, JobBundle, Settings, preview_name

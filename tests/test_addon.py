@@ -17,7 +17,7 @@ def test_zip_is_a_valid_extension(addon_zip):
     import zipfile
 
     names = zipfile.ZipFile(addon_zip).namelist()
-    assert "blender_manifest.toml" in names and "__init__.py" in names and "realcam_core/bundle/schema.py" in names
+    assert "blender_manifest.toml" in names and "__init__.py" in names and "realcam_core/bundle/types.py" in names
     assert not any("__pycache__" in n for n in names)
 
 
@@ -102,6 +102,16 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
     rep = json.loads((tmp_path / "report.json").read_text())
     assert rep["deprecations"] == []
     assert rep["startup"] == ["Camera", "Cube", "Light"]
+    # The panel as Blender's editors lay one out: sub-panels of the main one in the order of the work, registered
+    # in this Blender; the rarely used ones start closed.
+    assert rep["sub_panels"] == [
+        ["Shot", "REALCAM_PT_main", False, True],
+        ["Scene fixes", "REALCAM_PT_main", True, True],
+        ["Camera move", "REALCAM_PT_main", False, True],
+        ["Generate", "REALCAM_PT_main", False, True],
+        ["Takes", "REALCAM_PT_main", False, True],
+        ["Drift", "REALCAM_PT_main", True, True],
+    ], rep["sub_panels"]
     btn = rep["import_button"]  # the panel's import options, handed to the button that opens the file browser
     assert btn == {
         "width": 128,

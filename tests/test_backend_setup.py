@@ -13,8 +13,11 @@ import pytest
 from helpers import ROOT, SAMPLES, run_blender_script
 from local_hub import COMMIT, LocalHub, Repo
 
-sys.path.insert(0, os.path.join(ROOT, "addon"))
-import backend_env as be  # noqa: E402  (plain Python, no bpy: importable on its own, as the worker does)
+# Plain Python, no bpy: runnable on its own, as Blender's Python runs the worker (appended: nothing else is shadowed).
+sys.path.append(os.path.join(ROOT, "addon", "backend"))
+import setup_worker as w  # noqa: E402
+
+be = w.be  # env.py, as the worker loads it
 
 from realcam.download import select_files  # noqa: E402
 
@@ -60,7 +63,7 @@ def test_windows_split_follows_the_c_runtime():
 
 
 def test_backend_process_uses_the_same_splitting():
-    src = open(os.path.join(ROOT, "addon", "backend_process.py"), encoding="utf-8").read()
+    src = open(os.path.join(ROOT, "addon", "backend", "process.py"), encoding="utf-8").read()
     assert "split_command(command)" in src and "shlex" not in src
 
 
@@ -185,14 +188,14 @@ def test_zip_carries_the_backend_with_pins(addon_zip):
     assert info["version"] == manifest["version"]  # the backend always matches the add-on
     assert "wheels" not in manifest  # nothing is installed into Blender's own Python
     wheel = f"{be.BUNDLE_DIR}/{info['wheel']}"
-    assert wheel in names and "backend_setup_worker.py" in names and "backend_env.py" in names
+    assert wheel in names and "backend/setup_worker.py" in names and "backend/env.py" in names
     import hashlib
     import io
 
     data = z.read(wheel)
     assert hashlib.sha256(data).hexdigest() == info["wheel_sha256"]
     inner = zipfile.ZipFile(io.BytesIO(data)).namelist()
-    assert "realcam/download.py" in inner and "realcam_core/bundle/schema.py" in inner
+    assert "realcam/download.py" in inner and "realcam_core/bundle/types.py" in inner
     assert info["torch"] == f"torch=={version('torch').split('+')[0]}"
     assert info["api_version"] == 1 and 1 in info["bundle_schema_versions"]
     pins = dict(
@@ -215,9 +218,6 @@ def test_bundle_folder_names_agree():
 
 
 def test_constraints_leave_out_what_the_chosen_torch_installed(tmp_path):
-    sys.path.insert(0, os.path.join(ROOT, "addon"))
-    import backend_setup_worker as w
-
     src = tmp_path / "c.txt"
     src.write_text("# pins\nfilelock==4.2.12\nSympy==1.14.0\ndiffusers==0.42.1\n")
     w._constraints_without(str(src), str(tmp_path / "out.txt"), {"sympy", "filelock"})
@@ -523,9 +523,6 @@ def _tiny_env(path, with_realcam=True):
 def test_update_swaps_environments_only_when_the_new_one_runs(tmp_path):
     """The move into place, as an update does it: the old environment goes once the new one runs from its final
     folder; a new one that does not run puts the old one back."""
-    sys.path.insert(0, os.path.join(ROOT, "addon"))
-    import backend_setup_worker as w
-
     user = tmp_path / "user folder"
     user.mkdir()
     log = w.Log(str(user / "logs" / "setup.log"))

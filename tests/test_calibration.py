@@ -1,23 +1,28 @@
-"""Scene-fix maths (realcam_core.calibration): the scale two points imply, a photo seen with another focal."""
+"""Scene-fix maths (realcam_core.addon_only.calibration): the scale two points imply, a photo with another focal."""
 
 import math
 
 import numpy as np
 import pytest
+from helpers import project_blender as project
 
-from realcam_core.calibration import (
+from realcam_core.addon_only.calibration import (
     CalibrationError,
     check_scale,
     copy_depth,
-    project,
     refocused,
     scale_from_points,
-    scaled_about,
     with_focal,
 )
 from realcam_core.camera import Intrinsics
 
 K = Intrinsics(100.0, 110.0, 64.0, 48.0, 128, 96)
+
+
+def scaled_about(points, origin, s: float) -> np.ndarray:
+    """points (N, 3) scaled by s about origin (what Apply Scale does to the photo's mesh, about its camera)."""
+    p, o = np.asarray(points, np.float64), np.asarray(origin, np.float64)
+    return o + (p - o) * s
 
 
 def test_scale_from_two_points_and_a_distance():

@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import run_blender_script
+from helpers import backproject, project, run_blender_script
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -10,12 +10,10 @@ from realcam_core.camera import (
     BlenderCamera,
     CameraError,
     Intrinsics,
-    backproject,
     blender_from_intrinsics,
     blender_from_opencv_c2w,
     intrinsics_from_blender,
     opencv_c2w_from_blender,
-    project,
     relative_to_first,
     rigid_inverse,
     rigid_problems,

@@ -208,8 +208,8 @@ def test_job_option_adds_scores_to_the_result(tmp_path, tiny_models):
 def test_ghost_camera_lies_on_the_true_track(true_renders):
     """The camera recovered from renders along a known move, placed as the add-on's ghost camera (anchored at the
     requested first frame, scaled to the requested reach), lies on the true track within the eval's tolerance."""
+    from realcam_core.addon_only.ghost import ghost_track
     from realcam_core.camera import REFERENCE_C2W_BLENDER_WORLD, blender_from_opencv_c2w, opencv_c2w_from_blender
-    from realcam_core.ghost import ghost_track
 
     first = REFERENCE_C2W_BLENDER_WORLD.copy()
     first[:3, 3] = [2.0, -1.0, 0.5]  # the artist's camera anywhere in the scene

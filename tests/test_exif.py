@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image, ImageOps
 
-from realcam_core import exif
+from realcam_core.addon_only import exif
 
 
 def _photo(path, orientation=None, focal=None, fmt="JPEG"):

@@ -4,8 +4,8 @@ artist's keyed camera in Blender's world when the video followed the move exactl
 import numpy as np
 import pytest
 
+from realcam_core.addon_only.ghost import ghost_track
 from realcam_core.camera import CameraError, opencv_c2w_from_blender, relative_to_first
-from realcam_core.ghost import ghost_track
 
 
 def _rot(axis, deg):

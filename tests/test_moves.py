@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from realcam_core.coverage import coverage, coverage_warning
-from realcam_core.move_extent import move_extent
+from realcam_core.addon_only.coverage import coverage, coverage_warning
+from realcam_core.addon_only.move_extent import move_extent
 
 
 def _rz(deg):

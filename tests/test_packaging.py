@@ -54,7 +54,7 @@ def test_wheel_holds_every_module(artefacts):
         "addon/realcam_core/", "realcam_core/"
     )
     assert expected - names == set()
-    assert "realcam/generate/adapters/wan.py" in names and "realcam_core/bundle/schema.py" in names
+    assert "realcam/generate/adapters/wan.py" in names and "realcam_core/bundle/types.py" in names
     # Nothing of the Blender add-on itself, nor tests, lands in site-packages.
     assert not [n for n in names if n.split("/")[0] not in ("realcam", "realcam_core") and ".dist-info" not in n]
 

@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
+from helpers import backproject
 
-from realcam_core.camera import Intrinsics, backproject
+from realcam_core.camera import Intrinsics
 from realcam_core.plucker import (
     group_frames,
     latent_camera_input,
@@ -77,12 +78,13 @@ def test_truck_moments():
 def test_track_is_made_relative_to_its_first_camera():
     rng = np.random.default_rng(1)
     world = pose(rotation(rng.normal(size=3), 0.7), rng.normal(size=3))
-    rel = [np.eye(4), pose(rotation([0, 0, 1], 0.1), (0.1, 0.0, 0.4))]
-    k = np.array([[5.0, 5.0, 3.0, 2.0]] * 2)
-    a = plucker_rays(k, rel, 4, 6)
-    b = plucker_rays(k, [world @ m for m in rel], 4, 6)
-    assert a.shape == (2, 6, 4, 6) and np.allclose(a, b, atol=1e-5)
-    assert np.all(a[0, :3] == 0)  # the reference camera sits at the origin
+    rel = [np.eye(4)] + [pose(rotation([0, 0, 1], 0.1 * i), (0.1 * i, 0.0, 0.4 * i)) for i in range(1, 5)]
+    k = np.array([[5.0, 5.0, 3.0, 2.0]] * 5)
+    for latent in (0, 1):
+        a = latent_camera_input(k, rel, 4, 6, latent)
+        b = latent_camera_input(k, [world @ m for m in rel], 4, 6, latent)
+        assert a.shape == (24, 4, 6) and np.allclose(a, b, atol=1e-5)
+    assert np.all(latent_camera_input(k, [world @ m for m in rel], 4, 6, 0)[:12] == 0)  # frame 0 at the origin
 
 
 def test_latent_frames_group_frame_zero_four_times_then_fours_with_channel_4c_plus_j():

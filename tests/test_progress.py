@@ -1,12 +1,13 @@
-"""The stages and lines the artist sees (realcam_core.progress) and the next step an error names
-(realcam_core.advice): pure mapping, no Blender."""
+"""The stages and lines the artist sees (realcam_core.addon_only.progress) and the next step an error names
+(realcam_core.addon_only.advice): pure mapping, no Blender."""
 
 import json
 
 import pytest
 from helpers import free_port
 
-from realcam_core import advice, api, progress
+from realcam_core import api
+from realcam_core.addon_only import advice, progress
 from realcam_core.client import BackendError, BackendUnreachable, Client
 
 

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 from helpers import SAMPLES, run_blender_script
+from helpers import project_blender as project
 
 from realcam_core.bundle import load_bundle
-from realcam_core.calibration import project
 from realcam_core.camera import Intrinsics
 
 S = 1.25

@@ -276,20 +276,3 @@ def rigid_problems(m, tol: float = 1e-4) -> list[str]:
     elif np.linalg.det(r) < 0:
         out.append("rotation part is a reflection (determinant -1)")
     return out
-
-
-def project(points, K: Intrinsics) -> np.ndarray:
-    """Pixel coordinates (continuous convention) of camera-frame points (..., 3)."""
-    p = np.asarray(points, dtype=np.float64)
-    z = p[..., 2]
-    u = K.fx * p[..., 0] / z + K.cx
-    v = K.fy * p[..., 1] / z + K.cy
-    return np.stack([u, v], axis=-1)
-
-
-def backproject(u, v, depth, K: Intrinsics) -> np.ndarray:
-    """Camera-frame points of pixels (u, v) at z-depth `depth` (not ray length)."""
-    u = np.asarray(u, dtype=np.float64)
-    v = np.asarray(v, dtype=np.float64)
-    d = np.asarray(depth, dtype=np.float64)
-    return np.stack([(u - K.cx) / K.fx * d, (v - K.cy) / K.fy * d, d * np.ones_like(u)], axis=-1)

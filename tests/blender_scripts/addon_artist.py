@@ -24,11 +24,11 @@ zip_path, url, samples, out_json, work = sys.argv[1:6]
 pkg = harness.start(zip_path, empty=False)
 client_mod = harness.module(pkg, "realcam_core.client")  # the add-on's own client: any Blender's Python has it
 BackendError, Client = client_mod.BackendError, client_mod.Client
-tasks, flows, shots, compat = (harness.module(pkg, m) for m in ("tasks", "flows", "shots", "compat"))
+tasks, flows, shots, compat = (harness.module(pkg, m) for m in ("tasks", "flows.follow", "shot.shots", "compat"))
 tasks.RUNNER.blocking = False  # an interactive Blender: operators return, the timer does the work
 p = harness.prefs(pkg)
 p.backend_url, p.auto_start = url, False  # job folder left empty: the unsaved file's folders in the user folder
-report = {}
+report = {"sub_panels": harness.sub_panels(pkg)}  # as registered in this Blender: what the artist sees first
 
 
 def pixels(path, colorspace=None):
@@ -124,7 +124,7 @@ report["source_after"] = {
 report["source_before"] = src_before
 
 # Backend and model: nothing answers at first (the built-in models), then the test's backend (its models, device).
-props_mod, backend_status = harness.module(pkg, "properties"), harness.module(pkg, "backend_status")
+props_mod, backend_status = harness.module(pkg, "ui.properties"), harness.module(pkg, "backend.status")
 
 
 def model_items():
@@ -413,7 +413,7 @@ report["first_save"] = {
 }
 report["first_save"]["exist"] = [os.path.isdir(f) for f in report["first_save"]["resolved"]]  # before a delete
 # Takes: the list, loading a take's settings back, opening its folder, deleting it (asked first).
-takes_mod = harness.module(pkg, "takes")
+takes_mod = harness.module(pkg, "edit.takes")
 rc.takes_index = 0
 first = rc.takes[0]
 tk = {"names": [t.name for t in rc.takes], "panel": harness.panel_lines(pkg, shot), "summary": takes_mod.summary(first)}

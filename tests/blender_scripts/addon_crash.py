@@ -22,7 +22,7 @@ zip_path, url, command, samples, out_json, work, phase = sys.argv[1:8]
 pkg = harness.start(zip_path, empty=False)
 client_mod = harness.module(pkg, "realcam_core.client")  # the add-on's own client: any Blender's Python has it
 BackendError, Client = client_mod.BackendError, client_mod.Client
-tasks, bp = harness.module(pkg, "tasks"), harness.module(pkg, "backend_process")
+tasks, bp = harness.module(pkg, "tasks"), harness.module(pkg, "backend.process")
 tasks.RUNNER.blocking = False
 p = harness.prefs(pkg)
 p.backend_url, p.auto_start, p.start_command = url, True, command

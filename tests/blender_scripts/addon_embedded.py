@@ -28,11 +28,11 @@ res, err = harness.run_op(
     height=96,
     frames=5,
 )
-bp = harness.module(pkg, "backend_process")
+bp = harness.module(pkg, "backend.process")
 report["import"] = {"error": err, "backend_started": bp.started_here()}
 # The panel's Start: the configured backend starts (nothing answers yet) and says its device and models.
 res, err = harness.run_op(bpy.ops.realcam.backend_status, start=True)
-status = harness.module(pkg, "backend_status").STATUS
+status = harness.module(pkg, "backend.status").STATUS
 report["start"] = {
     "result": sorted(res),
     "error": err,

@@ -2,7 +2,7 @@
 
 Interactive path (operators return at once, the timer does the work), against
 a real backend whose stages are paced so each lasts longer than a poll. Every
-line a task reports is recorded as the panel writes it (ui._progress_text),
+line a task reports is recorded as the panel writes it (ui.panels.common.progress_text),
 and the panel and the status bar are drawn while the take runs. A second take
 waits behind another job (queued with its position). Then the backend is gone:
 Generate fails and the panel's error says what is wrong and what to do.
@@ -23,7 +23,7 @@ import harness  # noqa: E402
 
 zip_path, url, samples, out_json, work, closed_port = sys.argv[1:7]
 pkg = harness.start(zip_path, empty=False)
-tasks, ui, paths = (harness.module(pkg, m) for m in ("tasks", "ui", "paths"))
+tasks, ui, paths = (harness.module(pkg, m) for m in ("tasks", "ui.panels.common", "paths"))
 client_mod = harness.module(pkg, "realcam_core.client")
 bundle_mod = harness.module(pkg, "realcam_core.bundle")
 tasks.RUNNER.blocking = False  # an interactive Blender: the timer does the work
@@ -38,7 +38,7 @@ _report = tasks.Task.report
 
 def recording_report(self, *args, **kw):
     _report(self, *args, **kw)
-    lines.append({"task": self.name, "text": ui._progress_text(self), "stage": self.stage})
+    lines.append({"task": self.name, "text": ui.progress_text(self), "stage": self.stage})
 
 
 tasks.Task.report = recording_report
@@ -55,7 +55,7 @@ def status_bar(scene):
             return scene if name == "scene" else getattr(bpy.context, name)
 
     bar = StatusBar()
-    ui.draw_status(bar, Context())
+    harness.module(pkg, "ui.panels.main").draw_status(bar, Context())
     return bar.layout.out
 
 

@@ -23,7 +23,7 @@ import harness  # noqa: E402
 
 zip_path, url, samples, inputs, out_json, work = sys.argv[1:7]
 pkg = harness.start(zip_path, empty=False)
-flows, shots, presets = (harness.module(pkg, m) for m in ("flows", "shots", "presets"))
+flows, shots, presets = (harness.module(pkg, m) for m in ("flows", "shot.shots", "shot.presets"))
 p = harness.prefs(pkg)
 p.backend_url, p.auto_start = url, False  # job folder empty: realcam/ next to the .blend
 report = {}
@@ -88,7 +88,7 @@ def studio_state():
 
 
 def _world(scene, ob, frame):
-    return harness.module(pkg, "camera_track").evaluated_matrix(scene, ob, frame)
+    return harness.module(pkg, "shot.camera_track").evaluated_matrix(scene, ob, frame)
 
 
 project = os.path.join(work, "project")
@@ -292,7 +292,7 @@ report["stale"]["prop_generate"] = {
 before = bpy.path.abspath(sa.realcam.preview_folder)
 sa.realcam.seed = 2
 sa.render.resolution_percentage = 50
-report["panel_lines"] = harness.module(pkg, "ui").what_the_model_makes(bpy.context, sa)
+report["panel_lines"] = harness.module(pkg, "ui.panels.shot").what_the_model_makes(bpy.context, sa)
 res, err = harness.run_op(bpy.ops.realcam.generate)
 man = json.load(open(os.path.join(last_take(A)["folder"], "bundle", "manifest.json")))
 report["stale"]["unchanged_generate"] = {

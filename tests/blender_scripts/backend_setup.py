@@ -38,8 +38,8 @@ with socket.socket() as sock:  # a free port: never another run's backend
     p.backend_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
 s = p.backend_setup
 s.torch_source, s.torch_index_url = "CUSTOM", ""
-bs = harness.module(pkg, "backend_setup")
-be = harness.module(pkg, "backend_env")
+bs = harness.module(pkg, "backend.setup")
+be = harness.module(pkg, "backend.env")
 tasks = harness.module(pkg, "tasks")
 report = {"user_dir": bs.user_dir(), "default_start_command": p.start_command}
 
@@ -91,14 +91,14 @@ class Layout:
 def shown():
     """What the backend box of the preferences shows now."""
     out = []
-    bs.draw(p, Layout(out), bpy.context)
+    harness.module(pkg, "ui.preferences").draw_backend_setup(p, Layout(out), bpy.context)
     return out
 
 
 def drive(action="setup", cancel_when=None):
     """Run a set-up task through the timer's pump, recording when each stage began; cancel_when(task) -> cancel."""
     task = tasks.Task(f"backend {action}", None, bs.SETUP_KEY)
-    task.gen = bs.setup_task(task, action)
+    task.gen = harness.module(pkg, "flows.backend_setup").setup_task(task, action)
     bs.STATE.task = task
     tasks.RUNNER.start(task)
     t0, stages, messages, cancelled_in = time.monotonic(), [], [], None
@@ -207,7 +207,7 @@ with LocalHub(repos) as hub:
     # Generate before the model is downloaded: refused, saying where to get it; the embedded backend started
     # from the set-up's start command.
     res, err = harness.run_op(bpy.ops.realcam.generate)
-    bp = harness.module(pkg, "backend_process")
+    bp = harness.module(pkg, "backend.process")
     report["generate_not_downloaded"] = {"error": err, "backend_started": bp.started_here()}
     save()
 

@@ -13,7 +13,7 @@ import harness  # noqa: E402
 
 zip_path, in_dir, out_dir = sys.argv[1:4]
 pkg = harness.start(zip_path)
-photo_source = harness.module(pkg, "photo_source")
+photo_source = harness.module(pkg, "shot.photo_source")
 import numpy as np  # noqa: E402
 
 report = {}

@@ -163,22 +163,43 @@ def button_props(lines, op) -> dict:
     return props
 
 
+def panel_classes(pkg) -> list:
+    """The RealCam panels in the order Blender shows them: the main panel, then its sub-panels."""
+    return [c for c in module(pkg, "ui.panels").CLASSES if issubclass(c, bpy.types.Panel)]
+
+
+def sub_panels(pkg) -> list:
+    """[label, parent, starts closed, registered in Blender] of each sub-panel, in order."""
+    return [
+        [c.bl_label, c.bl_parent_id, "DEFAULT_CLOSED" in getattr(c, "bl_options", set()), c.is_registered]
+        for c in panel_classes(pkg)
+        if getattr(c, "bl_parent_id", "")
+    ]
+
+
 def panel_lines(pkg, scene) -> list:
-    """The labels and buttons of the RealCam panel in the 3D view, drawn for `scene`."""
+    """The labels and buttons of the RealCam panel in the 3D view, drawn for `scene`: the main panel, then every
+    sub-panel shown there (its poll passes), open or closed, each after a line "panel: <its label>"."""
 
     class Context:
         def __getattr__(self, name):
             return scene if name == "scene" else getattr(bpy.context, name)
 
-    cls = module(pkg, "ui").REALCAM_PT_main
+    out, drawn, context = [], set(), Context()
+    for cls in panel_classes(pkg):
+        parent = getattr(cls, "bl_parent_id", "")
+        if (parent and parent not in drawn) or (hasattr(cls, "poll") and not cls.poll(context)):
+            continue
 
-    class Panel:
-        layout = Layout([])
+        class Panel:
+            layout = Layout(out)
 
-        def __getattr__(self, name):  # the panel's own helper methods (a Blender panel cannot be made here)
-            attr = getattr(cls, name)
-            return attr.__get__(self) if callable(attr) else attr
+            def __getattr__(self, name, cls=cls):  # the panel's own helper methods (a Blender panel cannot be made)
+                attr = getattr(cls, name)
+                return attr.__get__(self) if callable(attr) else attr
 
-    panel = Panel()
-    cls.draw(panel, Context())
-    return panel.layout.out
+        if parent:
+            out.append(f"panel: {cls.bl_label}")
+        cls.draw(Panel(), context)
+        drawn.add(getattr(cls, "bl_idname", cls.__name__))
+    return out

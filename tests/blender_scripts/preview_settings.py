@@ -14,7 +14,7 @@ import harness  # noqa: E402
 
 zip_path, out_json = sys.argv[1:3]
 pkg = harness.start(zip_path)
-preview = harness.module(pkg, "preview")
+preview = harness.module(pkg, "preview.render")
 STRUCTS = ("render", "render.image_settings", "render.ffmpeg", "view_settings", "eevee", "display.shading")
 
 

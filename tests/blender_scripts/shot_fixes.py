@@ -24,10 +24,11 @@ zip_path, samples, out_json, work = sys.argv[1:5]
 pkg = harness.start(zip_path, empty=False)
 p = harness.prefs(pkg)
 p.auto_start, p.job_folder = False, os.path.join(work, "jobs")
-flows, shots, camera_track, photo_scene, fixes = (
-    harness.module(pkg, n) for n in ("flows", "shots", "camera_track", "photo_scene", "shot_fixes")
+flows, preview_flow, generate_flow = (harness.module(pkg, n) for n in ("flows", "flows.preview", "flows.generate"))
+shots, camera_track, photo_scene, fixes = (
+    harness.module(pkg, n) for n in ("shot.shots", "shot.camera_track", "shot.photo_scene", "shot.fixes")
 )
-calibration = harness.module(pkg, "realcam_core.calibration")
+calibration = harness.module(pkg, "realcam_core.addon_only.calibration")
 camera = harness.module(pkg, "realcam_core.camera")
 bpy.ops.ed.undo_push(message="file opened")
 report = {"startup": sorted(o.name for o in bpy.context.scene.objects)}
@@ -98,17 +99,17 @@ def bundle(tag):
     Ks, rel = camera_track.read_track_now(s, frames)
     out = {"first_frame": None}
     try:
-        flows.check_first_frame(s, frames, Ks)
+        preview_flow.check_first_frame(s, frames, Ks)
     except flows.FlowError as e:
         out["first_frame"] = str(e)
     folder = os.path.join(work, "bundles", tag)
     r = s.render
-    settings = flows._settings(bpy.context, s, "wan2.2-ti2v-5b", r.fps / r.fps_base)
-    flows._write_bundle(
+    settings = generate_flow.bundle_settings(bpy.context, s, "wan2.2-ti2v-5b", r.fps / r.fps_base)
+    generate_flow.write_bundle(
         folder,
-        flows.check_photo(s),
+        preview_flow.check_photo(s),
         bpy.path.abspath(s.realcam.preview_folder),
-        harness.module(pkg, "preview").frame_files(s),
+        harness.module(pkg, "preview.render").frame_files(s),
         frames,
         Ks,
         rel,
@@ -127,7 +128,7 @@ report["preview"] = harness.run_op(bpy.ops.realcam.preview)[1]
 report["imported_K"] = photo_scene.photo_intrinsics(shot().realcam).__dict__
 report["before"] = state("before")
 report["bundle_before"] = bundle("before")
-scene_folder = flows.check_photo(shot())
+scene_folder = preview_flow.check_photo(shot())
 report["scene_folder_files"] = sorted(os.listdir(scene_folder))
 
 # Bad input: each refused with what to do, and nothing of the shot changed.
@@ -300,7 +301,7 @@ reimport["points_after"] = [shot().realcam.scale_a_set, shot().realcam.scale_b_s
 reimport["field"] = shot().realcam.focal_input
 reimport["panel"] = harness.panel_lines(pkg, shot())
 reimport["K"] = photo_scene.photo_intrinsics(shot().realcam).__dict__
-reimport["photo_lens"] = flows._photo_lens(shot(), photo_scene.photo_intrinsics(shot().realcam))
+reimport["photo_lens"] = preview_flow.photo_lens(shot(), photo_scene.photo_intrinsics(shot().realcam))
 reimport.update(bundle("reimported"))
 report["reimport"] = reimport
 report["deprecations"] = harness.deprecations()

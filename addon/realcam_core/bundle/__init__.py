@@ -69,14 +69,16 @@ limit), all of them together at most what max_frames such files make, and past
 64 MiB at most 20 times the archive's size. The bytes written are counted, so
 an entry holding more than it declares is refused.
 
-Modules: schema (types, manifest parsing), folder (validating a bundle
-folder), archive (zip packing and safe unpacking). Everything is re-exported
-here, so callers import from realcam_core.bundle.
+Modules: types (the manifest as dataclasses, Limits, BundleError), manifest
+(checking a decoded manifest), folder (validating a bundle folder), archive
+(zip packing and safe unpacking). Everything is re-exported here, so callers
+import from realcam_core.bundle.
 """
 
 from .archive import inspect_archive, pack_bundle, unpack_bundle
 from .folder import bundle_files, load_bundle, validate_bundle
-from .schema import (
+from .manifest import parse_manifest, safe_relative_path
+from .types import (
     DEFAULT_CACHE_THRESHOLD,
     IDENTITY_TOLERANCE,
     MANIFEST_NAME,
@@ -93,9 +95,7 @@ from .schema import (
     Settings,
     SnsSettings,
     SpeedSettings,
-    parse_manifest,
     preview_name,
-    safe_relative_path,
 )
 
 __all__ = [

@@ -17,7 +17,8 @@ import zipfile
 import zlib
 
 from .folder import bundle_files
-from .schema import BundleError, Limits, Problem, safe_relative_path
+from .manifest import safe_relative_path
+from .types import BundleError, Limits, Problem
 
 CHUNK = 1 << 20
 # Past RATIO_FREE_BYTES unpacked, an archive may expand at most MAX_RATIO times its own size.

@@ -14,7 +14,8 @@ import numpy as np
 
 from ..npy_info import npy_header
 from ..png_info import png_info
-from .schema import MANIFEST_NAME, BundleError, Checker, JobBundle, Limits, Problem, parse_with_refs
+from .manifest import Checker, parse_with_refs
+from .types import MANIFEST_NAME, BundleError, JobBundle, Limits, Problem
 
 
 def _inside(root: str, name: str) -> bool:

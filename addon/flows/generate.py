@@ -1,0 +1,176 @@
+"""Generate: the preview again when anything in the shot changed since, the job bundle, the upload; then the job is
+followed (follow.py) until its take is in the edit."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import bpy
+
+from .. import paths
+from ..backend.connection import Connection
+from ..extension import prefs
+from ..paths import job_root
+from ..preview import render
+from ..realcam_core.addon_only import advice, progress
+from ..realcam_core.addon_only.calibration import copy_depth
+from ..realcam_core.bundle import Frame, JobBundle, Settings, SnsSettings, pack_bundle, preview_name, validate_bundle
+from ..realcam_core.client import BackendError, BackendUnreachable
+from ..shot import camera_track, shots
+from ..tasks import Background, undo_push
+from . import FlowError, note, size_problems
+from .follow import follow_job
+from .preview import check_first_frame, check_photo, read_track, render_preview
+
+
+def rc_steps(scene):
+    return scene.realcam.steps or None
+
+
+def bundle_settings(context, scene, name: str, fps: float) -> Settings:
+    rc, p = scene.realcam, prefs(context)
+    steps = rc.steps or p.steps or None
+    guidance = rc.guidance or p.guidance or None
+    return Settings(
+        model=name,
+        prompt=prompt_of(rc),
+        negative_prompt=rc.negative_prompt,
+        seed=rc.seed,
+        steps=steps,
+        guidance=guidance,
+        fps=fps,
+        sns=SnsSettings(rc.sns_enabled, rc.sns_threshold),
+        evaluate=rc.evaluate,
+        camera_condition=rc.camera_condition,
+    )
+
+
+def prompt_of(rc) -> str:
+    """The shot's prompt: its prompt text (several lines) when one is set, else the one-line field."""
+    text = rc.prompt_text
+    return text.as_string().rstrip() if text is not None else rc.prompt
+
+
+def write_bundle(
+    folder, scene_folder, preview_folder, preview_files, frames, Ks, rel, settings, source, depth_scale=1.0
+) -> str:
+    """Bundle folder and zip (worker thread: files only, no Blender data). depth_scale: the shot's scale
+    calibration (shot/fixes.py), applied to the copy so the depth agrees with the scaled mesh and camera."""
+    os.makedirs(os.path.join(folder, "preview"))
+    shutil.copy(os.path.join(scene_folder, "image.png"), os.path.join(folder, "reference.png"))
+    copy_depth(os.path.join(scene_folder, "depth.npy"), os.path.join(folder, "depth.npy"), depth_scale)
+    entries = []
+    for i, (f, name, K, m) in enumerate(zip(frames, preview_files, Ks, rel, strict=True)):
+        shutil.copy(os.path.join(preview_folder, name), os.path.join(folder, preview_name(i)))
+        entries.append(Frame(f, preview_name(i), K, m))
+    K0 = Ks[0]
+    bundle = JobBundle(K0.width, K0.height, entries, settings, depth="depth.npy", source=source)
+    bundle.write_manifest(folder)
+    _, problems = validate_bundle(folder)
+    if problems:
+        raise FlowError(
+            "the job bundle is not valid: "
+            + "; ".join(str(p) for p in problems[:5])
+            + ": change what it names in the shot, then Generate again"
+        )
+    return pack_bundle(folder, folder + ".zip")
+
+
+def generate(task, context, ref):
+    """Preview (again, when anything in the shot changed since), bundle, submit, follow, bring the take in."""
+    if not isinstance(ref, shots.ShotRef):
+        ref = shots.ShotRef(ref)
+    scene = ref.scene
+    task.stages = progress.plan("generate", evaluate=scene.realcam.evaluate)
+    conn = Connection.from_prefs(context)
+    name = shots.model_name(scene, context)
+    spec = yield from conn.video_spec(name)
+    scene = ref.scene
+    scene_folder = check_photo(scene)
+    r = scene.render
+    problems = spec.problems(r.resolution_x, r.resolution_y, scene.frame_end - scene.frame_start + 1, rc_steps(scene))
+    if problems:
+        raise size_problems(problems)
+    track = yield from read_track(task, context, ref)
+    frames, Ks, rel, fp = track
+    try:
+        camera_track.check_moves(ref.scene.camera.name, frames, Ks, rel)
+    except camera_track.CameraError as e:
+        raise FlowError(str(e)) from None
+    check_first_frame(ref.scene, frames, Ks)
+    note(task, progress.PREVIEW, "checking whether the preview is up to date")
+    digest = yield Background(fp.digest)
+    scene = ref.scene
+    rc = scene.realcam
+    folder = paths.resolve(rc.preview_folder)
+    files = render.frame_files(scene)
+    rendered = False
+    if rc.preview_signature != digest or not folder or not all(os.path.isfile(os.path.join(folder, f)) for f in files):
+        # A stale preview is never sent: whatever changed in the shot, it is rendered again.
+        folder = yield from render_preview(task, context, ref, track, digest)
+        rendered = True
+    try:
+        result = yield from _submit_and_follow(task, conn, context, ref, name, scene_folder, folder, frames, Ks, rel)
+    except BaseException:
+        if rendered:
+            undo_push("RealCam: preview")
+        raise
+    return result
+
+
+def _submit_and_follow(task, conn, context, ref, name, scene_folder, preview_folder, frames, Ks, rel):
+    scene = ref.scene
+    r = scene.render
+    settings = bundle_settings(context, scene, name, r.fps / r.fps_base)
+    model_label = name.replace("\\", "/").rstrip("/").split("/")[-1]
+    take = paths.unique_folder(
+        os.path.join(job_root(context), "takes"), f"{shots.label(scene)}-{model_label}-s{settings.seed}-{paths.stamp()}"
+    )
+    source = {
+        "app": f"Blender {bpy.app.version_string}",
+        "scene": scene.name,
+        "camera": scene.camera.name,
+        "blend": os.path.basename(bpy.data.filepath) or "(unsaved)",
+    }
+    # depth_scale: the shot's scale calibration when the take was made, so its metric results (the ghost camera)
+    # can be put into the shot's metres after a later calibration.
+    meta = {
+        **settings.to_dict(),
+        "frames": [frames[0], frames[-1]],
+        "model_label": model_label,
+        "depth_scale": scene.realcam.depth_scale,
+    }
+    try:
+        task.report(progress.UPLOAD, message=f"packing the camera and {len(frames)} preview frames")
+        archive = yield Background(
+            write_bundle,
+            os.path.join(take, "bundle"),
+            scene_folder,
+            preview_folder,
+            render.frame_files(ref.scene),
+            frames,
+            Ks,
+            rel,
+            settings,
+            source,
+            ref.scene.realcam.depth_scale,
+        )
+        task.report(progress.UPLOAD, message="connecting to the backend")
+        yield conn.ensure()
+        yield from conn.require_weights("video", name)
+        client = conn.client()
+        task.report(progress.UPLOAD, message=f"({progress.megabytes(os.path.getsize(archive))})")
+        try:
+            job = yield Background(client.submit, archive)
+        except BackendError as e:
+            if isinstance(e, BackendUnreachable) or not e.status:
+                raise  # no answer is not a refusal: the task's error says so, and what to do
+            raise FlowError(advice.explain_backend(e, "the backend refused the job")) from None
+        yield Background(os.remove, archive)  # the bundle folder stays with the take
+    except BaseException:
+        shutil.rmtree(take, ignore_errors=True)
+        raise
+    record = {"id": job["id"], "backend": client.base, "take": take, "meta": meta}
+    result = yield from follow_job(task, conn, ref, record)  # it keeps the record in the shot first
+    return result

@@ -1,0 +1,89 @@
+"""Import a photo: a new shot for it (or, replacing, that shot's photo), with depth from the backend or the artist's
+own depth map. A failed import leaves nothing: no folder, no half-made shot."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from .. import paths
+from ..backend.connection import Connection
+from ..extension import prefs
+from ..paths import job_root
+from ..realcam_core.addon_only import advice, progress
+from ..realcam_core.client import BackendError, BackendUnreachable
+from ..realcam_core.models import native_size_for
+from ..shot import photo_scene, photo_source, shots
+from ..tasks import Background, undo_push
+from . import FlowError, size_problems
+
+
+def import_photo(task, context, photo, depth_map, focal_px, model, size, frames, replace=None, depth_model=""):
+    """A new shot for the photo (or, with replace = a ShotRef, that shot's photo replaced)."""
+    task.stages = progress.plan("import", depth_map=bool(depth_map))
+    conn = Connection.from_prefs(context)
+    source = shots.file_settings(context.scene)
+    name = model or (replace.scene.realcam.model if replace else "") or shots.model_name(context.scene, context)
+    spec = yield from conn.video_spec(name)
+    if not os.path.isfile(photo):
+        raise FlowError(f"{photo}: no such photo: pick an existing file in Import Photo")
+    if replace is not None:
+        r = replace.scene.render
+        size, frames = (r.resolution_x, r.resolution_y), replace.scene.frame_end - replace.scene.frame_start + 1
+    if not size:
+        try:
+            w, h = photo_source.photo_size(photo)
+        except photo_source.PhotoError as e:
+            raise FlowError(f"{e}: pick another photo in Import Photo") from None
+        size = native_size_for(spec, w / h)
+    frames = frames or min(49, spec.max_frames)
+    problems = spec.problems(size[0], size[1], frames)
+    if problems:
+        raise size_problems(problems)
+    base = os.path.splitext(os.path.basename(photo))[0] or "photo"
+    folder = paths.unique_folder(os.path.join(job_root(context), "scenes"), f"{base}-{paths.stamp()}")
+    try:
+        if depth_map:
+            task.report(progress.DEPTH_MAP, message=os.path.basename(depth_map))
+            yield None
+            try:
+                photo_source.local_scene(photo, depth_map, size, focal_px or None, folder)
+            except photo_source.PhotoError as e:
+                raise FlowError(f"{e}: pick another photo or depth map in Import Photo") from None
+        else:
+            task.report(progress.DEPTH, message="connecting to the backend")
+            upload = photo_source.photo_for_backend(photo, folder)
+            yield conn.ensure()
+            zip_path = os.path.join(folder, "depth.zip")
+            depth_model = depth_model or prefs(context).depth_model or None
+            yield from conn.require_weights("depth", depth_model)
+            sent = progress.megabytes(os.path.getsize(upload))
+            task.report(progress.DEPTH, message=f"uploading the photo ({sent}); the backend estimates its depth")
+            try:
+                yield Background(
+                    conn.client().depth, upload, zip_path, f"{size[0]}x{size[1]}", focal_px or None, depth_model
+                )
+            except BackendError as e:
+                if isinstance(e, BackendUnreachable) or not e.status:
+                    raise  # no answer is not a refusal: the task's error says so, and what to do
+                raise FlowError(advice.explain_backend(e, "the backend refused the photo")) from None
+            yield Background(photo_source.unpack_depth_zip, zip_path, folder)
+            os.remove(zip_path)
+        task.report(progress.BUILD)
+        yield None
+        rgb, depth, K = photo_source.read_scene_folder(folder)
+        shot = photo_scene.build_shot(
+            source, paths.stored(folder), rgb, depth, K, frames, photo, replace.scene if replace else None
+        )
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # a failed import leaves nothing behind
+        raise
+    rc = shot.realcam
+    if not rc.model:
+        rc.model = name
+    shots.mark_edited(shot)  # a re-import makes the preview out of date
+    shots.edit_scene(shot)
+    if replace is None:
+        shots.show(context, shot)
+    undo_push("RealCam: import photo")
+    return {"shot": shot.name, "mesh": rc.photo_mesh.name, "camera": shot.camera.name, "folder": folder}

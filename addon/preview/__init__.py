@@ -1,0 +1,5 @@
+"""The preview: what the shot's camera sees, rendered in seconds without diffusion; what Generate sends.
+
+render       rendering the shot's frame range unlit at the generation size, borrowing and giving back its settings
+fingerprint  everything a preview shows, hashed: a preview whose fingerprint differs is out of date
+"""

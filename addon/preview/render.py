@@ -1,0 +1,114 @@
+"""Rendering the preview: the shot's frame range unlit at the generation size, alpha = covered.
+
+It renders the shot's scene, which holds only the photo's mesh, its camera and
+what the artist put into the shot (shot/shots.py). Rendering borrows the shot's
+render settings and gives every one back afterwards. Each preview gets its own
+folder; the frames are named after the scene frame numbers.
+"""
+
+from __future__ import annotations
+
+import os
+
+import bpy
+
+from ..compat import eevee_engine_id, output_side_settings, still_image_output
+
+
+# Attribute path -> value while the preview renders.
+def _preview_settings(scene, folder: str, engine: str) -> dict:
+    settings = {
+        "render.engine": eevee_engine_id() if engine == "EEVEE" else "BLENDER_WORKBENCH",
+        "render.film_transparent": True,
+        "render.filter_size": 0.0,  # one sharp sample per pixel: the unmoved frame is the photo
+        "render.use_sequencer": False,
+        "render.use_compositing": False,
+        "render.resolution_percentage": 100,
+        "render.use_file_extension": True,
+        "render.use_overwrite": True,
+        "render.filepath": os.path.join(folder, "####"),
+        **still_image_output("PNG"),
+        "render.image_settings.color_mode": "RGBA",
+        "render.image_settings.color_depth": "8",
+        "view_settings.view_transform": "Standard",
+        "view_settings.look": "None",
+        "view_settings.exposure": 0.0,
+        "view_settings.gamma": 1.0,
+    }
+    if engine == "EEVEE":
+        settings["eevee.taa_render_samples"] = 1
+    else:
+        settings.update(
+            {"display.shading.light": "FLAT", "display.shading.color_type": "VERTEX", "display.render_aa": "OFF"}
+        )
+    return settings
+
+
+def _resolve(scene, path):
+    obj = scene
+    parts = path.split(".")
+    for p in parts[:-1]:
+        obj = getattr(obj, p)
+    return obj, parts[-1]
+
+
+def swap_settings(scene, folder: str, engine: str = "EEVEE") -> dict:
+    """Apply the preview settings; returns what to put back.
+
+    Everything is read before anything changes (changing the format changes which colour depths are
+    allowed), and a setting Blender refuses puts back what was already changed."""
+    wanted = _preview_settings(scene, folder, engine)
+    saved = {}
+    for path in [*wanted, *output_side_settings(scene)]:
+        obj, attr = _resolve(scene, path)
+        saved[path] = getattr(obj, attr)
+    try:
+        for path, value in wanted.items():
+            obj, attr = _resolve(scene, path)
+            setattr(obj, attr, value)
+    except BaseException:
+        restore_settings(scene, saved)
+        raise
+    return saved
+
+
+def restore_settings(scene, saved: dict) -> None:
+    # Engine first: engine-specific settings only accept values for their engine. Then in the order saved:
+    # media type before file format before colour depth, FFmpeg settings after the format.
+    for path in sorted(saved, key=lambda p: p != "render.engine"):
+        obj, attr = _resolve(scene, path)
+        try:
+            setattr(obj, attr, saved[path])
+        except (TypeError, ValueError, AttributeError):
+            pass
+
+
+def frame_files(scene) -> list[str]:
+    return [f"{f:04d}.png" for f in range(scene.frame_start, scene.frame_end + 1)]
+
+
+class RenderWatch:
+    """Follows an interactive (INVOKE) render through Blender's render handlers."""
+
+    def __init__(self):
+        self.finished = False
+        self.cancelled = False
+
+    def __enter__(self):
+        bpy.app.handlers.render_complete.append(self._complete)
+        bpy.app.handlers.render_cancel.append(self._cancel)
+        return self
+
+    def __exit__(self, *exc):
+        for lst, fn in (
+            (bpy.app.handlers.render_complete, self._complete),
+            (bpy.app.handlers.render_cancel, self._cancel),
+        ):
+            if fn in lst:
+                lst.remove(fn)
+
+    def _complete(self, *args):
+        self.finished = True
+
+    def _cancel(self, *args):
+        self.finished = self.cancelled = True

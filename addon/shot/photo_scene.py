@@ -1,0 +1,255 @@
+"""A scene folder -> a shot: a point-cloud mesh and a camera that sees exactly the photo.
+
+One vertex per pixel (at its centre; the outer ring reaches the frame's edge so
+the whole frame is covered), the photo's colours as an unlit colour attribute,
+no faces across depth discontinuities (so what the photo never saw renders as
+empty), and a camera at the origin looking along +Y with the photo's lens,
+sensor, fit and shift. Metric, in the file's units (metres / unit scale).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import bpy
+import numpy as np
+from mathutils import Matrix
+
+from .. import paths
+from ..compat import fcurve_collection, material_node_tree
+from ..realcam_core.addon_only.calibration import with_focal
+from ..realcam_core.addon_only.pointcloud import DEFAULT_MAX_DEPTH_RATIO, grid_topology, grid_vertices, valid_depth
+from ..realcam_core.camera import (
+    REFERENCE_C2W_BLENDER_WORLD,
+    Intrinsics,
+    blender_from_intrinsics,
+    blender_from_opencv_c2w,
+)
+from . import shots
+
+COLOR_ATTRIBUTE = "realcam_photo"
+
+
+def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _material(name: str) -> bpy.types.Material:
+    mat = bpy.data.materials.new(name)
+    nt = material_node_tree(mat)
+    nt.nodes.clear()
+    attr = nt.nodes.new("ShaderNodeAttribute")
+    attr.attribute_name = COLOR_ATTRIBUTE
+    emit = nt.nodes.new("ShaderNodeEmission")
+    out = nt.nodes.new("ShaderNodeOutputMaterial")
+    attr.location, emit.location, out.location = (-400, 0), (-150, 0), (100, 0)
+    nt.links.new(attr.outputs["Color"], emit.inputs["Color"])
+    nt.links.new(emit.outputs["Emission"], out.inputs["Surface"])
+    return mat
+
+
+_SRGB_LUT = _srgb_to_linear(np.arange(256, dtype=np.float32) / 255.0).astype(np.float32)
+
+
+def build_mesh(
+    name: str, rgb: np.ndarray, depth: np.ndarray, K: Intrinsics, max_depth_ratio: float = DEFAULT_MAX_DEPTH_RATIO
+) -> bpy.types.Mesh:
+    """The grid mesh, written straight into Blender's attribute arrays (edges included, so
+    Blender need not derive them: a 1920x1080 photo imports in a fraction of a second)."""
+    h, w = depth.shape
+    ok = valid_depth(depth)
+    verts = grid_vertices(np.where(ok, depth, 0.0).astype(np.float32), K)
+    colors = np.empty((h * w, 4), dtype=np.float32)
+    np.take(_SRGB_LUT, rgb.reshape(-1, 3), out=colors[:, :3], mode="clip")
+    colors[:, 3] = 1.0
+    return _grid_mesh(name, verts, colors, depth, ok, max_depth_ratio, _material(name))
+
+
+def _grid_mesh(name, verts, colors, depth, ok, max_depth_ratio, material) -> bpy.types.Mesh:
+    faces, edges, corner_edges = grid_topology(depth, max_depth_ratio, valid=ok)
+    mesh = bpy.data.meshes.new(name)
+    mesh.vertices.add(len(verts))
+    mesh.attributes["position"].data.foreach_set("vector", verts.ravel())
+    mesh.edges.add(len(edges))
+    mesh.attributes[".edge_verts"].data.foreach_set("value", edges.ravel())
+    mesh.loops.add(faces.size)
+    mesh.attributes[".corner_vert"].data.foreach_set("value", faces.ravel())
+    mesh.attributes[".corner_edge"].data.foreach_set("value", corner_edges.ravel())
+    mesh.polygons.add(len(faces))
+    mesh.polygons.foreach_set("loop_start", np.arange(0, faces.size, 4, dtype=np.int32))
+    mesh.update()
+    attr = mesh.color_attributes.new(COLOR_ATTRIBUTE, "FLOAT_COLOR", "POINT")
+    attr.data.foreach_set("color", colors.ravel())
+    mesh.color_attributes.active_color = attr
+    mesh.materials.append(material)
+    return mesh
+
+
+def depth_edge_ratio(percent: float) -> float:
+    """The shot's "Depth edge" (the largest step, in % of the nearer depth, still joined) as pointcloud's ratio."""
+    return 1.0 + percent / 100.0
+
+
+def rebuild_faces(shot, transform=None) -> int | None:
+    """The photo's mesh again under the shot's depth-edge rule: same vertices (or transform(vertices), (N, 3) in the
+    mesh's frame: a scene fix), colours and material, faces cut anew. Returns the face count; None when the shot has
+    no photo mesh it can rebuild."""
+    rc = shot.realcam
+    ob = rc.photo_mesh
+    old = ob.data if ob is not None and ob.type == "MESH" else None
+    attr = old.color_attributes.get(COLOR_ATTRIBUTE) if old is not None else None
+    if attr is None or not old.materials:
+        return None
+    try:
+        with open(_intrinsics_file(rc), encoding="utf-8") as fh:
+            K = Intrinsics.from_dict(json.load(fh))
+    except OSError:  # the scene folder moved away: the grid's size is unknown, the mesh stays as it is
+        return None
+    n = len(old.vertices)
+    if n != K.width * K.height:
+        return None
+    verts = np.empty(n * 3, np.float32)
+    old.attributes["position"].data.foreach_get("vector", verts)
+    if transform is not None:
+        verts = np.ascontiguousarray(transform(verts.reshape(n, 3)), dtype=np.float32).ravel()
+    colors = np.empty(n * 4, np.float32)
+    attr.data.foreach_get("color", colors)
+    depth = verts.reshape(K.height, K.width, 3)[..., 1].copy()  # the camera looks along +Y: y is the depth
+    ok = valid_depth(depth)
+    name = old.name
+    mesh = _grid_mesh(
+        name, verts.reshape(n, 3), colors.reshape(n, 4), depth, ok, depth_edge_ratio(rc.depth_edge), old.materials[0]
+    )
+    ob.data = mesh
+    if old.users == 0:
+        bpy.data.meshes.remove(old)
+    mesh.name = name
+    shots.mark_edited(shot)  # other faces: the preview is out of date
+    return len(mesh.polygons)
+
+
+def _intrinsics_file(rc) -> str:
+    return os.path.join(paths.resolve(rc.scene_folder), "intrinsics.json")
+
+
+def photo_intrinsics(rc, imported: bool = False) -> Intrinsics:
+    """The photo's intrinsics: the scene folder's, with the shot's focal when one was applied after import
+    (shot/fixes.py; kept on the shot, so an undo takes it back with the mesh). OSError when the folder is gone."""
+    with open(_intrinsics_file(rc), encoding="utf-8") as fh:
+        K = Intrinsics.from_dict(json.load(fh))
+    if imported or rc.photo_focal_px <= 0:
+        return K
+    return with_focal(K, rc.photo_focal_px)
+
+
+def apply_intrinsics(cam_data: bpy.types.Camera, scene: bpy.types.Scene, K: Intrinsics) -> None:
+    """Lens, sensor fit and shift for K; the scene's (the shot's) size and pixel aspect to K's, at 100 %."""
+    bc = blender_from_intrinsics(K, "AUTO", cam_data.sensor_width or 36.0, cam_data.sensor_height or 24.0)
+    cam_data.type = "PERSP"
+    cam_data.lens_unit = "MILLIMETERS"
+    cam_data.sensor_fit = bc.sensor_fit
+    cam_data.lens = bc.lens
+    cam_data.shift_x = bc.shift_x
+    cam_data.shift_y = bc.shift_y
+    r = scene.render
+    r.resolution_x, r.resolution_y, r.resolution_percentage = K.width, K.height, 100
+    r.pixel_aspect_x, r.pixel_aspect_y = bc.pixel_aspect_x, bc.pixel_aspect_y
+
+
+def _photo_mesh(base: str, rgb, depth, K: Intrinsics, metres_per_unit: float, max_depth_ratio: float):
+    # In Blender units, so the mesh sits among the artist's objects at any unit scale (positions are
+    # linear in depth, and the depth-edge rule is a ratio).
+    depth_bu = depth if metres_per_unit == 1.0 else (depth / np.float32(metres_per_unit)).astype(np.float32)
+    mesh = build_mesh(f"RealCam {base}", rgb, depth_bu, K, max_depth_ratio)
+    return bpy.data.objects.new(f"RealCam {base}", mesh)
+
+
+def build_shot(source: dict, folder: str, rgb, depth, K: Intrinsics, frames: int, photo_name: str, replace=None):
+    """A new shot scene (or, with replace, that shot with a new photo); returns the shot scene.
+
+    source: the file's settings the shot takes (shots.file_settings). The shot gets the
+    model's size and frame count; the artist's scene is not touched. Nothing is left
+    behind when building fails."""
+    base = os.path.splitext(os.path.basename(photo_name))[0] or "photo"
+    shot = replace if replace is not None else shots.create(source, base)
+    rc = shot.realcam
+    old_mesh = rc.photo_mesh
+    mesh_ob = None
+    try:
+        mpu = rc.metres_per_unit or 1.0
+        if rc.depth_scale != 1.0:  # a re-import keeps the shot's scale calibration (its camera moves are scaled)
+            depth = (depth * np.float32(rc.depth_scale)).astype(np.float32)
+        mesh_ob = _photo_mesh(base, rgb, depth, K, mpu, depth_edge_ratio(rc.depth_edge))
+        rc.photo_collection.objects.link(mesh_ob)
+        valid = depth[valid_depth(depth)]
+        near, far = float(valid.min()), float(valid.max())
+        cam_ob = shot.camera if replace is not None else None
+        if cam_ob is None:
+            cam_data = bpy.data.cameras.new(f"RealCam {base}")
+            cam_ob = bpy.data.objects.new(f"RealCam Camera {base}", cam_data)
+            rc.photo_collection.objects.link(cam_ob)
+            cam_ob.matrix_world = Matrix(blender_from_opencv_c2w(REFERENCE_C2W_BLENDER_WORLD, mpu).tolist())
+            cam_ob.rotation_mode = "XYZ"
+            shot.camera = cam_ob
+        cam_ob.data.clip_start = max(0.001, near * 0.05) / mpu
+        cam_ob.data.clip_end = max(far * 20.0, 100.0) / mpu
+        apply_intrinsics(cam_ob.data, shot, K)
+        _lens_keys_start_at(cam_ob.data, shot.frame_start, cam_ob.data.lens)
+        if replace is None:
+            shot.frame_end = shot.frame_start + frames - 1
+        else:
+            mesh_ob.matrix_world = old_mesh.matrix_world.copy() if old_mesh is not None else mesh_ob.matrix_world
+    except BaseException:
+        if mesh_ob is not None:
+            _remove_object(mesh_ob)
+        if replace is None:
+            shots.delete(shot)
+        raise
+    if old_mesh is not None:
+        _remove_object(old_mesh)
+    rc.photo_mesh = mesh_ob
+    rc.scene_folder = folder
+    rc.photo = photo_name
+    rc.photo_focal_px = 0.0  # the new photo comes with its own intrinsics
+    rc.focal_input = K.fx  # the panel's focal field starts at the photo's focal
+    rc.scale_a_set = rc.scale_b_set = False  # calibration points were picked on the old mesh: not on this one
+    rc.median_depth = float(np.median(valid))
+    return shot
+
+
+def scale_keys(owner, path: str, s: float, frame: float | None = None) -> int:
+    """Scale owner's F-curves at `path` (keys and handles) about their value at `frame` (None: about 0); the number
+    of keys changed."""
+    n = 0
+    for fc in fcurve_collection(owner) or ():
+        if fc.data_path != path:
+            continue
+        pivot = fc.evaluate(frame) if frame is not None else 0.0
+        for k in fc.keyframe_points:
+            k.co[1] = pivot + (k.co[1] - pivot) * s
+            k.handle_left[1] = pivot + (k.handle_left[1] - pivot) * s
+            k.handle_right[1] = pivot + (k.handle_right[1] - pivot) * s
+            n += 1
+        fc.update()
+    return n
+
+
+def _lens_keys_start_at(cam_data, frame: int, lens: float) -> None:
+    """Scale the lens keys (a zoom) so they give `lens` at the first frame: a shot's camera that keeps its zoom
+    through a re-import must still see the new photo there (else Preview and Generate refuse the first frame),
+    and the zoom keeps its factor."""
+    fc = next((f for f in fcurve_collection(cam_data) or () if f.data_path == "lens"), None)
+    at_start = fc.evaluate(frame) if fc is not None else 0.0
+    if at_start > 0.0:
+        scale_keys(cam_data, "lens", lens / at_start)
+
+
+def _remove_object(ob) -> None:
+    mesh = ob.data
+    bpy.data.objects.remove(ob)
+    if mesh is not None and mesh.users == 0:
+        for mat in list(mesh.materials):
+            if mat is not None and mat.users <= 1:
+                bpy.data.materials.remove(mat)
+        bpy.data.meshes.remove(mesh)

@@ -1,0 +1,287 @@
+"""Shots: each imported photo is a Blender scene of its own; previews and takes live in one edit scene.
+
+Why a scene per shot (the way previs is done in Blender) rather than collections
+and view layers in the artist's scene:
+- Isolation: the shot scene holds the photo's mesh and camera, and what the
+  artist puts in on purpose (a props collection, linked, not copied). The
+  preview renders that scene, so the default cube, the artist's set and other
+  photos' meshes are never in it, and each shot's reference, depth, folder and
+  preview stay its own whichever camera is active elsewhere.
+- Settings: size and frame count are per scene in Blender. The shot gets the
+  model's size and frame range while the artist's scene keeps its own; the shot
+  takes the file's start frame, frame rate and unit scale.
+- The edit: previews and takes are strips in a separate edit scene, so a 3D
+  scene never has strips and F12 there renders the 3D scene, not the sequencer.
+- Undo, saving and moving projects need nothing special: scenes are ordinary
+  data. Tasks refer to a shot by its id (`ShotRef`), never by a Python
+  reference held across a tick, which undo would leave dangling.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import bpy
+import numpy as np
+from mathutils import Matrix
+
+from .. import compat
+from ..extension import prefs
+from ..realcam_core.camera import REFERENCE_C2W_BLENDER_WORLD, blender_from_opencv_c2w
+from ..realcam_core.models import DEFAULT_VIDEO_MODEL
+
+EDIT_SCENE_NAME = "RealCam Edit"
+
+
+class ShotGone(RuntimeError):
+    """The shot a task works on was deleted or undone."""
+
+
+def is_shot(scene) -> bool:
+    return scene is not None and bool(scene.realcam.shot_id)
+
+
+def find(shot_id: str):
+    for s in bpy.data.scenes:
+        if s.realcam.shot_id == shot_id:
+            return s
+    return None
+
+
+def all_shots() -> list:
+    return [s for s in bpy.data.scenes if is_shot(s)]
+
+
+class ShotRef:
+    """A shot by id: resolved on every use, so it survives undo and renames."""
+
+    def __init__(self, scene):
+        if not is_shot(scene):
+            raise ShotGone(f"scene {scene.name!r} is not a RealCam shot: import a photo first (RealCam > Import Photo)")
+        self.id = scene.realcam.shot_id
+        self.name = scene.name
+
+    @property
+    def scene(self):
+        s = find(self.id)
+        if s is None:
+            raise ShotGone(f"the shot {self.name!r} is gone (deleted, or its import was undone)")
+        self.name = s.name
+        return s
+
+
+class SceneRef:
+    """A scene that is not a shot, by name (RE10K export works on any camera)."""
+
+    def __init__(self, scene):
+        self.id = self.name = scene.name
+
+    @property
+    def scene(self):
+        s = bpy.data.scenes.get(self.name)
+        if s is None:
+            raise ShotGone(f"scene {self.name!r} is gone")
+        return s
+
+
+def label(scene) -> str:
+    """The shot's name as folder and strip names use it: without "RealCam ", only safe characters."""
+    name = scene.name[len("RealCam ") :] if scene.name.startswith("RealCam ") else scene.name
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "shot"
+
+
+def model_name(scene, context=None) -> str:
+    """The video model the shot is made for: its own, else the preferences' default, else the add-on's."""
+    return scene.realcam.model or prefs(context).model or DEFAULT_VIDEO_MODEL
+
+
+def metres_per_unit(scene) -> float:
+    """Metres per Blender unit: the shot's, fixed when its mesh was built; else the scene's unit scale."""
+    if is_shot(scene):
+        return scene.realcam.metres_per_unit or 1.0
+    return scene.unit_settings.scale_length or 1.0
+
+
+def file_settings(scene) -> dict:
+    """What a new shot takes from the scene the artist imported from: start frame, frame rate, units."""
+    r, u = scene.render, scene.unit_settings
+    return {
+        "fps": r.fps,
+        "fps_base": r.fps_base,
+        "frame_start": scene.frame_start,
+        "unit_system": u.system,
+        "scale_length": u.scale_length or 1.0,
+        "length_unit": u.length_unit,
+    }
+
+
+def create(source: dict, base: str):
+    """A new, empty shot scene with the file's start frame, frame rate and units (file_settings)."""
+    shot = bpy.data.scenes.new(f"RealCam {base}")
+    shot.render.fps, shot.render.fps_base = source["fps"], source["fps_base"]
+    shot.frame_start = shot.frame_current = source["frame_start"]
+    us = shot.unit_settings
+    us.system, us.scale_length = source["unit_system"], source["scale_length"]
+    try:
+        us.length_unit = source["length_unit"]
+    except TypeError:  # the unit list depends on the system
+        pass
+    rc = shot.realcam
+    rc.shot_id = uuid.uuid4().hex
+    rc.metres_per_unit = source["scale_length"]
+    coll = bpy.data.collections.new(f"RealCam {base}")
+    shot.collection.children.link(coll)
+    rc.photo_collection = coll
+    return shot
+
+
+def delete(shot) -> None:
+    """Remove a shot that failed to build, with everything only it used."""
+    rc = shot.realcam
+    coll = rc.photo_collection
+    if coll is not None:
+        for ob in list(coll.objects):
+            data = ob.data
+            bpy.data.objects.remove(ob)
+            if data is not None and data.users == 0:
+                for mat in getattr(data, "materials", []) or []:
+                    if mat is not None and mat.users <= 1:
+                        bpy.data.materials.remove(mat)
+                _remove_data(data)
+        bpy.data.collections.remove(coll)
+    bpy.data.scenes.remove(shot)
+
+
+def _remove_data(data) -> None:
+    for kind, coll in ((bpy.types.Mesh, bpy.data.meshes), (bpy.types.Camera, bpy.data.cameras)):
+        if isinstance(data, kind):
+            coll.remove(data)
+            return
+
+
+def edit_scene(shot, create: bool = True):
+    """The scene whose sequencer holds the shot's preview and takes (made on first use)."""
+    rc = shot.realcam
+    edit = rc.edit_scene
+    if edit is None or edit.name not in bpy.data.scenes:
+        edit = next((s for s in bpy.data.scenes if s.realcam.is_edit), None)
+    if edit is None and create:
+        edit = bpy.data.scenes.new(EDIT_SCENE_NAME)
+        edit.realcam.is_edit = True
+        r, sr = edit.render, shot.render
+        r.fps, r.fps_base = sr.fps, sr.fps_base
+        r.resolution_x, r.resolution_y, r.resolution_percentage = sr.resolution_x, sr.resolution_y, 100
+        edit.frame_start, edit.frame_end = shot.frame_start, shot.frame_end
+        edit.sequence_editor_create()
+    if edit is not None:
+        if rc.edit_scene != edit:
+            rc.edit_scene = edit
+        compat.show_in_sequencer(bpy.context, edit)
+    return edit
+
+
+def link_props(shot) -> None:
+    """Show the props collection the panel names in the shot (and only that one)."""
+    rc = shot.realcam
+    children = shot.collection.children
+    old = bpy.data.collections.get(rc.props_linked) if rc.props_linked else None
+    if old is not None and old != rc.props and old.name in children:
+        children.unlink(old)
+    rc.props_linked = ""
+    new = rc.props
+    if new is not None:
+        if new.name not in children:
+            children.link(new)
+        rc.props_linked = new.name
+    mark_edited(shot)
+
+
+def show(context, shot) -> None:
+    """Make the shot the scene of the window that showed the scene it was made from."""
+    wm = context.window_manager
+    windows = list(wm.windows) if wm else []
+    if context.window is not None:
+        windows.insert(0, context.window)
+    for w in windows:
+        if w.scene != shot:
+            w.scene = shot
+        return
+
+
+def anchor_photo(shot, camera_start: Matrix) -> bool:
+    """Place the photo's mesh where the camera stands at the shot's first frame.
+
+    The first frame of a take is the photo, so the photo is what the camera sees
+    there, wherever its rig puts it. Returns whether the mesh moved."""
+    mesh = shot.realcam.photo_mesh
+    if mesh is None:
+        return False
+    loc, rot, _ = camera_start.decompose()
+    ref = Matrix(blender_from_opencv_c2w(REFERENCE_C2W_BLENDER_WORLD).tolist())
+    target = Matrix.LocRotScale(loc, rot, None) @ ref.inverted()
+    current = np.array(mesh.matrix_world)
+    if np.allclose(current, np.array(target), atol=1e-6 * max(1.0, float(np.abs(current[:3, 3]).max()))):
+        return False
+    mesh.matrix_world = target
+    return True
+
+
+def depsgraph(scene):
+    """The evaluated depsgraph of a scene, whether or not a window shows it."""
+    with bpy.context.temp_override(scene=scene, view_layer=scene.view_layers[0]):
+        return bpy.context.evaluated_depsgraph_get()
+
+
+# ---------------------------------------------------------------- "preview out of date" in the panel
+
+# shot id -> count of edits seen since the file was opened (depsgraph updates on the shot's objects).
+_edits: dict[str, int] = {}
+# shot id -> the edit count its last preview was made at.
+_preview_at: dict[str, int] = {}
+
+
+def mark_edited(shot) -> None:
+    sid = shot.realcam.shot_id
+    _edits[sid] = _edits.get(sid, 0) + 1
+
+
+def note_preview(shot) -> None:
+    _preview_at[shot.realcam.shot_id] = _edits.get(shot.realcam.shot_id, 0)
+
+
+def forget_edits() -> None:
+    _edits.clear()
+    _preview_at.clear()
+
+
+def on_depsgraph_update(scene, depsgraph) -> None:
+    """Count edits of anything a shot shows: its objects, its props collection's objects."""
+    shot_list = all_shots()
+    if not shot_list:
+        return
+    touched = set()
+    for u in depsgraph.updates:
+        ob = u.id.original  # the updates hold evaluated copies, which belong to no scene
+        if isinstance(ob, bpy.types.Object) and (u.is_updated_transform or u.is_updated_geometry):
+            for s in ob.users_scene:
+                if s.realcam.shot_id:
+                    touched.add(s.realcam.shot_id)
+        elif isinstance(ob, bpy.types.Collection):
+            for s in shot_list:
+                if ob == s.collection or ob in s.collection.children_recursive:
+                    touched.add(s.realcam.shot_id)
+    for sid in touched:
+        _edits[sid] = _edits.get(sid, 0) + 1
+
+
+def preview_state(shot) -> str:
+    """'none', 'stale' (edited since, or found different when last checked) or 'current'."""
+    rc = shot.realcam
+    if not rc.preview_folder or not rc.preview_signature:
+        return "none"
+    if rc.preview_signature == "stale":
+        return "stale"
+    sid = rc.shot_id
+    if sid in _preview_at and _edits.get(sid, 0) > _preview_at[sid]:
+        return "stale"
+    return "current"

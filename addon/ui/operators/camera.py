@@ -1,0 +1,149 @@
+"""Operators of the camera move: presets, measuring the move, RealEstate10K camera files."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import EnumProperty, FloatProperty, StringProperty
+from bpy_extras.io_utils import ExportHelper, ImportHelper
+
+from ...flows import re10k_export
+from ...shot import moves, presets, re10k_io, shots
+from ...tasks import RUNNER
+from .common import run_task
+
+
+class REALCAM_OT_preset(bpy.types.Operator):
+    """Add a camera move over the shot's frame range, on top of what the camera's rig does (ordinary keyframes)"""
+
+    bl_idname = "realcam.preset"
+    bl_label = "Camera Move Preset"
+    bl_options = {"REGISTER", "UNDO"}
+
+    kind: EnumProperty(name="Move", items=presets.PRESETS)
+    amount: FloatProperty(
+        name="Amount",
+        default=0.0,
+        min=0.0,
+        description="Metres (dolly, truck, pedestal), degrees (pan, tilt, orbit) or lens factor (zoom); "
+        "0: scaled to the photo's depth",
+    )
+    duration: FloatProperty(
+        name="Duration",
+        default=0.0,
+        min=0.0,
+        description="How long the move takes from the shot's start frame, then it holds; 0: the whole shot",
+    )
+    duration_unit: EnumProperty(
+        name="Unit", items=(("FRAMES", "Frames", "Duration in frames"), ("SECONDS", "Seconds", "Duration in seconds"))
+    )
+
+    def execute(self, context):
+        scene = context.scene
+        cam = scene.camera
+        if cam is None:
+            self.report({"ERROR"}, "the scene has no active camera: import a photo first")
+            return {"CANCELLED"}
+        if RUNNER.active(scene.realcam.shot_id or None) and shots.is_shot(scene):
+            self.report({"WARNING"}, "RealCam is reading or rendering this shot; wait or cancel it")
+            return {"CANCELLED"}
+        try:
+            frames = presets.duration_frames(scene, self.duration, self.duration_unit)
+            done = presets.apply(scene, cam, self.kind, self.amount, frames)
+        except ValueError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        if shots.is_shot(scene):
+            shots.mark_edited(scene)  # a new move: the preview is out of date (also without a viewport update)
+            moves.measure(scene)  # the combined move's extent, for the panel
+        unit = {"metres": " m", "degrees": " degrees", "factor": "x"}[presets.unit_of(self.kind)]
+        self.report(
+            {"INFO"},
+            f"{self.kind.replace('_', ' ').lower()} {done['amount']:.3g}{unit} on {done['holder']}, "
+            f"frames {scene.frame_start}-{done['stop']}",
+        )
+        return {"FINISHED"}
+
+
+class REALCAM_OT_measure_move(bpy.types.Operator):
+    """Measure how far the shot's camera moves and turns over its frame range (after editing keys by hand)"""
+
+    bl_idname = "realcam.measure_move"
+    bl_label = "Measure Camera Move"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context):
+        return shots.is_shot(context.scene)
+
+    def execute(self, context):
+        ext = moves.measure(context.scene)
+        if ext is None:
+            self.report({"ERROR"}, "the shot has no perspective camera to measure")
+            return {"CANCELLED"}
+        self.report({"INFO"}, ext.text())
+        return {"FINISHED"}
+
+
+class REALCAM_OT_import_re10k(bpy.types.Operator, ImportHelper):
+    """Key the active camera from a RealEstate10K camera file"""
+
+    bl_idname = "realcam.import_re10k"
+    bl_label = "Import RealEstate10K Cameras"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filter_glob: StringProperty(default="*.txt", options={"HIDDEN"})
+    scale: FloatProperty(name="Scale", default=1.0, min=1e-6, description="Metres per unit of the file")
+
+    def execute(self, context):
+        scene = context.scene
+        if scene.camera is None:
+            self.report({"ERROR"}, "the scene has no active camera to key: set one (Scene properties > Camera)")
+            return {"CANCELLED"}
+        try:
+            n = re10k_io.import_file(scene, scene.camera, bpy.path.abspath(self.filepath), self.scale)
+        except OSError as e:
+            self.report({"ERROR"}, f"cannot read {self.filepath} ({e.strerror or e}): pick an existing camera file")
+            return {"CANCELLED"}
+        except ValueError as e:
+            self.report(
+                {"ERROR"},
+                f"{e}: pick a RealEstate10K camera file (a line per frame: timestamp, fx fy cx cy, 0 0, a 3x4 pose)",
+            )
+            return {"CANCELLED"}
+        if shots.is_shot(scene):
+            shots.mark_edited(scene)
+        self.report({"INFO"}, f"keyed {n} frames")
+        return {"FINISHED"}
+
+
+class REALCAM_OT_export_re10k(bpy.types.Operator, ExportHelper):
+    """Write the active camera, as Blender evaluates it, as a RealEstate10K camera file"""
+
+    bl_idname = "realcam.export_re10k"
+    bl_label = "Export RealEstate10K Cameras"
+
+    filename_ext = ".txt"
+    filter_glob: StringProperty(default="*.txt", options={"HIDDEN"})
+
+    def execute(self, context):
+        path = bpy.path.abspath(self.filepath)
+        scene = context.scene
+        if scene.camera is None:
+            self.report({"ERROR"}, "the scene has no active camera to export: set one (Scene properties > Camera)")
+            return {"CANCELLED"}
+        ref = shots.ShotRef(scene) if shots.is_shot(scene) else shots.SceneRef(scene)
+
+        return run_task(
+            self,
+            "export",
+            getattr(ref, "id", scene.name),
+            lambda task: re10k_export.export_task(task, bpy.context, ref, path),
+        )
+
+
+CLASSES = (
+    REALCAM_OT_preset,
+    REALCAM_OT_measure_move,
+    REALCAM_OT_import_re10k,
+    REALCAM_OT_export_re10k,
+)

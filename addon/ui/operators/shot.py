@@ -1,0 +1,101 @@
+"""Operators of the shot: import a photo as a shot (or into one), go to a shot."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
+from bpy_extras.io_utils import ImportHelper
+
+from ...flows import import_photo
+from ...shot import shots
+from .common import active_shot, run_task
+
+
+class REALCAM_OT_import_photo(bpy.types.Operator, ImportHelper):
+    """Import a photo as a shot of its own: a metric point-cloud scene with a camera that sees exactly the photo"""
+
+    bl_idname = "realcam.import_photo"
+    bl_label = "Import Photo"
+    # No UNDO here: the shot is built after this returns; the task pushes the one undo step when it is.
+    bl_options = {"REGISTER"}
+
+    filter_glob: StringProperty(default="*.jpg;*.jpeg;*.png;*.tif;*.tiff;*.webp;*.exr", options={"HIDDEN"})
+    depth_map: StringProperty(
+        name="Depth map",
+        subtype="FILE_PATH",
+        default="",
+        description="Your own depth (.npy metres, 16-bit PNG mm, EXR): no backend needed",
+    )
+    focal_px: FloatProperty(
+        name="Focal (px)",
+        default=0.0,
+        min=0.0,
+        description="Focal length in pixels of the photo; 0: EXIF, the model, or 90 degrees",
+    )
+    model: StringProperty(name="Model", default="", description="Video model the shot is set up for")
+    depth_model: StringProperty(
+        name="Depth model", default="", description="Depth model the backend uses; empty: the preferences' choice"
+    )
+    width: IntProperty(name="Width", default=0, min=0, description="Generation width; 0: the model's native size")
+    height: IntProperty(name="Height", default=0, min=0, description="Generation height; 0: the model's native size")
+    frames: IntProperty(name="Frames", default=0, min=0, description="Frame range length; 0: up to 49")
+    replace: BoolProperty(
+        name="Replace this shot's photo",
+        default=False,
+        description="Put the photo into the active shot (its camera, moves, props and takes stay), not a new shot",
+    )
+
+    def execute(self, context):
+        if bool(self.width) != bool(self.height):
+            self.report(
+                {"ERROR"},
+                f"a generation size needs both width and height (got {self.width}x{self.height}); "
+                "set both, or neither for the model's native size",
+            )
+            return {"CANCELLED"}
+        replace = None
+        if self.replace:
+            scene = active_shot(self, context)
+            if scene is None:
+                return {"CANCELLED"}
+            replace = shots.ShotRef(scene)
+        size = (self.width, self.height) if self.width else None
+        args = (
+            bpy.path.abspath(self.filepath),
+            bpy.path.abspath(self.depth_map) if self.depth_map else "",
+            self.focal_px,
+            self.model,
+            size,
+            self.frames,
+        )
+        depth_model = self.depth_model
+        # Tasks outlive the operator: they use bpy.context, never the operator's context.
+        return run_task(
+            self,
+            "import",
+            replace.id if replace else "import",
+            lambda task: import_photo.import_photo(task, bpy.context, *args, replace=replace, depth_model=depth_model),
+        )
+
+
+class REALCAM_OT_show_shot(bpy.types.Operator):
+    """Go to a shot (or the edit): make it the window's scene"""
+
+    bl_idname = "realcam.show_shot"
+    bl_label = "Go to Shot"
+
+    scene: StringProperty(name="Scene")
+
+    def execute(self, context):
+        target = bpy.data.scenes.get(self.scene)
+        if target is None:
+            self.report({"ERROR"}, f"no scene {self.scene!r} (renamed or deleted?): pick one from the panel's list")
+            return {"CANCELLED"}
+        shots.show(context, target)
+        return {"FINISHED"}
+
+
+CLASSES = (
+    REALCAM_OT_import_photo,
+    REALCAM_OT_show_shot,
+)

@@ -1,0 +1,83 @@
+"""The Shot sub-panel (the photo, what the model will make, props, depth edge) and Scene fixes (scale, focal)."""
+
+import bpy
+
+from ...realcam_core.models import known_model
+from ...shot import fixes, shots
+from .common import InShot, wrapped
+
+
+class REALCAM_PT_shot(InShot, bpy.types.Panel):
+    bl_label = "Shot"
+
+    def draw(self, context):
+        layout = self.layout
+        scene = context.scene
+        rc = scene.realcam
+        layout.label(text=f"Shot {scene.name}", icon="SCENE_DATA")
+        if rc.photo:
+            layout.label(text=f"Photo: {bpy.path.basename(rc.photo)}, median depth {rc.median_depth:.2f} m")
+        for i, line in enumerate(what_the_model_makes(context, scene)):
+            wrapped(layout, line, "INFO" if i == 0 else "NONE")
+        layout.prop(rc, "props")
+        layout.prop(rc, "depth_edge")
+
+
+class REALCAM_PT_fixes(InShot, bpy.types.Panel):
+    """Scale calibration and the photo's focal: rarely needed, so closed until opened."""
+
+    bl_label = "Scene fixes"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        shot = context.scene
+        rc = shot.realcam
+        col = layout.column(align=True)
+        col.label(text=fixes.scale_text(shot), icon="FIXED_SIZE")
+        row = col.row(align=True)
+        row.operator("realcam.scale_point", text="Point A from cursor").which = "A"
+        row.operator("realcam.scale_point", text="Point B from cursor").which = "B"
+        d = fixes.measured(shot)
+        if d is None:
+            col.label(text="Snap the 3D cursor onto the photo (Shift+right-click), then set A and B")
+        else:
+            col.label(text=f"A to B measures {fixes.length_text(shot, d)}")
+        row = col.row(align=True)
+        row.prop(rc, "scale_real")
+        row.operator("realcam.apply_scale", text="Apply scale").source = "POINTS"
+        row = col.row(align=True)
+        row.prop(rc, "scale_factor")
+        row.operator("realcam.apply_scale", text="Apply factor").source = "FACTOR"
+        col = layout.column(align=True)
+        col.label(text=fixes.photo_focal_text(shot), icon="CAMERA_DATA")
+        row = col.row(align=True)
+        row.prop(rc, "focal_input")
+        row.operator("realcam.apply_focal", text="Apply focal")
+        if rc.photo_focal_px > 0:
+            row.operator("realcam.apply_focal", text="Imported", icon="LOOP_BACK").to_imported = True
+        if rc.fix_note:
+            col.label(text=rc.fix_note, icon="ERROR")
+
+
+def what_the_model_makes(context, scene) -> list[str]:
+    """The panel's lines on what Generate will make for this shot, and how it plays."""
+    name = shots.model_name(scene, context)
+    r = scene.render
+    fps = r.fps / r.fps_base
+    n = scene.frame_end - scene.frame_start + 1
+    span = f"{scene.frame_start}-{scene.frame_end}"
+    lines = [f"{name}: {r.resolution_x}x{r.resolution_y}, {n} frames ({span}) at {fps:.6g} fps"]
+    known = known_model(name)
+    if known is not None:
+        spec = known.spec
+        if abs(spec.native_fps - fps) > 0.01:
+            lines.append(f"the model's own rate is {spec.native_fps:g} fps; your {fps:.6g} fps plays each frame as one")
+        problems = spec.problems(r.resolution_x, r.resolution_y, n)
+        lines += problems
+    if r.resolution_percentage != 100:
+        lines.append(f"resolution {r.resolution_percentage} % is for your renders; the model makes the full size")
+    return lines
+
+
+CLASSES = (REALCAM_PT_shot, REALCAM_PT_fixes)
