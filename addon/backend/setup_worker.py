@@ -299,7 +299,7 @@ def setup(plan: dict, bundle: dict, log: Log) -> dict:
     if have != want:
         raise be.SetupError(
             f"the backend needs Python {want}; this Blender's Python ({sys.executable}) is {have}. "
-            f"Use a Blender whose Python is {want} (4.2 to 5.0), or install the backend by hand (see README)"
+            f"Use a Blender whose Python is {want} (4.2 to 5.0), or install the backend by hand (see docs/install.md)"
         )
     opts = plan.get("torch", {})
     source = opts.get("source", "AUTO")

@@ -4,7 +4,7 @@ clip -> frames (sampled: at most max_frames spread evenly, or every stride-th; l
 max_side) -> cameras (evaluate.reconstruct, as `realcam eval` runs it) -> metric scale from the
 depth of one frame (the median ratio of metric depth to SfM depth over the points seen there, with
 outliers rejected: evaluate.scale) -> RealEstate10K rows (OpenCV axes, world = the first registered
-frame's camera) + a JSON report beside them (REPORT_VERSION, fields in the README).
+frame's camera) + a JSON report beside them (REPORT_VERSION, fields in docs/track.md).
 
 A clip whose scale cannot be found is still written, at relative scale: translations in units of
 the median depth of the points the first frame sees (the add-on can fit that unit to the shot's
