@@ -158,5 +158,6 @@ def test_unavailable_video_model_says_how_to_get_it(tmp_path):
     )
     msg = r.stderr.strip().splitlines()[-1]
     assert r.returncode == 2
-    assert "Wan-AI/Wan2.2-TI2V-5B-Diffusers" in msg and "hf download" in msg and str(tmp_path / "hf") in msg
+    assert "Wan-AI/Wan2.2-TI2V-5B-Diffusers" in msg and "realcam download wan2.2-ti2v-5b" in msg
+    assert str(tmp_path / "hf") in msg and "never downloads" in msg
     assert not (tmp_path / "o").exists()
