@@ -38,7 +38,8 @@ Progress stages, in the order a job goes through them: "queued", "starting" (a w
 "load" (the model), "encode" (photo, preview and camera), "denoise" (with step, total, eta_s),
 "decode" (the last step is done; the pipeline decodes the video), "write" (video and frames),
 "evaluate" (only with settings.evaluate: the camera accuracy), "transfer" (`serve --cluster`: the
-result comes back to the server), "done"; "cancelled" when stopped. Within API version 1 new stage
+result comes back to the server), "done"; "cancelled" when stopped. A job whose folder on the server cannot be
+read has state "damaged", no stage, and the reason in "error": it can only be deleted. Within API version 1 new stage
 values may be added ("decode" was, after the first release): a client shows a stage it does not know
 by its name and goes on polling, it never fails on one. Removing or renaming a stage, or changing
 what step/total/eta_s mean, needs a new API version.
@@ -78,8 +79,9 @@ RUNNING = "running"
 DONE = "done"
 FAILED = "failed"
 CANCELLED = "cancelled"
-STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
-FINISHED = (DONE, FAILED, CANCELLED)
+DAMAGED = "damaged"  # its folder on the server is damaged: "error" says how; it can only be deleted
+STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED, DAMAGED)
+FINISHED = (DONE, FAILED, CANCELLED, DAMAGED)
 # A job's progress["stage"] values (see above); more may come within version 1.
 PROGRESS_STAGES = (
     "queued",
