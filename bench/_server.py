@@ -36,6 +36,7 @@ def tiny_server(data_dir: str, model_folder: str, *extra: str, env: dict | None 
         env={**os.environ, **(env or {})},
     )
     client = Client(f"http://127.0.0.1:{port}")
+    client.pid = proc.pid  # the server process, for benchmarks that read its memory
     try:
         deadline = time.time() + 120
         while True:

@@ -11,6 +11,9 @@ import errno
 import http.client
 import json
 import os
+import resource
+import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -368,3 +371,394 @@ def test_an_mp4_that_does_not_fit_raises_disk_full(tiny_tmpfs):
     with pytest.raises(OSError) as e:
         write_mp4(str(tiny_tmpfs / "v.mp4"), frames, 24.0)
     assert e.value.errno == errno.ENOSPC and disk_full(e.value)
+
+
+# ------------------------------------------------------------------ 9, 10, 5. what a manifest may ask for
+
+
+def _manifest(tmp_path, edit):
+    from helpers import make_bundle
+
+    folder = tmp_path / "m"
+    if not folder.exists():
+        make_bundle(folder, w=64, h=48)
+    data = json.loads((folder / "manifest.json").read_text())
+    edit(data)
+    return data
+
+
+def _problems(tmp_path, edit):
+    from realcam_core.bundle import parse_manifest
+
+    return [str(p) for p in parse_manifest(_manifest(tmp_path, edit))[1]]
+
+
+def _set_fx(data, fx, i=1):
+    data["frames"][i]["intrinsics"]["fx"] = fx
+
+
+def _set_t(data, t, i=1):
+    data["frames"][i]["c2w"][0][3] = t
+
+
+@pytest.mark.parametrize(
+    "edit, refused",
+    [
+        (lambda d: d["settings"].update(fps=1.0), None),
+        (lambda d: d["settings"].update(fps=240), None),
+        (lambda d: d["settings"].update(fps=24000 / 1001), None),
+        (lambda d: d["settings"].update(fps=0.999), "settings.fps"),
+        (lambda d: d["settings"].update(fps=240.001), "settings.fps"),
+        (lambda d: d["settings"].update(fps=1e-9), "settings.fps"),
+        # 64x48: the long side is 64, so focal lengths from 0.064 to 64000 pixels
+        (lambda d: _set_fx(d, 0.064), None),
+        (lambda d: _set_fx(d, 64000.0), None),
+        (lambda d: _set_fx(d, 0.0639), "frames[1].intrinsics"),
+        (lambda d: _set_fx(d, 64001.0), "frames[1].intrinsics"),
+        (lambda d: _set_fx(d, 1e-300), "frames[1].intrinsics"),
+        (lambda d: _set_t(d, 1e4), None),
+        (lambda d: _set_t(d, -1e4 - 1), "frames[1].c2w"),
+        (lambda d: _set_t(d, 1e300), "frames[1].c2w"),
+        (lambda d: d["settings"].update(prompt="x" * 8192), None),
+        (lambda d: d["settings"].update(prompt="x" * 8193), "settings.prompt"),
+        (lambda d: d["settings"].update(negative_prompt="\u20ac" * 2731), "settings.negative_prompt"),  # 8193 B
+        (lambda d: d["settings"].update(prompt="x" * (7 << 20)), "settings.prompt"),
+    ],
+)
+def test_manifest_bounds_at_and_past_the_limit(edit, refused, tmp_path):
+    problems = _problems(tmp_path, edit)
+    if refused is None:
+        assert problems == []
+    else:
+        assert problems and all(refused in p for p in problems), problems
+
+
+def test_manifest_values_are_counted_before_parsing():
+    from realcam_core.bundle import Limits
+    from realcam_core.bundle.manifest import json_values_over
+
+    limits = Limits(max_frames=40)
+    n = limits.max_manifest_values
+    assert n == 16384 + 64 * 40
+    at = "[" + ",".join("1" * 1 for _ in range(n)) + "]"  # n - 1 commas and one list: n
+    assert json_values_over(at, n) is None
+    assert json_values_over("[" + ",".join("1" for _ in range(n + 1)) + "]", n) == n + 1
+    empties = "[" + ",".join(["[]"] * 2_700_000) + "]"  # the 8 MB attack: 2.7 M empty lists
+    assert json_values_over(empties, n) == 5_400_000
+    assert json_values_over(json.dumps({"s": ",[{" * 100_000}), n) is None  # inside a string: no values
+
+
+def test_fps_of_result_json_and_the_mp4_agree(server, tmp_path):
+    from helpers import probe_mp4, set_settings
+
+    from realcam_core.bundle import pack_bundle
+
+    c = server.client
+    for fps in (1.0, 24000 / 1001, 240.0):
+        folder = tmp_path / f"fps{fps:.3f}"
+        from helpers import make_bundle
+
+        make_bundle(folder, n=5, w=64, h=64, model="tiny", seed=int(fps * 10))
+        set_settings(folder, steps=1, fps=fps)
+        job = c.submit(pack_bundle(str(folder), str(folder) + ".zip"))
+        assert wait_for_job(c, job["id"])["state"] == "done"
+        c.download(job["id"], "video", str(tmp_path / "v.mp4"))
+        c.download(job["id"], "result", str(tmp_path / "r.json"))
+        recorded = json.loads((tmp_path / "r.json").read_text())["fps"]
+        frames, played, _ = probe_mp4(str(tmp_path / "v.mp4"))
+        assert frames == 5 and abs(recorded - fps) < 1e-6 and abs(played - recorded) < 0.01, (fps, recorded, played)
+
+
+def test_a_model_that_produces_nan_fails_its_job_clearly(tiny_models, tmp_path):
+    """A take of NaN frames was written as a black video, state done."""
+    import torch
+    from helpers import make_bundle, set_settings
+    from safetensors.torch import load_file, save_file
+
+    from realcam.errors import UserError
+    from realcam.generate.engine import Engine, RunOptions
+
+    model = tmp_path / "nan-model"
+    shutil.copytree(tiny_models["wan22-ti2v"], model)
+    weights = next((model / "vae").glob("*.safetensors"))
+    state = load_file(str(weights))
+    last = [k for k in state if k.startswith("decoder.") and k.endswith(".bias")][-1]
+    state[last] = torch.full_like(state[last], float("nan"))
+    save_file(state, str(weights))
+    make_bundle(tmp_path / "job", n=5, w=64, h=64)
+    set_settings(tmp_path / "job", steps=1)
+    with pytest.raises(UserError, match="non-finite values") as e:
+        Engine().run(tmp_path / "job", tmp_path / "take", RunOptions(model=str(model), device="cpu"))
+    assert "no take was written" in str(e.value)
+    assert not (tmp_path / "take").exists()
+
+
+# ------------------------------------------------------------------ 11. images that cannot be read
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _with_chunk(png: bytes, chunk: bytes) -> bytes:
+    """The PNG with one more chunk right after its header (IHDR is 8 + 25 bytes)."""
+    return png[:33] + chunk + png[33:]
+
+
+def _garbage_pixels(png: bytes) -> bytes:
+    """The PNG with its compressed pixels replaced by noise of the same length, checksums made right again."""
+    import struct
+
+    i = png.index(b"IDAT") - 4
+    n = struct.unpack(">I", png[i : i + 4])[0]
+    noise = np.random.default_rng(5).integers(0, 256, n, dtype=np.uint8).tobytes()
+    return png[:i] + _chunk(b"IDAT", noise) + png[i + 12 + n :]
+
+
+def _bomb(kind: bytes, mib: int) -> bytes:
+    import zlib
+
+    packed = zlib.compress(bytes(mib << 20), 9)  # about 1 KiB per MiB
+    if kind == b"zTXt":
+        return _chunk(kind, b"Comment\x00\x00" + packed)
+    return _chunk(kind, b"profile\x00\x00" + packed)  # iCCP
+
+
+np = pytest.importorskip("numpy")
+
+
+@pytest.mark.parametrize(
+    "name, spoil, words",
+    [
+        ("preview/0002.png", _garbage_pixels, "preview/0002.png: cannot be decoded"),
+        ("reference.png", _garbage_pixels, "reference.png: cannot be decoded"),
+        ("preview/0001.png", lambda b: _with_chunk(b, _bomb(b"zTXt", 64)), "preview/0001.png: cannot be decoded"),
+        ("preview/0003.png", lambda b: _with_chunk(b, _bomb(b"iCCP", 64)), "preview/0003.png: cannot be decoded"),
+    ],
+)
+def test_images_that_cannot_be_decoded_are_refused_at_submit_naming_the_file(server, tmp_path, name, spoil, words):
+    def files(folder):
+        path = os.path.join(folder, name)
+        with open(path, "rb") as fh:
+            data = fh.read()
+        with open(path, "wb") as fh:
+            fh.write(spoil(data))
+
+    from test_service_hardening import bundle_zip as spoilt_zip
+
+    path = spoilt_zip(tmp_path, "spoilt", seed=hash(name) % 1000, files=files)
+    assert os.path.getsize(path) < 200_000  # a small upload
+    with open(path, "rb") as fh:
+        status, data, _ = call(server.port, "POST", "/v1/jobs", fh.read(), BUNDLE_TYPE)
+    assert_error_shape(status, data, 422)
+    assert words in data["error"] and str(tmp_path) not in json.dumps(data), data
+
+
+def test_a_bundle_at_the_image_limits_is_accepted(server, tmp_path):
+    """A text chunk of exactly Pillow's 1 MiB limit, compressed, is an image like any other."""
+    import zlib
+
+    def files(folder):
+        path = os.path.join(folder, "preview/0001.png")
+        with open(path, "rb") as fh:
+            data = fh.read()
+        text = _chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(b"a" * ((1 << 20) - 16), 9))
+        with open(path, "wb") as fh:
+            fh.write(_with_chunk(data, text))
+
+    from test_service_hardening import bundle_zip as spoilt_zip
+
+    with open(spoilt_zip(tmp_path, "fine", seed=777, files=files), "rb") as fh:
+        status, data, _ = call(server.port, "POST", "/v1/jobs", fh.read(), BUNDLE_TYPE)
+    assert status == 201, data
+
+
+# ------------------------------------------------------------------ 5. small uploads cost little
+
+
+def _peak_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as fh:
+        return int(next(line for line in fh if line.startswith("VmHWM")).split()[1]) / 1024
+
+
+def _manifest_zip(tmp_path, name, text):
+    import zipfile
+
+    from helpers import make_bundle
+
+    folder = tmp_path / name
+    make_bundle(folder, n=5, w=64, h=64)
+    (folder / "manifest.json").write_text(text)
+    path = tmp_path / f"{name}.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for f in sorted(folder.rglob("*")):
+            if f.is_file():
+                kind = zipfile.ZIP_DEFLATED if f.suffix == ".json" else zipfile.ZIP_STORED
+                zf.write(f, f.relative_to(folder).as_posix(), compress_type=kind)
+    return path.read_bytes()
+
+
+def test_small_uploads_of_many_values_cost_little_memory(server, tmp_path):
+    from realcam_core.bundle import Limits
+    from realcam_core.bundle.manifest import json_values_over
+
+    limits = Limits(max_frames=40)  # the server's
+    from helpers import make_bundle
+
+    make_bundle(tmp_path / "base", n=5, w=64, h=64)
+    base = json.loads((tmp_path / "base" / "manifest.json").read_text())
+
+    def with_source(count):
+        have = json_values_over(json.dumps({**base, "source": {"x": []}}), 0)
+        return json.dumps({**base, "source": {"x": [0] * (count - have + 1)}})  # k zeros add k - 1 commas
+
+    limit = limits.max_manifest_values
+    at = with_source(limit)
+    assert json_values_over(at, limit) is None and json_values_over(at, limit - 1) == limit
+    status, data, _ = call(server.port, "POST", "/v1/jobs", _manifest_zip(tmp_path, "at", at), BUNDLE_TYPE)
+    assert status == 201, data
+    over = with_source(limit + 1)
+    status, data, _ = call(server.port, "POST", "/v1/jobs", _manifest_zip(tmp_path, "over", over), BUNDLE_TYPE)
+    assert_error_shape(status, data, 422)
+    assert f"holds {limit + 1} values" in data["error"], data
+    # Five at once, each as many empty lists as the manifest's size limit holds (the 8 MiB attack did not
+    # fit any more): the server's peak memory barely moves.
+    bomb = _manifest_zip(tmp_path, "bomb", "[" + ",".join(["[]"] * (limits.max_manifest_bytes // 3 - 1)) + "]")
+    assert len(bomb) < 200_000
+    before = _peak_rss_mib(server.proc.pid)
+    answers = []
+    threads = [
+        threading.Thread(target=lambda: answers.append(call(server.port, "POST", "/v1/jobs", bomb, BUNDLE_TYPE)))
+        for _ in range(5)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    after = _peak_rss_mib(server.proc.pid)
+    print(
+        f"\nfive manifests of {limits.max_manifest_bytes // 3} empty lists at once: peak RSS {before:.0f} -> "
+        f"{after:.0f} MiB"
+    )
+    assert [a[0] for a in answers] == [422] * 5, [a[:2] for a in answers]
+    assert after - before < 100, (before, after)
+
+
+# ------------------------------------------------------------------ 2. stalled sockets deny nothing
+
+
+def _open_files(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_stalled_heads_at_the_open_file_limit_deny_nothing(tmp_path, tiny_models):
+    from realcam.service.connections import connection_limits
+
+    limit = 256
+    cap, _ = connection_limits(limit)
+
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+    s = Server(tmp_path / "data", tiny_models, "--header-timeout", "3", preexec_fn=low_limit)
+    log = tmp_path / "data.log"
+    try:
+        logged = log.stat().st_size
+        socks = []
+        for i in range(3 * limit):  # far more than the server can hold open
+            try:
+                sock = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+                sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")  # never finished
+                socks.append(sock)
+            except OSError:
+                pass
+            if i % 64 == 0:
+                assert _open_files(s.proc.pid) < limit
+        latencies = []
+        for _ in range(5):
+            t = time.monotonic()
+            status, data, _ = call(s.port, "GET", "/v1/health", timeout=10)
+            latencies.append(time.monotonic() - t)
+            assert status == 200, data
+        print(
+            f"\n{len(socks)} stalled heads against a {limit}-file server (cap {cap}): health in at most "
+            f"{max(latencies) * 1000:.0f} ms, {_open_files(s.proc.pid)} files open"
+        )
+        assert max(latencies) < 2.0, latencies
+        # Submissions need files too (the upload, the job's folder, the take): a job still runs to its end.
+        job = s.client.submit(bundle_zip(tmp_path, "during", steps=1, seed=3))
+        assert wait_for_job(s.client, job["id"])["state"] == "done"
+        # Every stalled head is closed: the oldest made room for newer ones, the rest ran out of time.
+        time.sleep(4)
+        answers = []
+        for sock in socks:
+            sock.settimeout(5)
+            try:
+                data = sock.recv(4096)
+            except OSError:
+                data = b"reset"
+            answers.append(data.split(b"\r\n", 1)[0])
+            sock.close()
+        assert all(a in (b"", b"reset", b"HTTP/1.1 408 Request Timeout") for a in answers), set(answers)
+        assert b"HTTP/1.1 408 Request Timeout" in answers  # the last ones, which nothing pushed out
+        # A head begun after a keep-alive request has the same limit.
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as sock:
+            sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            first = sock.recv(65536)
+            assert first.startswith(b"HTTP/1.1 200")
+            sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: 12")
+            t = time.monotonic()
+            rest = b""
+            while chunk := sock.recv(65536):
+                rest += chunk
+            assert rest.startswith(b"HTTP/1.1 408") and b'"error"' in rest and 2 < time.monotonic() - t < 6
+        grown = log.stat().st_size - logged
+        text = log.read_text(errors="replace")
+        print(f"the log grew {grown} bytes; 'Too many open files' {text.count('Too many open files')} times")
+        assert grown < 64_000, grown
+    finally:
+        s.stop()
+
+
+# ------------------------------------------------------------------ 13, 16. what strangers get and log
+
+
+def test_strangers_cannot_fill_the_log_nor_read_the_servers_state(tmp_path, tiny_models):
+    token = "a-token-long-enough-for-anything-9"
+    s = Server(tmp_path / "data", tiny_models, token=token)
+    log = tmp_path / "data.log"
+    try:
+        logged = log.stat().st_size
+        auth = {"Authorization": f"Bearer {token}"}
+        for _ in range(100):  # 60 KB queries: over the head limit (431 when it trickles in, 414 when not)
+            status, data, _ = call(s.port, "GET", "/v1/health?" + "q" * 60_000)
+            assert_error_shape(status, data, 414, 431)
+        for _ in range(100):  # 6 KB queries: within the head, over the URL limit
+            status, data, _ = call(s.port, "GET", "/v1/health?" + "q" * 6_000)
+            assert_error_shape(status, data, 414)
+        status, data, _ = call(s.port, "GET", "/v1/health?" + "q" * 4000)  # at the limit: answered
+        assert status == 200
+        for _ in range(100):  # refused for the token, each with a long URL
+            status, data, _ = call(s.port, "GET", "/v1/jobs?" + "q" * 4000)
+            assert_error_shape(status, data, 401)
+        for _ in range(20):  # a head that trickles in past its limit
+            with socket.create_connection(("127.0.0.1", s.port), timeout=10) as sock:
+                sock.sendall(b"GET /v1/health?" + b"q" * 10_000)
+                sock.sendall(b"q" * 10_000)
+                answer = b""
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            assert answer.startswith(b"HTTP/1.1 431") and b'"error"' in answer, answer[:300]
+        grown = log.stat().st_size - logged
+        print(f"\n320 refused requests with 4-60 KB URLs grew the log by {grown} bytes")
+        assert grown < 20_000, grown
+        # Health without the token: enough to find and match the server, nothing of its state.
+        public = call(s.port, "GET", "/v1/health")[1]
+        assert set(public) == {"status", "version", "api_version", "bundle_schema_versions", "limits", "worker"}
+        full = call(s.port, "GET", "/v1/health", headers=auth)[1]
+        assert "device_info" in full and "queued" in full and full["worker"]["alive"]
+    finally:
+        s.stop()

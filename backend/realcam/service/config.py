@@ -31,6 +31,7 @@ class ServerConfig:
     allow_hosts: list = field(default_factory=list)  # extra names the Host header may carry
     body_timeout: float = 60.0  # seconds an upload may send nothing
     upload_timeout: float = 1800.0  # seconds a whole upload may take
+    header_timeout: float = 10.0  # seconds a request's line and headers may take (connections.py)
     cluster: str | None = None  # a Ray cluster's address: jobs run there (cluster.py), not in this process
 
 
