@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..api import MAX_PROMPT_BYTES  # noqa: F401  (prompts, UTF-8: text encoders read at most 226 tokens)
 from ..camera import K_CONVENTION, Intrinsics
 
 SCHEMA_NAME = "realcam.job-bundle"
@@ -24,7 +25,6 @@ IDENTITY_TOLERANCE = 1e-5
 # Bounds on what a manifest may ask for: past them a model computes nothing but overflow (a black take) or a
 # player shows something other than what result.json says. Checked where the bundle is (manifest.py).
 MIN_FPS, MAX_FPS = 1.0, 240.0  # frames per second: every player and H.264 level holds these
-MAX_PROMPT_BYTES = 8192  # prompt, negative prompt (UTF-8): the text encoders read 226 (CLIP 77) tokens at most
 FOCAL_RANGE = (1e-3, 1e3)  # fx, fy as a multiple of the long side: fields of view of 179.9 to 0.06 degrees
 MAX_TRANSLATION_M = 1e4  # a camera at most 10 km from the photo's (the scene's depth is metres to tens of them)
 MANIFEST_VALUES_PER_FRAME = 64  # JSON values a frame may add (it holds about 30), past a fixed allowance

@@ -30,8 +30,10 @@ import h11
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from realcam_core import api
+
 HEAD_TIMEOUT = 10.0  # seconds a request's line and headers may take (realcam serve --header-timeout)
-MAX_HEAD_BYTES = 16 * 1024  # request line and headers; h11's default, stated
+MAX_HEAD_BYTES = api.MAX_HEAD_BYTES  # request line and headers; h11's default, stated
 RESERVED_FDS = 64  # open files the server keeps for itself: logs, job states, a take being written, ffmpeg
 MAX_CONNECTIONS = 1024
 MAX_BACKLOG = 128

@@ -24,7 +24,7 @@ _HOST = re.compile(r"^(?:\[(?P<ip6>[0-9a-fA-F:.]+)\]|(?P<name>[A-Za-z0-9_.-]+))(
 _ORIGIN = re.compile(r"^(?P<scheme>https?)://(?P<host>[^/?#@]+)$", re.IGNORECASE)
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 CHANGES = ("POST", "PUT", "PATCH", "DELETE")
-MAX_URL_BYTES = 4096  # path and query; the API's longest is under 200
+MAX_URL_BYTES = api.MAX_URL_BYTES
 
 
 def _ip(text: str):
