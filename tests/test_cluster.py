@@ -182,9 +182,13 @@ def test_progress_cancel_and_delete_reach_the_remote_actor(served, tmp_path):
     c.cancel(a["id"])
     assert wait_for_job(c, a["id"], timeout=60)["state"] == "cancelled"
     wait_for_job(c, b["id"], ("running",), cond=lambda j: (j["progress"].get("step") or 0) >= 1)
-    c.delete(b["id"])  # running: cancelled on its actor first
+    c.delete(b["id"])  # running: gone for clients at once, cancelled on its actor, removed when it stops
     with pytest.raises(BackendError):
         c.job(b["id"])
+    deadline = time.time() + 60
+    while c.health()["running"] and time.time() < deadline:  # its actor has stopped it
+        time.sleep(0.05)
+    assert c.health()["running"] == 0 and not (served.data / "jobs" / b["id"]).exists()
     # Both actors stopped: two new jobs start at once, one on each (a busy actor is never given a job).
     quick = [c.submit(bundle_zip(tmp_path, f"after{i}", steps=1, seed=10 + i)) for i in range(2)]
     quick = [wait_for_job(c, q["id"]) for q in quick]

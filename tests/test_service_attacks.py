@@ -707,8 +707,18 @@ def test_stalled_heads_at_the_open_file_limit_deny_nothing(tmp_path, tiny_models
         # A head begun after a keep-alive request has the same limit.
         with socket.create_connection(("127.0.0.1", s.port), timeout=10) as sock:
             sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            first = sock.recv(65536)
-            assert first.startswith(b"HTTP/1.1 200")
+            first = b""
+            while b"\r\n\r\n" not in first:
+                first += sock.recv(65536)
+            head, body = first.split(b"\r\n\r\n", 1)
+            length = int(
+                next(
+                    v for k, _, v in (h.partition(b": ") for h in head.split(b"\r\n")) if k.lower() == b"content-length"
+                )
+            )
+            while len(body) < length:
+                body += sock.recv(65536)
+            assert head.startswith(b"HTTP/1.1 200") and len(body) == length
             sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: 12")
             t = time.monotonic()
             rest = b""

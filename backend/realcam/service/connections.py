@@ -13,9 +13,10 @@ timed out and the accept loop logged a traceback per try. Here, on uvicorn's own
                   without a request in progress is closed (a stalled head goes before any working request);
                   when every one is working, the newcomer gets 503. The cap and the accept backlog leave
                   room, below the process's open-file limit, for the files the server itself opens
-    log           lines are cut at MAX_LOG_CHARS, and uvicorn's and asyncio's repeated lines (refused
-                  requests, malformed heads, accept errors) are let through BURST times a WINDOW, then
-                  counted and summed up in the next line of their kind
+    log           uvicorn's and asyncio's lines are cut at MAX_LOG_CHARS (a request's path at
+                  MAX_LOGGED_PATH), and their repeated lines (refused requests, malformed heads, accept
+                  errors) are let through BURST times a WINDOW, then counted and summed up in the next
+                  line of their kind
 """
 
 from __future__ import annotations
@@ -212,6 +213,8 @@ class LogGuard(logging.Filter):
 
 
 def _cut(record: logging.LogRecord) -> None:
+    if record.name.startswith("realcam"):
+        return  # the server's own lines (a failed job's traceback) are kept whole; they quote no request
     if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) == 5:
         client, method, path, version, status = record.args
         if len(path) > MAX_LOGGED_PATH:
