@@ -122,9 +122,14 @@ class Worker:
             self.current = None
             return
         if final.pop("disk_full", False):
-            self.current = None
-            self._requeue_for_space(job, final["error"])
-            return
+            if self._stop.is_set():  # shutting down: left running on disk, the next start runs it again
+                self.current = None
+                return
+            if not cancel.is_set():
+                self.current = None
+                self._requeue_for_space(job, final["error"])
+                return
+            final.update(state=CANCELLED, progress={"stage": "cancelled"}, error=None)  # it was stopped anyway
         self._space_waits = 0
         try:
             self._save(job_id, self.store.update, job_id, **final)
