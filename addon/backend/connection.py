@@ -83,7 +83,9 @@ class Connection:
 
 def weights_problem(listing: dict, kind: str, name: str | None) -> str | None:
     """Why a local backend cannot run this model without downloading it first (it never does on its own)."""
-    for m in listing.get(kind, []):
+    # A folder the server was configured with under a catalogue name is what a job of that name runs: it first.
+    entries = sorted(listing.get(kind, []), key=lambda m: not m.get("configured"))
+    for m in entries:
         if (name and name in (m.get("name"), m.get("id"))) or (not name and m.get("default")):
             if m.get("cached"):
                 return None
