@@ -15,7 +15,7 @@ from ..paths import job_root
 from ..realcam_core.client import Client
 from ..realcam_core.models import ModelSpec, known_model
 from ..tasks import Background
-from . import process
+from . import process, status
 
 
 class NotReady(Exception):
@@ -66,7 +66,11 @@ class Connection:
             raise NotReady(problem)
 
     def video_spec(self, name: str):
-        """Task step -> the video model's limits: known to the add-on, else asked of the backend."""
+        """Task step -> the video model's limits: a folder the backend runs under that name (as its last check
+        found), else known to the add-on, else asked of the backend."""
+        configured = status.configured_spec(name)
+        if configured is not None:
+            return configured
         known = known_model(name)
         if known is not None:
             return known.spec

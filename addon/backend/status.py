@@ -60,18 +60,35 @@ def entry(name: str) -> dict | None:
     return None
 
 
-def spec_for(name: str) -> ModelSpec | None:
-    """The model's limits and defaults: built in, else as the backend described it."""
-    known = known_model(name)
-    if known is not None:
-        return known.spec
-    m = entry(name)
+def _spec_of(m: dict | None) -> ModelSpec | None:
     if m and m.get("spec"):
         try:
             return ModelSpec.from_dict(m["spec"])
         except (TypeError, KeyError, ValueError):
             return None
     return None
+
+
+def configured_spec(name: str) -> ModelSpec | None:
+    """The limits of a folder the backend was configured with under this name (what a job of that name runs,
+    even where the name is also a catalogue alias), as the last check found them; None if there is none."""
+    listing = STATUS["models"] if STATUS["state"] == "ok" else None
+    for m in (listing or {}).get("video") or []:
+        if m.get("configured") and m.get("name") == name:
+            return _spec_of(m)
+    return None
+
+
+def spec_for(name: str) -> ModelSpec | None:
+    """The model's limits and defaults: a folder the backend runs under this name, else built in, else as the
+    backend described it."""
+    configured = configured_spec(name)
+    if configured is not None:
+        return configured
+    known = known_model(name)
+    if known is not None:
+        return known.spec
+    return _spec_of(entry(name))
 
 
 def model_lines(name: str) -> list[str]:

@@ -56,7 +56,7 @@ _MODEL_ITEMS: list = []
 
 def _model_items(self, context):
     """The dropdown: the backend's models (the built-in list until one answered), and the shot's own if unlisted."""
-    names = [m["name"] for m in backend_status.video_models()]
+    names = list(dict.fromkeys(m["name"] for m in backend_status.video_models()))  # a configured catalogue name once
     current = _current_model(self)
     if current not in names:
         names.append(current)

@@ -68,7 +68,7 @@ _MODEL_ITEMS: list = []
 
 def _model_items(self, context):
     """The backend's models (the built-in list until one answered), and the shot's own if unlisted."""
-    names = [m["name"] for m in backend_status.video_models()]
+    names = list(dict.fromkeys(m["name"] for m in backend_status.video_models()))  # a configured catalogue name once
     scene = getattr(context, "scene", None) if context is not None else None
     if scene is not None and shots.is_shot(scene):
         current = shots.model_name(scene, context)
