@@ -78,7 +78,8 @@ def run_lines(s: dict) -> list[str]:
     ignored it), the camera's scale and convention, the sampler, the speed settings used and why one was not."""
     result = _dict(s, "result")
     cache, comp = _dict(_dict(result, "speed"), "step_cache"), _dict(_dict(result, "speed"), "compile")
-    steps = f"{s.get('steps', '?')} steps"
+    n = s.get("steps", "?")
+    steps = f"{n} step" if n == 1 else f"{n} steps"
     cached = cache.get("steps_cached")
     if isinstance(cached, list) and cached:
         steps += f" ({len(cached)} served by the step cache)"
@@ -110,13 +111,16 @@ def run_lines(s: dict) -> list[str]:
 
 
 def load_settings(shot, item) -> list[str]:
-    """Put what made the take back into the shot's panel; the names of the settings set. A draft's model is the
-    draft, not the shot's: its shot_model goes back instead."""
+    """Put what made the take back into the shot's panel; the names of the settings set. A draft's model, steps
+    and guidance are the draft model's, not the shot's: its shot_model goes back, steps and guidance stay."""
     s, rc = settings(item), shot.realcam
     done = []
+    draft = bool(s.get("draft"))
     for key in LOADABLE:
+        if draft and key in ("steps", "guidance"):
+            continue  # the draft model's own, not settings of the shot's model
         if key in s and s[key] is not None:
-            value = s.get("shot_model") or s[key] if key == "model" and s.get("draft") else s[key]
+            value = (s.get("shot_model") or s[key]) if key == "model" and draft else s[key]
             setattr(rc, key, value)
             done.append(key)
     for key, prop, default in OPTIONAL:
