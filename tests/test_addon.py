@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from helpers import SAMPLES, Server, free_port, probe_mp4, run_blender_script
 
+from realcam_core.models import KNOWN_VIDEO_MODELS
 from realcam_core.re10k import read_re10k
 
 
@@ -150,8 +151,7 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
     assert be["down"]["error"] is None and be["down"]["stage"] == "done", be["down"]  # a result, not a failure
     assert any(line.startswith("label: Backend does not answer") for line in be["panel_down"]), be["panel_down"]
     assert "label: Models: built-in list (no backend answered yet)" in be["panel_down"]
-    builtin = ["wan2.2-ti2v-5b", "wan2.2-fun-5b-camera", "fastwan2.2-ti2v-draft"]
-    builtin += ["wan2.1-i2v-14b-480p", "wan2.1-i2v-14b-720p", "svd-xt"]
+    builtin = [m.alias for m in KNOWN_VIDEO_MODELS]  # the catalogue's order, the paper's models included
     assert be["items_down"] == builtin + ["tiny"]  # the shot's own model stays selectable
     assert be["up"]["error"] is None and be["items_up"][: len(builtin)] == builtin and "tiny" in be["items_up"]
     assert be["device_info"]["device"] == "cpu"
@@ -250,8 +250,9 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
     tk = rep["takes"]
     first, second = tk["names"]
     assert any(line.startswith("label: Takes (2)") for line in tk["panel"]), tk["panel"]
-    head, scores, prompt = tk["summary"]
+    head, ran, scores, prompt = tk["summary"]
     assert head.startswith("tiny, seed 5, 20") and prompt == "prompt: a quiet room ..."
+    assert ran == "2 steps, guidance 3.5"  # how it ran, from its result.json
     acc = rep["take1"]["strip"]["camera_accuracy"]  # noise from the tiny model: COLMAP may find no camera in it
     expect = f"camera accuracy not measured: {acc['error']}" if "error" in acc else f"RotErr {acc['RotErr']:.3f}"
     assert scores.startswith(expect), (scores, acc)
