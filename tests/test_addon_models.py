@@ -5,7 +5,7 @@ camera scale, sampler, speed and Draft from the panel to bundle, result.json and
 import json
 
 import pytest
-from helpers import SAMPLES, Server, run_blender_script
+from helpers import SAMPLES, Server, free_port, run_blender_script
 
 from realcam_core.camera_scale import CONVENTIONS
 from realcam_core.models import DRAFT_VIDEO_MODEL, FASTWAN22_TI2V_5B
@@ -161,3 +161,44 @@ def test_picking_models_fits_the_shot_and_every_setting_reaches_the_take(addon_z
     assert "distilled: 3 steps, guidance fixed at 1" in said(lines)
     assert not any(line.startswith("button: realcam.generate Draft") for line in lines)
     assert "set: realcam.generate draft=True" in rep["lines_after_mc"]
+
+
+def test_each_pick_is_one_undo_step_in_every_blender(addon_zip, tmp_path, blender_python):
+    """No backend: the photo's own depth map; the 1280x704 pick re-imports at the default model's full size."""
+    run_blender_script(
+        "addon_model_fit.py",
+        addon_zip,
+        SAMPLES,
+        tmp_path / "report.json",
+        free_port(),
+        user_dir=tmp_path / "blender-user",
+        python=blender_python,
+    )
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep["import"] is None and rep["deprecations"] == []
+    assert all(p["error"] is None for p in rep["picks"]), rep["picks"]
+    start, dc, mc, back, wan = rep["states"]
+    assert start["size"] == [128, 96] and start["frames"] == [1, 30] and start["vertices"] == 128 * 96
+    # RealCam-I2V: 256x256, 16 frames (30 is more than it makes), the photo's own lens at the new size.
+    assert dc["model"] == "realcam-i2v-256" and dc["size"] == [256, 256] and dc["frames"] == [1, 16]
+    assert dc["vertices"] == 256 * 256 and dc["fx"] == pytest.approx(start["fx"] * 256 / 96, rel=1e-4)
+    assert (
+        "frames 30 -> 16" in rep["picks"][0]["message"] and "keys past the new last frame" in rep["picks"][0]["message"]
+    )
+    # MotionCtrl: same size, no re-import, its assumed lens through the focal fix; the imported lens is kept.
+    assert (
+        mc["size"] == [256, 256] and mc["vertices"] == 256 * 256 and "imported again" not in rep["picks"][1]["message"]
+    )
+    assert mc["fx"] == pytest.approx(221.5, rel=1e-4) and mc["imported_fx"] == dc["imported_fx"]
+    assert "Lens: the shot sees the photo at 221.5 px, the lens motionctrl-256 assumes" in " ".join(
+        line[len("label: ") :] for line in rep["panel_mc"] if line.startswith("label: ")
+    )
+    # Back to a model told the lens: the photo's own focal again (the one MotionCtrl assumed was not the artist's).
+    assert (
+        back["fx"] == pytest.approx(dc["fx"], rel=1e-4)
+        and "focal back to the photo's own" in rep["picks"][2]["message"]
+    )
+    # The default model: its native 1280x704 for the photo's aspect; 16 frames it makes, kept.
+    assert wan["size"] == [1280, 704] and wan["frames"] == [1, 16] and wan["vertices"] == 1280 * 704
+    # Each pick one undo step, in reverse.
+    assert rep["undone"] == [back, mc, dc, start]
