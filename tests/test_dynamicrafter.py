@@ -171,11 +171,11 @@ class RecordingHook(CameraHook):
     def __init__(self, scale=0.0):
         self.sites, self.scale = [], scale
 
-    def attn1_additions(self, block, normed, site):
+    def attn1(self, block, normed, site):
         self.sites.append(site)
         b, f, c = normed.shape
         assert b == site.batch * site.height * site.width and f == site.frames
-        return None, torch.full_like(normed, self.scale) if site.part != "init" else None
+        return normed, torch.full_like(normed, self.scale) if site.part != "init" else None
 
 
 def test_camera_hooks_reach_every_temporal_block_with_its_site():

@@ -62,6 +62,7 @@ from .condition import CameraCondition, build_condition
 from .config import CAMERACTRL, CAMI2V, MOTIONCTRL, VARIANTS, CameraConfig, camera_blocks, temporal_blocks
 from .loading import CameraCheckpointError, CameraParts, split_camera_state
 from .pose_encoder import CameraPoseEncoder
+from .wiring import DynamiCrafterCamera, DynamiCrafterCameraHook, attach
 
 __all__ = [
     "CAMERACTRL",
@@ -75,7 +76,10 @@ __all__ = [
     "CameraCtrlBlockCamera",
     "CameraParts",
     "CameraPoseEncoder",
+    "DynamiCrafterCamera",
+    "DynamiCrafterCameraHook",
     "MotionCtrlBlockCamera",
+    "attach",
     "attach_to_block",
     "build_condition",
     "camera_blocks",
