@@ -44,14 +44,28 @@ class DynamiCrafterCamera(nn.Module):
         return self.pose_encoder is not None
 
     @torch.no_grad()
-    def hook(self, intrinsics, rel_c2w, height: int, width: int, device="cpu", seed: int = 0) -> CameraHook:
+    def hook(self, intrinsics, rel_c2w, height: int, width: int, device="cpu", seed: int = 0, perturbation=None):
         """The job's hook: intrinsics (F, 4) fx, fy, cx, cy in pixels of height x width; rel_c2w (F, 4, 4)
-        relative to frame 0, OpenCV axes, translations already in the model's units (camera_scale)."""
+        relative to frame 0, OpenCV axes, translations already in the model's units (camera_scale). seed (or
+        a given perturbation, for parity tests) fixes the epipolar nudge of zero translations."""
         dtype = next(self.pose_encoder.parameters()).dtype if self.pose_encoder is not None else torch.float32
         cond = build_condition(
-            self.cfg, self.pose_encoder, intrinsics, rel_c2w, height, width, seed=seed, device=device, dtype=dtype
+            self.cfg,
+            self.pose_encoder,
+            intrinsics,
+            rel_c2w,
+            height,
+            width,
+            seed=seed,
+            device=device,
+            dtype=dtype,
+            perturbation=perturbation,
         )
-        return DynamiCrafterCameraHook(self.cfg.kind, cond, self._feature, height)
+        return self.hook_from(cond, height)
+
+    def hook_from(self, condition: CameraCondition, height: int) -> DynamiCrafterCameraHook:
+        """The hook for a condition already computed for a job of the given pixel height."""
+        return DynamiCrafterCameraHook(self.cfg.kind, condition, self._feature, height)
 
 
 class DynamiCrafterCameraHook(CameraHook):
