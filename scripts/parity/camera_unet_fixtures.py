@@ -97,9 +97,7 @@ class AttrDict(dict):
 
 def fill(module, prefix, torch):
     """Every parameter and buffer from its upstream name, except the sinusoidal tables (both sides compute)."""
-    state = {
-        k: v if k.endswith(".pe") else value_for(prefix + k, v.shape) for k, v in module.state_dict().items()
-    }
+    state = {k: v if k.endswith(".pe") else value_for(prefix + k, v.shape) for k, v in module.state_dict().items()}
     module.load_state_dict(state)
 
 
@@ -123,10 +121,9 @@ def wire(upstream, cls_name, path, unet, pose_encoder, ns, **kwargs):
 def main(upstream: str, out_dir: str) -> None:
     sys.path.insert(0, upstream)
     sys.modules.setdefault("cv2", types.ModuleType("cv2"))
+    import lvdm.basics
     import torch
     from einops import rearrange
-
-    import lvdm.basics
 
     torch.set_default_dtype(torch.float64)
     lvdm.basics.GroupNormSpecific.forward = torch.nn.GroupNorm.forward  # float64: no float32 round trip
@@ -207,8 +204,12 @@ def main(upstream: str, out_dir: str) -> None:
         return [rearrange(f, "(b f) c h w -> b c f h w", b=1) for f in enc(rays)]
 
     runs = {
-        "cami2v": ("CamI2V", "CameraControl/CamI2V/cami2v.py", True, dict(add_type="add_to_main_branch",
-                   epipolar_config=AttrDict(EPIPOLAR))),  # fmt: skip
+        "cami2v": (
+            "CamI2V",
+            "CameraControl/CamI2V/cami2v.py",
+            True,
+            dict(add_type="add_to_main_branch", epipolar_config=AttrDict(EPIPOLAR)),
+        ),  # fmt: skip
         "cameractrl": ("CameraCtrl", "CameraControl/cameractrl/cameractrl.py", True, {}),
         "motionctrl": ("MotionCtrl", "CameraControl/motionctrl/motionctrl.py", False, dict(pose_dim=12)),
     }
