@@ -245,7 +245,7 @@ def test_cli_generates_a_take_with_dynamicrafter(tmp_path, tiny_256):
     assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path / "take/result.json").read_text())
     assert res["model"] == tiny_256 and res["model_name"] == "DynamiCrafter 256"
-    assert res["generated_frames"] == 16 and res["frames"] == 7 and res["steps"] == 4
+    assert res["generated_frames"] == 8 and res["frames"] == 7 and res["steps"] == 4  # the tiny model's 8
     assert res["sns"]["shaped_steps"] == [0]  # 4 trailing steps: t = 999, 749, 499, 249
     assert res["sns"]["shaped"][0]["level"] == pytest.approx(0.999)
     assert res["camera_condition"] == {"requested": True, "model_has_it": False, "used": False}

@@ -75,12 +75,14 @@ def folder_spec(folder: str):
     except (CheckpointError, ValueError) as e:
         raise UserError(f"{folder}: not a usable DynamiCrafter model folder: {e}") from None
     camera = _folder_camera(folder)[0]
-    if not camera:
-        return SPECS[("", variant)]
     spec = SPECS.get((camera, variant))
     if spec is None:
         raise UserError(f"{folder}: a {camera} camera on the {variant} model is not one of the published models")
-    return replace(spec, name=f"{spec.name} (local)")
+    if camera:
+        spec = replace(spec, name=f"{spec.name} (local)")
+    if cfg is not None and cfg.frames != spec.max_frames:  # a smaller test model states its own frame count
+        spec = replace(spec, min_frames=cfg.frames, max_frames=cfg.frames)
+    return spec
 
 
 def _folder_camera(folder: str) -> tuple[str, dict | None]:

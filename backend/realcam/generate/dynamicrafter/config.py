@@ -43,6 +43,7 @@ class VAEConfig:
     num_res_blocks: int = 2
     z_channels: int = 4
     scale_factor: float = 0.18215
+    groups: int = 32  # GroupNorm groups (not in the state dict: only smaller test models change it)
 
 
 @dataclass(frozen=True)
