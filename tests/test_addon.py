@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from helpers import SAMPLES, Server, free_port, probe_mp4, run_blender_script
 
-from realcam_core.models import KNOWN_VIDEO_MODELS
+from realcam_core.models import DEFAULT_VIDEO_MODEL, KNOWN_VIDEO_MODELS
 from realcam_core.re10k import read_re10k
 
 
@@ -151,7 +151,8 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
     assert be["down"]["error"] is None and be["down"]["stage"] == "done", be["down"]  # a result, not a failure
     assert any(line.startswith("label: Backend does not answer") for line in be["panel_down"]), be["panel_down"]
     assert "label: Models: built-in list (no backend answered yet)" in be["panel_down"]
-    builtin = [m.alias for m in KNOWN_VIDEO_MODELS]  # the catalogue's order, the paper's models included
+    builtin = [m.alias for m in KNOWN_VIDEO_MODELS]  # the catalogue's order, default first
+    assert builtin[0] == DEFAULT_VIDEO_MODEL
     assert be["items_down"] == builtin + ["tiny"]  # the shot's own model stays selectable
     assert be["up"]["error"] is None and be["items_up"][: len(builtin)] == builtin and "tiny" in be["items_up"]
     assert be["device_info"]["device"] == "cpu"

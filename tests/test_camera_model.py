@@ -206,7 +206,15 @@ def test_generate_with_the_camera_and_noise_shaping_together(tmp_path, tiny_mode
     assert "camera condition on" in r.stdout and "SNS on" in r.stdout
     res = json.loads((tmp_path / "both/result.json").read_text())
     assert res["model_name"] == "Wan 2.2 Fun 5B Control-Camera"
-    assert res["camera_condition"] == {"requested": True, "model_has_it": True, "used": True}
+    cc = res["camera_condition"]
+    assert {k: cc[k] for k in ("requested", "model_has_it", "used")} == {
+        "requested": True,
+        "model_has_it": True,
+        "used": True,
+    }
+    # the scale it entered at: make_bundle's depth is 3 m everywhere, so 1/3 unit per metre
+    assert cc["scale"]["source"] == "photo depth" and cc["scale"]["units_per_metre"] == pytest.approx(1 / 3)
+    assert cc["sampler"] == res["sampler"] == "flow-euler"
     assert res["sns"]["enabled"] and res["sns"]["shaped_steps"] and res["frames"] == 7
     both = frames_of(tmp_path / "both")
     assert both.shape == (7, 64, 64, 3)

@@ -29,6 +29,8 @@ def server(tmp_path_factory, tiny_models):
         "16384",
         "--model-dir",
         f"tiny-fun={tiny_models['wan22-fun-camera']}",
+        "--model-dir",
+        f"tiny-realcam={tiny_models['realcam-i2v-256']}",
     )
     yield s
     s.stop()
@@ -95,6 +97,28 @@ def test_camera_model_runs_with_noise_shaping_through_the_server(server, tmp_pat
     assert res["camera_condition"]["used"] and res["sns"]["enabled"] and res["sns"]["shaped_steps"]
     fun = next(m for m in c.models()["video"] if m["name"] == "tiny-fun")
     assert fun["spec"]["family"] == "wan-fun-camera"
+
+
+def test_the_papers_camera_model_runs_through_the_server_with_its_scale_recorded(server, tmp_path):
+    c = server.client
+    job = c.submit(bundle_zip(tmp_path, "realcam", n=5, steps=2, model="tiny-realcam"))
+    assert job["frames"] == 5 and job["model_name"] == "RealCam-I2V 256 (local)"
+    assert wait_for(c, job["id"], timeout=300)["state"] == "done"
+    c.download(job["id"], "result", str(tmp_path / "r.json"))
+    res = json.loads((tmp_path / "r.json").read_text())
+    cc = res["camera_condition"]
+    assert cc["used"] and cc["model"] == "realcam-i2v" and cc["epipolar_strides"] == [8, 16]
+    assert cc["scale"] == {
+        "family": "realcam-i2v",
+        "units_per_metre": 1.0,
+        "translation": "metric",
+        "source": "trained metric",
+        "near_depth_m": None,
+        "upstream_inference_scale": 0.5,
+    }
+    assert res["generated_frames"] == 8 and res["sns"]["shaped_steps"] == [0]
+    listed = next(m for m in c.models()["video"] if m["name"] == "tiny-realcam")
+    assert listed["spec"]["camera"] == "realcam-i2v" and listed["spec"]["max_frames"] == 8  # the tiny model's
 
 
 def test_cancel_while_running_then_delete(server, tmp_path):

@@ -76,6 +76,9 @@ class JobPlan:
     camera_condition: bool = True  # asked for; used only by models with a camera adapter
     speed: SpeedRequest = field(default_factory=SpeedRequest)
     guidance_ignored: float | None = None  # the bundle's guidance, where the model runs at a fixed one
+    camera_scale: float | None = None  # model translation units per metre; None: the model's own default
+    sampler: str | None = None  # for models that offer a choice; None: the model's default
+    depth_m: np.ndarray | None = field(default=None, repr=False)  # the photo's depth (metres), for camera scales
 
 
 def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = True, speed: dict | None = None):
@@ -109,6 +112,8 @@ def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = Tr
         camera_condition=s.camera_condition,
         speed=SpeedRequest(**{**vars(s.speed), **(speed or {})}),
         guidance_ignored=ignored,
+        camera_scale=s.camera_scale,
+        sampler=s.sampler,
     )
     return plan, spec, adapter
 
@@ -254,6 +259,9 @@ class Engine:
             raise JobCancelled()
 
         ref = Image.open(os.path.join(bundle_dir, bundle.reference_image)).convert("RGB")
+        if adapter.has_camera_condition and plan.camera_condition and bundle.depth:
+            plan.depth_m = np.load(os.path.join(bundle_dir, bundle.depth), allow_pickle=False)
+        adapter.prepare_job(pipe, plan)  # before the schedule is read: it may pick the sampler
         pipe.scheduler.set_timesteps(plan.steps, device=device)
         sigmas = [float(s) for s in pipe.scheduler.sigmas[: plan.steps]]
 
@@ -369,7 +377,9 @@ class Engine:
                 "requested": plan.camera_condition,
                 "model_has_it": adapter.has_camera_condition,
                 "used": camera_used,
+                **adapter.camera_record,  # the scale and convention it entered at
             },
+            **({"sampler": adapter.sampler} if getattr(adapter, "sampler", None) else {}),
             "speed": speed.report(),
             "device": device,
             "dtype": str(dtype).replace("torch.", ""),
