@@ -251,8 +251,9 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
     tk = rep["takes"]
     first, second = tk["names"]
     assert any(line.startswith("label: Takes (2)") for line in tk["panel"]), tk["panel"]
-    head, scores, prompt = tk["summary"]
+    head, ran, scores, prompt = tk["summary"]
     assert head.startswith("tiny, seed 5, 20") and prompt == "prompt: a quiet room ..."
+    assert ran == "2 steps, guidance 3.5"  # how it ran, from its result.json
     acc = rep["take1"]["strip"]["camera_accuracy"]  # noise from the tiny model: COLMAP may find no camera in it
     expect = f"camera accuracy not measured: {acc['error']}" if "error" in acc else f"RotErr {acc['RotErr']:.3f}"
     assert scores.startswith(expect), (scores, acc)
