@@ -1,13 +1,12 @@
 """Camera accuracy (CamI2V protocol), proven on previews whose cameras are known exactly."""
 
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from helpers import ROOT, SAMPLES, make_bundle, run_blender_script, run_cli
+from helpers import SAMPLES, make_bundle, run_blender_script, run_cli
 from PIL import Image
 
 from realcam.evaluate.accuracy import load_track
@@ -19,36 +18,10 @@ MOVES = ("ORBIT_LEFT", "TRUCK_RIGHT")
 
 
 @pytest.fixture(scope="module")
-def moves(tmp_path_factory):
+def moves(addon_zip, tmp_path_factory):
     """Previews rendered through the add-on in real Blender along two moves, with their cameras."""
     tmp = tmp_path_factory.mktemp("moves")
-    r = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "scripts", "build_addon.py"), "--out", str(tmp / "dist")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stderr
-    zip_path = r.stdout.strip().splitlines()[-1]
-    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp / "blender-user"))
-    r = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ROOT, "tests", "blender_scripts", "move_previews.py"),
-            zip_path,
-            SAMPLES,
-            str(tmp),
-            "384",
-            "224",
-            "9",
-            *MOVES,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=env,
-    )
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    run_blender_script("move_previews.py", addon_zip, SAMPLES, tmp, 384, 224, 9, *MOVES, user_dir=tmp / "blender-user")
     return tmp
 
 
@@ -97,6 +70,7 @@ def test_bundle_and_re10k_tracks_load_the_same(tmp_path):
     assert np.allclose(rel, bundle.c2ws) and Ks[0].fx == pytest.approx(bundle.frames[0].intrinsics.fx * 2)
 
 
+@pytest.mark.slow
 def test_own_camera_scores_small_another_move_clearly_larger(moves):
     results = {}
     for video in MOVES:
@@ -132,6 +106,7 @@ def true_renders(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_true_track_scores_small_in_every_run_another_move_clearly_larger(true_renders):
     """Each video against its own track, several times: right and the same every time (the old incremental,
     frame-0-seeded mapper called a true forward dolly wrong in 3 runs of 4); against another move, clearly wrong.
@@ -177,6 +152,7 @@ def test_library_prints_never_reach_stdout(tmp_path):
     assert "Bad memory unallocation" in r.stderr and "C noise" in r.stderr and "python noise" in r.stderr
 
 
+@pytest.mark.slow
 def test_video_file_input_and_too_few_frames(moves, tmp_path):
     frames = sorted((moves / "ORBIT_LEFT" / "frames").iterdir())
     rgb = np.stack([np.asarray(Image.open(f).convert("RGB")) for f in frames])
@@ -205,6 +181,7 @@ def test_job_option_adds_scores_to_the_result(tmp_path, tiny_models):
     assert "evaluate_s" in result["timings"] and (tmp_path / "take" / "video.mp4").exists()
 
 
+@pytest.mark.slow
 def test_ghost_camera_lies_on_the_true_track(true_renders):
     """The camera recovered from renders along a known move, placed as the add-on's ghost camera (anchored at the
     requested first frame, scaled to the requested reach), lies on the true track within the eval's tolerance."""
