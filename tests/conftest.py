@@ -1,3 +1,7 @@
+"""Fixtures shared by the test modules, and the markers that say what a test needs (see pytest_collection_modifyitems).
+
+Helpers that are not fixtures live in helpers.py."""
+
 import os
 import subprocess
 import sys
@@ -39,3 +43,34 @@ def addon_zip(tmp_path_factory):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Success parsing TOML" in r.stdout  # Blender's validator ran
     return r.stdout.strip().splitlines()[-1]
+
+
+# What a test needs, read from what it and its fixtures use, so that a new test is marked without thinking of it:
+# a fixture it asks for (directly or through other fixtures), or a name its function or one of its fixtures'
+# functions calls. The markers are registered in pyproject.toml; docs/development.md#tests shows how to select.
+MARK_BY_FIXTURE = {"blender_python": "blender", "addon_zip": "blender", "tiny_models": "models"}
+MARK_BY_NAME = {"run_blender_script": "blender", "Server": "server", "LocalRayCluster": "cluster"}
+NOT_PURE = ("blender", "server", "cluster", "models", "slow")
+
+
+def _names_used(item):
+    """The global names the test function and every fixture function it uses refer to."""
+    functions = [getattr(item, "function", None)]
+    for defs in item._fixtureinfo.name2fixturedefs.values():
+        functions += [d.func for d in defs]
+    names = set()
+    for f in functions:
+        code = getattr(f, "__code__", None)
+        if code is not None:
+            names.update(code.co_names)
+    return names
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        marks = {MARK_BY_FIXTURE[n] for n in item.fixturenames if n in MARK_BY_FIXTURE}
+        marks |= {MARK_BY_NAME[n] for n in _names_used(item) if n in MARK_BY_NAME}
+        for mark in sorted(marks):
+            item.add_marker(mark)
+        if not any(item.get_closest_marker(m) for m in NOT_PURE):
+            item.add_marker("pure")  # no Blender, no server, no cluster, no models, quick: `pytest -m pure`

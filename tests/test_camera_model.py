@@ -232,6 +232,7 @@ def test_models_without_a_camera_adapter_ignore_the_setting(tmp_path, tiny_model
     assert res["camera_condition"] == {"requested": True, "model_has_it": False, "used": False}
 
 
+@pytest.mark.slow
 def test_listing_and_missing_weights_name_both_repositories(tmp_path):
     printed = run_cli("models").stdout
     line = next(ln for ln in printed.splitlines() if "wan2.2-fun-5b-camera" in ln)

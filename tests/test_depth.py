@@ -288,6 +288,7 @@ def test_tiny_depth_pro_focal_order(tmp_path, tiny_models):
     assert d_auto.shape == (48, 64)
 
 
+@pytest.mark.slow
 def test_unavailable_model_names_model_folder_and_fix(tmp_path):
     save_rgb(tmp_path / "p.jpg", 64, 48)
     r = run_cli(

@@ -79,7 +79,9 @@ TINY_UNET = dict(
 )
 
 
-@pytest.mark.parametrize("name,learnable", [("unet_256", True), ("unet_512", False)])
+@pytest.mark.parametrize(
+    "name,learnable", [("unet_256", True), pytest.param("unet_512", False, marks=pytest.mark.slow)]
+)
 def test_unet_forward_matches_upstream(name, learnable):
     f = load(name)
     unet = UNet3D(UNetConfig(**TINY_UNET, image_cross_attention_learnable=learnable)).to(D).eval()

@@ -136,6 +136,7 @@ def test_existing_take_is_never_overwritten(tmp_path, tiny_models, engine):
     assert (tmp_path / "take/keep.txt").read_text() == "an earlier take"
 
 
+@pytest.mark.slow
 def test_unavailable_video_model_says_how_to_get_it(tmp_path):
     make_bundle(tmp_path / "job", n=5, w=64, h=48, model="wan2.2-ti2v-5b")
     r = run_cli(

@@ -12,6 +12,8 @@ import zipfile
 import pytest
 from helpers import ROOT, make_bundle
 
+pytestmark = pytest.mark.slow  # an sdist, a wheel and a fresh virtual environment: about half a minute
+
 
 def _run(*args, cwd=None, env=None, timeout=600):
     r = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)

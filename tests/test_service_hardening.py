@@ -745,6 +745,7 @@ def test_errors_and_headers_name_no_server_paths(server, tiny_models, tmp_path):
     assert_no_paths(message)
 
 
+@pytest.mark.slow
 def test_a_non_loopback_bind_needs_a_long_token(tmp_path):
     port = free_port()
     proc = subprocess.Popen(
