@@ -76,7 +76,9 @@ def test_installed_wheel_runs_outside_the_checkout(artefacts, tmp_path):
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    where = _run(py, "-c", "import realcam, realcam_core; print(realcam.__file__, realcam_core.__file__)", cwd=work)
+    where = _run(
+        py, "-c", "import realcam, realcam_core; print(realcam.__file__, realcam_core.__file__)", cwd=work, env=env
+    )
     assert where.stdout.count(str(venv)) == 2, where.stdout  # not the checkout's copy
 
     assert "generate" in _run(venv / "bin" / "realcam", "--help", cwd=work, env=env).stdout
