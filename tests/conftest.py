@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import ROOT, blender_pythons
+from helpers import ROOT, PipelineSpy, blender_pythons
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +29,14 @@ def blender_python(request):
     """The Python with bpy that runs a Blender test's scripts, once per Blender version; a version that is not
     set up is skipped, saying why. The backend always runs from this Python."""
     return request.param
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """A PipelineSpy on the stock Wan and SVD pipelines, for this test only."""
+    from diffusers import StableVideoDiffusionPipeline, WanImageToVideoPipeline
+
+    return PipelineSpy(monkeypatch, WanImageToVideoPipeline, StableVideoDiffusionPipeline)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ Imported by test modules as `from helpers import ...` (tests/ is on sys.path);
 pytest fixtures stay in conftest.py.
 """
 
+import contextlib
 import os
 import signal
 import socket
@@ -79,6 +80,42 @@ def save_rgb(path, w=64, h=48, seed=0, **kw):
     return str(path)
 
 
+def axis_angle(axis, angle) -> np.ndarray:
+    """The 3x3 rotation by angle (radians) about axis (Rodrigues' formula)."""
+    a = np.asarray(axis, float) / np.linalg.norm(axis)
+    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
+
+
+def read_npz(path) -> dict:
+    """Every array of an .npz file, read into memory (the file is closed again)."""
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
+@contextlib.contextmanager
+def default_dtype(dtype):
+    """torch's default dtype set to dtype inside the block (models built there take it), put back after."""
+    import torch
+
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(old)
+
+
+class JobPlan:
+    """The plan fields adapters read for their call arguments (a small job by default); keywords override them."""
+
+    def __init__(self, **kw):
+        self.height, self.width, self.model_frames = 64, 64, 5
+        self.steps, self.guidance, self.prompt, self.negative_prompt = 2, 1.0, "a room", ""
+        self.camera_condition, self.fps, self.seed = True, 24.0, 0
+        self.__dict__.update(kw)
+
+
 def project(points, K) -> np.ndarray:
     """Pixel coordinates (continuous convention, realcam_core.camera) of OpenCV camera-frame points (..., 3)."""
     p = np.asarray(points, dtype=np.float64)
@@ -130,32 +167,57 @@ def make_bundle(folder, n=5, w=64, h=48, depth=True, model="tiny", seed=0):
     return bundle
 
 
-def set_settings(folder, **kw):
-    """Edit a bundle's settings in place; sns_enabled and threshold go to settings.sns."""
+def edit_manifest(folder, fn):
+    """Change a bundle's manifest in place: fn(the manifest as a dict) edits it."""
     import json
 
     path = os.path.join(folder, "manifest.json")
     with open(path) as fh:
         data = json.load(fh)
-    for k, v in kw.items():
-        if k == "sns_enabled":
-            data["settings"]["sns"]["enabled"] = v
-        elif k == "threshold":
-            data["settings"]["sns"]["threshold"] = v
-        else:
-            data["settings"][k] = v
+    fn(data)
     with open(path, "w") as fh:
         json.dump(data, fh)
 
 
-def bundle_zip(tmp, name, steps=2, n=5, seed=0, model="tiny", w=64, h=64):
-    """A job bundle archive (make_bundle with a step count), as the add-on uploads it."""
+def set_settings(folder, **kw):
+    """Edit a bundle's settings in place; sns_enabled and threshold go to settings.sns, dolly=d moves frame i's
+    camera d * i along its z axis."""
+
+    def edit(data):
+        for k, v in kw.items():
+            if k == "sns_enabled":
+                data["settings"]["sns"]["enabled"] = v
+            elif k == "threshold":
+                data["settings"]["sns"]["threshold"] = v
+            elif k == "dolly":
+                for i, f in enumerate(data["frames"]):
+                    f["c2w"][2][3] = v * i
+            else:
+                data["settings"][k] = v
+
+    edit_manifest(folder, edit)
+
+
+def bundle_zip(tmp, name, steps=2, n=5, seed=0, model="tiny", w=64, h=64, edit=None, files=None):
+    """A job bundle archive (make_bundle with a step count), as the add-on uploads it, in tmp/name.zip.
+
+    edit(manifest dict) changes the manifest and files(folder) the files before packing."""
     from realcam_core.bundle import pack_bundle
 
     folder = os.path.join(str(tmp), name)
     make_bundle(folder, n=n, w=w, h=h, model=model, seed=seed)
     set_settings(folder, steps=steps)
+    if edit:
+        edit_manifest(folder, edit)
+    if files:
+        files(folder)
     return pack_bundle(folder, os.path.join(str(tmp), name + ".zip"))
+
+
+def frames_of(take):
+    """The frames a take folder holds (take/frames/*.png), as one (frames, height, width, channels) array."""
+    names = sorted(os.listdir(os.path.join(take, "frames")))
+    return np.stack([np.asarray(Image.open(os.path.join(take, "frames", n))) for n in names])
 
 
 def wait_for_job(client, job_id, states=("done", "failed", "cancelled"), timeout=120, cond=None):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import make_bundle, run_cli
+from helpers import frames_of, make_bundle, run_cli, set_settings
 
 from realcam.errors import UserError
 from realcam.generate.adapters import resolve_video_model
@@ -174,27 +174,6 @@ def test_cameras_past_the_bundle_hold_its_last(tmp_path):
     ks, c2w = _cameras(bundle, 9)
     assert ks.shape == (9, 4) and c2w.shape == (9, 4, 4)
     assert np.array_equal(c2w[5:], np.repeat(bundle.c2ws[-1:], 4, 0)) and np.array_equal(c2w[:6], bundle.c2ws)
-
-
-def set_settings(folder, **kw):
-    path = os.path.join(folder, "manifest.json")
-    data = json.load(open(path))
-    for k, v in kw.items():
-        if k == "sns_enabled":
-            data["settings"]["sns"]["enabled"] = v
-        elif k == "dolly":
-            for i, f in enumerate(data["frames"]):
-                f["c2w"][2][3] = v * i
-        else:
-            data["settings"][k] = v
-    json.dump(data, open(path, "w"))
-
-
-def frames_of(folder):
-    from PIL import Image
-
-    names = sorted(os.listdir(os.path.join(folder, "frames")))
-    return np.stack([np.asarray(Image.open(os.path.join(folder, "frames", n))) for n in names])
 
 
 def test_generate_with_the_camera_and_noise_shaping_together(tmp_path, tiny_models):

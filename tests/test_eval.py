@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import SAMPLES, make_bundle, run_blender_script, run_cli
+from helpers import SAMPLES, axis_angle, make_bundle, run_blender_script, run_cli, set_settings
 from PIL import Image
 
 from realcam.evaluate.accuracy import load_track
@@ -47,21 +47,15 @@ def test_metrics_definition():
     assert scores(gt, turned)["RotErr"] == pytest.approx(0.1)
 
 
-def _rot(axis, angle):
-    a = np.asarray(axis, float) / np.linalg.norm(axis)
-    K = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
-    return np.eye(3) + np.sin(angle) * K + (1 - np.cos(angle)) * K @ K
-
-
 def test_rotation_error_keeps_precision_near_zero():
     """arccos of the trace reads exactly 0 below ~1e-8 rad; the rotation-vector norm does not."""
-    R = _rot([0.3, -1, 0.2], 0.7)
+    R = axis_angle([0.3, -1, 0.2], 0.7)
     for angle in (1e-9, 1e-7, 1e-4, 0.5, 3.0):
-        R2 = R @ _rot([1, 2, 3], angle)
+        R2 = R @ axis_angle([1, 2, 3], angle)
         got = rotation_angles(R[None], R2[None])[0]
         assert got == pytest.approx(angle, rel=1e-6), angle
     R32 = R.astype(np.float32)  # float32 input is computed in float64
-    assert rotation_angles(R32[None], (R32 @ _rot([0, 0, 1], 1e-3).astype(np.float32))[None])[0] > 0
+    assert rotation_angles(R32[None], (R32 @ axis_angle([0, 0, 1], 1e-3).astype(np.float32))[None])[0] > 0
 
 
 def test_bundle_and_re10k_tracks_load_the_same(tmp_path):
@@ -169,10 +163,7 @@ def test_video_file_input_and_too_few_frames(moves, tmp_path):
 
 def test_job_option_adds_scores_to_the_result(tmp_path, tiny_models):
     make_bundle(tmp_path / "job", n=5, w=64, h=64, model=tiny_models["wan22-ti2v"])
-    path = tmp_path / "job" / "manifest.json"
-    data = json.loads(path.read_text())
-    data["settings"].update(steps=1, evaluate=True)
-    path.write_text(json.dumps(data))
+    set_settings(tmp_path / "job", steps=1, evaluate=True)
     result = Engine().run(tmp_path / "job", tmp_path / "take")
     acc = result["camera_accuracy"]
     # Noise from a random model cannot be tracked: the reason is kept, the take is still delivered.

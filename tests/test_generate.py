@@ -6,8 +6,7 @@ import threading
 
 import numpy as np
 import pytest
-from helpers import make_bundle, probe_mp4, run_cli, set_settings
-from PIL import Image
+from helpers import frames_of, make_bundle, probe_mp4, run_cli, set_settings
 
 from realcam.errors import UserError
 from realcam.generate.engine import Engine, JobCancelled
@@ -16,11 +15,6 @@ from realcam.generate.engine import Engine, JobCancelled
 @pytest.fixture(scope="module")
 def engine():
     return Engine()
-
-
-def frames_of(out):
-    names = sorted(os.listdir(os.path.join(out, "frames")))
-    return np.stack([np.asarray(Image.open(os.path.join(out, "frames", n))) for n in names])
 
 
 def test_cli_generates_exact_frames_at_bundle_fps(tmp_path, tiny_models):

@@ -25,9 +25,8 @@ import zipfile
 import zlib
 
 import pytest
-from helpers import Server, free_port, make_bundle, save_rgb
+from helpers import Server, bundle_zip, free_port, make_bundle, save_rgb, wait_for_job
 
-from realcam_core.bundle import pack_bundle
 from realcam_core.client import BackendError
 
 # Spelt out rather than imported, so these tests read as the contract a client sees.
@@ -55,33 +54,6 @@ def server(tmp_path_factory, tiny_models):
     )
     yield s
     s.stop()
-
-
-def bundle_zip(tmp, name, steps=2, n=5, seed=0, model="tiny", w=64, h=64, edit=None, files=None):
-    """A packed bundle; edit(manifest) changes the manifest, files(folder) the files."""
-    folder = os.path.join(str(tmp), name)
-    make_bundle(folder, n=n, w=w, h=h, model=model, seed=seed)
-    path = os.path.join(folder, "manifest.json")
-    with open(path) as fh:
-        data = json.load(fh)
-    data["settings"]["steps"] = steps
-    if edit:
-        edit(data)
-    with open(path, "w") as fh:
-        json.dump(data, fh)
-    if files:
-        files(folder)
-    return pack_bundle(folder, os.path.join(str(tmp), name + ".zip"))
-
-
-def wait_for(client, job_id, states=("done", "failed", "cancelled"), timeout=120, cond=None):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        job = client.job(job_id)
-        if job["state"] in states and (cond is None or cond(job)):
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} stuck: {client.job(job_id)}")
 
 
 def call(port, method, path, body=b"", ctype=None, headers=None, timeout=60):
@@ -170,7 +142,7 @@ def test_a_full_disk_stalls_the_queue_visibly_and_it_resumes(small_disk, tmp_pat
     try:
         c = s.client
         a = c.submit(bundle_zip(tmp_path, "a", steps=200, seed=1))
-        wait_for(c, a["id"], states=("running",), cond=lambda j: (j["progress"].get("step") or 0) >= 2)
+        wait_for_job(c, a["id"], states=("running",), cond=lambda j: (j["progress"].get("step") or 0) >= 2)
         b = c.submit(bundle_zip(tmp_path, "b", steps=1, seed=2))
         filler = fill(small_disk)
         # A submission on a full disk is refused with a reason, not a 500.
@@ -189,7 +161,7 @@ def test_a_full_disk_stalls_the_queue_visibly_and_it_resumes(small_disk, tmp_pat
         assert "No space left" in h["worker"]["error"], h
         assert str(small_disk) not in json.dumps(h)
         os.remove(filler)
-        assert wait_for(c, b["id"])["state"] == "done"
+        assert wait_for_job(c, b["id"])["state"] == "done"
         assert c.job(a["id"])["state"] == "cancelled"
         assert c.health()["status"] == "ok"
         folder = small_disk / "jobs" / a["id"]
@@ -674,7 +646,7 @@ def test_allowed_hosts_and_a_case_insensitive_bearer(strict_server):
 def test_real_downloads_carry_and_pass_their_digest(server, tmp_path):
     c = server.client
     job = c.submit(bundle_zip(tmp_path, "dl", seed=31, steps=1))
-    assert wait_for(c, job["id"])["state"] == "done"
+    assert wait_for_job(c, job["id"])["state"] == "done"
     for what in ("video", "frames", "result"):
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
         conn.request("GET", f"/v1/jobs/{job['id']}/{what}")
@@ -698,7 +670,7 @@ def test_a_restart_cleans_stray_temporary_state_files(tmp_path, tiny_models):
     s = Server(data, tiny_models)
     try:
         job = s.client.submit(bundle_zip(tmp_path, "j", seed=41, steps=1))
-        assert wait_for(s.client, job["id"])["state"] == "done"
+        assert wait_for_job(s.client, job["id"])["state"] == "done"
     finally:
         s.stop()
     folder = data / "jobs" / job["id"]
@@ -732,12 +704,12 @@ def test_errors_and_headers_name_no_server_paths(server, tiny_models, tmp_path):
     # A job on a configured folder: its result, the health listing and a failure name the model, not its folder.
     c = server.client
     job = c.submit(bundle_zip(tmp_path, "named", seed=51, steps=1))
-    assert wait_for(c, job["id"])["state"] == "done"
+    assert wait_for_job(c, job["id"])["state"] == "done"
     c.download(job["id"], "result", str(tmp_path / "result.json"))
     assert_no_paths((tmp_path / "result.json").read_text())
     assert_no_paths(json.dumps(c.health()))
     try:
-        failed = wait_for(c, c.submit(bundle_zip(tmp_path, "broken", seed=52, steps=1, model="broken"))["id"])
+        failed = wait_for_job(c, c.submit(bundle_zip(tmp_path, "broken", seed=52, steps=1, model="broken"))["id"])
         message = failed["error"]
     except BackendError as e:
         message = str(e) + " ".join(e.problems)
