@@ -2,12 +2,13 @@
 
 Helpers that are not fixtures live in helpers.py."""
 
+import json
 import os
 import subprocess
 import sys
 
 import pytest
-from helpers import ROOT, PipelineSpy, blender_pythons
+from helpers import ROOT, PipelineSpy, Server, blender_pythons
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +30,50 @@ def blender_python(request):
     """The Python with bpy that runs a Blender test's scripts, once per Blender version; a version that is not
     set up is skipped, saying why. The backend always runs from this Python."""
     return request.param
+
+
+@pytest.fixture(scope="session")
+def limited_server(tmp_path_factory, tiny_models):
+    """A real server with small limits (40 frames, 8 MB uploads, 16384 pixels), the tiny depth model as tiny-depth
+    and a model whose weights are missing as broken; shared by the upload, security and durability tests."""
+    broken = tmp_path_factory.mktemp("broken-model")  # its weights are missing
+    (broken / "model_index.json").write_text(json.dumps({"_class_name": "WanImageToVideoPipeline"}))
+    s = Server(
+        tmp_path_factory.mktemp("hard") / "data",
+        tiny_models,
+        "--max-frames",
+        "40",
+        "--max-upload-mb",
+        "8",
+        "--max-pixels",
+        "16384",
+        "--depth-model-dir",
+        f"tiny-depth={tiny_models['depth-anything']}",
+        "--model-dir",
+        f"broken={broken}",
+    )
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def strict_server(tmp_path_factory, tiny_models):
+    """A real server that wants a token, knows two more host names and cuts slow uploads (1 s idle, 3 s whole)."""
+    s = Server(
+        tmp_path_factory.mktemp("strict") / "data",
+        tiny_models,
+        "--allow-host",
+        "realcam.test",
+        "--allow-host",
+        "gpu-box.studio.lan",
+        "--body-timeout",
+        "1",
+        "--upload-timeout",
+        "3",
+        token="a-token-long-enough-1234",
+    )
+    yield s
+    s.stop()
 
 
 @pytest.fixture

@@ -231,6 +231,65 @@ def wait_for_job(client, job_id, states=("done", "failed", "cancelled"), timeout
     raise AssertionError(f"job {job_id} not {states} in {timeout} s: {client.job(job_id)}")
 
 
+# The API's content types, spelt out rather than imported, so that tests read as the contract a client sees.
+BUNDLE_TYPE = "application/vnd.realcam.bundle+zip"
+JSON_TYPE = "application/json"
+
+
+def http_call(port, method, path, body=b"", ctype=None, headers=None, timeout=60):
+    """One raw HTTP request to 127.0.0.1:port, headers as given (a Host header replaces the default one);
+    (status, decoded JSON or None, the response)."""
+    import http.client
+    import json
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    h = dict(headers or {})
+    try:
+        conn.putrequest(method, path, skip_host="Host" in h, skip_accept_encoding=True)
+        if ctype:
+            conn.putheader("Content-Type", ctype)
+        if body or method in ("POST", "DELETE"):
+            conn.putheader("Content-Length", str(len(body)))
+        for k, v in h.items():
+            conn.putheader(k, v)
+        conn.endheaders(body or None)
+        resp = conn.getresponse()
+        raw = resp.read()
+    finally:
+        conn.close()
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = None
+    return resp.status, data, resp
+
+
+def http_post(port, path, body, ctype=BUNDLE_TYPE, **kw):
+    """A raw POST (a bundle, unless ctype says otherwise); (status, decoded JSON or None)."""
+    status, data, _ = http_call(port, "POST", path, body, ctype, **kw)
+    return status, data
+
+
+def assert_json_4xx(status, data, *codes):
+    """The answer is one of the client-error codes, with a JSON body that says what was wrong."""
+    assert status in codes, (status, data)
+    assert isinstance(data, dict) and data["error"], data
+
+
+def read_bytes(path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def files_under(folder) -> set:
+    """Every file and folder below folder, as paths relative to it."""
+    out = set()
+    for dirpath, dirs, files in os.walk(folder):
+        for n in dirs + files:
+            out.add(os.path.relpath(os.path.join(dirpath, n), folder))
+    return out
+
+
 def probe_mp4(path):
     """(frame count, fps, (width, height)) of an MP4, by decoding it with the ffmpeg that imageio-ffmpeg ships."""
     import imageio_ffmpeg
