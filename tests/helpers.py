@@ -74,6 +74,37 @@ def run_cli(*args, env_extra=None, timeout=300):
     )
 
 
+def run_cli_offline(*args, hf_home, timeout=300):
+    """The realcam command with the hub offline and its model cache at hf_home (empty: what a missing model does)."""
+    return run_cli(*args, env_extra={"HF_HUB_OFFLINE": "1", "HF_HOME": str(hf_home)}, timeout=timeout)
+
+
+def online_env(hub_url, hf_home, **extra) -> dict:
+    """The environment of a process that downloads from the hub at hub_url into the cache at hf_home (without the
+    HF_HUB_OFFLINE a test run may have set)."""
+    env = dict(os.environ, HF_ENDPOINT=hub_url, HF_HOME=str(hf_home), **extra)
+    env.pop("HF_HUB_OFFLINE", None)
+    return env
+
+
+def run_download(hub_url, hf_home, *args, extra_env=None, timeout=120):
+    """`realcam download ARGS` from the hub at hub_url into the cache at hf_home."""
+    return subprocess.run(
+        [sys.executable, "-m", "realcam", "download", *map(str, args)],
+        env=online_env(hub_url, hf_home, **(extra_env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def json_events(text) -> list:
+    """The JSON lines of a command's output (what `--json` prints: one event a line)."""
+    import json
+
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
 def save_rgb(path, w=64, h=48, seed=0, **kw):
     rng = np.random.default_rng(seed)
     Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path, **kw)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import frames_of, make_bundle, run_cli, set_settings
+from helpers import frames_of, make_bundle, run_cli, run_cli_offline, set_settings
 
 from realcam.errors import UserError
 from realcam.generate.adapters import resolve_video_model
@@ -217,13 +217,7 @@ def test_listing_and_missing_weights_name_both_repositories(tmp_path):
     line = next(ln for ln in printed.splitlines() if "wan2.2-fun-5b-camera" in ln)
     assert "alibaba-pai/Wan2.2-Fun-5B-Control-Camera" in line and "licence unverified" in line
     make_bundle(tmp_path / "job", n=5, w=1280, h=704, model="wan2.2-fun-5b-camera")
-    r = run_cli(
-        "generate",
-        tmp_path / "job",
-        "--out",
-        tmp_path / "o",
-        env_extra={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")},
-    )
+    r = run_cli_offline("generate", tmp_path / "job", "--out", tmp_path / "o", hf_home=tmp_path / "hf")
     msg = r.stderr.strip().splitlines()[-1]
     assert r.returncode == 2, r.stderr
     assert "alibaba-pai/Wan2.2-Fun-5B-Control-Camera" in msg and "Wan-AI/Wan2.2-TI2V-5B-Diffusers" in msg

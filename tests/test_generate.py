@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 import pytest
-from helpers import frames_of, make_bundle, probe_mp4, run_cli, set_settings
+from helpers import frames_of, make_bundle, probe_mp4, run_cli, run_cli_offline, set_settings
 
 from realcam.errors import UserError
 from realcam.generate.engine import Engine, JobCancelled
@@ -133,24 +133,12 @@ def test_existing_take_is_never_overwritten(tmp_path, tiny_models, engine):
 @pytest.mark.slow
 def test_unavailable_video_model_says_how_to_get_it(tmp_path):
     make_bundle(tmp_path / "job", n=5, w=64, h=48, model="wan2.2-ti2v-5b")
-    r = run_cli(
-        "generate",
-        tmp_path / "job",
-        "--out",
-        tmp_path / "o",
-        env_extra={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")},
-    )
+    r = run_cli_offline("generate", tmp_path / "job", "--out", tmp_path / "o", hf_home=tmp_path / "hf")
     assert r.returncode == 2
     msg = r.stderr.strip().splitlines()[-1]
     assert "64x48 is not a size" in msg  # refused before any download is attempted
     make_bundle(tmp_path / "job2", n=5, w=1280, h=704, model="wan2.2-ti2v-5b")
-    r = run_cli(
-        "generate",
-        tmp_path / "job2",
-        "--out",
-        tmp_path / "o",
-        env_extra={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")},
-    )
+    r = run_cli_offline("generate", tmp_path / "job2", "--out", tmp_path / "o", hf_home=tmp_path / "hf")
     msg = r.stderr.strip().splitlines()[-1]
     assert r.returncode == 2
     assert "Wan-AI/Wan2.2-TI2V-5B-Diffusers" in msg and "hf download" in msg and str(tmp_path / "hf") in msg
