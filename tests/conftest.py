@@ -102,7 +102,12 @@ def addon_zip(tmp_path_factory):
 # a fixture it asks for (directly or through other fixtures), or a name its function or one of its fixtures'
 # functions calls. The markers are registered in pyproject.toml; docs/development.md#tests shows how to select.
 MARK_BY_FIXTURE = {"blender_python": "blender", "addon_zip": "blender", "tiny_models": "models"}
-MARK_BY_NAME = {"run_blender_script": "blender", "Server": "server", "LocalRayCluster": "cluster"}
+MARK_BY_NAME = {
+    "run_blender_script": "blender",
+    "blender_report": "blender",
+    "Server": "server",
+    "LocalRayCluster": "cluster",
+}
 NOT_PURE = ("blender", "server", "cluster", "models", "slow")
 
 

@@ -66,6 +66,22 @@ def run_blender_script(name, *args, user_dir=None, python=None, timeout=900):
     return proc
 
 
+# In blender_report's arguments: where the script takes the path of its JSON report.
+REPORT = "<the report's path>"
+
+
+def blender_report(work, name, *args, python=None, timeout=900) -> dict:
+    """Run a Blender test script (run_blender_script) with Blender's user folders in work/blender-user and its JSON
+    report in work/report.json, passed to the script where args has REPORT; the report."""
+    report = os.path.join(str(work), "report.json")
+    args = [report if a is REPORT else a for a in args]
+    run_blender_script(name, *args, user_dir=os.path.join(str(work), "blender-user"), python=python, timeout=timeout)
+    import json
+
+    with open(report) as fh:
+        return json.load(fh)
+
+
 def run_cli(*args, env_extra=None, timeout=300):
     env = dict(os.environ)
     env.update(env_extra or {})
@@ -386,6 +402,12 @@ class Server:
                 time.sleep(0.2)
         self.stop()  # no server left behind by a test that failed to start it
         raise AssertionError("server did not start")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)
