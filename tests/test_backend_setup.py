@@ -1,4 +1,4 @@
-"""Set up backend (issue 18): the pure pieces (paths, command lines, GPU detection, torch choice, pip's failures),
+"""Set up backend: the pure pieces (paths, command lines, GPU detection, torch choice, pip's failures),
 the backend the extension zip carries, `realcam download` against a hub on loopback, and the real set-up through
 real Blender into a user folder with spaces, installing from the package index this machine reaches."""
 

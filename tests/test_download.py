@@ -1,4 +1,4 @@
-"""`realcam download` against a hostile hub (issue 26): a real `realcam download` process, a hub on loopback
+"""`realcam download` against a hostile hub: a real `realcam download` process, a hub on loopback
 (tests/local_hub.py) whose answers are changed the way an attacker's would be, and real files around the cache
 that must stay as they were. And the other side of it: a real `realcam serve`, not offline, never asks the hub
 for anything, whatever model a client names; it runs what `realcam download` put in the cache.

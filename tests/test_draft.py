@@ -42,7 +42,7 @@ def test_sigmas_are_fastvideos_nearest_timestep_lookup():
         assert float(ours.sigmas[i]) == pytest.approx(float(grid.sigmas[j]), abs=1e-7)
         assert float(ours.timesteps[i]) == t
     assert ours.sigmas.tolist()[-1] == 0.0 and len(ours.sigmas) == 4
-    assert [round(float(s), 3) for s in ours.sigmas[:3]] == [1.0, 0.757, 0.522]  # the published sigmas
+    assert [round(float(s), 3) for s in ours.sigmas[:3]] == [1.0, 0.757, 0.522]  # FastVideo's published steps
     # The distillation recipe looks them up at shift 5: the same sigmas to 4e-4.
     recipe = FlowMatchEulerDiscreteScheduler(shift=5.0)
     for i, t in enumerate((1000, 757, 522)):
