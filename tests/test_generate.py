@@ -38,8 +38,8 @@ def test_cli_generates_exact_frames_at_bundle_fps(tmp_path, tiny_models):
 @pytest.mark.parametrize("name, w, h, n", [("wan22-ti2v", 64, 64, 5), ("wan21-i2v", 64, 48, 6), ("svd", 64, 64, 4)])
 def test_reproducible_for_a_seed(tmp_path, tiny_models, engine, name, w, h, n):
     """The same bundle gives the same frames twice (the shaping noise included). That the seed and SNS act, and
-    how, is shown elsewhere: test_parity.py (the seed's video is the stock pipeline's) and test_sns.py (shaping
-    pulls the result toward the preview, at the right sigmas)."""
+    how, is shown elsewhere: test_stock_pipeline_parity.py (the seed's video is the stock pipeline's) and
+    test_noise_shaping.py (shaping pulls the result toward the preview, at the right sigmas)."""
     make_bundle(tmp_path / "job", n=n, w=w, h=h, model=tiny_models[name])
     set_settings(tmp_path / "job", steps=4, threshold=0.5)
     a = engine.run(tmp_path / "job", tmp_path / "a")
