@@ -78,7 +78,6 @@ def test_each_step_predicts_the_clean_latent_then_renoises_with_fresh_noise():
 
 
 # -- catalogue, download, loading ------------------------------------------------------------------------------------
-@pytest.mark.slow
 def test_the_draft_is_in_the_catalogue_the_listing_and_download():
     m = known_model(ALIAS)
     assert m.repo_id == "FastVideo/FastWan2.2-TI2V-5B-FullAttn-Diffusers" == FASTWAN22_TI2V_5B_REPO
