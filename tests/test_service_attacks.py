@@ -30,6 +30,7 @@ from helpers import (
     free_port,
     make_bundle,
     probe_mp4,
+    read_bytes,
     set_settings,
     wait_for_job,
 )
@@ -427,6 +428,25 @@ def test_manifest_bounds_at_and_past_the_limit(edit, refused, tmp_path):
         assert problems == []
     else:
         assert problems and all(refused in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "attack, edit, where",
+    [
+        ("focal 1e-300", lambda d: _set_fx(d, 1e-300), "frames[1].intrinsics"),
+        ("translation 1e300", lambda d: _set_t(d, 1e300), "frames[1].c2w"),
+        ("fps 1e-9", lambda d: d["settings"].update(fps=1e-9), "settings.fps"),
+    ],
+)
+def test_the_issues_cameras_and_frame_rate_are_refused_at_submit(server, tmp_path, attack, edit, where):
+    """Extreme but finite cameras made the camera model's take black, and an fps of 1e-9 was recorded for an
+    MP4 that played at 16: now each is a 422 naming the field, before a job exists."""
+    before = len(server.client.jobs())
+    body = read_bytes(bundle_zip(tmp_path, "extreme", seed=31, edit=edit))
+    status, data, _ = call(server.port, "POST", "/v1/jobs", body, BUNDLE_TYPE)
+    assert_error_shape(status, data, 422)
+    assert any(p.startswith(where) for p in data["problems"]), (attack, data)
+    assert len(server.client.jobs()) == before
 
 
 def test_manifest_values_are_counted_before_parsing():
