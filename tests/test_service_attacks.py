@@ -291,6 +291,7 @@ def test_a_flood_of_deletes_during_a_decode_blocks_nothing(tmp_path, tiny_models
         s.stop()
 
 
+@pytest.mark.slow
 def test_a_job_deleted_while_it_runs_is_gone_after_a_restart(tmp_path, tiny_models):
     hold, env = paced_env(tmp_path, REALCAM_TEST_HOLD_UNCANCELLABLE="1")
     (hold / "hold-2").write_text("")
@@ -313,6 +314,7 @@ def test_a_job_deleted_while_it_runs_is_gone_after_a_restart(tmp_path, tiny_mode
 # ------------------------------------------------------------------ 3. a full disk fails no job
 
 
+@pytest.mark.slow
 def test_a_take_that_does_not_fit_requeues_its_job_and_the_queue_waits(tmp_path, tiny_models):
     full = tmp_path / "disk-full"
     hold, env = paced_env(tmp_path, REALCAM_TEST_FULL_DISK=str(full))
@@ -654,6 +656,7 @@ def _open_files(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+@pytest.mark.slow
 def test_stalled_heads_at_the_open_file_limit_deny_nothing(tmp_path, tiny_models):
     from realcam.service.connections import connection_limits
 
