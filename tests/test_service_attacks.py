@@ -447,7 +447,7 @@ def test_the_issues_cameras_and_frame_rate_are_refused_at_submit(server, tmp_pat
     body = read_bytes(bundle_zip(tmp_path, "extreme", seed=31, edit=edit))
     status, data, _ = call(server.port, "POST", "/v1/jobs", body, BUNDLE_TYPE)
     assert_error_shape(status, data, 422)
-    assert any(p.startswith(where) for p in data["problems"]), (attack, data)
+    assert any(p.startswith(f"manifest.json: {where}") for p in data["problems"]), (attack, data)
     assert len(server.client.jobs()) == before
 
 
