@@ -11,9 +11,10 @@ from realcam_core.client import BackendError, Client
 
 
 @contextlib.contextmanager
-def tiny_server(data_dir: str, model_folder: str, *extra: str, env: dict | None = None):
+def tiny_server(data_dir: str, model_folder: str, *extra: str, env: dict | None = None, log=None, preexec_fn=None):
     """Yields a Client of a running backend that offers model_folder as "tiny"; stops it afterwards.
-    extra: more `realcam serve` arguments; env: more environment variables."""
+    extra: more `realcam serve` arguments; env: more environment variables; log: a file for the server's output
+    (else it is dropped); preexec_fn: run in the server's process before it starts (a lower open-file limit)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -31,11 +32,13 @@ def tiny_server(data_dir: str, model_folder: str, *extra: str, env: dict | None 
             f"tiny={model_folder}",
             *extra,
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=open(log, "ab") if log else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
+        preexec_fn=preexec_fn,
     )
     client = Client(f"http://127.0.0.1:{port}")
+    client.pid = proc.pid  # the server process, for benchmarks that read its memory
     try:
         deadline = time.time() + 120
         while True:

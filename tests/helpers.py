@@ -357,9 +357,10 @@ class Server:
     """A real `realcam serve` process on a free loopback port with the tiny models configured.
 
     cluster: a tests/ray_cluster.LocalRayCluster; the server then runs its jobs there (`--cluster ray://...`).
-    env: more environment variables for the server."""
+    env: more environment variables for the server; preexec_fn: run in the server's process before it starts
+    (e.g. a lower open-file limit)."""
 
-    def __init__(self, data, models, *extra, token=None, cluster=None, env=None):
+    def __init__(self, data, models, *extra, token=None, cluster=None, env=None, preexec_fn=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
@@ -384,7 +385,7 @@ class Server:
             *extra,
         ]
         self.log = open(os.path.join(str(data) + ".log"), "ab")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env, preexec_fn=preexec_fn)
         from realcam_core.client import BackendError, Client
 
         self.client = Client(self.url, token=token, timeout=60)

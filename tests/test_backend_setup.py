@@ -472,6 +472,8 @@ def test_generate_waits_for_the_model_then_runs_through_the_setup_backend(real_s
     assert "is not downloaded yet" in refused["error"] and "Preferences" in refused["error"]
     assert refused["backend_started"]  # the add-on started the set-up's backend to ask
     assert "size and licence" in real_setup["download_unasked"]
+    result, err = real_setup["open_licence_file"]
+    assert "CANCELLED" in str(result) and "not a web address" in str(err), real_setup["open_licence_file"]
     info = real_setup["download_info"]
     assert info["error"] is None and info["plan"]["licence"] == "Apache-2.0" and info["plan"]["to_download"] > 0
     assert real_setup["download"]["error"] is None and real_setup["download"]["stage"] == "done"

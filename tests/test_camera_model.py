@@ -229,4 +229,4 @@ def test_listing_and_missing_weights_name_both_repositories(tmp_path):
     msg = r.stderr.strip().splitlines()[-1]
     assert r.returncode == 2, r.stderr
     assert "alibaba-pai/Wan2.2-Fun-5B-Control-Camera" in msg and "Wan-AI/Wan2.2-TI2V-5B-Diffusers" in msg
-    assert "hf download" in msg and not (tmp_path / "o").exists()
+    assert "realcam download wan2.2-fun-5b-camera" in msg and "never downloads" in msg and not (tmp_path / "o").exists()

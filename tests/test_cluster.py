@@ -20,7 +20,7 @@ from helpers import ROOT, Server, bundle_zip, probe_mp4, run_cli, wait_for_job
 from ray_cluster import LocalRayCluster
 
 from realcam_core import api
-from realcam_core.client import BackendError
+from realcam_core.client import BackendError, Client
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +44,9 @@ def cluster(tmp_path_factory):
     assert had_token_file or not os.path.exists(token_file)
 
 
+TOKEN = "cluster-test-token-0123456789"  # the studio's way: a token, so health shows nothing to strangers
+
+
 class _Holder:
     server: Server
 
@@ -53,7 +56,7 @@ def served(cluster, tiny_models, tmp_path_factory):
     """The server; a test may replace it (the restart test), teardown stops whichever runs."""
     h = _Holder()
     h.data = tmp_path_factory.mktemp("cluster") / "data"
-    h.server = Server(h.data, tiny_models, cluster=cluster)
+    h.server = Server(h.data, tiny_models, cluster=cluster, token=TOKEN)
     yield h
     h.server.stop()
 
@@ -139,6 +142,13 @@ def test_jobs_spread_over_two_slots_in_submission_order(served, tmp_path):
     slots = h["worker"]["slots"]
     assert len(slots) == 2 and all(s["answers"] and s["model"] == "tiny" and s["job"] is None for s in slots)
     assert all(s["device"]["device"] == "cpu" for s in slots)  # each slot says what it generates on
+    # Without the token, health tells only what finding the server needs: no cluster address, no node.
+    public = Client(served.server.url).health()
+    assert public["status"] == "ok" and public["api_version"] == api.API_VERSION and "limits" in public
+    shown = json.dumps(public)
+    hidden = [h["worker"]["cluster"], *(s["node"] for s in slots), *(d["worker"]["node"] for d in done)]
+    assert not [x for x in hidden if x in shown], public
+    assert "slots" not in shown and "device_info" not in public and "loaded_model" not in public
 
 
 def test_a_model_stays_loaded_and_its_jobs_go_to_the_slot_holding_it(served, tmp_path):
@@ -174,9 +184,13 @@ def test_progress_cancel_and_delete_reach_the_remote_actor(served, tmp_path):
     c.cancel(a["id"])
     assert wait_for_job(c, a["id"], timeout=60)["state"] == "cancelled"
     wait_for_job(c, b["id"], ("running",), cond=lambda j: (j["progress"].get("step") or 0) >= 1)
-    c.delete(b["id"])  # running: cancelled on its actor first
+    c.delete(b["id"])  # running: gone for clients at once, cancelled on its actor, removed when it stops
     with pytest.raises(BackendError):
         c.job(b["id"])
+    deadline = time.time() + 60
+    while c.health()["running"] and time.time() < deadline:  # its actor has stopped it
+        time.sleep(0.05)
+    assert c.health()["running"] == 0 and not (served.data / "jobs" / b["id"]).exists()
     # Both actors stopped: two new jobs start at once, one on each (a busy actor is never given a job).
     quick = [c.submit(bundle_zip(tmp_path, f"after{i}", steps=1, seed=10 + i)) for i in range(2)]
     quick = [wait_for_job(c, q["id"]) for q in quick]
@@ -275,7 +289,7 @@ def test_server_killed_and_restarted_reattaches_and_carries_on(served, tiny_mode
     # through ray://; RAY_ADDRESS picks this cluster among any others on the machine). The actors are found
     # through the data folder, whatever the way in.
     env = {**cluster.client_env, "RAY_ADDRESS": cluster.address}
-    served.server = Server(served.data, tiny_models, "--cluster", "auto", env=env)
+    served.server = Server(served.data, tiny_models, "--cluster", "auto", env=env, token=TOKEN)
     c = served.server.client
     done = wait_for_job(c, victim["id"], timeout=180)
     # Re-adopted where it ran, not run again: still the first attempt.

@@ -141,5 +141,6 @@ def test_unavailable_video_model_says_how_to_get_it(tmp_path):
     r = run_cli_offline("generate", tmp_path / "job2", "--out", tmp_path / "o", hf_home=tmp_path / "hf")
     msg = r.stderr.strip().splitlines()[-1]
     assert r.returncode == 2
-    assert "Wan-AI/Wan2.2-TI2V-5B-Diffusers" in msg and "hf download" in msg and str(tmp_path / "hf") in msg
+    assert "Wan-AI/Wan2.2-TI2V-5B-Diffusers" in msg and "realcam download wan2.2-ti2v-5b" in msg
+    assert str(tmp_path / "hf") in msg and "never downloads" in msg
     assert not (tmp_path / "o").exists()

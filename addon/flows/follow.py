@@ -72,6 +72,7 @@ def follow_job(task, conn, ref, record, doing: str = ""):
     client = conn.client(record["backend"])
     started = time.monotonic()
     misses = 0
+    keep_job = False  # a damaged job stays on the backend: its folder may still hold what a person can save
     try:
         while True:
             _keep_record(ref.scene, record)
@@ -111,6 +112,9 @@ def follow_job(task, conn, ref, record, doing: str = ""):
                     f"the backend could not make the video: {job.get('error')}: change what it names (model, size, "
                     "steps in the panel) and Generate again; the backend's log has the details"
                 )
+            elif state == api.DAMAGED:
+                keep_job = True
+                raise FlowError(f"the backend cannot read this take's job: {job.get('error')}")
             elif state == api.CANCELLED:
                 raise TaskCancelled()
             yield Sleep(POLL_SECONDS)
@@ -125,7 +129,8 @@ def follow_job(task, conn, ref, record, doing: str = ""):
         _clear_record(ref, job_id)
         shutil.rmtree(take, ignore_errors=True)
         try:
-            yield Background(client.delete, job_id)
+            if not keep_job:
+                yield Background(client.delete, job_id)
         except BackendError:
             pass  # gone already, or the backend is away: nothing left to stop
         raise

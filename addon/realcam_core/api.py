@@ -11,7 +11,10 @@ count them as they stream in. With a token configured, every request but
                                        (`serve --cluster` adds to "worker": "cluster", and "slots":
                                        [{"name", "node", "device", "model", "job", "answers"}];
                                        "device_info" is then the server's machine, each slot's
-                                       "device" the GPU it generates on)
+                                       "device" the GPU it generates on). With a token configured,
+                                       a caller without it gets only "status", "version",
+                                       "api_version", "bundle_schema_versions", "limits" and
+                                       "worker": {"error"}
     GET    /v1/models                 {"video": [...], "depth": [...]}: known and configured models,
                                        each with "cached" (weights present locally)
     POST   /v1/depth?size=WxH&focal_px=F&model=M     body: the photo      -> zip: image.png, depth.npy,
@@ -24,7 +27,8 @@ count them as they stream in. With a token configured, every request but
     GET    /v1/jobs/{id}/frames       zip of frames/0000.png ...
     GET    /v1/jobs/{id}/result       result.json
     POST   /v1/jobs/{id}/cancel       job (cancelled, or cancelling while its step finishes)
-    DELETE /v1/jobs/{id}              204; a running job is cancelled first
+    DELETE /v1/jobs/{id}              204 at once; a running job is hidden at once, cancelled, and
+                                       its folder removed when its step ends
 
 A job:
     {"id", "seq", "state", "created_at", "started_at", "finished_at", "model", "frames",
@@ -38,7 +42,8 @@ Progress stages, in the order a job goes through them: "queued", "starting" (a w
 "load" (the model), "encode" (photo, preview and camera), "denoise" (with step, total, eta_s),
 "decode" (the last step is done; the pipeline decodes the video), "write" (video and frames),
 "evaluate" (only with settings.evaluate: the camera accuracy), "transfer" (`serve --cluster`: the
-result comes back to the server), "done"; "cancelled" when stopped. Within API version 1 new stage
+result comes back to the server), "done"; "cancelled" when stopped. A job whose folder on the server cannot be
+read has state "damaged", no stage, and the reason in "error": it can only be deleted. Within API version 1 new stage
 values may be added ("decode" was, after the first release): a client shows a stage it does not know
 by its name and goes on polling, it never fails on one. Removing or renaming a stage, or changing
 what step/total/eta_s mean, needs a new API version.
@@ -62,12 +67,21 @@ Downloads (video, frames, result, the depth zip) come with Content-Length and
 keeps a file only when both match.
 
 Errors: 4xx/5xx with {"error": "one line", "problems": ["path: message", ...]}, and no
-absolute path of the server's machine in either:
-    400 not a zip, no body       401 token         403 Host or Origin refused
-    404 no such job              408 the upload stalled or took too long
-    409 not in a state for that  413 over a size limit (upload, unpacked bundle, pixels)
-    415 content type             422 a bundle or a parameter that fails validation
-    503 the worker cannot run jobs (see /v1/health)     507 the server's disk is full
+absolute path of the server's machine in either (unknown paths and methods too):
+    400 not a zip, no body, not HTTP      401 token         403 Host or Origin refused
+    404 no such job or path               405 a method the path does not take
+    408 the upload or the request's head stalled or took too long
+    409 not in a state for that           413 over a size limit (upload, unpacked bundle, pixels)
+    414 a URL over MAX_URL_BYTES          415 content type
+    422 a bundle or a parameter that fails validation
+    431 a request head over MAX_HEAD_BYTES
+    503 the worker cannot run jobs (see /v1/health), or every connection is busy
+    507 the server's disk is full
+
+Limits a client meets besides the server's configured ones (health's "limits"; all of them in
+docs/service.md): a request's line and headers MAX_HEAD_BYTES within 10 s (`serve --header-timeout`),
+a URL MAX_URL_BYTES; in a bundle, prompts of MAX_PROMPT_BYTES, 1 to 240 fps, focal lengths 0.001 to
+1000 times the long side, translations up to 10 km (realcam_core.bundle, which checks them).
 """
 
 API_VERSION = 1
@@ -78,8 +92,9 @@ RUNNING = "running"
 DONE = "done"
 FAILED = "failed"
 CANCELLED = "cancelled"
-STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
-FINISHED = (DONE, FAILED, CANCELLED)
+DAMAGED = "damaged"  # its folder on the server is damaged: "error" says how; it can only be deleted
+STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED, DAMAGED)
+FINISHED = (DONE, FAILED, CANCELLED, DAMAGED)
 # A job's progress["stage"] values (see above); more may come within version 1.
 PROGRESS_STAGES = (
     "queued",
@@ -105,6 +120,9 @@ DEPTH_CONTENT_TYPES = ("image/*", "application/octet-stream")
 SIMPLE_CONTENT_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
 DIGEST_HEADER = "Repr-Digest"
 MIN_REMOTE_TOKEN_CHARS = 16  # a server reachable from other machines needs a token at least this long
+MAX_URL_BYTES = 4096  # a request's path and query (the API's longest is under 200)
+MAX_HEAD_BYTES = 16 * 1024  # a request's line and headers
+MAX_PROMPT_BYTES = 8192  # prompt, negative prompt, UTF-8 (the bundle's own check: realcam_core.bundle)
 
 
 def job_path(job_id: str, what: str = "") -> str:

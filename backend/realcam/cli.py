@@ -182,6 +182,7 @@ def _cmd_serve(args) -> int:
         allow_hosts=args.allow_host or [],
         body_timeout=args.body_timeout,
         upload_timeout=args.upload_timeout,
+        header_timeout=args.header_timeout,
         cluster=_cluster_address(args.cluster),
     )
     serve(config)
@@ -376,6 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--body-timeout", type=float, default=60.0, help="seconds an upload may send nothing before it is cut off"
     )
     s.add_argument("--upload-timeout", type=float, default=1800.0, help="seconds a whole upload may take")
+    s.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a request's line and headers may take before the connection is closed",
+    )
     s.add_argument("--max-upload-mb", type=float, default=2048)
     s.add_argument("--max-frames", type=int, default=241)
     s.add_argument("--max-pixels", type=int, default=1280 * 720)

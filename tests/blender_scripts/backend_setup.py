@@ -183,6 +183,8 @@ with LocalHub(repos) as hub:
     # Download model: a confirmed download before its size and licence were shown is refused.
     res, err = harness.run_op(bpy.ops.realcam.model_download, name="wan2.2-ti2v-5b", confirmed=True)
     report["download_unasked"] = err
+    # The licence button opens web addresses only (a hub's model card could name a local file).
+    report["open_licence_file"] = harness.run_op(bpy.ops.realcam.open_url, url="file:///etc/passwd")
     res, err = harness.run_op(bpy.ops.realcam.model_download, name="wan2.2-ti2v-5b")
     report["download_info"] = {"error": err, "plan": bs.STATE.plans.get("wan2.2-ti2v-5b"), "shown": shown()}
     res, err = harness.run_op(bpy.ops.realcam.model_download, name="wan2.2-ti2v-5b", confirmed=True)

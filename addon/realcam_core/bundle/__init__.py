@@ -21,18 +21,20 @@ manifest.json (schema_version 1)::
         {
           "scene_frame": 1,                   Blender frame number, strictly increasing
           "preview": "preview/0000.png",
-          "intrinsics": {"fx": ..., "fy": ..., "cx": ..., "cy": ...},   pixels of width x height
+          "intrinsics": {"fx": ..., "fy": ..., "cx": ..., "cy": ...},   pixels of width x height; fx, fy
+                                               from 0.001 to 1000 times the long side
           "c2w": [[...], [...], [...], [...]]  4x4 camera-to-world, OpenCV axes, metres,
-                                               relative to frame 0 (frame 0 is the identity)
+                                               relative to frame 0 (frame 0 is the identity);
+                                               translations at most 10 km
         }, ...
       ],
       "settings": {
         "model": "Wan-AI/Wan2.2-TI2V-5B-Diffusers",   Hugging Face id or a name the backend knows
-        "prompt": "", "negative_prompt": "",
+        "prompt": "", "negative_prompt": "",  at most 8192 bytes each (UTF-8)
         "seed": 0,                            0 <= seed < 2**32
         "steps": null or int,                 null = the model's default
         "guidance": null or number,           null = the model's default
-        "fps": 24.0,                          the Blender scene's frame rate
+        "fps": 24.0,                          the Blender scene's frame rate, 1 to 240
         "sns": {"enabled": true, "threshold": 0.9},  threshold: noise level in [0, 3] (0.9 = upstream's
                                               t >= 900; above 1 fewer, noisier steps are shaped)
         "evaluate": false,                    optional: also measure camera accuracy (realcam eval)
@@ -57,7 +59,9 @@ manifest.json (schema_version 1)::
 Paths inside the manifest are relative POSIX paths that stay inside the bundle,
 at most 255 bytes per part. Numbers are JSON numbers: schema_version is the
 integer 1 (not true, not 1.0), matrices and intrinsics are numbers, never
-strings or booleans; lists and objects nest at most 32 deep.
+strings or booleans; lists and objects nest at most 32 deep, and the manifest
+holds at most 16384 + 64 x max_frames values in 1 MiB + 2 KiB x max_frames
+(counted before it is parsed).
 Validation never trusts a size: image sizes come from the files' headers, the
 depth shape from the .npy header, before anything is decoded.
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..npy_info import npy_header
 from ..png_info import png_info
-from .manifest import Checker, parse_with_refs
+from .manifest import Checker, json_values_over, parse_with_refs
 from .types import MANIFEST_NAME, BundleError, JobBundle, Limits, Problem
 
 
@@ -103,7 +103,16 @@ def validate_bundle(folder, limits: Limits = Limits()) -> tuple[JobBundle | None
         return None, [Problem(MANIFEST_NAME, f"larger than {limits.max_manifest_bytes} bytes")]
     try:
         with open(mpath, encoding="utf-8") as fh:
-            data = json.load(fh)
+            text = fh.read()
+        values = json_values_over(text, limits.max_manifest_values)
+        if values is not None:
+            return None, [
+                Problem(
+                    MANIFEST_NAME,
+                    f"holds {values} values; a manifest within these limits holds at most {limits.max_manifest_values}",
+                )
+            ]
+        data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as e:
         return None, [Problem(MANIFEST_NAME, f"is not valid JSON: {e}")]
     except RecursionError:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import posixpath
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,8 +15,13 @@ import numpy as np
 from ..camera import K_CONVENTION, Intrinsics, rigid_problems
 from .types import (
     DEFAULT_CACHE_THRESHOLD,
+    FOCAL_RANGE,
     IDENTITY_TOLERANCE,
     MANIFEST_NAME,
+    MAX_FPS,
+    MAX_PROMPT_BYTES,
+    MAX_TRANSLATION_M,
+    MIN_FPS,
     SAMPLERS,
     SCHEMA_NAME,
     SNS_THRESHOLD_MAX,
@@ -102,6 +108,20 @@ def _matrix4(v) -> np.ndarray | None:
     ):
         return None
     return np.array(v, dtype=np.float64)
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+def json_values_over(text: str, limit: int) -> int | None:
+    """How many values a JSON text holds, when that is more than limit (else None), counted without parsing
+    it: Python's json makes an object of every value, 50 to 150 bytes each, so a few megabytes of "[],"
+    would take gigabytes. The count is an upper bound (lists and objects, plus separators)."""
+    if text.count(",") + text.count("[") + text.count("{") <= limit:  # no string can raise the count
+        return None
+    bare = _JSON_STRING.sub('""', text)  # commas and brackets inside strings are not values
+    n = bare.count(",") + bare.count("[") + bare.count("{")
+    return n if n > limit else None
 
 
 def nested_deeper_than(value, limit: int) -> bool:
@@ -260,8 +280,12 @@ def _parse_settings(s, c: Checker) -> Settings | None:
     if not isinstance(model, str) or not model.strip():
         c.m("settings.model", "must name a model (Hugging Face id or a name the backend knows)")
     for key in ("prompt", "negative_prompt"):
-        if not isinstance(s.get(key, ""), str):
+        text = s.get(key, "")
+        if not isinstance(text, str):
             c.m(f"settings.{key}", "must be a string")
+        elif len(text) > MAX_PROMPT_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_PROMPT_BYTES:
+            n = len(text.encode("utf-8", "surrogatepass"))
+            c.m(f"settings.{key}", f"is {n} bytes long; at most {MAX_PROMPT_BYTES} (UTF-8), more than a model reads")
     seed = s.get("seed", 0)
     if not _is_int(seed) or not 0 <= seed < 2**32:
         c.m("settings.seed", f"must be an integer in [0, 2**32), found {seed!r}")
@@ -272,8 +296,8 @@ def _parse_settings(s, c: Checker) -> Settings | None:
     if guidance is not None and (not _is_num(guidance) or not 0 <= guidance <= 100):
         c.m("settings.guidance", f"must be null or a number in [0, 100], found {guidance!r}")
     fps = s.get("fps")
-    if not _is_num(fps) or not 0 < fps <= 1000:
-        c.m("settings.fps", f"must be a frame rate in (0, 1000], found {fps!r}")
+    if not _is_num(fps) or not MIN_FPS <= fps <= MAX_FPS:
+        c.m("settings.fps", f"must be a frame rate from {MIN_FPS:g} to {MAX_FPS:g} per second, found {fps!r}")
     sns = s.get("sns", {})
     enabled, threshold = True, 0.9
     if not isinstance(sns, dict):
@@ -357,6 +381,9 @@ def _parse_frames(frames, c: Checker, limits: Limits, refs: FileRefs) -> list[Fr
         else:
             for why in rigid_problems(m):
                 c.m(f"{p}.c2w", why)
+            far = float(np.abs(m[:3, 3]).max()) if np.isfinite(m).all() else 0.0
+            if far > MAX_TRANSLATION_M:
+                c.m(f"{p}.c2w", f"the camera is {far:.3g} m from the photo's; at most {MAX_TRANSLATION_M:g} m")
             if i == 0 and not rigid_problems(m) and not np.allclose(m, np.eye(4), atol=IDENTITY_TOLERANCE):
                 c.m(f"{p}.c2w", "frame 0 must be the identity (poses are relative to the reference camera)")
         if len(c.problems) == n_before and K is not None:
@@ -377,6 +404,12 @@ def _parse_intrinsics(k, c: Checker, path: str, size) -> Intrinsics | None:
         return None
     K = Intrinsics(*(float(v) for v in vals), size[0], size[1])
     problems = K.problems()
+    low, high = (r * max(size) for r in FOCAL_RANGE)
+    if not problems and not (low <= K.fx <= high and low <= K.fy <= high):
+        problems.append(
+            f"focal lengths fx={K.fx:.3g}, fy={K.fy:.3g} px are outside {low:.3g} to {high:.3g} (a field of view "
+            f"from 179.9 to 0.06 degrees across the {max(size)} px long side)"
+        )
     for why in problems:
         c.m(path, why)
     return None if problems else K

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..api import MAX_PROMPT_BYTES  # noqa: F401  (prompts, UTF-8: text encoders read at most 226 tokens)
 from ..camera import K_CONVENTION, Intrinsics
 
 SCHEMA_NAME = "realcam.job-bundle"
@@ -21,6 +22,14 @@ MANIFEST_NAME = "manifest.json"
 
 IDENTITY_TOLERANCE = 1e-5
 
+# Bounds on what a manifest may ask for: past them a model computes nothing but overflow (a black take) or a
+# player shows something other than what result.json says. Checked where the bundle is (manifest.py).
+MIN_FPS, MAX_FPS = 1.0, 240.0  # frames per second: every player and H.264 level holds these
+FOCAL_RANGE = (1e-3, 1e3)  # fx, fy as a multiple of the long side: fields of view of 179.9 to 0.06 degrees
+MAX_TRANSLATION_M = 1e4  # a camera at most 10 km from the photo's (the scene's depth is metres to tens of them)
+MANIFEST_VALUES_PER_FRAME = 64  # JSON values a frame may add (it holds about 30), past a fixed allowance
+MANIFEST_VALUES_BASE = 16384  # settings and a free-form "source"
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -29,17 +38,20 @@ class Limits:
     The archive limits follow from the others unless given: no valid bundle
     has more entries than its frames plus a few, nor a file larger than an
     uncompressed PNG, depth map or manifest of the allowed size, so an upload
-    that claims more is refused before anything is unpacked.
+    that claims more is refused before anything is unpacked. The manifest's
+    size and the number of values in it follow from max_frames too.
     """
 
     max_frames: int = 1024
     max_side: int = 4096
     max_pixels: int = 4096 * 2304
-    max_manifest_bytes: int = 8 * 1024 * 1024
+    max_manifest_bytes: int | None = None  # None: from max_frames (1 MiB, and 2 KiB a frame; a frame takes ~700 bytes)
     max_archive_entries: int | None = None  # None: from max_frames
     max_unpacked_bytes: int | None = None  # None: from max_frames and max_pixels
 
     def __post_init__(self):
+        if self.max_manifest_bytes is None:
+            object.__setattr__(self, "max_manifest_bytes", 2**20 + 2048 * self.max_frames)
         if self.max_archive_entries is None:
             # manifest, reference, depth, one preview per frame, and folder entries some zip tools add
             object.__setattr__(self, "max_archive_entries", self.max_frames + 16)
@@ -56,6 +68,12 @@ class Limits:
     def max_npy_bytes(self) -> int:
         """A float64 depth map of max_pixels with its header."""
         return 8 * self.max_pixels + 2**16
+
+    @property
+    def max_manifest_values(self) -> int:
+        """How many JSON values (numbers, strings, lists, objects...) a manifest may hold: counted before it is
+        parsed, so that 8 MiB of empty lists cannot cost hundreds of megabytes."""
+        return MANIFEST_VALUES_BASE + MANIFEST_VALUES_PER_FRAME * self.max_frames
 
     @property
     def max_entry_bytes(self) -> int:

@@ -154,6 +154,9 @@ class REALCAM_OT_open_url(bpy.types.Operator):
     url: StringProperty()
 
     def execute(self, context):
+        if not self.url.lower().startswith(("https://", "http://")):  # never a file:// or other local handler
+            self.report({"ERROR"}, f"not a web address, not opened: {self.url[:200]}")
+            return {"CANCELLED"}
         bpy.ops.wm.url_open(url=self.url)
         return {"FINISHED"}
 

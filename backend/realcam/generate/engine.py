@@ -27,13 +27,14 @@ from PIL import Image
 
 from realcam_core.bundle import BundleError, JobBundle, load_bundle
 from realcam_core.masks import shaping_mask
+from realcam_core.models import known_model
 
 from .. import __version__
 from ..errors import UserError
 from ..runtime import hub_cache, pick_device
 from .adapters import DEFAULT_VIDEO_MODEL, resolve_video_model
 from .speed import SpeedRequest, SpeedRun
-from .video import write_mp4
+from .video import as_uint8_frames, video_rate, write_mp4
 
 PREVIEW_FILL = 127  # uncovered preview pixels are encoded as mid grey (they are masked out anyway)
 LATENT_COVERAGE = 0.9  # a latent cell is shaped when this much of it is covered (upstream rule)
@@ -354,8 +355,7 @@ class Engine:
         timings["denoise_s"] = (step_times[-1] if step_times else t_end) - t_denoise
         timings["decode_s"] = t_end - (step_times[-1] if step_times else t_denoise)
 
-        frames = np.asarray(out.frames[0])[: plan.frames]
-        frames = (np.clip(frames, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        frames = as_uint8_frames(np.asarray(out.frames[0])[: plan.frames])  # fails on NaN or infinity
         if cancel.is_set():
             raise JobCancelled()
 
@@ -370,7 +370,7 @@ class Engine:
             "height": plan.height,
             "frames": plan.frames,
             "generated_frames": plan.model_frames,
-            "fps": plan.fps,
+            "fps": float(video_rate(plan.fps)),  # what the MP4 plays at
             "scene_frames": bundle.scene_frames,
             "seed": plan.seed,
             "steps": plan.steps,
@@ -459,12 +459,12 @@ def _write_outputs(out_dir, frames, fps, result, timings, t_write, t_start, devi
 
 
 def _missing_video_weights(model_id: str, err: Exception) -> str:
-    cache = hub_cache()
     if os.path.isdir(model_id):
         return f"video model folder {model_id} could not be loaded ({type(err).__name__}: {err})"
+    known = known_model(model_id)
+    how = f"`realcam download {known.alias}`" if known else f"`hf download {model_id}` and copy the cache over"
     return (
-        f"video model {model_id!r} is not available: not in the Hugging Face cache ({cache}) and it could not be "
-        f"downloaded (offline?). On a machine with internet run `hf download {model_id}` and copy the cache "
-        "(or set HF_HOME), or pass --model with a local diffusers folder; `realcam tiny-models` makes small "
-        "random-weight ones for smoke tests"
+        f"video model {model_id!r} is not downloaded: it is not in the Hugging Face cache ({hub_cache()}), and the "
+        f"backend never downloads by itself. Run {how} (or set HF_HOME), or pass --model with a local diffusers "
+        "folder; `realcam tiny-models` makes small random-weight ones for smoke tests"
     )

@@ -6,6 +6,7 @@ and a test can reach the store or the worker of the app it runs.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from .guard import Guard
 from .jobstore import JobStore
 from .redact import Redactor
 from .transfer import Digests
-from .uploads import UnpackBudget
+from .uploads import MAX_CHECKS, UnpackBudget
 from .worker import Worker
 
 
@@ -37,6 +38,9 @@ class Service:
     unpack_budget: UnpackBudget
     digests: Digests = field(default_factory=Digests)  # Repr-Digest of the takes' files
     depth_lock: threading.Lock = field(default_factory=threading.Lock)  # one depth estimate at a time
+    # Waited on in the event loop, so requests waiting their turn hold no thread of the pool other routes use.
+    checks: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CHECKS))
+    depth_turn: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
     depth_cache: dict = field(default_factory=dict)  # the depth model last used: {"id", "model"}
 
 

@@ -24,6 +24,7 @@ _HOST = re.compile(r"^(?:\[(?P<ip6>[0-9a-fA-F:.]+)\]|(?P<name>[A-Za-z0-9_.-]+))(
 _ORIGIN = re.compile(r"^(?P<scheme>https?)://(?P<host>[^/?#@]+)$", re.IGNORECASE)
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 CHANGES = ("POST", "PUT", "PATCH", "DELETE")
+MAX_URL_BYTES = api.MAX_URL_BYTES
 
 
 def _ip(text: str):
@@ -115,6 +116,11 @@ class GuardMiddleware:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
+            url_bytes = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+            if url_bytes > MAX_URL_BYTES:
+                message = f"the URL is {url_bytes} bytes long; at most {MAX_URL_BYTES} (no request of this API is)"
+                await error(self.redact, 414, message)(scope, receive, send)
+                return
             headers = {}
             for k, v in scope["headers"]:
                 name = k.decode("latin-1").lower()

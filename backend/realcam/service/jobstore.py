@@ -1,43 +1,59 @@
 """Jobs on disk, one folder each, so nothing is lost when the server dies.
 
-    DATA/jobs/<id>/state.json   the job (see realcam_core.api), written atomically
+    DATA/jobs/<id>/state.json   the job (see realcam_core.api), written atomically (jobfile.py)
     DATA/jobs/<id>/bundle/      the unpacked bundle
     DATA/jobs/<id>/take/        video.mp4, frames/, result.json (appears whole, when done)
 
 On start, queued jobs stay queued, a job that was running is queued again to
 run from the start (failed after MAX_ATTEMPTS tries), half-written outputs and
-state files are removed, and finished results stay where they are.
+state files are removed, finished results stay where they are, and a job whose
+state cannot be read is listed as "damaged", with the reason, and kept on disk
+until it is deleted (jobfile.py).
 
 Every change is written to disk first and only then made in memory, so what a
 client sees is what a restart would find; a write that fails (a full disk)
-raises and changes nothing.
+raises and changes nothing. A running job that is deleted is marked so on disk,
+hidden from clients at once, and removed when it stops.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
-import json
+import logging
 import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 import uuid
 
-from realcam_core.api import CANCELLED, DONE, FAILED, QUEUED, RUNNING, STATES
+from realcam_core.api import CANCELLED, DAMAGED, DONE, FAILED, QUEUED, RUNNING
+
+from ..errors import UserError
+from .jobfile import STATE, read_job
+from .jobfile import write_json as _write_json
+
+log = logging.getLogger(__name__)
 
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_ATTEMPTS = 3
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # what a write raises on a full disk (or quota): waited out, not a fault
+ROOM_PROBE_BYTES = 1 << 20  # after a full disk, the queue goes on once a file this large can be written
+DELETING = "deleting"  # a job field: deleted while it ran; removed when it stops
 
-
-STATE = "state.json"
 _STATE_TMP = re.compile(r"^state\.json\..+\.tmp$")
 
 
-class JobBusy(Exception):
-    """The job is running: cancel it and wait before deleting it."""
+def _make_folder(data_dir: str, folder: str) -> None:
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        what = "is a file, not a folder" if os.path.isfile(folder) else f"cannot be made ({e.strerror})"
+        raise UserError(
+            f"the data folder {data_dir} cannot be used: {folder} {what}. Move that away, or start the server "
+            "with --data naming another folder"
+        ) from None
 
 
 class Duplicate(Exception):
@@ -48,31 +64,14 @@ class Duplicate(Exception):
         self.job = job
 
 
-def _write_json(path: str, data: dict) -> None:
-    """Write atomically; on failure (a full disk) nothing is left behind and the old file stays."""
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 class JobStore:
     """Thread-safe access to the jobs folder; the worker and the HTTP handlers share it."""
 
     def __init__(self, data_dir: str):
         self.root = os.path.join(os.path.abspath(data_dir), "jobs")
         self.uploads = os.path.join(os.path.abspath(data_dir), "uploads")
-        os.makedirs(self.root, exist_ok=True)
-        os.makedirs(self.uploads, exist_ok=True)
+        for folder in (self.root, self.uploads):
+            _make_folder(data_dir, folder)
         self._lock = threading.RLock()
         self._jobs: dict[str, dict] = {}
         self._changed = threading.Condition(self._lock)
@@ -93,58 +92,81 @@ class JobStore:
     # -- recovery -----------------------------------------------------------------
     def _recover(self) -> None:
         shutil.rmtree(self.uploads, ignore_errors=True)
-        os.makedirs(self.uploads, exist_ok=True)
-        for name in os.listdir(self.root):
+        _make_folder(os.path.dirname(self.root), self.uploads)
+        try:
+            names = sorted(os.listdir(self.root))
+        except OSError as e:
+            raise UserError(f"the data folder's jobs folder {self.root} cannot be read: {e.strerror}") from None
+        for name in names:
             folder = os.path.join(self.root, name)
-            state_path = os.path.join(folder, STATE)
-            if not JOB_ID.match(name) or not os.path.isfile(state_path):
-                if name.startswith(".incoming-"):
-                    shutil.rmtree(folder, ignore_errors=True)  # a submission cut off mid-way
+            if name.startswith(".incoming-"):
+                shutil.rmtree(folder, ignore_errors=True)  # a submission cut off mid-way, or a delete
                 continue
+            if not JOB_ID.match(name) or not os.path.isdir(folder):
+                if not name.startswith("."):
+                    log.warning("the jobs folder holds %r, which is not a job: left as it is", name)
+                continue
+            job, why = read_job(name, folder)
+            if why:
+                log.warning("job %s is damaged: %s; listed as damaged, its folder kept", name, why)
+                self._jobs[name] = job
+                continue
+            if job.get(DELETING):  # deleted while it ran, and the server stopped before it did
+                self._remove(name)
+                continue
+            self._jobs[name] = self._recovered(name, folder, job)
+
+    def _recovered(self, name: str, folder: str, job: dict) -> dict:
+        """A job as a restart finds it: leftovers removed, an interrupted run queued again (or failed)."""
+        before = dict(job)
+        for leftover in os.listdir(folder):
+            if leftover.startswith(".realcam-job-"):
+                shutil.rmtree(os.path.join(folder, leftover), ignore_errors=True)
+            elif _STATE_TMP.match(leftover):  # a state write cut off (crash, full disk)
+                os.unlink(os.path.join(folder, leftover))
+        if job["state"] == RUNNING:
+            if job.get("attempts", 0) >= MAX_ATTEMPTS:
+                job.update(
+                    state=FAILED,
+                    finished_at=time.time(),
+                    error=f"the server stopped during this job {job['attempts']} times; not retried",
+                )
+            else:
+                job.update(
+                    state=QUEUED,
+                    progress={"stage": "queued"},
+                    note="the server stopped while this job ran; it runs again from the start",
+                )
+                shutil.rmtree(os.path.join(folder, "take"), ignore_errors=True)
+        if job["state"] == DONE and not os.path.isfile(os.path.join(folder, "take", "video.mp4")):
+            job.update(state=FAILED, error="its outputs are missing from the data folder")
+        if job != before:
             try:
-                with open(state_path, encoding="utf-8") as fh:
-                    job = json.load(fh)
-            except (OSError, ValueError):
-                continue  # unreadable: leave it for a person, do not guess
-            if not isinstance(job, dict) or job.get("state") not in STATES or not isinstance(job.get("seq"), int):
-                continue
-            before = dict(job)
-            for leftover in os.listdir(folder):
-                if leftover.startswith(".realcam-job-"):
-                    shutil.rmtree(os.path.join(folder, leftover), ignore_errors=True)
-                elif _STATE_TMP.match(leftover):  # a state write cut off (crash, full disk)
-                    os.unlink(os.path.join(folder, leftover))
-            if job["state"] == RUNNING:
-                if job.get("attempts", 0) >= MAX_ATTEMPTS:
-                    job.update(
-                        state=FAILED,
-                        finished_at=time.time(),
-                        error=f"the server stopped during this job {job['attempts']} times; not retried",
-                    )
-                else:
-                    job.update(
-                        state=QUEUED,
-                        progress={"stage": "queued"},
-                        note="the server stopped while this job ran; it runs again from the start",
-                    )
-                    shutil.rmtree(os.path.join(folder, "take"), ignore_errors=True)
-            if job["state"] == DONE and not os.path.isfile(os.path.join(folder, "take", "video.mp4")):
-                job.update(state=FAILED, error="its outputs are missing from the data folder")
-            if job != before:
-                _write_json(state_path, job)
-            self._jobs[name] = job
+                _write_json(os.path.join(folder, STATE), job)
+            except OSError as e:  # a full or read-only disk: serve it as found now; the next start decides again
+                log.warning("job %s: its recovered state cannot be saved: %s", name, e)
+        return job
 
     # -- queries ------------------------------------------------------------------
     def get(self, job_id: str) -> dict:
+        """The job, also while it is being deleted (the workers finish it); lookup() is what clients see."""
         with self._lock:
             self.folder(job_id)
             if job_id not in self._jobs:
                 raise KeyError(job_id)
             return self._with_position(dict(self._jobs[job_id]))
 
+    def lookup(self, job_id: str) -> dict:
+        """The job as clients see it: KeyError when there is none, or it is being deleted."""
+        job = self.get(job_id)
+        if job.get(DELETING):
+            raise KeyError(job_id)
+        return job
+
     def list(self) -> list[dict]:
         with self._lock:
-            return [self._with_position(dict(j)) for j in sorted(self._jobs.values(), key=lambda j: j["seq"])]
+            jobs = sorted((j for j in self._jobs.values() if not j.get(DELETING)), key=lambda j: (j["seq"], j["id"]))
+            return [self._with_position(dict(j)) for j in jobs]
 
     def _with_position(self, job: dict) -> dict:
         if job["state"] == QUEUED:
@@ -154,14 +176,14 @@ class JobStore:
     def find_by_digest(self, digest: str) -> dict | None:
         with self._lock:
             for j in self._jobs.values():
-                if j.get("digest") == digest and j["state"] in (QUEUED, RUNNING, DONE):
+                if j.get("digest") == digest and j["state"] in (QUEUED, RUNNING, DONE) and not j.get(DELETING):
                     return self._with_position(dict(j))
         return None
 
     def counts(self) -> dict:
         with self._lock:
             states = [j["state"] for j in self._jobs.values()]
-            return {"queued": states.count(QUEUED), "running": states.count(RUNNING)}
+            return {"queued": states.count(QUEUED), "running": states.count(RUNNING), "damaged": states.count(DAMAGED)}
 
     # -- changes ------------------------------------------------------------------
     def new_incoming(self) -> str:
@@ -203,17 +225,25 @@ class JobStore:
             return self._with_position(dict(job))
 
     def update(self, job_id: str, persist: bool = True, **fields) -> dict:
-        """Change a job: on disk first (unless persist is False), then in memory.
+        """Change a job: on disk first (unless persist is False), then in memory. A job deleted while it ran
+        is removed instead, once it stops running.
 
         KeyError when the job is gone; OSError (memory unchanged) when it cannot be written."""
+        trash = None
         with self._lock:
             job = self._jobs[job_id]
             new = {**job, **fields}
-            if persist:
-                _write_json(os.path.join(self.folder(job_id), STATE), new)
-            job.update(fields)
+            if job.get(DELETING) and new["state"] != RUNNING:
+                trash = self._detach(job_id)
+            else:
+                if persist:
+                    _write_json(os.path.join(self.folder(job_id), STATE), new)
+                job.update(fields)
             self._changed.notify_all()
-            return dict(job)
+        if trash:
+            shutil.rmtree(trash, ignore_errors=True)
+            log.info("job %s: removed now that it stopped (it was deleted while it ran)", job_id)
+        return new
 
     def start(self, job_id: str) -> dict | None:
         """Mark a queued job running; None when it is no longer queued (deleted or cancelled meanwhile)."""
@@ -227,28 +257,69 @@ class JobStore:
                 started_at=time.time(),
                 attempts=job.get("attempts", 0) + 1,
                 progress={"stage": "starting"},
+                note=None,
             )
 
     def mark_unsaved(self, job_id: str, **fields) -> None:
         """Change a job in memory only, because its folder cannot be written; a restart finds the old state."""
         with self._lock:
-            if job_id in self._jobs:
-                self._jobs[job_id].update(fields)
-                self._changed.notify_all()
-
-    def delete(self, job_id: str) -> None:
-        """Remove a job that is not running. KeyError when it is gone, JobBusy while it runs."""
-        with self._lock:
-            folder = self.folder(job_id)
-            if self._jobs[job_id]["state"] == RUNNING:
-                raise JobBusy(job_id)
-            # Rename first so a crash mid-delete cannot leave a half job behind;
-            # the name is unique so an earlier leftover cannot block it.
-            trash = os.path.join(self.root, f".incoming-deleted-{job_id}-{uuid.uuid4().hex[:8]}")
-            os.replace(folder, trash)
-            del self._jobs[job_id]
+            job = self._jobs.get(job_id)
+            if job is None:
+                return
+            if job.get(DELETING) and fields.get("state", job["state"]) != RUNNING:
+                self._remove(job_id)
+                return
+            job.update(fields)
             self._changed.notify_all()
+
+    def delete(self, job_id: str) -> bool:
+        """Delete a job. A running one is only marked (True): hidden from clients at once, removed when it stops;
+        the caller cancels it. KeyError when it is gone, or already being deleted."""
+        with self._lock:
+            self.folder(job_id)
+            job = self._jobs[job_id]
+            if job.get(DELETING):
+                raise KeyError(job_id)
+            if job["state"] == RUNNING:
+                try:  # on disk first, so a restart finishes the delete
+                    self.update(job_id, **{DELETING: True})
+                except OSError as e:  # a full disk: hidden now; after a restart it would be back
+                    log.warning("job %s: its deletion cannot be saved (%s); it is removed when it stops", job_id, e)
+                    self.update(job_id, persist=False, **{DELETING: True})
+                return True
+            trash = self._detach(job_id)
         shutil.rmtree(trash, ignore_errors=True)
+        return False
+
+    def _detach(self, job_id: str) -> str | None:
+        """Take a job out of the store and its folder out of the way (to a name a restart removes); the caller
+        removes that. Renamed first, so a crash mid-delete cannot leave half a job behind."""
+        with self._lock:
+            self._jobs.pop(job_id, None)
+            self._changed.notify_all()
+            trash = os.path.join(self.root, f".incoming-deleted-{job_id}-{uuid.uuid4().hex[:8]}")
+            try:
+                os.replace(self.folder(job_id), trash)
+            except FileNotFoundError:  # a damaged job whose folder went meanwhile
+                return None
+            return trash
+
+    def _remove(self, job_id: str) -> None:
+        trash = self._detach(job_id)
+        if trash:
+            shutil.rmtree(trash, ignore_errors=True)
+
+    def has_room(self) -> bool:
+        """Whether a test file of ROOM_PROBE_BYTES can be written to the jobs folder now (after a full disk)."""
+        path = os.path.join(self.root, ".space-probe.json")
+        try:
+            _write_json(path, {"padding": "0" * ROOM_PROBE_BYTES})
+            return True
+        except OSError:
+            return False
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
     def next_queued(self, timeout: float) -> str | None:
         """The oldest queued job, waiting up to timeout for one."""

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from realcam_core import api
 
@@ -32,17 +33,29 @@ class HttpError(Exception):
         self.status, self.message, self.problems, self.extra = status, message, problems or [], extra or {}
 
 
-def error(redact, code: int, message: str, problems=None, extra: dict | None = None) -> JSONResponse:
+def error(redact, code: int, message: str, problems=None, extra: dict | None = None, headers=None) -> JSONResponse:
     body = {"error": redact(message), "problems": [redact(str(p)) for p in problems or []], **(extra or {})}
     # Closing frees the socket now even when the client is still (or stalled) sending a body.
-    return JSONResponse(body, status_code=code, headers={"Connection": "close"})
+    return JSONResponse(body, status_code=code, headers={**(headers or {}), "Connection": "close"})
 
 
 def install_handlers(app: FastAPI) -> None:
     """Every exception a route lets out answers in the error shape; app.state.service.redact scrubs it."""
 
-    def reply(request, code, message, problems=None, extra=None):
-        return error(request.app.state.service.redact, code, message, problems, extra)
+    def reply(request, code, message, problems=None, extra=None, headers=None):
+        return error(request.app.state.service.redact, code, message, problems, extra, headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _routing(request, exc: StarletteHTTPException):
+        # Starlette's own refusals (no such path, a method a path does not take) in the one error shape.
+        where = f"{request.method} {request.url.path[:200]}"
+        if exc.status_code == 404:
+            message = f"{where}: no such path on this server (the API is under {api.PREFIX}/, listed at /docs)"
+        elif exc.status_code == 405:
+            message = f"{where}: the path does not take this method (it takes {(exc.headers or {}).get('Allow', '?')})"
+        else:
+            message = f"{where}: {exc.detail}"
+        return reply(request, exc.status_code, message, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_parameters(request, exc: RequestValidationError):

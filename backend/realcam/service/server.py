@@ -15,7 +15,9 @@ reaches a client (redact.py, responses.py).
 
 create_app assembles the app: the shared objects (context.py) on app.state, the
 guard as middleware ahead of routing, the error handlers, and the routers
-(routes/: health, depth, jobs).
+(routes/: health, depth, jobs; a new one is one more entry in ROUTERS). serve runs
+it on uvicorn with a time limit on request heads, a cap on open connections and a
+log no client can flood (connections.py).
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ from fastapi import FastAPI
 
 from .. import __version__
 from .config import ServerConfig, check_bind
+from .connections import MAX_HEAD_BYTES, connection_limits, log_config, open_file_limit, protocol_class
 from .context import build_service
 from .guard import GuardMiddleware
 from .responses import install_handlers
 from .routes import depth, health, jobs
 
-__all__ = ["ServerConfig", "check_bind", "create_app", "serve"]
+__all__ = ["ROUTERS", "ServerConfig", "check_bind", "create_app", "serve"]
+
+ROUTERS = (health.router, depth.router, jobs.router)
 
 
 @asynccontextmanager
@@ -55,7 +60,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.state.worker = service.worker
     app.add_middleware(GuardMiddleware, guard=service.guard, redact=service.redact)
     install_handlers(app)
-    for router in (health.router, depth.router, jobs.router):
+    for router in ROUTERS:
         app.include_router(router)
     return app
 
@@ -65,4 +70,17 @@ def serve(config: ServerConfig) -> None:
 
     check_bind(config)
     app = create_app(config)
-    uvicorn.run(app, host=config.host, port=config.port, log_level="info", timeout_graceful_shutdown=5)
+    connections, backlog = connection_limits(open_file_limit())
+    uvicorn.run(
+        app,
+        host=config.host,
+        port=config.port,
+        http=protocol_class(connections, config.header_timeout),
+        ws="none",
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        backlog=backlog,
+        timeout_keep_alive=5,
+        log_config=log_config(),
+        log_level="info",
+        timeout_graceful_shutdown=5,
+    )

@@ -3,8 +3,10 @@
 A body is counted as it streams, with an idle and an overall time limit, so the size limit holds before
 anything is stored and a stalled client frees its socket and temporary file. An archive is judged from its
 central directory before one byte is unpacked, and the server unpacks a bounded amount at once
-(UnpackBudget); the unpacked bundle is validated and planned against this server's models before it
-becomes a job.
+(UnpackBudget); the unpacked bundle is validated (its manifest's values counted before it is parsed), its
+images decoded one at a time as the engine will read them, and the job planned against this server's
+models before it becomes a job. At most MAX_CHECKS bundles are checked at once (the route waits its turn
+without a thread), so the memory submissions take is bounded whatever arrives together.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import shutil
 import tempfile
 import threading
+import warnings
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -29,6 +32,9 @@ from .responses import HttpError
 
 if TYPE_CHECKING:
     from .context import Service
+
+MAX_CHECKS = 2  # bundles validated at once; more wait their turn
+DECODE_THREADS = 4  # per bundle, decoding its images at submit
 
 
 class UnpackBudget:
@@ -124,6 +130,10 @@ def submit_bundle(svc: Service, path: str, digest: str) -> tuple[dict, bool]:
             if problems:
                 more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
                 raise HttpError(422, f"the bundle failed validation: {problems[0]}{more}", problems)
+            problems = undecodable_images(bundle_dir, bundle)
+            if problems:
+                more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+                raise HttpError(422, f"the bundle's images cannot be read: {problems[0]}{more}", problems)
             name = bundle.settings.model
             try:
                 plan, _, _ = plan_job(
@@ -149,3 +159,28 @@ def submit_bundle(svc: Service, path: str, digest: str) -> tuple[dict, bool]:
         finally:
             if os.path.isdir(incoming):
                 shutil.rmtree(incoming, ignore_errors=True)
+
+
+def undecodable_images(folder: str, bundle) -> list[str]:
+    """The reference and previews decoded once each, as the engine will read them: a file whose pixels are
+    garbage, or whose compressed text or colour profile unpacks past Pillow's limits (1 MiB a chunk, 64 MiB
+    in all: a decompression bomb), is named here rather than failing the job later. It costs what the engine
+    pays to read the previews once more; Pillow decodes without the GIL, so a few threads share the work,
+    each holding one image at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
+
+    def problem(name: str) -> str | None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(os.path.join(folder, name)) as im:
+                    im.load()
+        except Exception as e:  # Pillow raises OSError, ValueError, SyntaxError, zlib.error... for bad data
+            return f"{name}: cannot be decoded ({type(e).__name__}: {str(e)[:200]})"
+        return None
+
+    names = [bundle.reference_image, *(f.preview for f in bundle.frames)]
+    with ThreadPoolExecutor(max_workers=min(DECODE_THREADS, os.cpu_count() or 1)) as pool:
+        return [p for p in pool.map(problem, names) if p is not None]

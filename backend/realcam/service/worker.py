@@ -7,7 +7,9 @@ and written to disk at each change of stage.
 Nothing one job does ends the thread: a job deleted as it is picked up is
 skipped, and a job state that cannot be written because the disk is full is
 tried again until it can (the queue waits, and /v1/health says why) rather
-than lost. `status()` is what health reports.
+than lost. A job whose take does not fit on the disk goes back to the queue
+(the try does not count), and the queue waits until a test write fits again:
+a full disk fails no job. `status()` is what health reports.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import threading
 import time
 import traceback
 
-from realcam_core.api import CANCELLED, FAILED
+from realcam_core.api import CANCELLED, FAILED, QUEUED
 
 from ..generate.engine import Engine, RunOptions
 from .jobstore import DISK_FULL, JobStore
@@ -26,6 +28,7 @@ from .outcome import run_job
 log = logging.getLogger(__name__)
 
 RETRY_S = (0.5, 1, 2, 5, 10)  # waits between tries to save a state on a full disk; the last repeats
+SPACE_WAITS = (1, 2, 5, 10, 30, 60)  # waits between checks for free space after a take did not fit; the last repeats
 
 
 class Worker:
@@ -41,6 +44,7 @@ class Worker:
         self._thread = threading.Thread(target=self._loop, name="realcam-worker", daemon=True)
         self.current: str | None = None
         self.error: str | None = None  # why the queue cannot move now (a full disk); None when well
+        self._space_waits = 0  # takes in a row that did not fit on the disk: each waits longer
 
     def start(self) -> None:
         self._thread.start()
@@ -52,9 +56,10 @@ class Worker:
         self._thread.join(timeout)
 
     def cancel(self, job_id: str) -> None:
+        # Remembered even before the job's cancel event exists: it may have just been started.
+        self._cancelled_by_user.add(job_id)
         ev = self._cancels.get(job_id)
         if ev is not None:
-            self._cancelled_by_user.add(job_id)
             ev.set()
 
     def status(self) -> dict:
@@ -92,6 +97,7 @@ class Worker:
                 self._stop.wait(next(waits, RETRY_S[-1]))
 
     def _run(self, job_id: str) -> None:
+        self._cancelled_by_user.discard(job_id)  # a cancel from an earlier run of it
         try:
             job = self._save(job_id, self.store.start, job_id)
         except OSError as e:  # its folder cannot be written (not a full disk): fail it here so the queue moves
@@ -102,6 +108,8 @@ class Worker:
             return  # deleted or cancelled between the pick and the start
         cancel = threading.Event()
         self._cancels[job_id] = cancel
+        if job_id in self._cancelled_by_user:  # cancelled (or deleted) as it started
+            cancel.set()
         self.current = job_id
         try:
             final = self._execute(job_id, job, cancel)
@@ -113,6 +121,16 @@ class Worker:
             # the next start runs it again (JobStore recovery) and the client picks the take up.
             self.current = None
             return
+        if final.pop("disk_full", False):
+            if self._stop.is_set():  # shutting down: left running on disk, the next start runs it again
+                self.current = None
+                return
+            if not cancel.is_set():
+                self.current = None
+                self._requeue_for_space(job, final["error"])
+                return
+            final.update(state=CANCELLED, progress={"stage": "cancelled"}, error=None)  # it was stopped anyway
+        self._space_waits = 0
         try:
             self._save(job_id, self.store.update, job_id, **final)
         except OSError as e:
@@ -121,6 +139,30 @@ class Worker:
             self.store.mark_unsaved(job_id, **final)
         finally:
             self.current = None
+
+    def _requeue_for_space(self, job: dict, why: str) -> None:
+        """The take did not fit: the job goes back to the queue as it was, and the queue waits for space."""
+        job_id = job["id"]
+        back = {"state": QUEUED, "attempts": max(0, job["attempts"] - 1), "started_at": None}
+        back["progress"] = {"stage": "queued"}
+        log.warning("job %s: %s; queued again, the queue waits for free disk space", job_id, why)
+        try:
+            self.store.update(job_id, **back)
+        except KeyError:
+            pass  # deleted meanwhile
+        except OSError:  # what a restart would make of it too: a running job is queued again
+            self.store.mark_unsaved(job_id, **back)
+        self.error = (
+            f"the disk is full: job {job_id} could not write its take ({why}); it is queued again and the queue "
+            "waits until there is free space in the data folder"
+        )
+        waits = iter(SPACE_WAITS[min(self._space_waits, len(SPACE_WAITS) - 1) :])
+        self._space_waits += 1
+        while not self._stop.wait(next(waits, SPACE_WAITS[-1])):
+            if self.store.has_room():
+                log.info("there is free disk space again: the queue goes on")
+                self.error = None
+                return
 
     def _unsaved(self, e: OSError) -> str:
         return self.redact(f"its state could not be saved ({e.strerror}); after a restart it runs again")

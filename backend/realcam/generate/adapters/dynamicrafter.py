@@ -113,7 +113,10 @@ def _camera_config(folder: str | None, spec):
 def _download_hint(model_id: str) -> str:
     m = known_model(model_id)
     alias = m.alias if m else model_id
-    return f"on a machine with internet run `realcam download {alias}` and copy the Hugging Face cache (or set HF_HOME)"
+    return (
+        f"the backend never downloads by itself: run `realcam download {alias}` (or run it on a machine with "
+        "internet and copy the Hugging Face cache, or set HF_HOME)"
+    )
 
 
 def _hub_file(repo_id: str, filename: str, model_id: str) -> str:
@@ -123,8 +126,8 @@ def _hub_file(repo_id: str, filename: str, model_id: str) -> str:
         return hf_hub_download(repo_id, filename)
     except Exception as e:
         raise UserError(
-            f"{repo_id}/{filename}, needed by {model_id}, is not available ({type(e).__name__}): not in the Hugging "
-            f"Face cache and it could not be downloaded (offline?); {_download_hint(model_id)}"
+            f"{repo_id}/{filename}, needed by {model_id}, is not downloaded ({type(e).__name__}): it is not in the "
+            f"Hugging Face cache; {_download_hint(model_id)}"
         ) from None
 
 
@@ -135,7 +138,7 @@ def _tokenizer_folder(model_id: str) -> str:
         return snapshot_download(OPENCLIP_TOKENIZER.repo_id, allow_patterns=list(OPENCLIP_TOKENIZER.files))
     except Exception as e:
         raise UserError(
-            f"the OpenCLIP tokenizer ({OPENCLIP_TOKENIZER.repo_id}) needed by {model_id} is not available "
+            f"the OpenCLIP tokenizer ({OPENCLIP_TOKENIZER.repo_id}) needed by {model_id} is not downloaded "
             f"({type(e).__name__}); {_download_hint(model_id)}"
         ) from None
 

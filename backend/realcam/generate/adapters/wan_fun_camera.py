@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import os
 
-from realcam_core.models import WAN22_FUN_5B_CAMERA_REPO, WAN22_TI2V_5B_REPO
+from realcam_core.models import WAN22_TI2V_5B_REPO
 
 from ...errors import UserError
 from ..wan_checkpoint import build_transformer, read_folder, split_adapter
@@ -100,10 +100,10 @@ def job_camera_scale(job):
 
 def download_hint() -> str:
     return (
-        f"on a machine with internet run `hf download {WAN22_FUN_5B_CAMERA_REPO} --include config.json "
-        "--include '*.safetensors' --exclude '*/*'` (the transformer, ~10 GB) and "
-        f"`hf download {WAN22_TI2V_5B_REPO} --exclude 'transformer/*'` (VAE, text encoder, tokenizer, "
-        "scheduler) and copy the cache (or set HF_HOME)"
+        "the backend never downloads by itself: run `realcam download wan2.2-fun-5b-camera` (the camera "
+        "transformer, ~10 GB) and `realcam download wan2.2-ti2v-5b` (the VAE, text encoder and tokenizer it "
+        f"shares, from {WAN22_TI2V_5B_REPO}), or download them on a machine with internet and copy the Hugging "
+        "Face cache (or set HF_HOME)"
     )
 
 
@@ -117,8 +117,8 @@ def transformer_folder(model_id: str) -> str:
         return snapshot_download(model_id, allow_patterns=["config.json", "*.safetensors"], ignore_patterns=["*/*"])
     except Exception as e:
         raise UserError(
-            f"video model {model_id!r} is not available ({type(e).__name__}): not in the Hugging Face cache and "
-            f"it could not be downloaded (offline?); {download_hint()}"
+            f"video model {model_id!r} is not downloaded ({type(e).__name__}): it is not in the Hugging Face "
+            f"cache; {download_hint()}"
         ) from None
 
 
@@ -158,7 +158,7 @@ class WanFunCameraAdapter(WanAdapter):
                 return cls.from_pretrained(source, **kw) if local else cls.from_pretrained(source, subfolder=sub, **kw)
             except (OSError, ValueError) as e:
                 raise UserError(
-                    f"the {name} for {model_id} (from {source}) is not available ({type(e).__name__}); "
+                    f"the {name} for {model_id} (from {source}) is not downloaded ({type(e).__name__}); "
                     f"{download_hint()}"
                 ) from None
 

@@ -37,7 +37,8 @@ async def depth(
         raise HttpError(422, f"focal_px {focal_px}: must be a finite positive number of pixels")
     path, _ = await receive_body(svc, request, ".img")
     try:
-        return await run_in_threadpool(_depth_sync, svc, path, out_size, focal_px, model)
+        async with svc.depth_turn:  # one at a time; the others wait without holding a thread
+            return await run_in_threadpool(_depth_sync, svc, path, out_size, focal_px, model)
     finally:
         remove_file(path)
 

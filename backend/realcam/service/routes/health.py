@@ -1,8 +1,13 @@
-"""GET /v1/health (open without the token: clients use it to find the server) and GET /v1/models."""
+"""GET /v1/health (open without the token: clients use it to find the server) and GET /v1/models.
+
+With a token configured, a caller without it learns only what finding and matching the server needs (status,
+versions, the upload limits): not the device, the models, the jobs, nor under --cluster the cluster's
+address and its nodes' addresses.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from realcam_core import api
 from realcam_core.bundle import SUPPORTED_SCHEMA_VERSIONS
@@ -15,8 +20,11 @@ from ..responses import HttpError
 router = APIRouter(prefix=api.PREFIX)
 
 
+PUBLIC = ("status", "version", "api_version", "bundle_schema_versions", "limits")
+
+
 @router.get("/health")
-def health(svc: ServiceDep):
+def health(request: Request, svc: ServiceDep):
     config, redact = svc.config, svc.redact
     w = svc.worker.status()
     loaded = svc.worker.engine.loaded_model()
@@ -36,9 +44,14 @@ def health(svc: ServiceDep):
         "worker": {k: redact(v) if isinstance(v, str) else v for k, v in w.items()},
         **svc.store.counts(),
     }
+    if body["status"] != "ok":
+        body["worker"]["error"] = body["worker"]["error"] or "the worker is not running"
+    if svc.guard.token and not svc.guard.token_ok(request.headers.get("authorization")):
+        body = {k: body[k] for k in PUBLIC}
+        reason = "send the token to see why" if body["status"] != "ok" else None
+        body["worker"] = {"error": reason}
     if body["status"] == "ok":
         return body
-    body["worker"]["error"] = body["worker"]["error"] or "the worker is not running"
     raise HttpError(503, f"the worker cannot run jobs: {body['worker']['error']}", extra=body)
 
 

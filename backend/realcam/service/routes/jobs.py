@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -19,7 +18,6 @@ from fastapi.responses import JSONResponse, Response
 from realcam_core import api
 
 from ..context import Service, ServiceDep
-from ..jobstore import JobBusy
 from ..responses import HttpError, remove_file, send_file
 from ..transfer import zip_frames
 from ..uploads import receive_body, submit_bundle
@@ -31,7 +29,8 @@ router = APIRouter(prefix=f"{api.PREFIX}/jobs")
 async def submit(request: Request, svc: ServiceDep):
     path, digest = await receive_body(svc, request, ".zip")
     try:
-        job, new = await run_in_threadpool(submit_bundle, svc, path, digest)
+        async with svc.checks:  # a bounded number checked at once: memory, and threads for other routes
+            job, new = await run_in_threadpool(submit_bundle, svc, path, digest)
     finally:
         remove_file(path)
     return JSONResponse(job, status_code=201 if new else 200)
@@ -39,7 +38,7 @@ async def submit(request: Request, svc: ServiceDep):
 
 def job_or_404(svc: Service, job_id: str):
     try:
-        return svc.store.get(job_id)
+        return svc.store.lookup(job_id)
     except KeyError:
         raise HttpError(404, f"no job {job_id!r} on this server") from None
 
@@ -96,16 +95,16 @@ def cancel(job_id: str, svc: ServiceDep):
 
 
 @router.delete("/{job_id}", status_code=204)
-def delete(job_id: str, svc: ServiceDep):
-    deadline = time.monotonic() + 60  # a step ends within seconds; wait for it
-    while True:
-        try:
-            svc.store.delete(job_id)
-            return Response(status_code=204)
-        except KeyError:  # never there, or another DELETE got there first
-            raise HttpError(404, f"no job {job_id!r} on this server") from None
-        except JobBusy:
-            if time.monotonic() > deadline:
-                raise HttpError(409, f"job {job_id} did not stop in time; try again") from None
-            svc.worker.cancel(job_id)
-            time.sleep(0.1)
+async def delete(job_id: str, svc: ServiceDep):
+    """204 at once: a running job is hidden now, cancelled, and removed when its step ends (the worker's
+    store does it), so no request waits on a step that cannot be interrupted (a decode) nor holds a thread."""
+    try:
+        await run_in_threadpool(_delete, svc, job_id)
+    except KeyError:  # never there, or another DELETE got there first
+        raise HttpError(404, f"no job {job_id!r} on this server") from None
+    return Response(status_code=204)
+
+
+def _delete(svc: Service, job_id: str) -> None:
+    if svc.store.delete(job_id):
+        svc.worker.cancel(job_id)
