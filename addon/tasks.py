@@ -217,6 +217,37 @@ class Runner:
 RUNNER = Runner()
 
 
+def run_now(gen):
+    """Drive a task's steps to their end on the spot, for work that must finish before its caller returns (a
+    property's update, a scene fix, a script): the slices run back to back, Background in its worker thread
+    (still waited for), WaitFor and Sleep by waiting. Returns the generator's value."""
+    value, error = None, None
+    while True:
+        try:
+            item = gen.throw(error) if error is not None else gen.send(value)
+        except StopIteration as stop:
+            return stop.value
+        value, error = None, None
+        if isinstance(item, Background):
+            box = {}
+            worker = threading.Thread(target=_run_into, args=(box, item.fn, item.args), name="realcam-now", daemon=True)
+            worker.start()
+            worker.join()
+            value, error = box.get("value"), box.get("error")
+        elif isinstance(item, Sleep):
+            time.sleep(item.seconds)
+        elif isinstance(item, WaitFor):
+            while not item.check():
+                time.sleep(0.0005)
+
+
+def _run_into(box: dict, fn, args) -> None:
+    try:
+        box["value"] = fn(*args)
+    except BaseException as e:  # handed back to the generator
+        box["error"] = e
+
+
 def start(name: str, key: str, make_gen) -> Task:
     """A new task on the runner, keyed by its shot's id (or another key); make_gen(task) makes its generator."""
     task = Task(name, None, key)
