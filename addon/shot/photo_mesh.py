@@ -58,6 +58,7 @@ def colors_linear(rgb: np.ndarray) -> np.ndarray:
 class MeshParts:
     """The mesh's arrays, each a Future that a worker thread fills while the main thread writes the ones before."""
 
+    n_points: int  # known up front: one per pixel
     counts: Future  # (faces, edges): enough for Blender to allocate them
     positions: Future  # (N, 3) float32, Blender units
     colors: Future  # (N, 4) float32, linear, unlit
@@ -66,8 +67,8 @@ class MeshParts:
     corner_edges: Future  # pointcloud.grid_corner_edges
 
     @classmethod
-    def empty(cls) -> MeshParts:
-        return cls(*(Future() for _ in range(6)))
+    def empty(cls, n_points: int) -> MeshParts:
+        return cls(n_points, *(Future() for _ in range(6)))
 
 
 def _in_worker(name: str, fn, *futures: Future) -> None:
@@ -85,37 +86,41 @@ def _in_worker(name: str, fn, *futures: Future) -> None:
 
 
 def _cut_faces(parts: MeshParts, depth: np.ndarray, max_depth_ratio: float) -> None:
-    """In a worker thread: the face mask, then the counts, faces, edges and corner edges, each handed over as it
-    is done (in the order write_mesh writes them)."""
+    """Two worker threads: one makes the face mask, then the counts, faces and edges; the other the corner edges
+    (the longest part) once the mask is there. Each part is handed over as it is done."""
+    mask = Future()
 
-    def run():
-        mask = face_mask(depth, max_depth_ratio)
-        parts.counts.set_result(topology_counts(mask))
-        parts.faces.set_result(grid_faces(mask))
-        parts.edges.set_result(grid_edges(mask))
-        parts.corner_edges.set_result(grid_corner_edges(mask))
+    def faces_and_edges():
+        mask.set_result(face_mask(depth, max_depth_ratio))
+        parts.counts.set_result(topology_counts(mask.result()))
+        parts.faces.set_result(grid_faces(mask.result()))
+        parts.edges.set_result(grid_edges(mask.result()))
 
-    _in_worker("faces", run, parts.counts, parts.faces, parts.edges, parts.corner_edges)
+    def corner_edges():
+        parts.corner_edges.set_result(grid_corner_edges(mask.result()))
+
+    _in_worker("faces", faces_and_edges, mask, parts.counts, parts.faces, parts.edges)
+    _in_worker("corner-edges", corner_edges, parts.corner_edges)
 
 
 def photo_parts(rgb: np.ndarray, depth: np.ndarray, K: Intrinsics, max_depth_ratio: float) -> MeshParts:
     """Start the numpy work for a photo (uint8 (H, W, 3)) and its depth ((H, W), Blender units) in worker threads:
-    the faces (_cut_faces), and the points with their colours."""
-    parts = MeshParts.empty()
+    the faces (_cut_faces), the points and their colours, side by side."""
+    parts = MeshParts.empty(depth.size)
 
     def points():
         parts.positions.set_result(grid_vertices(np.where(valid_depth(depth), depth, 0.0).astype(np.float32), K))
-        parts.colors.set_result(colors_linear(rgb))
 
     _cut_faces(parts, depth, max_depth_ratio)
-    _in_worker("points", points, parts.positions, parts.colors)
+    _in_worker("points", points, parts.positions)
+    _in_worker("colours", lambda: parts.colors.set_result(colors_linear(rgb)), parts.colors)
     return parts
 
 
 def mesh_parts(positions: np.ndarray, colors: np.ndarray, K: Intrinsics, max_depth_ratio: float) -> MeshParts:
     """An existing photo mesh's points and colours ((N, 3), (N, 4)) with its faces cut anew in worker threads:
     the camera looks along +Y, so a point's y is its depth."""
-    parts = MeshParts.empty()
+    parts = MeshParts.empty(len(positions))
     parts.positions.set_result(positions)
     parts.colors.set_result(colors)
     _cut_faces(parts, positions.reshape(K.height, K.width, 3)[..., 1], max_depth_ratio)
@@ -129,23 +134,29 @@ def _find(name: str, token: str):
     return mesh
 
 
-MESH_SLICES = 6  # slices of write_mesh, for progress
+MESH_SLICES = 7  # progress steps of write_mesh
 
 
 def write_mesh(name: str, parts: MeshParts, report=None):
     """Task steps: a new mesh `name` (no users) holding the parts; returns its name (Blender may have added a
-    suffix). Each slice waits for the part it writes; a failure or cancel removes what was written.
-    report(k, detail), if given, is called before slice k of MESH_SLICES."""
+    suffix). Room for the points and colours is made at once, for the faces once their count is known, while the
+    worker threads build the arrays; each array is written in a slice of its own once its part is ready. A failure
+    or cancel removes what was written. report(k, detail), if given, is called before step k of MESH_SLICES."""
     say = report or (lambda k, detail: None)
     token = uuid.uuid4().hex
-    yield WaitFor(parts.counts.done)
-    n_faces, n_edges = parts.counts.result()
+    say(1, "room for the points")
     mesh = bpy.data.meshes.new(name)
     mesh[_TOKEN] = token
     name = mesh.name
     try:
-        # Allocation needs only the counts: it runs while the workers still build the arrays.
-        say(1, "room for the faces")
+        mesh.vertices.add(parts.n_points)
+        yield None
+        mesh = _find(name, token)
+        mesh.color_attributes.new(COLOR_ATTRIBUTE, "FLOAT_COLOR", "POINT")
+        yield WaitFor(parts.counts.done)
+        say(2, "room for the faces")
+        n_faces, n_edges = parts.counts.result()
+        mesh = _find(name, token)
         mesh.edges.add(n_edges)
         yield None
         mesh = _find(name, token)
@@ -154,30 +165,21 @@ def write_mesh(name: str, parts: MeshParts, report=None):
         mesh = _find(name, token)
         mesh.polygons.add(n_faces)
         _quad_offsets(mesh, n_faces)
-        yield WaitFor(parts.positions.done)
-        say(2, "the points")
-        positions = parts.positions.result()
-        mesh = _find(name, token)
-        mesh.vertices.add(len(positions))
-        mesh.attributes["position"].data.foreach_set("vector", positions.reshape(-1))
-        yield WaitFor(parts.colors.done)
-        say(3, "the colours")
-        mesh = _find(name, token)
-        attr = mesh.color_attributes.new(COLOR_ATTRIBUTE, "FLOAT_COLOR", "POINT")
-        attr.data.foreach_set("color", parts.colors.result().reshape(-1))
-        mesh.color_attributes.active_color = attr
-        yield WaitFor(parts.faces.done)
-        say(4, "the faces")
-        mesh = _find(name, token)
-        mesh.attributes[".corner_vert"].data.foreach_set("value", parts.faces.result().reshape(-1))
-        yield WaitFor(parts.edges.done)
-        say(5, "the edges")
-        mesh = _find(name, token)
-        mesh.attributes[".edge_verts"].data.foreach_set("value", parts.edges.result().reshape(-1))
-        yield WaitFor(parts.corner_edges.done)
-        say(6, "the faces' edges")
-        mesh = _find(name, token)
-        mesh.attributes[".corner_edge"].data.foreach_set("value", parts.corner_edges.result().reshape(-1))
+        for k, (part, detail, attr, prop) in enumerate(
+            (
+                (parts.positions, "the points", "position", "vector"),
+                (parts.colors, "the colours", COLOR_ATTRIBUTE, "color"),
+                (parts.faces, "the faces", ".corner_vert", "value"),
+                (parts.edges, "the edges", ".edge_verts", "value"),
+                (parts.corner_edges, "the faces' edges", ".corner_edge", "value"),
+            ),
+            start=3,
+        ):
+            yield WaitFor(part.done)
+            say(k, detail)
+            mesh = _find(name, token)
+            mesh.attributes[attr].data.foreach_set(prop, part.result().reshape(-1))
+        mesh.color_attributes.active_color = mesh.color_attributes[COLOR_ATTRIBUTE]
         mesh.update()
         del mesh[_TOKEN]
     except BaseException:
