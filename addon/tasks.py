@@ -7,8 +7,9 @@ A task is a generator run on the main thread in short slices. It yields:
     Sleep(seconds)   resume after a while (polling)
     WaitFor(check)   resume once check() is true (e.g. a render finished)
 
-Blender's timer calls `pump()` about ten times a second; each call stops
-after TICK_BUDGET seconds of main-thread work, so a tick stays short. Network
+Blender's timer calls `pump()` about ten times a second (right after Blender's
+own turn while a task has work it can do at once); each call stops after
+TICK_BUDGET seconds of main-thread work, so a tick stays short. Network
 calls, file packing and waiting only ever happen in Background. Headless
 (bpy.app.background, no event loop) an operator runs its task to completion
 with `run_until_done`, through the same code path. Blender as a Python module
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 TICK_BUDGET = 0.012  # seconds of main-thread work per timer tick
 TICK_INTERVAL = 0.1
+SOON = 0.01  # a task can go on at once (it gave the UI a turn): the next tick after Blender's, not 0.1 s later
 
 
 class TaskCancelled(Exception):
@@ -256,9 +258,13 @@ def start(name: str, key: str, make_gen) -> Task:
 
 
 def timer():
-    """Blender's timer callback: one pump; the seconds until the next."""
+    """Blender's timer callback: one pump; the seconds until the next (SOON while a task can go on at once, so
+    work cut into slices does not take a tick interval per slice)."""
     RUNNER.pump()
-    return TICK_INTERVAL if RUNNER.active() else 1.0
+    active = RUNNER.active()
+    if not active:
+        return 1.0
+    return SOON if any(t._ready() for t in active) else TICK_INTERVAL
 
 
 def a_window():

@@ -4,7 +4,7 @@
 
 Real Blender with the add-on installed from its zip, on the interactive path: the Import Photo operator returns
 at once and its task runs on the add-on's timer, called here the way Blender's event loop calls it (every
-TICK_INTERVAL, without a window in the context). Depth comes from the sample's depth map, so no backend is
+interval it asks for, without a window in the context). Depth comes from the sample's depth map, so no backend is
 involved; the photo is the sample resized to each size. Every tick's main-thread time is recorded from the
 first tick to the end of the task (the undo step included). No video model makes 1920x1080, so for sizes a
 model refuses the bench lifts the model's size check: the import's own work is what is measured.
@@ -50,10 +50,10 @@ def import_once(bpy, pkg, size, lift_size_check):
             before = task.message or task.stage
             cpu = time.thread_time()
             with bpy.context.temp_override(window=None):
-                tasks.timer()
+                interval = tasks.timer()
             cpu = time.thread_time() - cpu
             ticks.append((runner.tick_times[-1], cpu, f"{before} .. {task.message or task.stage}"))
-            time.sleep(tasks.TICK_INTERVAL)  # what Blender's timer does between ticks
+            time.sleep(interval)  # Blender's turn: the timer comes back after the interval it asked for
         wall = time.perf_counter() - t0
         if task.error:
             raise SystemExit(f"import failed: {task.error}")

@@ -1,11 +1,12 @@
 """The photo's grid mesh, written into Blender a slice at a time (import, Depth edge, scene fixes).
 
-numpy builds the arrays (realcam_core.addon_only.pointcloud): the points and colours before the first slice,
-faces and edges in a worker thread while the main thread writes the points. The main thread only hands arrays
-to Blender in bulk (foreach_set into its attribute arrays, one array or allocation per slice), so a timer tick
-stays short and a cancel lands between slices. Until it is done the mesh has no users, so nothing draws, saves
-or evaluates it half written; each slice finds it again by name and token, because an undo in between frees it
-(the build then stops and says why) and a Python reference to a freed ID must never be touched.
+numpy builds the arrays (realcam_core.addon_only.pointcloud) in worker threads: the face mask and from it the
+faces, edges and corner edges, the points, the colours, side by side. Meanwhile the main thread makes Blender
+room for them (the points at once, the faces once their count is known) and then hands each array over in bulk
+as it is ready (foreach_set into Blender's attribute arrays), one array or allocation per slice, so a timer
+tick stays short and a cancel lands between slices. Until it is done the mesh has no users, so nothing draws,
+saves or evaluates it half written; each slice finds it again by name and token, because an undo in between
+frees it (the build then stops and says why) and a Python reference to a freed ID must never be touched.
 """
 
 from __future__ import annotations
