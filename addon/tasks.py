@@ -30,6 +30,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import Future
+from concurrent.futures import wait as futures_wait
 
 import bpy
 
@@ -239,8 +241,11 @@ def run_now(gen):
         elif isinstance(item, Sleep):
             time.sleep(item.seconds)
         elif isinstance(item, WaitFor):
+            future = getattr(item.check, "__self__", None)  # WaitFor(future.done): block on it instead of polling
+            if isinstance(future, Future):
+                futures_wait([future])
             while not item.check():
-                time.sleep(0.0005)
+                time.sleep(0.001)
 
 
 def _run_into(box: dict, fn, args) -> None:
