@@ -143,7 +143,8 @@ def main():
         for side, root in (("before", old_addon(args.before, tmp)), ("after", "-")):
             out = os.path.join(tmp, f"{side}.json")
             cmd = [sys.executable, os.path.abspath(__file__), "--measure", root, out]
-            subprocess.run([*cmd, "--sizes", args.sizes, "--repeat", str(args.repeat)], check=True)
+            # Blender's and the build's chatter to stderr: stdout is the table (run_all.py copies it into the docs).
+            subprocess.run([*cmd, "--sizes", args.sizes, "--repeat", str(args.repeat)], check=True, stdout=sys.stderr)
             with open(out) as fh:
                 sides[side] = json.load(fh)
     finally:
