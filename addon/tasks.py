@@ -7,8 +7,9 @@ A task is a generator run on the main thread in short slices. It yields:
     Sleep(seconds)   resume after a while (polling)
     WaitFor(check)   resume once check() is true (e.g. a render finished)
 
-Blender's timer calls `pump()` about ten times a second; each call stops
-after TICK_BUDGET seconds of main-thread work, so a tick stays short. Network
+Blender's timer calls `pump()` about ten times a second (right after Blender's
+own turn while a task has work it can do at once); each call stops after
+TICK_BUDGET seconds of main-thread work, so a tick stays short. Network
 calls, file packing and waiting only ever happen in Background. Headless
 (bpy.app.background, no event loop) an operator runs its task to completion
 with `run_until_done`, through the same code path. Blender as a Python module
@@ -29,6 +30,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import Future
+from concurrent.futures import wait as futures_wait
 
 import bpy
 
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 
 TICK_BUDGET = 0.012  # seconds of main-thread work per timer tick
 TICK_INTERVAL = 0.1
+SOON = 0.01  # a task can go on at once (it gave the UI a turn): the next tick after Blender's, not 0.1 s later
 
 
 class TaskCancelled(Exception):
@@ -217,6 +221,40 @@ class Runner:
 RUNNER = Runner()
 
 
+def run_now(gen):
+    """Drive a task's steps to their end on the spot, for work that must finish before its caller returns (a
+    property's update, a scene fix, a script): the slices run back to back, Background in its worker thread
+    (still waited for), WaitFor and Sleep by waiting. Returns the generator's value."""
+    value, error = None, None
+    while True:
+        try:
+            item = gen.throw(error) if error is not None else gen.send(value)
+        except StopIteration as stop:
+            return stop.value
+        value, error = None, None
+        if isinstance(item, Background):
+            box = {}
+            worker = threading.Thread(target=_run_into, args=(box, item.fn, item.args), name="realcam-now", daemon=True)
+            worker.start()
+            worker.join()
+            value, error = box.get("value"), box.get("error")
+        elif isinstance(item, Sleep):
+            time.sleep(item.seconds)
+        elif isinstance(item, WaitFor):
+            future = getattr(item.check, "__self__", None)  # WaitFor(future.done): block on it instead of polling
+            if isinstance(future, Future):
+                futures_wait([future])
+            while not item.check():
+                time.sleep(0.001)
+
+
+def _run_into(box: dict, fn, args) -> None:
+    try:
+        box["value"] = fn(*args)
+    except BaseException as e:  # handed back to the generator
+        box["error"] = e
+
+
 def start(name: str, key: str, make_gen) -> Task:
     """A new task on the runner, keyed by its shot's id (or another key); make_gen(task) makes its generator."""
     task = Task(name, None, key)
@@ -225,9 +263,13 @@ def start(name: str, key: str, make_gen) -> Task:
 
 
 def timer():
-    """Blender's timer callback: one pump; the seconds until the next."""
+    """Blender's timer callback: one pump; the seconds until the next (SOON while a task can go on at once, so
+    work cut into slices does not take a tick interval per slice)."""
     RUNNER.pump()
-    return TICK_INTERVAL if RUNNER.active() else 1.0
+    active = RUNNER.active()
+    if not active:
+        return 1.0
+    return SOON if any(t._ready() for t in active) else TICK_INTERVAL
 
 
 def a_window():

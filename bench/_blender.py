@@ -8,11 +8,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 
-def blender_with_addon(tmp: str | None = None):
-    """(bpy, package name, temp folder); Blender's user folders live in the temp folder."""
+def blender_with_addon(tmp: str | None = None, root: str | None = None):
+    """(bpy, package name, temp folder); Blender's user folders live in the temp folder.
+
+    root: a folder with another add-on's addon/, blender_manifest.toml and README.md (an older revision, for a
+    before/after benchmark) instead of this checkout's."""
     tmp = tmp or tempfile.mkdtemp(prefix="realcam-bench-")
+    import build_addon
     from build_addon import build, install_into_blender
 
+    if root is not None:
+        build_addon.ROOT = root
     pkg = install_into_blender(build(os.path.join(tmp, "dist")), os.path.join(tmp, "blender-user"))
     import bpy
 

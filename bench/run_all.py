@@ -98,6 +98,7 @@ def main():
         ("Job queue on a local Ray cluster: 1 and 2 slots, overhead per job", ["bench/cluster_throughput.py"]),
         ("Stages of one take with a small model", ["bench/job_stages.py"]),
         ("Blender main thread per timer tick while generating", ["bench/addon_ticks.py"]),
+        ("Blender main thread per timer tick while importing a photo", ["bench/import_ticks.py"]),
         ("Set up backend: time per stage and the environment's size", ["bench/backend_setup.py"]),
         ("Camera accuracy (`realcam eval`) on true renders, 25 frames at 256x160", ["bench/eval_accuracy.py"]),
         ("Camera move from a clip (`realcam track`) on true renders, 20 frames at 256x192", ["bench/track.py"]),

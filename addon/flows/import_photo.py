@@ -50,12 +50,12 @@ def import_photo(
             task.report(progress.DEPTH_MAP, message=os.path.basename(depth_map))
             yield None
             try:
-                photo_source.local_scene(photo, depth_map, size, focal_px or None, folder)
+                rgb, depth, K = yield from photo_source.local_scene(photo, depth_map, size, focal_px or None, folder)
             except photo_source.PhotoError as e:
                 raise FlowError(f"{e}: pick another photo or depth map in Import Photo") from None
         else:
             task.report(progress.DEPTH, message="connecting to the backend")
-            upload = photo_source.photo_for_backend(photo, folder)
+            upload = yield from photo_source.photo_for_backend(photo, folder)
             yield conn.ensure()
             zip_path = os.path.join(folder, "depth.zip")
             depth_model = depth_model or prefs(context).depth_model or None
@@ -72,14 +72,16 @@ def import_photo(
                 raise FlowError(advice.explain_backend(e, "the backend refused the photo")) from None
             yield Background(photo_source.unpack_depth_zip, zip_path, folder)
             os.remove(zip_path)
+            rgb, depth, K = yield from photo_source.read_scene_folder(folder)
         task.report(progress.BUILD)
         yield None
-        rgb, depth, K = photo_source.read_scene_folder(folder)
-        shot = photo_scene.build_shot(
-            source, paths.stored(folder), rgb, depth, K, frames, photo, replace.scene if replace else None
+        # numpy in worker threads, Blender's part a slice per tick; the shot comes back in its last slice, and
+        # is finished here before the next pause (a Python reference to it must not outlive one).
+        shot = yield from photo_scene.build_shot(
+            source, paths.stored(folder), rgb, depth, K, frames, photo, replace, _build_report(task)
         )
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)  # a failed import leaves nothing behind
+        shutil.rmtree(folder, ignore_errors=True)  # a failed or cancelled import leaves nothing behind
         raise
     rc = shot.realcam
     if not rc.model:
@@ -91,3 +93,10 @@ def import_photo(
     if undo:
         undo_push("RealCam: import photo")
     return {"shot": shot.name, "mesh": rc.photo_mesh.name, "camera": shot.camera.name, "folder": folder}
+
+
+def _build_report(task):
+    def report(step: int, detail: str) -> None:
+        task.report(progress.BUILD, step=step, total=photo_scene.BUILD_SLICES, message=detail)
+
+    return report

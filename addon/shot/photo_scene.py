@@ -19,20 +19,16 @@ from mathutils import Matrix
 from .. import paths
 from ..compat import fcurve_collection, material_node_tree
 from ..realcam_core.addon_only.calibration import with_focal
-from ..realcam_core.addon_only.pointcloud import DEFAULT_MAX_DEPTH_RATIO, grid_topology, grid_vertices, valid_depth
+from ..realcam_core.addon_only.pointcloud import DEFAULT_MAX_DEPTH_RATIO, valid_depth
 from ..realcam_core.camera import (
     REFERENCE_C2W_BLENDER_WORLD,
     Intrinsics,
     blender_from_intrinsics,
     blender_from_opencv_c2w,
 )
-from . import shots
-
-COLOR_ATTRIBUTE = "realcam_photo"
-
-
-def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+from ..tasks import Background, run_now
+from . import photo_mesh, shots
+from .photo_mesh import COLOR_ATTRIBUTE
 
 
 def _material(name: str) -> bpy.types.Material:
@@ -49,40 +45,13 @@ def _material(name: str) -> bpy.types.Material:
     return mat
 
 
-_SRGB_LUT = _srgb_to_linear(np.arange(256, dtype=np.float32) / 255.0).astype(np.float32)
-
-
 def build_mesh(
     name: str, rgb: np.ndarray, depth: np.ndarray, K: Intrinsics, max_depth_ratio: float = DEFAULT_MAX_DEPTH_RATIO
 ) -> bpy.types.Mesh:
-    """The grid mesh, written straight into Blender's attribute arrays (edges included, so
-    Blender need not derive them: a 1920x1080 photo imports in a fraction of a second)."""
-    h, w = depth.shape
-    ok = valid_depth(depth)
-    verts = grid_vertices(np.where(ok, depth, 0.0).astype(np.float32), K)
-    colors = np.empty((h * w, 4), dtype=np.float32)
-    np.take(_SRGB_LUT, rgb.reshape(-1, 3), out=colors[:, :3], mode="clip")
-    colors[:, 3] = 1.0
-    return _grid_mesh(name, verts, colors, depth, ok, max_depth_ratio, _material(name))
-
-
-def _grid_mesh(name, verts, colors, depth, ok, max_depth_ratio, material) -> bpy.types.Mesh:
-    faces, edges, corner_edges = grid_topology(depth, max_depth_ratio, valid=ok)
-    mesh = bpy.data.meshes.new(name)
-    mesh.vertices.add(len(verts))
-    mesh.attributes["position"].data.foreach_set("vector", verts.ravel())
-    mesh.edges.add(len(edges))
-    mesh.attributes[".edge_verts"].data.foreach_set("value", edges.ravel())
-    mesh.loops.add(faces.size)
-    mesh.attributes[".corner_vert"].data.foreach_set("value", faces.ravel())
-    mesh.attributes[".corner_edge"].data.foreach_set("value", corner_edges.ravel())
-    mesh.polygons.add(len(faces))
-    mesh.polygons.foreach_set("loop_start", np.arange(0, faces.size, 4, dtype=np.int32))
-    mesh.update()
-    attr = mesh.color_attributes.new(COLOR_ATTRIBUTE, "FLOAT_COLOR", "POINT")
-    attr.data.foreach_set("color", colors.ravel())
-    mesh.color_attributes.active_color = attr
-    mesh.materials.append(material)
+    """The photo's mesh with its material, at once: the import's own steps (photo_mesh), run back to back."""
+    parts = photo_mesh.photo_parts(rgb, depth, K, max_depth_ratio)
+    mesh = bpy.data.meshes[run_now(photo_mesh.write_mesh(name, parts))]
+    mesh.materials.append(_material(name))
     return mesh
 
 
@@ -115,12 +84,10 @@ def rebuild_faces(shot, transform=None) -> int | None:
         verts = np.ascontiguousarray(transform(verts.reshape(n, 3)), dtype=np.float32).ravel()
     colors = np.empty(n * 4, np.float32)
     attr.data.foreach_get("color", colors)
-    depth = verts.reshape(K.height, K.width, 3)[..., 1].copy()  # the camera looks along +Y: y is the depth
-    ok = valid_depth(depth)
-    name = old.name
-    mesh = _grid_mesh(
-        name, verts.reshape(n, 3), colors.reshape(n, 4), depth, ok, depth_edge_ratio(rc.depth_edge), old.materials[0]
-    )
+    parts = photo_mesh.mesh_parts(verts.reshape(n, 3), colors.reshape(n, 4), K, depth_edge_ratio(rc.depth_edge))
+    name, material = old.name, old.materials[0]
+    mesh = bpy.data.meshes[run_now(photo_mesh.write_mesh(name, parts))]
+    mesh.materials.append(material)
     ob.data = mesh
     if old.users == 0:
         bpy.data.meshes.remove(old)
@@ -157,33 +124,82 @@ def apply_intrinsics(cam_data: bpy.types.Camera, scene: bpy.types.Scene, K: Intr
     r.pixel_aspect_x, r.pixel_aspect_y = bc.pixel_aspect_x, bc.pixel_aspect_y
 
 
-def _photo_mesh(base: str, rgb, depth, K: Intrinsics, metres_per_unit: float, max_depth_ratio: float):
-    # In Blender units, so the mesh sits among the artist's objects at any unit scale (positions are
-    # linear in depth, and the depth-edge rule is a ratio).
-    depth_bu = depth if metres_per_unit == 1.0 else (depth / np.float32(metres_per_unit)).astype(np.float32)
-    mesh = build_mesh(f"RealCam {base}", rgb, depth_bu, K, max_depth_ratio)
-    return bpy.data.objects.new(f"RealCam {base}", mesh)
+def _scaled(depth, metres_per_unit: float, depth_scale: float):
+    """(depth in metres, depth in Blender units) of the imported depth under the shot's scale calibration (a
+    re-import keeps it: its camera moves are scaled) and unit scale (so the mesh sits among the artist's objects
+    at any unit scale; positions are linear in depth, and the depth-edge rule is a ratio)."""
+    if depth_scale != 1.0:
+        depth = (depth * np.float32(depth_scale)).astype(np.float32)
+    return depth, depth if metres_per_unit == 1.0 else (depth / np.float32(metres_per_unit)).astype(np.float32)
 
 
-def build_shot(source: dict, folder: str, rgb, depth, K: Intrinsics, frames: int, photo_name: str, replace=None):
-    """A new shot scene (or, with replace, that shot with a new photo); returns the shot scene.
+def _depth_range(depth) -> tuple[float, float, float]:
+    """(nearest, farthest, median) known depth (numpy only: runs in a worker thread)."""
+    valid = depth[valid_depth(depth)]
+    return float(valid.min()), float(valid.max()), float(np.median(valid))
 
-    source: the file's settings the shot takes (shots.file_settings). The shot gets the
-    model's size and frame count; the artist's scene is not touched. Nothing is left
-    behind when building fails."""
+
+def _mesh_settings(source: dict, replace) -> tuple[float, float, float]:
+    """(metres per unit, depth scale, depth-edge ratio) the photo's mesh is built with: the replaced shot's, or
+    what a new shot (shots.create) starts with."""
+    if replace is not None:
+        rc = replace.realcam
+        return rc.metres_per_unit or 1.0, rc.depth_scale, depth_edge_ratio(rc.depth_edge)
+    fields = bpy.types.Scene.bl_rna.properties["realcam"].fixed_type.properties
+    return source["scale_length"] or 1.0, 1.0, depth_edge_ratio(fields["depth_edge"].default)
+
+
+BUILD_SLICES = photo_mesh.MESH_SLICES + 1  # build_shot's steps, for progress
+
+
+def build_shot(
+    source: dict, folder: str, rgb, depth, K: Intrinsics, frames: int, photo_name: str, replace=None, report=None
+):
+    """Task steps: a new shot scene (or, with replace = a ShotRef, that shot with a new photo); returns the shot
+    scene, in the same slice as it is complete (hold it no further: a task finds a shot by id after a pause).
+
+    source: the file's settings the shot takes (shots.file_settings). The shot gets the model's size and frame
+    count; the artist's scene is not touched. numpy runs in worker threads, the mesh is written a slice at a time
+    (photo_mesh) and the shot is put together around it in one last slice. Nothing is left behind when building
+    fails or is cancelled. report(k, detail), if given, is called before step k of BUILD_SLICES."""
+    say = report or (lambda k, detail: None)
     base = os.path.splitext(os.path.basename(photo_name))[0] or "photo"
-    shot = replace if replace is not None else shots.create(source, base)
+    mpu, scale, ratio = _mesh_settings(source, replace.scene if replace is not None else None)
+    if (mpu, scale) != (1.0, 1.0):
+        depth, depth_bu = yield Background(_scaled, depth, mpu, scale)
+    else:
+        depth_bu = depth
+    # numpy in worker threads from here: faces, points and the depth's range, each waited for where it is needed.
+    parts = photo_mesh.photo_parts(rgb, depth_bu, K, ratio)
+    depth_range = yield Background(_depth_range, depth)
+    mesh_name = yield from photo_mesh.write_mesh(
+        f"RealCam {base}", parts, lambda k, detail: say(k, f"writing {detail}")
+    )
+    say(BUILD_SLICES, "the camera and the shot")
+    mesh = bpy.data.meshes[mesh_name]
+    try:
+        mesh.materials.append(_material(f"RealCam {base}"))
+        mesh_ob = bpy.data.objects.new(f"RealCam {base}", mesh)
+    except BaseException:
+        _remove_mesh(mesh)
+        raise
+    return _assemble(source, folder, K, frames, photo_name, base, mesh_ob, depth_range, replace)
+
+
+def _assemble(source, folder, K: Intrinsics, frames, photo_name, base, mesh_ob, depth_range, replace):
+    """The shot around its finished mesh object: scene, camera, lens and the shot's fields."""
+    try:
+        replace = replace.scene if replace is not None else None  # ShotGone when it was deleted meanwhile
+        shot = replace if replace is not None else shots.create(source, base)
+    except BaseException:
+        _remove_object(mesh_ob)
+        raise
     rc = shot.realcam
     old_mesh = rc.photo_mesh
-    mesh_ob = None
+    near, far, median = depth_range
     try:
         mpu = rc.metres_per_unit or 1.0
-        if rc.depth_scale != 1.0:  # a re-import keeps the shot's scale calibration (its camera moves are scaled)
-            depth = (depth * np.float32(rc.depth_scale)).astype(np.float32)
-        mesh_ob = _photo_mesh(base, rgb, depth, K, mpu, depth_edge_ratio(rc.depth_edge))
         rc.photo_collection.objects.link(mesh_ob)
-        valid = depth[valid_depth(depth)]
-        near, far = float(valid.min()), float(valid.max())
         cam_ob = shot.camera if replace is not None else None
         if cam_ob is None:
             cam_data = bpy.data.cameras.new(f"RealCam {base}")
@@ -201,8 +217,7 @@ def build_shot(source: dict, folder: str, rgb, depth, K: Intrinsics, frames: int
         else:
             mesh_ob.matrix_world = old_mesh.matrix_world.copy() if old_mesh is not None else mesh_ob.matrix_world
     except BaseException:
-        if mesh_ob is not None:
-            _remove_object(mesh_ob)
+        _remove_object(mesh_ob)
         if replace is None:
             shots.delete(shot)
         raise
@@ -214,7 +229,7 @@ def build_shot(source: dict, folder: str, rgb, depth, K: Intrinsics, frames: int
     rc.photo_focal_px = 0.0  # the new photo comes with its own intrinsics
     rc.focal_input = K.fx  # the panel's focal field starts at the photo's focal
     rc.scale_a_set = rc.scale_b_set = False  # calibration points were picked on the old mesh: not on this one
-    rc.median_depth = float(np.median(valid))
+    rc.median_depth = median
     return shot
 
 
@@ -249,7 +264,11 @@ def _remove_object(ob) -> None:
     mesh = ob.data
     bpy.data.objects.remove(ob)
     if mesh is not None and mesh.users == 0:
-        for mat in list(mesh.materials):
-            if mat is not None and mat.users <= 1:
-                bpy.data.materials.remove(mat)
-        bpy.data.meshes.remove(mesh)
+        _remove_mesh(mesh)
+
+
+def _remove_mesh(mesh) -> None:
+    for mat in list(mesh.materials):
+        if mat is not None and mat.users <= 1:
+            bpy.data.materials.remove(mat)
+    bpy.data.meshes.remove(mesh)

@@ -4,6 +4,7 @@ progress     the stages an artist sees and the one line the panel shows for each
 advice       what an error shown to the artist says to do next
 exif         EXIF orientation and 35 mm focal length of a photo, without Pillow
 pointcloud   a metric depth map as the photo's grid mesh (vertices, faces across no depth edge)
+png_write    an 8-bit RGB image as a PNG file (zlib; the import writes the photo off Blender's main thread)
 calibration  scene fixes as maths: the scale a known distance implies, a photo seen with another focal
 move_extent  how far a camera track goes (metres, degrees)
 coverage     how much of a preview frame the photo's scene covers
