@@ -32,6 +32,9 @@ MAX_ATTEMPTS = 3
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # what a write raises on a full disk (or quota): waited out, not a fault
 
 
+# What a done job of each kind has in take/ (a generation job has no kind: its video).
+_OUTPUT = {"track": "move.json"}  # the report, written after the camera file beside it
+
 STATE = "state.json"
 _STATE_TMP = re.compile(r"^state\.json\..+\.tmp$")
 
@@ -128,7 +131,9 @@ class JobStore:
                         note="the server stopped while this job ran; it runs again from the start",
                     )
                     shutil.rmtree(os.path.join(folder, "take"), ignore_errors=True)
-            if job["state"] == DONE and not os.path.isfile(os.path.join(folder, "take", "video.mp4")):
+            if job["state"] == DONE and not os.path.isfile(
+                os.path.join(folder, "take", _OUTPUT.get(job.get("kind"), "video.mp4"))
+            ):
                 job.update(state=FAILED, error="its outputs are missing from the data folder")
             if job != before:
                 _write_json(state_path, job)

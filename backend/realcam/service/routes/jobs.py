@@ -39,14 +39,17 @@ async def submit(request: Request, svc: ServiceDep):
 
 def job_or_404(svc: Service, job_id: str):
     try:
-        return svc.store.get(job_id)
+        job = svc.store.get(job_id)
     except KeyError:
         raise HttpError(404, f"no job {job_id!r} on this server") from None
+    if job.get("kind") == api.TRACK:  # a track is answered for under /v1/tracks only
+        raise HttpError(404, f"no job {job_id!r} on this server (it is a track: /v1/tracks/{job_id})")
+    return job
 
 
 @router.get("")
 def list_jobs(svc: ServiceDep):
-    return {"jobs": svc.store.list()}
+    return {"jobs": [j for j in svc.store.list() if j.get("kind") != api.TRACK]}
 
 
 @router.get("/{job_id}")
@@ -97,6 +100,7 @@ def cancel(job_id: str, svc: ServiceDep):
 
 @router.delete("/{job_id}", status_code=204)
 def delete(job_id: str, svc: ServiceDep):
+    job_or_404(svc, job_id)
     deadline = time.monotonic() + 60  # a step ends within seconds; wait for it
     while True:
         try:
