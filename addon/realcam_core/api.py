@@ -97,7 +97,7 @@ a non-loopback address it also accepts IP addresses (DNS rebinding needs a
 name). A request with an Origin header is refused unless that origin is the
 server itself (its own /docs page); `Origin: null` is refused. Both give 403.
 
-Downloads (video, frames, result, the depth zip) come with Content-Length and
+Downloads (video, frames, result, the depth zip, a track's move and report) come with Content-Length and
 `Repr-Digest: sha-256=:BASE64:` (RFC 9530), the SHA-256 of the body: a client
 keeps a file only when both match.
 
@@ -105,8 +105,10 @@ Errors: 4xx/5xx with {"error": "one line", "problems": ["path: message", ...]}, 
 absolute path of the server's machine in either:
     400 not a zip, no body       401 token         403 Host or Origin refused
     404 no such job              408 the upload stalled or took too long
-    409 not in a state for that  413 over a size limit (upload, unpacked bundle, pixels)
-    415 content type             422 a bundle or a parameter that fails validation
+    409 not in a state for that  413 over a size limit (upload, unpacked bundle, pixels; a clip's
+                                     frames, seconds or pixels)
+    415 content type             422 a bundle, clip or parameter that fails validation
+    501 not offered here (tracks under `serve --cluster`)
     503 the worker cannot run jobs (see /v1/health)     507 the server's disk is full
 """
 
