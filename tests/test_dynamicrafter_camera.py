@@ -191,3 +191,24 @@ def test_a_camera_file_that_does_not_fit_fails_naming_keys(tiny_models, tmp_path
     model_id, _, adapter = resolve_video_model(str(other))
     with pytest.raises(UserError, match=r"do not fit a cameractrl model: .*missing .*cc_projection"):
         adapter.load(model_id, "cpu", torch.float32, "none", False)
+
+
+def test_motionctrls_assumed_lens_is_reckoned_on_the_photo_as_it_was_fitted():
+    """Upstream's 90 degrees is across the long side of the photo resized to cover the output, before the crop: a
+    2:1 photo made at 64x64 is assumed at fx = 64, not 32; the bundle's source.photo_size says which photo."""
+    from types import SimpleNamespace
+
+    from realcam.generate.adapters.dynamicrafter import model_camera
+    from realcam.generate.engine import _photo_size
+
+    cameras = (np.tile([64.0, 64.0, 32.0, 32.0], (3, 1)), np.tile(np.eye(4), (3, 1, 1)))
+    job_ = SimpleNamespace(width=64, height=64, depth_m=None, camera_scale=None, photo_size=(128, 64))
+    k, _, record = model_camera("motionctrl", job_, cameras)
+    assert record["intrinsics_used"] == [64.0, 64.0, 32.0, 32.0] and record["bundle_matches_assumed_lens"] is True
+    job_.photo_size = None  # no photo size: the photo is taken to be at the output's aspect
+    assert model_camera("motionctrl", job_, cameras)[2]["bundle_matches_assumed_lens"] is False
+    # The source is free-form: only two positive whole numbers count.
+    assert _photo_size({"photo_size": [832, 480]}) == (832, 480)
+    for bad in ([0, 480], [832.5, 480], ["832", 480], [True, 480], [832], None, "832x480", [10**9, 480]):
+        assert _photo_size({"photo_size": bad}) is None
+    assert _photo_size(None) is None

@@ -79,6 +79,7 @@ class JobPlan:
     camera_scale: float | None = None  # model translation units per metre; None: the model's own default
     sampler: str | None = None  # for models that offer a choice; None: the model's default
     depth_m: np.ndarray | None = field(default=None, repr=False)  # the photo's depth (metres), for camera scales
+    photo_size: tuple | None = None  # the photo before it was fitted to the size (source.photo_size): assumed lenses
 
 
 def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = True, speed: dict | None = None):
@@ -114,8 +115,18 @@ def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = Tr
         guidance_ignored=ignored,
         camera_scale=s.camera_scale,
         sampler=s.sampler,
+        photo_size=_photo_size(bundle.source),
     )
     return plan, spec, adapter
+
+
+def _photo_size(source: dict) -> tuple | None:
+    """source.photo_size as (w, h) when it is two positive whole numbers (the source is free-form: else None)."""
+    size = source.get("photo_size") if isinstance(source, dict) else None
+    if isinstance(size, list | tuple) and len(size) == 2:
+        if all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 1_000_000 for v in size):
+            return int(size[0]), int(size[1])
+    return None
 
 
 def _device_and_dtype(options: RunOptions):

@@ -270,7 +270,8 @@ def model_camera(model: str, job, cameras):
     Translation: settings.camera_scale (units per metre) if set, else the model's convention: RealCam-I2V was
     trained on metric moves (1 unit per metre); the RealEstate10K-trained models by the photo's near depth
     (job.depth_m, the bundle's depth.npy), or metres as units without one. Intrinsics: the bundle's, or for
-    MotionCtrl (not told the lens) upstream's assumed 90 degrees, recorded beside the bundle's."""
+    MotionCtrl (not told the lens) upstream's assumed 90 degrees across the long side of the photo as it
+    was fitted (job.photo_size, the bundle's source.photo_size), recorded beside the bundle's."""
     from realcam_core.camera_scale import (
         CameraScaleError,
         camera_scale,
@@ -289,7 +290,7 @@ def model_camera(model: str, job, cameras):
     bundle_k = np.asarray(cameras[0], dtype=np.float64)
     k = bundle_k
     if conv.intrinsics != "bundle":
-        a = upstream_inference_intrinsics(job.width, job.height)
+        a = upstream_inference_intrinsics(job.width, job.height, getattr(job, "photo_size", None))
         k = np.tile([a.fx, a.fy, a.cx, a.cy], (len(bundle_k), 1))
     record = {
         "model": model,
