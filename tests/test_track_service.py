@@ -15,7 +15,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from helpers import Server, run_blender_script
+from helpers import Server, http_call, run_blender_script
 from PIL import Image
 
 from realcam.evaluate.accuracy import load_track
@@ -34,20 +34,8 @@ ZIP, JSON_TYPE = "application/zip", "application/json"
 
 def call(port, method, path, body=b"", ctype=None):
     """One raw request: (status, decoded JSON or None)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        headers = {"Content-Length": str(len(body))}
-        if ctype:
-            headers["Content-Type"] = ctype
-        conn.request(method, path, body=body, headers=headers)
-        resp = conn.getresponse()
-        raw = resp.read()
-    finally:
-        conn.close()
-    try:
-        return resp.status, json.loads(raw)
-    except ValueError:
-        return resp.status, None
+    status, data, _ = http_call(port, method, path, body, ctype, timeout=120)
+    return status, data
 
 
 def zip_bytes(entries: dict) -> bytes:
@@ -66,6 +54,22 @@ def png(w=64, h=48, seed=0) -> bytes:
 
 def frames_zip(n=5, w=64, h=48, extra=None) -> bytes:
     return zip_bytes({**{f"frames/{i:04d}.png": png(w, h, i) for i in range(n)}, **(extra or {})})
+
+
+def video(name, tmp_path, n, fps, w=64, h=48, stated=True) -> bytes:
+    """A video of n noise frames; stated=False: a Matroska stream written to a pipe, whose header states no
+    duration (only decoding it tells how long it is)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    path = tmp_path / name
+    rgb = np.random.default_rng(n).integers(0, 255, (n, h, w, 3), dtype=np.uint8)
+    write_mp4(str(path), rgb, fps, quality=5)
+    if stated:
+        return path.read_bytes()
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-c", "copy", "-f", "matroska", "-"]
+    return subprocess.run(cmd, capture_output=True, check=True).stdout
 
 
 def npy(a) -> bytes:
@@ -159,6 +163,62 @@ def test_refusals_name_the_problem_and_queue_nothing(server):
         assert str(server.data) not in text  # no path of the server's machine
     assert server.client.tracks() == []
     assert os.listdir(os.path.join(str(server.data), "uploads")) == []  # no upload left behind
+
+
+def test_size_path_and_duration_limits_hold_against_lying_uploads(server, tmp_path):
+    """Uploads made to get past the limits: videos longer, denser or larger than allowed (one whose header states
+    no duration, so that only decoding tells; decoding stops just past the limit), a body over the upload limit,
+    archive entries that climb out of the job folder or link elsewhere, an entry that expands past the limits.
+    Each is refused naming the limit, nothing is queued, and nothing is written outside the server's folders."""
+    p = server.port
+    link = zipfile.ZipInfo("frames/0001.png")
+    link.external_attr = (0o120777 << 16) | 0x20  # a symbolic link to /etc/passwd
+    linked = io.BytesIO()
+    with zipfile.ZipFile(linked, "w") as zf:
+        zf.writestr("frames/0000.png", png())
+        zf.writestr(link, "/etc/passwd")
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(5):
+            zf.writestr(f"frames/{i:04d}.png", png(seed=i))
+        zf.writestr("depth.npy", b"\0" * (64 * 2**20))  # 64 MiB of zeros: 64 KiB packed
+    cases = [
+        # (body, content type, status, words)
+        (video("stated.mp4", tmp_path, 100, 25.0), "video/mp4", 413, "4.0 seconds, over this server's limit of 2"),
+        (video("unstated.mkv", tmp_path, 20, 5.0, stated=False), "video/x-matroska", 413, "--max-track-seconds"),
+        (video("dense.mkv", tmp_path, 60, 50.0, stated=False), "video/x-matroska", 413, "--max-track-frames"),
+        (video("wide.mp4", tmp_path, 5, 25.0, w=400, h=304), "video/mp4", 413, "400x304"),
+        (zip_bytes({"clip.mkv": video("z.mkv", tmp_path, 20, 5.0, stated=False)}), ZIP, 413, "--max-track-seconds"),
+        (frames_zip(extra={"../escape.png": png()}), ZIP, 422, "escape.png"),
+        (frames_zip(extra={"/tmp/escape.png": png()}), ZIP, 422, "escape.png"),
+        (frames_zip(extra={"frames/../../escape.png": png()}), ZIP, 422, "escape.png"),
+        (linked.getvalue(), ZIP, 422, "0001.png"),
+        (bomb.getvalue(), ZIP, 413, "archive"),
+    ]
+    slowest = 0.0
+    for body, ctype, status, words in cases:
+        t0 = time.perf_counter()
+        got, data = call(p, "POST", api.track_path(), body, ctype)
+        slowest = max(slowest, time.perf_counter() - t0)
+        text = json.dumps(data)
+        assert got == status and words in text, (ctype, words, got, data)
+        assert str(server.data) not in text
+    print(f"slowest refusal {slowest:.2f} s")
+    # A body declared over --max-upload-mb is refused from its headers, before a byte of it is read.
+    conn = http.client.HTTPConnection("127.0.0.1", p, timeout=30)
+    try:
+        conn.putrequest("POST", api.track_path())
+        conn.putheader("Content-Type", "video/mp4")
+        conn.putheader("Content-Length", str(9 * 2**20))
+        conn.endheaders()
+        resp = conn.getresponse()
+        data = json.loads(resp.read())
+    finally:
+        conn.close()
+    assert resp.status == 413 and "over the limit of 8388608" in json.dumps(data), (resp.status, data)
+    assert server.client.tracks() == []
+    assert os.listdir(os.path.join(str(server.data), "uploads")) == []
+    assert not any("escape.png" in names for _, _, names in os.walk(server.data.parent))
 
 
 def test_a_track_is_a_job_of_its_own_kind_a_failure_names_no_path_and_a_repeat_is_the_same_track(server, tmp_path):

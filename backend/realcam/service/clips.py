@@ -226,12 +226,7 @@ def _describe(config, clip_dir: str, clip: str) -> dict:
         out = {"clip": f"{n} frames", "clip_frames": n, "width": w, "height": h, "fps": None, "duration_s": None}
     else:
         out = _video_size(path, config)
-    if out["width"] * out["height"] > config.max_track_pixels:
-        raise HttpError(
-            413,
-            f"the clip's frames are {out['width']}x{out['height']}, over this server's limit of "
-            f"{config.max_track_pixels} pixels (realcam serve --max-track-pixels)",
-        )
+    _check_pixels(out["width"], out["height"], config)
     if out["clip_frames"] > config.max_track_frames:
         raise _too_long("frames", out["clip_frames"], config.max_track_frames, "--max-track-frames")
     if out["clip_frames"] < 3:
@@ -264,6 +259,9 @@ def _frames_size(folder: str, config) -> tuple[int, int, int]:
 
 
 def _video_size(path: str, config) -> dict:
+    """A video's size, rate, frames and seconds. Its header is read first and its size and stated duration
+    checked; then its frames are counted by decoding, but never past the limits: a header that lies (or a
+    stream that states no duration) costs at most --max-track-seconds + 1 s of decoding, under a time cap."""
     import imageio_ffmpeg
 
     try:
@@ -272,25 +270,59 @@ def _video_size(path: str, config) -> dict:
             meta = next(reader)
         finally:
             reader.close()
-        w, h = meta["size"]
+        w, h = (int(v) for v in meta["size"])
         duration = float(meta.get("duration") or 0.0)
-        if duration > config.max_track_seconds:  # before counting: a pass over a long video costs time
-            raise _too_long("seconds", f"{duration:.1f}", f"{config.max_track_seconds:g}", "--max-track-seconds")
-        frames, seconds = imageio_ffmpeg.count_frames_and_secs(path)
     except (OSError, RuntimeError, StopIteration, KeyError, ValueError, TypeError) as e:
         raise HttpError(422, f"the clip is not a video this server can read ({type(e).__name__})") from None
+    _check_pixels(w, h, config)  # before decoding a frame of it
+    if duration > config.max_track_seconds:
+        raise _too_long("seconds", f"{duration:.1f}", f"{config.max_track_seconds:g}", "--max-track-seconds")
+    frames, seconds = _count_frames(imageio_ffmpeg.get_ffmpeg_exe(), path, config)
     if seconds > config.max_track_seconds:
-        raise _too_long("seconds", f"{seconds:.1f}", f"{config.max_track_seconds:g}", "--max-track-seconds")
+        raise _too_long("seconds", f"over {seconds:.1f}", f"{config.max_track_seconds:g}", "--max-track-seconds")
     fps = float(meta.get("fps") or 0.0) or None
     size = os.path.getsize(path)
     return {
         "clip": f"a video ({size} bytes)",
-        "clip_frames": int(frames),
-        "width": int(w),
-        "height": int(h),
+        "clip_frames": frames,
+        "width": w,
+        "height": h,
         "fps": fps,
         "duration_s": round(float(seconds or duration), 3),
     }
+
+
+COUNT_TIMEOUT_S = 120  # decoding --max-track-seconds of a 4K video takes far less on any CPU
+
+
+def _count_frames(ffmpeg: str, path: str, config) -> tuple[int, float]:
+    """(frames, seconds) of the first video stream, decoding at most one frame and one second past the limits."""
+    import re
+    import subprocess
+
+    cmd = [ffmpeg, "-nostdin", "-hide_banner", "-i", path, "-map", "0:v:0", "-an", "-sn", "-dn"]
+    cmd += ["-t", f"{config.max_track_seconds + 1:g}", "-frames:v", str(config.max_track_frames + 1)]
+    cmd += ["-vf", "null", "-f", "null", "-"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, timeout=COUNT_TIMEOUT_S).stderr.decode(errors="ignore")
+    except subprocess.TimeoutExpired:
+        raise HttpError(
+            413, f"the clip could not be read within {COUNT_TIMEOUT_S} s: send a shorter or smaller video"
+        ) from None
+    stats = re.findall(r"frame=\s*(\d+).*?time=\s*(-?\d+):(\d+):([\d.]+)", out)
+    if not stats:
+        raise HttpError(422, "the clip is not a video this server can read (no frames could be decoded)")
+    n, hh, mm, ss = stats[-1]
+    return int(n), max(0.0, int(hh) * 3600 + int(mm) * 60 + float(ss))
+
+
+def _check_pixels(w: int, h: int, config) -> None:
+    if w * h > config.max_track_pixels:
+        raise HttpError(
+            413,
+            f"the clip's frames are {w}x{h}, over this server's limit of {config.max_track_pixels} pixels "
+            "(realcam serve --max-track-pixels)",
+        )
 
 
 def _check_depth(path: str, clip: dict, run: dict) -> None:
