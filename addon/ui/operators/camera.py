@@ -107,6 +107,14 @@ class REALCAM_OT_move_from_clip(bpy.types.Operator, ImportHelper):
         "backend's depth model",
         options=ONE_CLIP,
     )
+    clip_fps: FloatProperty(
+        name="Frame rate",
+        default=0.0,
+        min=0.0,
+        max=999.0,
+        description="A folder of frames' rate; 0: the scene's. A video keeps its own",
+        options=ONE_CLIP,
+    )
     depth_frame: IntProperty(
         name="Depth frame", default=0, min=0, description="The clip frame the depth is for", options=ONE_CLIP
     )
@@ -134,6 +142,13 @@ class REALCAM_OT_move_from_clip(bpy.types.Operator, ImportHelper):
         if not os.path.exists(clip):
             self.report({"ERROR"}, f"no clip at {clip!r}: pick a video file, or an image of a folder of frames")
             return {"CANCELLED"}
+        if os.path.isfile(clip) and not clip.lower().endswith(api.TRACK_VIDEO_EXTENSIONS):
+            self.report(
+                {"ERROR"},
+                f"{os.path.basename(clip)} is neither a video ({', '.join(api.TRACK_VIDEO_EXTENSIONS)}) nor a frame "
+                "of a folder of frames (.png, .jpg): pick one of those",
+            )
+            return {"CANCELLED"}
         if self.focal_px and self.fov:
             self.report({"ERROR"}, "give the clip's lens one way: Focal (px) or Field of view, not both")
             return {"CANCELLED"}
@@ -150,6 +165,8 @@ class REALCAM_OT_move_from_clip(bpy.types.Operator, ImportHelper):
             "depth_frame": self.depth_frame,
             "relative": self.relative,
         }
+        if os.path.isdir(clip):  # frames carry no rate: a studio's plate is shot at the project's
+            options["fps"] = self.clip_fps or scene.render.fps / scene.render.fps_base
         ref = shots.ShotRef(scene)
         timing = self.timing
         return run_task(
