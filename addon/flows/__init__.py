@@ -6,6 +6,7 @@ generate       preview when out of date, bundle, submit; then follow
 follow         following a job to its video and bringing the take into the edit; picking a job up again (reattach)
 ghost          the camera COLMAP recovered from a take, keyed next to the artist's
 re10k_export   the camera, as Blender evaluates it, written as a RealEstate10K file
+track_clip     Camera move from clip: a clip tracked on the backend, its move keyed on the shot's camera
 backend_check  Test connection and Start: what the backend answers, for the panel
 backend_setup  set up, check, update or remove the backend's environment; download a model
 

@@ -48,12 +48,52 @@ values may be added ("decode" was, after the first release): a client shows a st
 by its name and goes on polling, it never fails on one. Removing or renaming a stage, or changing
 what step/total/eta_s mean, needs a new API version.
 
+Tracks: a clip's camera move (`realcam track` as a job; fields of the move and the report: docs/track.md).
+A track is a job of kind "track" in the same store and the same queue as generation jobs: one worker runs
+both, in submission order. Paths under /v1/jobs show generation jobs only, paths under /v1/tracks tracks only.
+
+    POST   /v1/tracks?focal_px=F&fov=DEG&depth_frame=N&relative=BOOL&depth_model=M&fps=FPS
+                 &max_frames=N&stride=S&max_side=PX
+                                       body: the clip, either a video (Content-Type video/*) or a zip
+                                       (application/zip) of TRACK_CLIP_VIDEO.<ext> (a video) or
+                                       TRACK_FRAMES/<name>.png|jpg|jpeg (frames, in name order), plus
+                                       optionally TRACK_DEPTH.npy|png|exr (the metric depth of frame
+                                       depth_frame, as Import Photo reads depth maps) -> 201 track (200 and
+                                       the same track when this clip with these options is already queued,
+                                       running or done)
+    GET    /v1/tracks                 {"tracks": [track, ...]} in submission order
+    GET    /v1/tracks/{id}            track
+    GET    /v1/tracks/{id}/move       text/plain: the RealEstate10K file (relative to the first frame; in
+                                       metres, or in the report's "unit" when the scale was not found)
+    GET    /v1/tracks/{id}/report     application/json: the report ("clip" is the uploaded clip's name,
+                                       "camera_file" "move.txt")
+    POST   /v1/tracks/{id}/cancel     track (cancelled: its run is stopped at once)
+    DELETE /v1/tracks/{id}            204; a running track is cancelled first
+
+A track:
+    {"id", "kind": "track", "seq", "state", "created_at", "started_at", "finished_at",
+     "clip" ("a video (N bytes)" or "N frames"), "clip_frames", "width", "height", "fps" (the video's, or
+     null), "duration_s" (null for frames), "options": {the query's options as given},
+     "progress": {"stage"} (stage: one of TRACK_STAGES), "position", "error", "attempts"}
+Options: focal_px (pixels of the clip as stored) or fov (degrees across), else the focal length is
+estimated; depth_frame (default 0), relative (no metric scale), depth_model (a depth model this server
+offers, by name; default its default model; not with a depth map or relative), fps (frames' rate,
+default 24), max_frames (2 to TRACK_MAX_SAMPLED, default 48), stride, max_side (16 to TRACK_MAX_SIDE,
+default 960). Refused with 413: a clip of more frames, seconds or pixels per frame than the server's
+`--max-track-frames`, `--max-track-seconds`, `--max-track-pixels`; with 422: options or a clip that fail
+validation (a depth map of another size than the clip, depth_frame past its end, a depth model it does
+not know), each problem named. A track finds no metric scale without a depth map or the depth model's
+weights on the server: it is done all the same, at relative scale, and its report says why.
+Track stages: "queued", "starting", "frames" (reading and sampling the clip), "reconstruct" (structure
+from motion), "scale" (the metric depth of the depth frame), "write", "done"; "cancelled" when stopped.
+As for jobs, new stages may be added within version 1.
+
 Content types. Every POST and DELETE names its body's type, and never one a
 web page could send without the browser asking the server first (text/plain,
 application/x-www-form-urlencoded, multipart/form-data): POST /v1/jobs sends
 BUNDLE_CONTENT_TYPE, POST /v1/depth an image type (image/jpeg, image/png, ...)
-or application/octet-stream, cancel and DELETE CONTROL_CONTENT_TYPE (the body
-may be empty). Anything else is refused with 415.
+or application/octet-stream, POST /v1/tracks a video type or TRACK_ARCHIVE_CONTENT_TYPE, cancel and
+DELETE CONTROL_CONTENT_TYPE (the body may be empty). Anything else is refused with 415.
 
 Who may ask. The server answers only requests whose Host header names it: a
 loopback name or address (localhost, 127.0.0.1, [::1], any port), the address
@@ -62,7 +102,7 @@ a non-loopback address it also accepts IP addresses (DNS rebinding needs a
 name). A request with an Origin header is refused unless that origin is the
 server itself (its own /docs page); `Origin: null` is refused. Both give 403.
 
-Downloads (video, frames, result, the depth zip) come with Content-Length and
+Downloads (video, frames, result, the depth zip, a track's move and report) come with Content-Length and
 `Repr-Digest: sha-256=:BASE64:` (RFC 9530), the SHA-256 of the body: a client
 keeps a file only when both match.
 
@@ -71,10 +111,12 @@ absolute path of the server's machine in either (unknown paths and methods too):
     400 not a zip, no body, not HTTP      401 token         403 Host or Origin refused
     404 no such job or path               405 a method the path does not take
     408 the upload or the request's head stalled or took too long
-    409 not in a state for that           413 over a size limit (upload, unpacked bundle, pixels)
+    409 not in a state for that           413 over a size limit (upload, unpacked bundle, pixels; a
+                                              clip's frames, seconds or pixels)
     414 a URL over MAX_URL_BYTES          415 content type
-    422 a bundle or a parameter that fails validation
+    422 a bundle, clip or parameter that fails validation
     431 a request head over MAX_HEAD_BYTES
+    501 not offered here (tracks under `serve --cluster`)
     503 the worker cannot run jobs (see /v1/health), or every connection is busy
     507 the server's disk is full
 
@@ -110,6 +152,20 @@ PROGRESS_STAGES = (
     "cancelled",
 )
 
+# Tracks (see above): the job kind, its stages, what its upload holds, and the server's caps on its options.
+TRACK = "track"
+TRACK_STAGES = ("queued", "starting", "frames", "reconstruct", "scale", "write", "done", "cancelled")
+TRACK_ARCHIVE_CONTENT_TYPE = "application/zip"
+TRACK_CLIP_VIDEO = "clip"  # clip.mp4, clip.mov, ... in an archive
+TRACK_FRAMES = "frames"  # frames/0000.png ... in an archive
+TRACK_DEPTH = "depth"  # depth.npy, depth.png or depth.exr in an archive
+TRACK_VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi")
+TRACK_FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg")
+TRACK_DEPTH_EXTENSIONS = (".npy", ".png", ".exr")
+TRACK_OPTIONS = ("focal_px", "fov", "depth_frame", "relative", "depth_model", "fps", "max_frames", "stride", "max_side")
+TRACK_MAX_SAMPLED = 120  # frames a track reconstructs at most (SfM time grows with them)
+TRACK_MAX_SIDE = 1920  # the longest side it tracks at
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 
@@ -127,6 +183,15 @@ MAX_PROMPT_BYTES = 8192  # prompt, negative prompt, UTF-8 (the bundle's own chec
 
 def job_path(job_id: str, what: str = "") -> str:
     return f"{PREFIX}/jobs/{job_id}" + (f"/{what}" if what else "")
+
+
+def track_path(track_id: str = "", what: str = "") -> str:
+    return f"{PREFIX}/tracks" + (f"/{track_id}" if track_id else "") + (f"/{what}" if what else "")
+
+
+def is_track_content_type(media: str) -> bool:
+    """A clip upload: an archive, or a video of any type (none of them one a browser sends unasked)."""
+    return media == TRACK_ARCHIVE_CONTENT_TYPE or (media.startswith("video/") and len(media) > 6)
 
 
 def media_type(content_type: str | None) -> str:

@@ -25,6 +25,7 @@ import time
 import urllib.parse
 
 from . import api
+from .client_tracks import TrackCalls
 
 
 class BackendError(Exception):
@@ -184,7 +185,7 @@ class _Call:
         self.close()
 
 
-class Client:
+class Client(TrackCalls):  # the /v1/tracks calls: client_tracks.py
     def __init__(
         self,
         base_url: str = f"http://{api.DEFAULT_HOST}:{api.DEFAULT_PORT}",

@@ -293,6 +293,7 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
     preview_signature: StringProperty(default="")
     # The camera move's extent (JSON of realcam_core.addon_only.move_extent.MoveExtent) and the last preview's coverage.
     move_extent: StringProperty(default="")
+    clip_move: StringProperty(default="")  # the last Camera move from clip: JSON of what the panel shows of it
     coverage: FloatProperty(default=-1.0)  # covered fraction of the last preview frame; -1: not measured
     coverage_threshold: FloatProperty(
         name="Coverage warning",

@@ -184,6 +184,9 @@ def _cmd_serve(args) -> int:
         upload_timeout=args.upload_timeout,
         header_timeout=args.header_timeout,
         cluster=_cluster_address(args.cluster),
+        max_track_frames=args.max_track_frames,
+        max_track_seconds=args.max_track_seconds,
+        max_track_pixels=args.max_track_pixels,
     )
     serve(config)
     return 0
@@ -386,6 +389,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-upload-mb", type=float, default=2048)
     s.add_argument("--max-frames", type=int, default=241)
     s.add_argument("--max-pixels", type=int, default=1280 * 720)
+    s.add_argument("--max-track-frames", type=int, default=3000, help="longest clip a track accepts, in frames")
+    s.add_argument("--max-track-seconds", type=float, default=300.0, help="longest video a track accepts, in seconds")
+    s.add_argument(
+        "--max-track-pixels", type=int, default=3840 * 2160, help="largest frame of a clip a track accepts, in pixels"
+    )
     s.add_argument("--device")
     s.add_argument("--offload", choices=["auto", "none", "model", "sequential"], default="auto")
     s.add_argument("--vae-tiling", action="store_true")

@@ -25,6 +25,10 @@ GENERATE = "generate"
 DECODE = "decode"
 EVALUATE = "evaluate"
 DOWNLOAD = "download"
+UPLOAD_CLIP = "upload_clip"
+TRACK = "track"
+DOWNLOAD_MOVE = "download_move"
+KEY = "key"
 
 STAGES: tuple[tuple[str, str], ...] = (
     (DEPTH, "Estimating depth"),
@@ -38,6 +42,10 @@ STAGES: tuple[tuple[str, str], ...] = (
     (DECODE, "Decoding the video"),
     (EVALUATE, "Measuring camera accuracy"),
     (DOWNLOAD, "Downloading the take"),
+    (UPLOAD_CLIP, "Uploading the clip"),
+    (TRACK, "Tracking the clip"),
+    (DOWNLOAD_MOVE, "Downloading the move"),
+    (KEY, "Keying the camera"),
 )
 LABELS = dict(STAGES)
 
@@ -54,6 +62,16 @@ BACKEND_STAGES: dict[str, tuple[str, str]] = {
     "evaluate": (EVALUATE, "reconstructing the camera from the video (COLMAP)"),
     "done": (DOWNLOAD, "the video is ready"),
 }
+# A track's stages on the backend (api.TRACK_STAGES): a job of kind "track".
+TRACK_BACKEND_STAGES: dict[str, tuple[str, str]] = {
+    "queued": (QUEUED, ""),
+    "starting": (TRACK, "starting"),
+    "frames": (TRACK, "reading the clip's frames"),
+    "reconstruct": (TRACK, "reconstructing the camera (structure from motion)"),
+    "scale": (TRACK, "metric scale from the depth of a frame"),
+    "write": (TRACK, "writing the move"),
+    "done": (DOWNLOAD_MOVE, "the move is ready"),
+}
 UNKNOWN_PREFIX = "backend:"  # a stage key for a backend stage this add-on does not know
 
 
@@ -68,6 +86,8 @@ def plan(operation: str, evaluate: bool = False, depth_map: bool = False) -> tup
         return (PREVIEW, UPLOAD) + following
     if operation == "follow":  # a recorded job picked up again: it was uploaded before
         return following
+    if operation == "track":  # Camera move from clip
+        return (UPLOAD_CLIP, QUEUED, TRACK, DOWNLOAD_MOVE, KEY)
     return ()
 
 
@@ -138,7 +158,8 @@ def from_job(job: dict) -> tuple[str, int, int, object, str]:
             detail += (", " if detail else "") + "it runs again from the start (the backend stopped during it)"
         return QUEUED, 0, 0, None, detail
     raw = str(prog.get("stage") or ("starting" if state == "running" else state or ""))  # a list is no key
-    key, detail = BACKEND_STAGES.get(raw, (UNKNOWN_PREFIX + raw, ""))
+    stages = TRACK_BACKEND_STAGES if job.get("kind") == "track" else BACKEND_STAGES
+    key, detail = stages.get(raw, (UNKNOWN_PREFIX + raw, ""))
     step, total = _int(prog.get("step")), _int(prog.get("total"))
     eta = prog.get("eta_s")
     eta = float(eta) if _number(eta) and eta >= 0 else None

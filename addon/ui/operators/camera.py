@@ -1,15 +1,18 @@
-"""Operators of the camera move: presets, measuring the move, RealEstate10K camera files."""
+"""Operators of the camera move: presets, a move from a clip, measuring the move, RealEstate10K camera files."""
 
 from __future__ import annotations
 
+import os
+
 import bpy
-from bpy.props import EnumProperty, FloatProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from ...flows import re10k_export
+from ...flows import re10k_export, track_clip
+from ...realcam_core import api
 from ...shot import moves, presets, re10k_io, shots
 from ...tasks import RUNNER
-from .common import run_task
+from .common import active_shot, run_task
 
 
 class REALCAM_OT_preset(bpy.types.Operator):
@@ -62,6 +65,116 @@ class REALCAM_OT_preset(bpy.types.Operator):
             f"frames {scene.frame_start}-{done['stop']}",
         )
         return {"FINISHED"}
+
+
+# What describes one clip (its lens, its depth) is not remembered for the next clip, as Blender remembers the
+# last values of an operator's other properties.
+ONE_CLIP = {"SKIP_SAVE"}
+
+
+class REALCAM_OT_move_from_clip(bpy.types.Operator, ImportHelper):
+    """Give the shot's camera the move of a reference clip: tracked on the backend (in metres when its scale is
+    found), keyed on top of the camera's rig from the shot's first frame"""
+
+    bl_idname = "realcam.move_from_clip"
+    bl_label = "Camera Move from Clip"
+    # No UNDO here: the keys come after the clip is tracked; the task pushes the one undo step then.
+    bl_options = {"REGISTER"}
+
+    filter_glob: StringProperty(
+        default=";".join(f"*{e}" for e in api.TRACK_VIDEO_EXTENSIONS + api.TRACK_FRAME_EXTENSIONS), options={"HIDDEN"}
+    )
+    focal_px: FloatProperty(
+        name="Focal (px)",
+        default=0.0,
+        min=0.0,
+        description="The clip's focal length in pixels; 0: estimated",
+        options=ONE_CLIP,
+    )
+    fov: FloatProperty(
+        name="Field of view",
+        default=0.0,
+        min=0.0,
+        max=179.0,
+        description="The clip's horizontal field of view in degrees (instead of the focal); 0: estimated",
+        options=ONE_CLIP,
+    )
+    depth_map: StringProperty(
+        name="Depth map",
+        subtype="FILE_PATH",
+        default="",
+        description="Metric depth of one of the clip's frames (.npy metres, 16-bit PNG mm, EXR); empty: the "
+        "backend's depth model",
+        options=ONE_CLIP,
+    )
+    clip_fps: FloatProperty(
+        name="Frame rate",
+        default=0.0,
+        min=0.0,
+        max=999.0,
+        description="A folder of frames' rate; 0: the scene's. A video keeps its own",
+        options=ONE_CLIP,
+    )
+    depth_frame: IntProperty(
+        name="Depth frame", default=0, min=0, description="The clip frame the depth is for", options=ONE_CLIP
+    )
+    relative: BoolProperty(
+        name="No metric scale",
+        default=False,
+        description="Skip depth: the move is sized by the photo's median depth instead of metres",
+        options=ONE_CLIP,
+    )
+    timing: EnumProperty(
+        name="Timing",
+        items=(
+            ("CLIP", "Clip's speed", "Shot frame = first frame + clip time x the scene's frame rate; held at the end"),
+            ("STRETCH", "Fit to shot", "The whole clip spread over the shot's frame range"),
+        ),
+    )
+
+    def execute(self, context):
+        scene = active_shot(self, context)
+        if scene is None:
+            return {"CANCELLED"}
+        clip = bpy.path.abspath(self.filepath)
+        if os.path.isfile(clip) and clip.lower().endswith(api.TRACK_FRAME_EXTENSIONS):
+            clip = os.path.dirname(clip)  # an image of a folder of frames: the folder is the clip
+        if not os.path.exists(clip):
+            self.report({"ERROR"}, f"no clip at {clip!r}: pick a video file, or an image of a folder of frames")
+            return {"CANCELLED"}
+        if os.path.isfile(clip) and not clip.lower().endswith(api.TRACK_VIDEO_EXTENSIONS):
+            self.report(
+                {"ERROR"},
+                f"{os.path.basename(clip)} is neither a video ({', '.join(api.TRACK_VIDEO_EXTENSIONS)}) nor a frame "
+                "of a folder of frames (.png, .jpg): pick one of those",
+            )
+            return {"CANCELLED"}
+        if self.focal_px and self.fov:
+            self.report({"ERROR"}, "give the clip's lens one way: Focal (px) or Field of view, not both")
+            return {"CANCELLED"}
+        depth_map = bpy.path.abspath(self.depth_map) if self.depth_map else None
+        if depth_map and self.relative:
+            self.report({"ERROR"}, "No metric scale skips depth: clear the depth map, or untick No metric scale")
+            return {"CANCELLED"}
+        if depth_map and not os.path.isfile(depth_map):
+            self.report({"ERROR"}, f"no depth map at {depth_map!r}: pick the file, or leave it empty")
+            return {"CANCELLED"}
+        options = {
+            "focal_px": self.focal_px or None,
+            "fov": self.fov or None,
+            "depth_frame": self.depth_frame,
+            "relative": self.relative,
+        }
+        if os.path.isdir(clip):  # frames carry no rate: a studio's plate is shot at the project's
+            options["fps"] = self.clip_fps or scene.render.fps / scene.render.fps_base
+        ref = shots.ShotRef(scene)
+        timing = self.timing
+        return run_task(
+            self,
+            "camera move from clip",
+            ref.id,
+            lambda task: track_clip.track_task(task, bpy.context, ref, clip, options, depth_map, timing),
+        )
 
 
 class REALCAM_OT_measure_move(bpy.types.Operator):
@@ -143,6 +256,7 @@ class REALCAM_OT_export_re10k(bpy.types.Operator, ExportHelper):
 
 CLASSES = (
     REALCAM_OT_preset,
+    REALCAM_OT_move_from_clip,
     REALCAM_OT_measure_move,
     REALCAM_OT_import_re10k,
     REALCAM_OT_export_re10k,

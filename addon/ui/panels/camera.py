@@ -1,10 +1,11 @@
-"""The Camera move sub-panel: presets, what the move amounts to and how much the preview still sees, RE10K files."""
+"""The Camera move sub-panel: presets, a move from a clip (and what became of it), what the move amounts to and how
+much the preview still sees, RE10K files."""
 
 import textwrap
 
 import bpy
 
-from ...shot import moves
+from ...shot import clip_move, moves
 from ...shot.presets import PRESETS
 from .common import InShot
 
@@ -20,6 +21,11 @@ class REALCAM_PT_camera(InShot, bpy.types.Panel):
         grid = layout.grid_flow(columns=2, align=True)
         for ident, label, _ in PRESETS:
             grid.operator("realcam.preset", text=label).kind = ident
+        layout.operator("realcam.move_from_clip", text="Camera move from clip", icon="FILE_MOVIE")
+        for kind, text in clip_move.panel_lines(scene):
+            for i, line in enumerate(textwrap.wrap(text, 60)):
+                icon = ("ERROR" if kind == "warning" else "INFO") if i == 0 else "BLANK1"
+                layout.label(text=line, icon=icon)
         row = layout.row(align=True)
         ext = moves.extent_of(scene)
         row.label(text=f"Move: {ext.text()}" if ext else "Move: not measured", icon="ORIENTATION_VIEW")

@@ -6,7 +6,10 @@ context     the objects every route shares (store, worker, limits, ...), given t
 guard       Host, Origin, token and content-type rules, as ASGI middleware ahead of routing
 responses   the error body every refusal uses, the exception handlers, files sent with their digest
 uploads     request bodies under size and time limits; bundle archives checked, unpacked, validated
-routes/     the API's routers: health (/v1/health, /v1/models), depth (/v1/depth), jobs (/v1/jobs...)
+routes/     the API's routers: health (/v1/health, /v1/models), depth (/v1/depth), jobs (/v1/jobs...),
+            tracks (/v1/tracks...)
+clips       a clip uploaded for tracking: options and clip checked under the limits, made a track job
+track_job   a track job run: `realcam track` in a child process, stoppable
 jobstore    jobs on disk, one folder each, recovered after a crash
 worker      the thread that runs queued jobs in order through the engine
 outcome     how a job run ends (done, cancelled, failed), for the worker and a cluster slot alike

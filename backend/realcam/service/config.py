@@ -33,6 +33,10 @@ class ServerConfig:
     upload_timeout: float = 1800.0  # seconds a whole upload may take
     header_timeout: float = 10.0  # seconds a request's line and headers may take (connections.py)
     cluster: str | None = None  # a Ray cluster's address: jobs run there (cluster.py), not in this process
+    # Tracks (POST /v1/tracks): the longest clip, in frames and seconds, and the largest frame it accepts.
+    max_track_frames: int = 3000
+    max_track_seconds: float = 300.0
+    max_track_pixels: int = 3840 * 2160
 
 
 def is_loopback(host: str) -> bool:

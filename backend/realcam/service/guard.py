@@ -105,6 +105,8 @@ def expected_type(method: str, path: str):
         return (lambda m: m == api.BUNDLE_CONTENT_TYPE), api.BUNDLE_CONTENT_TYPE
     if method == "POST" and path.rstrip("/") == f"{api.PREFIX}/depth":
         return api.is_depth_content_type, "an image type (image/jpeg, image/png, ...) or application/octet-stream"
+    if method == "POST" and path.rstrip("/") == api.track_path():
+        return api.is_track_content_type, f"a video type (video/mp4, ...) or {api.TRACK_ARCHIVE_CONTENT_TYPE}"
     return (lambda m: m == api.CONTROL_CONTENT_TYPE), api.CONTROL_CONTENT_TYPE
 
 

@@ -42,6 +42,10 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # what a write raises on a full disk (
 ROOM_PROBE_BYTES = 1 << 20  # after a full disk, the queue goes on once a file this large can be written
 DELETING = "deleting"  # a job field: deleted while it ran; removed when it stops
 
+
+# What a done job of each kind has in take/ (a generation job has no kind: its video).
+_OUTPUT = {"track": "move.json"}  # the report, written after the camera file beside it
+
 _STATE_TMP = re.compile(r"^state\.json\..+\.tmp$")
 
 
@@ -138,7 +142,9 @@ class JobStore:
                     note="the server stopped while this job ran; it runs again from the start",
                 )
                 shutil.rmtree(os.path.join(folder, "take"), ignore_errors=True)
-        if job["state"] == DONE and not os.path.isfile(os.path.join(folder, "take", "video.mp4")):
+        if job["state"] == DONE and not os.path.isfile(
+            os.path.join(folder, "take", _OUTPUT.get(job.get("kind"), "video.mp4"))
+        ):
             job.update(state=FAILED, error="its outputs are missing from the data folder")
         if job != before:
             try:

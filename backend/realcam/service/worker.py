@@ -19,7 +19,7 @@ import threading
 import time
 import traceback
 
-from realcam_core.api import CANCELLED, FAILED, QUEUED
+from realcam_core.api import CANCELLED, FAILED, QUEUED, TRACK
 
 from ..generate.engine import Engine, RunOptions
 from .jobstore import DISK_FULL, JobStore
@@ -193,7 +193,17 @@ class Worker:
         def run() -> None:  # the take is written where the server serves it from: nothing to add
             self.engine.run(self.store.bundle_dir(job_id), self.store.take_dir(job_id), options, on_event, cancel)
 
+        if job.get("kind") == TRACK:  # a clip's camera move: same queue, no video model (track_job.py)
+            run = self._track_run(job_id, job, on_event, cancel)
         end = run_job(job_id, run, self.redact)
         if end["state"] == CANCELLED and self._stop.is_set() and job_id not in self._cancelled_by_user:
             return None
         return {**end, "finished_at": time.time()}
+
+    def _track_run(self, job_id: str, job: dict, on_event, cancel: threading.Event):
+        from .track_job import run_track
+
+        def run() -> None:
+            run_track(self.store.folder(job_id), job, on_event, cancel, self.options.device)
+
+        return run

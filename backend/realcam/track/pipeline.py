@@ -148,15 +148,19 @@ def _write(camera_file: str, cams, report: dict) -> None:
                 os.remove(tmp)
 
 
-def track_clip(clip: str, camera_file: str, options: TrackOptions | None = None, model=None, log=None) -> dict:
+def track_clip(
+    clip: str, camera_file: str, options: TrackOptions | None = None, model=None, log=None, on_stage=None
+) -> dict:
     """Track one clip, write camera_file (RealEstate10K) and its report beside it; the report.
 
-    model: a loaded depth model (data mode loads one per worker); log(message): progress lines."""
+    model: a loaded depth model (data mode loads one per worker); log(message): progress lines;
+    on_stage(name): each step as it starts, "frames", "reconstruct", "scale", "write" (the service's stages)."""
     from ..evaluate.reconstruct import reconstruct
 
     options = options or TrackOptions()
     options.check()
     log = log or (lambda _msg: None)
+    on_stage = on_stage or (lambda _stage: None)
     if report_path(camera_file) == camera_file:
         raise UserError(f"{camera_file}: the camera file needs another extension than .json (its report's)")
     if options.depth_map:  # a file that is no depth map fails before a long video is decoded
@@ -166,6 +170,7 @@ def track_clip(clip: str, camera_file: str, options: TrackOptions | None = None,
     try:
         frames_dir = os.path.join(work, "frames")
         os.makedirs(frames_dir)
+        on_stage("frames")
         keep = () if options.relative else (options.depth_frame,)
         frames = read_frames(clip, frames_dir, options.stride, options.max_frames, options.max_side, keep)
         if not options.relative and options.depth_frame >= frames.total:
@@ -176,6 +181,7 @@ def track_clip(clip: str, camera_file: str, options: TrackOptions | None = None,
         K = lens.given(options.focal_px, options.fov, frames.native_size, frames.size)
         log(f"{len(frames.names)} of {frames.total} frames at {frames.size[0]}x{frames.size[1]}; reconstructing...")
         guess = K or lens.first_guess(frames.size)
+        on_stage("reconstruct")
         sfm = reconstruct(
             frames_dir,
             frames.names,
@@ -193,6 +199,7 @@ def track_clip(clip: str, camera_file: str, options: TrackOptions | None = None,
         k0 = registered[0]
         rel = relative_to_first(np.stack([sfm.c2w[k] for k in registered]))
         log(f"{len(registered)} frames placed ({sfm.model}); metric scale...")
+        on_stage("scale")
         scale = _scale(sfm, options, model, frames, frames_dir)
         if scale["status"] == "metric":
             rel[:, :3, 3] *= scale["scale"]
@@ -240,6 +247,7 @@ def track_clip(clip: str, camera_file: str, options: TrackOptions | None = None,
         report["seconds"] = round(time.perf_counter() - t0, 2)
         Ks = [Intrinsics(*params, *frames.size)] * len(registered)
         cams = from_track(rel, Ks, fps, source=None, frame_numbers=report["registered_frames"])
+        on_stage("write")
         _write(camera_file, cams, report)
         return report
     finally:

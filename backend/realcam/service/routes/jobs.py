@@ -38,14 +38,17 @@ async def submit(request: Request, svc: ServiceDep):
 
 def job_or_404(svc: Service, job_id: str):
     try:
-        return svc.store.lookup(job_id)
+        job = svc.store.lookup(job_id)
     except KeyError:
         raise HttpError(404, f"no job {job_id!r} on this server") from None
+    if job.get("kind") == api.TRACK:  # a track is answered for under /v1/tracks only
+        raise HttpError(404, f"no job {job_id!r} on this server (it is a track: /v1/tracks/{job_id})")
+    return job
 
 
 @router.get("")
 def list_jobs(svc: ServiceDep):
-    return {"jobs": svc.store.list()}
+    return {"jobs": [j for j in svc.store.list() if j.get("kind") != api.TRACK]}
 
 
 @router.get("/{job_id}")
@@ -106,5 +109,6 @@ async def delete(job_id: str, svc: ServiceDep):
 
 
 def _delete(svc: Service, job_id: str) -> None:
+    job_or_404(svc, job_id)  # a track is deleted under /v1/tracks
     if svc.store.delete(job_id):
         svc.worker.cancel(job_id)
