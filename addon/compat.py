@@ -42,6 +42,13 @@ def material_node_tree(mat):
     return mat.node_tree
 
 
+def compositor_in_use(scene) -> bool:
+    """Whether the scene has a compositor node tree to run: 5.0 names a node group, 4.x has use_nodes."""
+    if "compositing_node_group" in scene.bl_rna.properties:
+        return scene.compositing_node_group is not None
+    return bool(scene.use_nodes and scene.node_tree is not None and len(scene.node_tree.nodes))
+
+
 def sequencer_scene(context):
     """The scene whose sequencer the user edits (5.x may show another scene than the active one)."""
     return getattr(context, "sequencer_scene", None) or context.scene
