@@ -54,14 +54,14 @@ def sequencer_scene(context):
     return getattr(context, "sequencer_scene", None) or context.scene
 
 
-def show_in_sequencer(context, scene) -> None:
+def show_in_sequencer(context, scene, replace: bool = False) -> None:
     """5.x: the Sequencer shows the workspace's sequencer scene, and a new file has none: show scene there.
 
-    A workspace already showing another scene keeps it (4.x always shows the active scene). A timer's
-    context has no workspace: then every workspace without a sequencer scene gets it."""
+    A workspace already showing another scene keeps it unless replace (4.x always shows the active scene). A
+    timer's context has no workspace: then every workspace without a sequencer scene gets it."""
     ws = getattr(context, "workspace", None)
     for w in [ws] if ws is not None else bpy.data.workspaces:
-        if getattr(w, "sequencer_scene", scene) is None:
+        if "sequencer_scene" in w.bl_rna.properties and (replace or w.sequencer_scene is None):
             w.sequencer_scene = scene
 
 
