@@ -127,6 +127,9 @@ def test_compare_delete_undo_frame_rate_and_deleted_shots_in_the_edit(addon_zip,
     assert "plays at 25 fps" in said, b["panel_b"]
     assert f"button: realcam.show_shot Edit: {b['edit']}" in b["panel_b"], b["panel_b"]
     assert f"button: realcam.show_shot Edit: {b['a_edit']}" in b["panel_a"], b["panel_a"]
+    go = b["go_to_edit"]  # the Edit button: the window and, in 5.x, the Sequencer show the shot's edit
+    assert go["result"] == ["FINISHED"] and go["window_scene"] == b["edit"], go
+    assert go["sequencer_scene"] == (b["edit"] if go["blender"] >= [5, 0, 0] else None), go
 
     # A deleted shot: the panel's Delete shot removes its strips (one undo brings the shot, strips and files back);
     # Blender's own Delete Scene leaves them, and the edit's panel names them and removes them.

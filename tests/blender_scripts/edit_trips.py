@@ -133,8 +133,9 @@ def half(img):
     return img[: h // 2 * 2, : w // 2 * 2].reshape(h // 2, 2, w // 2, 2, -1).mean(axis=(1, 3))
 
 
-def err(a, b):
-    return round(float(np.abs(a[..., :3] - b[..., :3]).mean()), 5)
+def err(a, b, mask=None):
+    d = np.abs(a[..., :3] - b[..., :3])
+    return round(float((d if mask is None else d[mask]).mean()), 5)
 
 
 # ---------------------------------------------------------------- shot A at 24 fps, two takes
@@ -174,10 +175,16 @@ for take, mode in ((t1, "DIFFERENCE"), (t1, "BLEND"), (t1, "SIDE_BY_SIDE"), (t2,
     edit = bpy.data.scenes[A].realcam.edit_scene
     shown = render_edit(edit, mid, f"compare_{mode}_{take[-8:].replace(':', '')}")
     pv = ref["preview"]
+    # Over the pixels the preview covers (where the preview has none, 4.2's colour mix keeps its transparency and
+    # 4.5 shows the take).
+    seen = pv[..., 3] > 0.99
     if mode == "DIFFERENCE":
-        got = {"chosen": err(shown, np.abs(pv - ref[take])), "other": err(shown, np.abs(pv - ref[other]))}
+        got = {"chosen": err(shown, np.abs(pv - ref[take]), seen), "other": err(shown, np.abs(pv - ref[other]), seen)}
     elif mode == "BLEND":
-        got = {"chosen": err(shown, 0.5 * pv + 0.5 * ref[take]), "other": err(shown, 0.5 * pv + 0.5 * ref[other])}
+        got = {
+            "chosen": err(shown, 0.5 * pv + 0.5 * ref[take], seen),
+            "other": err(shown, 0.5 * pv + 0.5 * ref[other], seen),
+        }
     else:  # the take at half size on the right half, the preview on the left, nothing else
         right = shown[h // 4 : h // 4 + h // 2, w // 2 :]
         left = shown[h // 4 : h // 4 + h // 2, : w // 2]
@@ -272,6 +279,17 @@ report["b"] = {
     "rendered": frames_b,
     "panel_b": harness.panel_lines(pkg, sb),
     "panel_a": harness.panel_lines(pkg, sa),
+}
+
+
+# Going to the shot's edit shows it in the Sequencer (5.x shows the workspace's sequencer scene, not the window's).
+res, e = harness.gui_op(bpy.ops.realcam.show_shot, scene=eb.name)
+ws = bpy.context.workspace
+report["b"]["go_to_edit"] = {
+    "result": sorted(res),
+    "window_scene": bpy.context.window.scene.name,
+    "sequencer_scene": getattr(getattr(ws, "sequencer_scene", None), "name", None),
+    "blender": list(bpy.app.version),
 }
 
 
