@@ -32,6 +32,8 @@ def test_the_preview_leaves_lens_and_look_effects_out(addon_zip, tmp_path, blend
         assert got["psnr"] == pytest.approx(clean["psnr"], abs=0.01), (case, got, clean)
         assert got["covered"] == clean["covered"], (case, got, clean)
         assert got["max_diff_to_clean"] == 0.0, (case, got)
+    # Each preview is up to date once made: the effects switched off and given back are no edit of the shot.
+    assert rep["states"] == ["current"] * 6, rep["states"]
     # The artist's look is back as it was: camera, render, colour management, world (and no world left over).
     assert rep["look_after"] == rep["look_before"], (rep["look_before"], rep["look_after"])
     assert rep["look_before"]["world_volume_linked"] and rep["look_before"]["world"] == "Foggy"

@@ -68,7 +68,8 @@ def switch_off(scene) -> dict:
                 fc.mute = True
                 muted.append(fc.array_index)
         saved["cameras"].append((cam.name, cam.dof.use_dof, bool(muted)))
-        cam.dof.use_dof = False
+        if cam.dof.use_dof:  # only what is on: every write tags the camera as edited
+            cam.dof.use_dof = False
     links = _volume_links(scene.world)
     if links:
         saved["world"] = scene.world.name
@@ -86,7 +87,8 @@ def give_back(saved: dict | None) -> None:
         cam = bpy.data.cameras.get(name)
         if cam is None:
             continue
-        cam.dof.use_dof = use_dof
+        if cam.dof.use_dof != use_dof:
+            cam.dof.use_dof = use_dof
         if muted:
             for fc in _curves(cam, DOF_PATH):
                 fc.mute = False

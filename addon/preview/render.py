@@ -107,6 +107,10 @@ def restore_settings(scene, saved: dict) -> None:
             setattr(obj, attr, saved[path])
         except (TypeError, ValueError, AttributeError):
             pass
+    # A camera given back is an edit of the shot's objects (shots.on_depsgraph_update) that Blender would report
+    # at its next update, after the preview was noted as current, making it stale: reported now, it comes before.
+    for layer in scene.view_layers:
+        layer.update()
 
 
 def frame_files(scene) -> list[str]:

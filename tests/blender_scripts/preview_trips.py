@@ -26,6 +26,8 @@ pkg = harness.start(zip_path, empty=False)
 p = harness.prefs(pkg)
 p.auto_start, p.job_folder = False, os.path.join(work, "jobs")
 compat = harness.module(pkg, "compat")
+shots = harness.module(pkg, "shot.shots")
+states = []  # the preview's state after each Render Preview
 report = {"startup": sorted(o.name for o in bpy.context.scene.objects)}
 
 cam_info = json.load(open(os.path.join(samples, "room_camera.json")))
@@ -68,9 +70,11 @@ ref = pixels(os.path.join(bpy.path.abspath(shot.realcam.scene_folder), "image.pn
 
 
 def preview():
-    """Render Preview as the button does; its frames (first to last)."""
-    res, err = harness.run_op(bpy.ops.realcam.preview)
+    """Render Preview as the button does (its task driven by the timer); its frames (first to last). The
+    preview must be up to date afterwards: switching the camera's effects off and back is no edit of the shot."""
+    err = harness.press(pkg, bpy.ops.realcam.preview)["error"]
     s = bpy.data.scenes[name]
+    states.append(shots.preview_state(s))
     folder = bpy.path.abspath(s.realcam.preview_folder)
     names = sorted(f for f in os.listdir(folder) if f.endswith(".png")) if err is None else []
     return err, [pixels(os.path.join(folder, f)) for f in names]
@@ -162,5 +166,6 @@ for k in ("use_dof", "show_cavity", "show_object_outline", "show_shadows"):
     setattr(shot.display.shading, k, True)
 err, frames = preview()
 report["workbench_effects"] = {"error": err, **measure(frames, wb_clean)}
+report["states"] = states
 report["deprecations"] = harness.deprecations()
 harness.dump(out_json, report)
