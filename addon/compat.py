@@ -42,19 +42,26 @@ def material_node_tree(mat):
     return mat.node_tree
 
 
+def compositor_in_use(scene) -> bool:
+    """Whether the scene has a compositor node tree to run: 5.0 names a node group, 4.x has use_nodes."""
+    if "compositing_node_group" in scene.bl_rna.properties:
+        return scene.compositing_node_group is not None
+    return bool(scene.use_nodes and scene.node_tree is not None and len(scene.node_tree.nodes))
+
+
 def sequencer_scene(context):
     """The scene whose sequencer the user edits (5.x may show another scene than the active one)."""
     return getattr(context, "sequencer_scene", None) or context.scene
 
 
-def show_in_sequencer(context, scene) -> None:
+def show_in_sequencer(context, scene, replace: bool = False) -> None:
     """5.x: the Sequencer shows the workspace's sequencer scene, and a new file has none: show scene there.
 
-    A workspace already showing another scene keeps it (4.x always shows the active scene). A timer's
-    context has no workspace: then every workspace without a sequencer scene gets it."""
+    A workspace already showing another scene keeps it unless replace (4.x always shows the active scene). A
+    timer's context has no workspace: then every workspace without a sequencer scene gets it."""
     ws = getattr(context, "workspace", None)
     for w in [ws] if ws is not None else bpy.data.workspaces:
-        if getattr(w, "sequencer_scene", scene) is None:
+        if "sequencer_scene" in w.bl_rna.properties and (replace or w.sequencer_scene is None):
             w.sequencer_scene = scene
 
 

@@ -1,15 +1,18 @@
-"""Blender's file and depsgraph events: relative paths on save, reattaching to jobs on load, staleness.
+"""Blender's file, undo and depsgraph events: relative paths on save, reattaching to jobs on load, staleness,
+deleted folders back with an undo (trash.py).
 
-Handlers only start tasks or rewrite the add-on's own properties; nothing here
+Handlers only start tasks or rewrite the add-on's own properties and folders; nothing here
 blocks (network waits happen in the tasks they start).
 """
 
 from __future__ import annotations
 
+import atexit
+
 import bpy
 from bpy.app.handlers import persistent
 
-from . import paths
+from . import paths, trash
 from .flows import follow
 from .shot import shots
 from .tasks import RUNNER
@@ -24,11 +27,26 @@ def _filepath(args) -> str:
 def load_pre(*args):
     RUNNER.detach_all("another file was opened; its takes are picked up again when it is opened")
     shots.forget_edits()
+    trash.purge()  # the undo history that could bring deleted takes back ends here
 
 
 @persistent
 def load_post(*args):
     follow.reattach_all(bpy.context)
+    try:
+        trash.purge_stale(paths.job_root(create=False))
+    except OSError:
+        pass  # a folder that cannot be read now is tried again at the next load
+
+
+@persistent
+def undo_post(*args):
+    trash.reconcile()
+
+
+@persistent
+def redo_post(*args):
+    trash.reconcile(redo=True)
 
 
 @persistent
@@ -57,6 +75,8 @@ _HANDLERS = (
     (bpy.app.handlers.save_pre, save_pre),
     (bpy.app.handlers.save_post, save_post),
     (bpy.app.handlers.depsgraph_update_post, depsgraph_update_post),
+    (bpy.app.handlers.undo_post, undo_post),
+    (bpy.app.handlers.redo_post, redo_post),
 )
 
 
@@ -64,9 +84,12 @@ def register():
     for lst, fn in _HANDLERS:
         if fn not in lst:
             lst.append(fn)
+    atexit.unregister(trash.purge)  # registered once, whatever enabled the add-on again
+    atexit.register(trash.purge)  # Blender quits: so does its undo history
 
 
 def unregister():
     for lst, fn in _HANDLERS:
         if fn in lst:
             lst.remove(fn)
+    atexit.unregister(trash.purge)

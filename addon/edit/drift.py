@@ -1,8 +1,11 @@
 """See the drift: a take against its preview in the edit, and the camera COLMAP recovered from it as a ghost.
 
 Compare puts one effect strip above the shot's preview and the take (difference or a 50 % blend), or sets
-the two strips' transforms side by side; "off" takes all of it back. Only strips the add-on made are
-touched, and each changed transform is recorded on the strip so it can be restored.
+the two strips' transforms side by side; "off" takes all of it back. It shows exactly that take and the
+preview: every other strip playing over those frames (the shot's other takes above or below, other
+shots', the artist's own) is muted while it compares, and unmuted by "off". One comparison at a time per
+edit. What it changes is recorded on each strip (a transform as it was, a mute it set), so "off" gives back
+exactly what was there, also after the file was saved and opened again.
 
 The ghost is a camera object keyed at the take's registered frames (realcam_core.addon_only.ghost places it), drawn
 next to the artist's camera, with the take's RotErr/TransErr/CamMC as custom properties. It is made by a
@@ -17,7 +20,7 @@ import json
 import bpy
 from mathutils import Matrix
 
-from ..compat import new_effect, strips
+from ..compat import all_strips, new_effect, strips
 from ..realcam_core.addon_only.ghost import ghost_track
 from ..realcam_core.camera import CameraError
 from ..shot import camera_track, shots
@@ -26,27 +29,36 @@ from . import sequencer
 MODES = ("DIFFERENCE", "BLEND", "SIDE_BY_SIDE", "OFF")
 KIND = "compare"  # realcam_kind of the effect strip Compare adds
 SAVED = "realcam_transform"  # a strip's transform before side by side, as JSON
+MUTED = "realcam_compare_muted"  # on a strip Compare muted: "off" unmutes it
 
 
-def _pair(edit, shot, take_name: str):
+def _pair(shot, take_name: str):
+    """(edit, preview strip, take strip): the take's strip in whichever edit holds it, and the preview there."""
     sid = shot.realcam.shot_id
-    previews = sequencer.shot_strips(edit, sid, "preview")
-    take = [s for s in sequencer.shot_strips(edit, sid, "take") if s.name == take_name]
-    if not previews:
-        raise CameraError("the shot has no preview strip in the edit: make a preview first")
-    if not take:
+    for edit in shots.edits():
+        take = [s for s in sequencer.shot_strips(edit, sid, "take") if s.name == take_name]
+        if take:
+            break
+    else:
         raise CameraError(
             f"take {take_name!r} has no strip in the edit (deleted?): pick another take, or delete this one from "
             "the list"
         )
-    return previews[0], take[0]
+    previews = sequencer.shot_strips(edit, sid, "preview")
+    if not previews:
+        raise CameraError(
+            f"the shot has no preview strip in {edit.name!r}, where take {take_name!r} plays (the shot's frame rate "
+            "changed since, or the preview was removed): Render Preview, or compare a take made since"
+        )
+    return edit, previews[0], take[0]
 
 
-def _restore(edit, sid: str) -> None:
+def end_comparison(edit) -> None:
+    """Take back whatever comparison the edit shows: effect strips removed, transforms and mutes as they were."""
     col = strips(edit)
-    for s in sequencer.shot_strips(edit, sid, KIND):
+    for s in [s for s in all_strips(edit) if s.get("realcam_kind") == KIND]:
         col.remove(s)
-    for s in sequencer.shot_strips(edit, sid):
+    for s in all_strips(edit):
         raw = s.get(SAVED)
         if raw:
             saved = json.loads(raw)
@@ -54,22 +66,36 @@ def _restore(edit, sid: str) -> None:
                 setattr(s.transform, k, saved[k])
             s.blend_type = saved["blend_type"]
             del s[SAVED]
+        if s.get(MUTED):
+            s.mute = False
+            del s[MUTED]
+
+
+def _solo(edit, keep, start: int, end: int) -> None:
+    """Mute every other strip playing between start and end (inclusive), marking the ones it muted."""
+    keep = {s.name for s in keep}
+    for s in all_strips(edit):
+        if s.name in keep or s.mute or s.frame_final_start > end or s.frame_final_end <= start:
+            continue
+        s.mute = True
+        s[MUTED] = 1
 
 
 def compare(shot, take_name: str, mode: str):
     """Show take_name against the shot's preview in the edit; the effect strip (or None for side by side/off)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
-    edit = shots.edit_scene(shot)
-    sid = shot.realcam.shot_id
-    _restore(edit, sid)
+    for edit in shots.edits():
+        end_comparison(edit)
     if mode == "OFF":
         return None
-    preview, take = _pair(edit, shot, take_name)
+    edit, preview, take = _pair(shot, take_name)
+    sid = shot.realcam.shot_id
     start = max(preview.frame_final_start, take.frame_final_start)
     end = min(preview.frame_final_end, take.frame_final_end) - 1
     if end < start:
         raise CameraError("the preview and the take do not overlap in time in the edit")
+    _solo(edit, (preview, take), start, end)
     if mode == "SIDE_BY_SIDE":
         half = edit.render.resolution_x / 4.0
         for s, dx in ((preview, -half), (take, half)):

@@ -1,15 +1,19 @@
 """Strips in the edit scene's sequencer: a shot's preview as an image strip, its takes as movie strips.
 
-They live in the edit scene (shot/shots.py), never in a 3D scene, so F12 in a shot
-or in the artist's scene renders that scene. Each strip carries the id of its
-shot ("realcam_shot") and its kind; a shot has one preview strip, replaced by
-the next preview on the same channel, and its takes on free channels above it.
+They live in the edit scene of the shot's frame rate (shot/shots.py), never in a 3D
+scene, so F12 in a shot or in the artist's scene renders that scene. Each strip
+carries the id of its shot ("realcam_shot") and its kind; a shot has one preview
+strip, replaced by the next preview on the same channel, and its takes on free
+channels above it. Strips of a shot deleted with Blender's own Delete Scene stay
+(nothing tells the add-on): the edit's panel names them (orphans) and removes them.
 """
 
 from __future__ import annotations
 
 import json
 import os
+
+import bpy
 
 from .. import paths
 from ..compat import all_strips, strips
@@ -37,6 +41,23 @@ def shot_strips(edit, shot_id: str, kind: str | None = None) -> list:
     ]
 
 
+def remove(edit, doomed) -> list[str]:
+    """Remove strips of the edit, effects first (an effect goes with its inputs); the names removed."""
+    names = [s.name for s in sorted(doomed, key=lambda s: s.type not in ("COLORMIX", "CROSS", "GAMMA_CROSS"))]
+    col = strips(edit)
+    for name in names:
+        s = next((x for x in all_strips(edit) if x.name == name), None)
+        if s is not None:
+            col.remove(s)
+    return names
+
+
+def orphans(edit) -> list:
+    """The add-on's strips in the edit whose shot is gone (deleted with Blender's own Delete Scene)."""
+    known = {s.realcam.shot_id for s in bpy.data.scenes if s.realcam.shot_id}
+    return [s for s in all_strips(edit) if s.get("realcam_shot") and s["realcam_shot"] not in known]
+
+
 def _tag(strip, shot_id: str, kind: str) -> None:
     strip["realcam_shot"] = shot_id
     strip["realcam_kind"] = kind
@@ -59,6 +80,9 @@ def set_preview(edit, shot, folder: str, files: list[str]):
     seq = strips(edit)
     for s in old:
         seq.remove(s)
+    for other in bpy.data.scenes:  # one preview per shot: the one in an edit of its former frame rate goes
+        if other != edit and other.realcam.is_edit:
+            remove(other, shot_strips(other, sid, "preview"))
     if channel is None or free_channel(edit, start, end, channel) != channel:
         channel = free_channel(edit, start, end, 1 if channel is None else channel)
     strip = seq.new_image(

@@ -1,18 +1,21 @@
-"""A shot's takes: what each was made with, loading its settings back, and deleting one.
+"""A shot's takes: what each was made with, loading its settings back, and deleting one (or a whole shot).
 
 A take is an entry of the shot's take list (its settings as JSON), a movie
 strip of that name in the edit, and a folder (video, result, bundle), and its
-ghost camera once made (drift.py). Deleting removes exactly those; the operator
-asks the artist first, since files removed from disk do not come back with undo.
+ghost camera once made (drift.py). Deleting removes exactly those: the folder
+goes to the trash (trash.py), where an undo finds it again until the file is
+closed. A take whose folder is gone anyway (deleted outside Blender, or its
+delete undone after the file was closed) is shown as such in the list.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 
-from .. import paths
+import bpy
+
+from .. import paths, trash
 from ..compat import strips
 from ..shot import shots
 from . import drift, sequencer
@@ -159,23 +162,31 @@ def folder(item) -> str:
     return paths.resolve(item.folder) if item.folder else ""
 
 
+def files_gone(item) -> bool:
+    """Whether the take's video is no longer on disk (the list says "files deleted")."""
+    where = folder(item)
+    return not where or not os.path.isfile(os.path.join(where, "video.mp4"))
+
+
+def _is_take_folder(where: str) -> bool:
+    return bool(where) and os.path.isdir(where) and any(os.path.exists(os.path.join(where, m)) for m in TAKE_MARKERS)
+
+
 def delete(shot, index: int) -> dict:
-    """Remove the take at index: its strip in the edit, its folder, its entry. Nothing else."""
+    """Remove the take at index: its strip in the edit, its folder (into the trash), its entry. Nothing else."""
     rc = shot.realcam
     item = rc.takes[index]
     name, where = item.name, folder(item)
     removed = []
-    edit = shots.edit_scene(shot, create=False)
-    if edit is not None:
-        seq = strips(edit)
-        for strip in sequencer.shot_strips(edit, rc.shot_id, "take"):
-            if strip.name == name:
+    for edit in shots.edits():
+        mine = [s for s in sequencer.shot_strips(edit, rc.shot_id, "take") if s.name == name]
+        if mine:
+            drift.end_comparison(edit)  # its mutes and transforms go back with the comparison
+            seq = strips(edit)
+            for strip in mine:
                 removed.append(strip.name)
                 seq.remove(strip)
-    deleted = ""
-    if where and os.path.isdir(where) and any(os.path.exists(os.path.join(where, m)) for m in TAKE_MARKERS):
-        shutil.rmtree(where)
-        deleted = where
+    deleted = where if _is_take_folder(where) and trash.discard(where) else ""
     # Its ghost camera (drift.place_ghost) shows the drift of a take that is gone: it goes with the take.
     ghosts = [ob for ob in shot.objects if ob.get("realcam_kind") == "ghost" and ob.get("realcam_take") == name]
     for ob in ghosts:
@@ -183,3 +194,30 @@ def delete(shot, index: int) -> dict:
     rc.takes.remove(index)
     rc.takes_index = min(rc.takes_index, len(rc.takes) - 1) if len(rc.takes) else 0
     return {"name": name, "strips": removed, "folder": deleted, "ghosts": len(ghosts)}
+
+
+def delete_shot(context, shot) -> dict:
+    """A shot deleted from the panel: the scene and what only it used, its strips in every edit, its ghosts; its
+    folders (photo, preview, takes) into the trash, where an undo finds them again until the file is closed."""
+    rc = shot.realcam
+    name, sid = shot.name, rc.shot_id
+    others = [s for s in bpy.data.scenes if s != shot]
+    if not others:
+        raise ValueError(f"{name!r} is the file's only scene: Blender needs one; add a scene first")
+    for edit in shots.edits():
+        if sequencer.shot_strips(edit, sid):
+            drift.end_comparison(edit)
+    folders = [folder(item) for item in rc.takes if _is_take_folder(folder(item))]
+    folders += [paths.resolve(p) for p in (rc.preview_folder, rc.scene_folder) if p]
+    ghosts = [ob for ob in shot.objects if ob.get("realcam_kind") == "ghost"]
+    for ob in ghosts:
+        drift.remove_ghost(ob)
+    windows = [w for w in context.window_manager.windows if w.scene == shot] if context.window_manager else []
+    if windows:  # where the shot was shown: the artist's scene (not a shot, not an edit), else any other
+        plain = [s for s in others if not shots.is_shot(s) and not s.realcam.is_edit]
+        for w in windows:
+            w.scene = (plain or others)[0]
+    takes = len(rc.takes)
+    shots.delete(shot)
+    trashed = [f for f in folders if trash.discard(f)]
+    return {"name": name, "takes": takes, "folders": trashed, "ghosts": len(ghosts)}

@@ -169,7 +169,7 @@ def follow_job(task, conn, ref, record, doing: str = ""):
 def take_name(scene, model: str, seed: int) -> str:
     """Readable and unique in the edit: shot, model, seed, time (a suffix when two land in one second)."""
     base = f"{shots.label(scene)} {model} s{seed} {time.strftime('%H:%M:%S')}"
-    taken = {s.name for s in sequencer.shot_strips(shots.edit_scene(scene), scene.realcam.shot_id)}
+    taken = {s.name for e in shots.edits() for s in sequencer.shot_strips(e, scene.realcam.shot_id)}
     taken |= {t.name for t in scene.realcam.takes}
     name, n = base, 1
     while name in taken:

@@ -2,8 +2,9 @@
 
 It renders the shot's scene, which holds only the photo's mesh, its camera and
 what the artist put into the shot (shot/shots.py). Rendering borrows the shot's
-render settings and gives every one back afterwards. Each preview gets its own
-folder; the frames are named after the scene frame numbers.
+render settings and gives every one back afterwards; so it does with the lens and
+image effects that would change the preview's pixels (effects.py). Each preview
+gets its own folder; the frames are named after the scene frame numbers.
 """
 
 from __future__ import annotations
@@ -13,9 +14,17 @@ import os
 import bpy
 
 from ..compat import eevee_engine_id, output_side_settings, still_image_output
+from . import effects
 
 
-# Attribute path -> value while the preview renders.
+class Saved(dict):
+    """Setting path -> the artist's value, and the effects switched off outside the render settings."""
+
+    effects = None
+
+
+# Attribute path -> value while the preview renders. Besides the output: every render setting that changes the
+# pixels of a frame (effects.py says why), off.
 def _preview_settings(scene, folder: str, engine: str) -> dict:
     settings = {
         "render.engine": eevee_engine_id() if engine == "EEVEE" else "BLENDER_WORKBENCH",
@@ -34,13 +43,28 @@ def _preview_settings(scene, folder: str, engine: str) -> dict:
         "view_settings.look": "None",
         "view_settings.exposure": 0.0,
         "view_settings.gamma": 1.0,
+        "view_settings.use_curve_mapping": False,
+        "display_settings.display_device": "sRGB",
+        "render.image_settings.color_management": "FOLLOW_SCENE",  # not the output's own view transform
+        "render.dither_intensity": 0.0,  # no noise added to the 8-bit frames
+        "render.use_motion_blur": False,
+        "render.use_stamp": False,  # burnt-in text
+        "render.use_freestyle": False,
+        "render.use_border": False,  # a render region would leave the rest empty
+        "render.use_multiview": False,  # stereo writes two files per frame
+        "frame_step": 1,  # every frame of the shot
     }
+    if "use_white_balance" in scene.view_settings.bl_rna.properties:  # 4.3+
+        settings["view_settings.use_white_balance"] = False
     if engine == "EEVEE":
         settings["eevee.taa_render_samples"] = 1
+        settings["eevee.use_overscan"] = False  # it shifts the screen-space effects and the frame's edge pixels
     else:
         settings.update(
             {"display.shading.light": "FLAT", "display.shading.color_type": "VERTEX", "display.render_aa": "OFF"}
         )
+        for name in ("use_dof", "show_cavity", "show_object_outline", "show_shadows", "show_xray"):
+            settings[f"display.shading.{name}"] = False
     return settings
 
 
@@ -58,7 +82,7 @@ def swap_settings(scene, folder: str, engine: str = "EEVEE") -> dict:
     Everything is read before anything changes (changing the format changes which colour depths are
     allowed), and a setting Blender refuses puts back what was already changed."""
     wanted = _preview_settings(scene, folder, engine)
-    saved = {}
+    saved = Saved()
     for path in [*wanted, *output_side_settings(scene)]:
         obj, attr = _resolve(scene, path)
         saved[path] = getattr(obj, attr)
@@ -66,6 +90,7 @@ def swap_settings(scene, folder: str, engine: str = "EEVEE") -> dict:
         for path, value in wanted.items():
             obj, attr = _resolve(scene, path)
             setattr(obj, attr, value)
+        saved.effects = effects.switch_off(scene)
     except BaseException:
         restore_settings(scene, saved)
         raise
@@ -73,6 +98,7 @@ def swap_settings(scene, folder: str, engine: str = "EEVEE") -> dict:
 
 
 def restore_settings(scene, saved: dict) -> None:
+    effects.give_back(getattr(saved, "effects", None))
     # Engine first: engine-specific settings only accept values for their engine. Then in the order saved:
     # media type before file format before colour depth, FFmpeg settings after the format.
     for path in sorted(saved, key=lambda p: p != "render.engine"):
@@ -81,6 +107,10 @@ def restore_settings(scene, saved: dict) -> None:
             setattr(obj, attr, saved[path])
         except (TypeError, ValueError, AttributeError):
             pass
+    # A camera given back is an edit of the shot's objects (shots.on_depsgraph_update) that Blender would report
+    # at its next update, after the preview was noted as current, making it stale: reported now, it comes before.
+    for layer in scene.view_layers:
+        layer.update()
 
 
 def frame_files(scene) -> list[str]:

@@ -2,7 +2,8 @@
 
 photo_source  photo -> scene folder (image, metric depth, intrinsics), by the backend or the artist's depth map
 photo_scene   scene folder -> the shot's mesh (a vertex per pixel) and a camera that sees exactly the photo
-shots         a scene per shot: finding it (ShotRef), its edit scene, its props, whether its preview is out of date
+shots         a scene per shot: finding it (ShotRef), its edit scene (one per frame rate), its props, deleting it,
+              whether its preview is out of date
 fixes         after import: calibrate the shot's scale, change the photo's focal
 camera_track  the shot's camera frame by frame as Blender evaluates it, in the shared conventions
 presets       camera moves as ordinary keys, on top of the camera's rig

@@ -12,6 +12,10 @@ and view layers in the artist's scene:
   takes the file's start frame, frame rate and unit scale.
 - The edit: previews and takes are strips in a separate edit scene, so a 3D
   scene never has strips and F12 there renders the 3D scene, not the sequencer.
+  A take is made for its shot's frame rate and a scene plays at one rate, so
+  there is an edit per frame rate ("RealCam Edit", "RealCam Edit 25 fps"): each
+  take plays there frame for frame at its own rate, as a previs artist expects
+  (a take retimed into an edit of another rate would drop or repeat frames).
 - Undo, saving and moving projects need nothing special: scenes are ordinary
   data. Tasks refer to a shot by its id (`ShotRef`), never by a Python
   reference held across a tick, which undo would leave dangling.
@@ -27,6 +31,7 @@ import numpy as np
 from mathutils import Matrix
 
 from .. import compat
+from ..edit import sequencer
 from ..extension import prefs
 from ..realcam_core.camera import REFERENCE_C2W_BLENDER_WORLD, blender_from_opencv_c2w
 from ..realcam_core.models import DEFAULT_VIDEO_MODEL
@@ -161,8 +166,11 @@ def create(source: dict, base: str):
 
 
 def delete(shot) -> None:
-    """Remove a shot that failed to build, with everything only it used."""
+    """Remove a shot, with everything only it used: its photo's objects and data, its strips in every edit."""
     rc = shot.realcam
+    sid = rc.shot_id
+    for edit in edits():
+        sequencer.remove(edit, [s for s in compat.all_strips(edit) if s.get("realcam_shot") == sid])
     coll = rc.photo_collection
     if coll is not None:
         for ob in list(coll.objects):
@@ -184,14 +192,32 @@ def _remove_data(data) -> None:
             return
 
 
+def edits() -> list:
+    """The file's edit scenes (one per frame rate)."""
+    return [s for s in bpy.data.scenes if s.realcam.is_edit]
+
+
+def fps(scene) -> float:
+    return scene.render.fps / scene.render.fps_base
+
+
+def fps_text(scene) -> str:
+    return f"{fps(scene):.6g} fps"
+
+
+def same_rate(a, b) -> bool:
+    return a.render.fps == b.render.fps and abs(a.render.fps_base - b.render.fps_base) < 1e-6
+
+
 def edit_scene(shot, create: bool = True):
-    """The scene whose sequencer holds the shot's preview and takes (made on first use)."""
+    """The edit scene of the shot's frame rate, whose sequencer holds its preview and takes (made on first use)."""
     rc = shot.realcam
     edit = rc.edit_scene
-    if edit is None or edit.name not in bpy.data.scenes:
-        edit = next((s for s in bpy.data.scenes if s.realcam.is_edit), None)
+    if edit is None or edit.name not in bpy.data.scenes or not edit.realcam.is_edit or not same_rate(edit, shot):
+        edit = next((s for s in edits() if same_rate(s, shot)), None)
     if edit is None and create:
-        edit = bpy.data.scenes.new(EDIT_SCENE_NAME)
+        name = f"{EDIT_SCENE_NAME} {fps_text(shot)}" if edits() else EDIT_SCENE_NAME
+        edit = bpy.data.scenes.new(name)
         edit.realcam.is_edit = True
         r, sr = edit.render, shot.render
         r.fps, r.fps_base = sr.fps, sr.fps_base
@@ -222,11 +248,14 @@ def link_props(shot) -> None:
 
 
 def show(context, shot) -> None:
-    """Make the shot the scene of the window that showed the scene it was made from."""
+    """Make the shot (or an edit) the scene of the window that showed the scene it was made from; an edit is also
+    what the sequencer shows (5.x shows the workspace's sequencer scene, not the window's)."""
     wm = context.window_manager
     windows = list(wm.windows) if wm else []
     if context.window is not None:
         windows.insert(0, context.window)
+    if shot.realcam.is_edit:
+        compat.show_in_sequencer(context, shot, replace=True)
     for w in windows:
         if w.scene != shot:
             w.scene = shot

@@ -211,6 +211,7 @@ def last_take(name):
         == open(os.path.join(bpy.path.abspath(s.realcam.scene_folder), "image.png"), "rb").read(),
         "result": json.load(open(os.path.join(folder, "result.json"))),
         "strip": {"start": strip.frame_final_start, "duration": strip.frame_final_duration, "channel": strip.channel},
+        "edit": [s.realcam.edit_scene.name, s.realcam.edit_scene.render.fps / s.realcam.edit_scene.render.fps_base],
         "preview_folder": bpy.path.abspath(s.realcam.preview_folder),
     }
 

@@ -1,4 +1,5 @@
-"""Operators of the shot: import a photo as a shot (or into one), go to a shot."""
+"""Operators of the shot: import a photo as a shot (or into one), go to a shot, delete one (and the strips of shots
+deleted otherwise)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import bpy
 from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
+from ...edit import sequencer, takes
 from ...flows import import_photo
 from ...shot import shots
+from ...tasks import RUNNER
 from .common import active_shot, run_task
 
 
@@ -95,7 +98,72 @@ class REALCAM_OT_show_shot(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class REALCAM_OT_shot_delete(bpy.types.Operator):
+    """Delete this shot: its scene, photo mesh and camera, its preview and takes in the edit (asks first)"""
+
+    bl_idname = "realcam.shot_delete"
+    bl_label = "Delete Shot"
+    bl_options = {"REGISTER", "UNDO"}
+
+    confirm: BoolProperty(name="Confirmed", default=False, options={"HIDDEN", "SKIP_SAVE"})
+
+    def invoke(self, context, event):
+        scene = active_shot(self, context)
+        if scene is None:
+            return {"CANCELLED"}
+        self.confirm = True  # execute runs only once the artist clicked Delete in the dialog
+        return context.window_manager.invoke_confirm(
+            self,
+            event,
+            title=f"Delete shot {scene.name}?",
+            message=f"Its scene, its preview and its {len(scene.realcam.takes)} takes in the edit, and their "
+            "folders are deleted; undo brings them back until the file is closed",
+            confirm_text="Delete",
+            icon="WARNING",
+        )
+
+    def execute(self, context):
+        scene = active_shot(self, context)
+        if scene is None:
+            return {"CANCELLED"}
+        if not self.confirm:
+            self.report(
+                {"ERROR"}, "deleting a shot deletes its takes: use the panel's Delete shot (it asks), or confirm=True"
+            )
+            return {"CANCELLED"}
+        if RUNNER.active(scene.realcam.shot_id):
+            self.report({"WARNING"}, "RealCam is working on this shot; wait or cancel it")
+            return {"CANCELLED"}
+        try:
+            done = takes.delete_shot(context, scene)
+        except ValueError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"deleted shot {done['name']} and its {done['takes']} takes")
+        return {"FINISHED"}
+
+
+class REALCAM_OT_edit_remove_orphans(bpy.types.Operator):
+    """Remove from this edit the previews and takes of shots that are gone (deleted with Blender's Delete Scene);
+    their files stay on disk"""
+
+    bl_idname = "realcam.edit_remove_orphans"
+    bl_label = "Remove Strips of Deleted Shots"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        edit = context.scene
+        if not edit.realcam.is_edit:
+            self.report({"ERROR"}, f"scene {edit.name!r} is not a RealCam edit: go to the edit (a shot's Takes panel)")
+            return {"CANCELLED"}
+        removed = sequencer.remove(edit, sequencer.orphans(edit))
+        self.report({"INFO"}, f"removed {len(removed)} strips of deleted shots")
+        return {"FINISHED"}
+
+
 CLASSES = (
     REALCAM_OT_import_photo,
     REALCAM_OT_show_shot,
+    REALCAM_OT_shot_delete,
+    REALCAM_OT_edit_remove_orphans,
 )

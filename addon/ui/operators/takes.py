@@ -59,7 +59,7 @@ class REALCAM_OT_take_delete(bpy.types.Operator):
     bl_label = "Delete Take"
     bl_options = {"REGISTER", "UNDO"}
 
-    # Set only by the confirmation dialog (or a script that means it): files deleted do not come back with undo.
+    # Set only by the confirmation dialog (or a script that means it): the files are gone once the file is closed.
     confirm: BoolProperty(name="Confirmed", default=False, options={"HIDDEN", "SKIP_SAVE"})
 
     def invoke(self, context, event):
@@ -73,7 +73,8 @@ class REALCAM_OT_take_delete(bpy.types.Operator):
             self,
             event,
             title=f"Delete take {item.name}?",
-            message=f"Its strip and its folder {takes.folder(item)} are deleted; undo does not bring files back",
+            message=f"Its strip and its folder {takes.folder(item)} are deleted; undo brings them back until the "
+            "file is closed",
             confirm_text="Delete",
             icon="WARNING",
         )
@@ -86,7 +87,8 @@ class REALCAM_OT_take_delete(bpy.types.Operator):
         if not self.confirm:
             self.report(
                 {"ERROR"},
-                "deleting a take removes its files for good: use the panel's Delete (it asks), or confirm=True",
+                "deleting a take removes its files once the file is closed: use the panel's Delete (it asks), "
+                "or confirm=True",
             )
             return {"CANCELLED"}
         if RUNNER.active(scene.realcam.shot_id):

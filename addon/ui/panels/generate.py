@@ -8,6 +8,8 @@ import numpy as np
 
 from ... import paths
 from ...backend import status as backend_status
+from ...extension import prefs
+from ...preview import effects
 from ...realcam_core.addon_only import model_fit
 from ...realcam_core.models import DRAFT_VIDEO_MODEL
 from ...shot import photo_scene, shots
@@ -79,6 +81,9 @@ class REALCAM_PT_generate(InShot, bpy.types.Panel):
             layout.label(text="No preview yet: Generate renders one", icon="INFO")
         else:
             layout.label(text="Preview up to date", icon="CHECKMARK")
+        left_out = effects.left_out_line(scene, prefs(context).preview_engine)
+        if left_out:
+            wrapped(layout, left_out, "INFO")
         task = current_task(context)
         busy = task is not None and not task.done
         col = layout.column(align=True)

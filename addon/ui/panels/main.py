@@ -11,7 +11,7 @@ from ...backend import status as backend_status
 from ...shot import shots
 from ...tasks import RUNNER
 from .common import Sidebar, current_task, draw_task, shown, wrapped
-from .takes import draw_take_scores
+from .takes import draw_orphans, draw_take_scores
 
 
 class REALCAM_PT_main(Sidebar, bpy.types.Panel):
@@ -78,6 +78,7 @@ def _draw_shots(layout, context) -> None:
         for s in shot_list:
             box.operator("realcam.show_shot", text=s.name, icon="SCENE_DATA").scene = s.name
     if context.scene.realcam.is_edit:
+        draw_orphans(layout, context.scene)
         draw_take_scores(layout, context.scene)
 
 

@@ -21,6 +21,7 @@ class REALCAM_PT_shot(InShot, bpy.types.Panel):
             wrapped(layout, line, "INFO" if i == 0 else "NONE")
         layout.prop(rc, "props")
         layout.prop(rc, "depth_edge")
+        layout.operator("realcam.shot_delete", text="Delete shot", icon="TRASH")
 
 
 class REALCAM_PT_fixes(InShot, bpy.types.Panel):

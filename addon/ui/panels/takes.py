@@ -4,15 +4,20 @@ import json
 
 import bpy
 
-from ...edit import drift, takes
+from ...edit import drift, sequencer, takes
+from ...shot import shots
 from .common import InShot, wrapped
 
 
 class REALCAM_UL_takes(bpy.types.UIList):
-    """One row per take: its name (the strip's), and model, seed and time."""
+    """One row per take: its name (the strip's), and model, seed and time; "files deleted" when its video is gone."""
 
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
         row = layout.row()
+        if takes.files_gone(item):
+            row.label(text=item.name, icon="ERROR")
+            row.label(text="files deleted")
+            return
         row.label(text=item.name, icon="FILE_MOVIE")
         row.label(text=takes.summary(item)[0])
 
@@ -26,6 +31,7 @@ class REALCAM_PT_takes(InShot, bpy.types.Panel):
         edit = rc.edit_scene
         if edit is not None:
             layout.operator("realcam.show_shot", text=f"Edit: {edit.name}", icon="SEQ_SEQUENCER").scene = edit.name
+            draw_edit_rate(layout, context.scene, edit)
             draw_take_scores(layout, edit)
         layout.label(text=f"Takes ({len(rc.takes)})", icon="SEQUENCE")
         if not len(rc.takes):
@@ -37,11 +43,21 @@ class REALCAM_PT_takes(InShot, bpy.types.Panel):
             return
         col = layout.column(align=True)
         col.label(text=item.name)
+        gone = takes.files_gone(item)
+        if gone:
+            wrapped(
+                col,
+                f"Its folder is gone ({takes.folder(item) or 'none recorded'}): deleted outside Blender, or deleted "
+                "and undone after the file was closed. Its strip shows nothing; Delete takes it off the list",
+                "ERROR",
+            )
         for line in takes.summary(item):
             wrapped(col, line)
         row = layout.row(align=True)
         row.operator("realcam.take_load", text="Load settings", icon="IMPORT")
-        row.operator("realcam.take_open_folder", text="Open folder", icon="FILE_FOLDER")
+        sub = row.row(align=True)
+        sub.enabled = not gone
+        sub.operator("realcam.take_open_folder", text="Open folder", icon="FILE_FOLDER")
         row.operator("realcam.take_delete", text="Delete", icon="TRASH")
 
 
@@ -71,6 +87,31 @@ class REALCAM_PT_drift(InShot, bpy.types.Panel):
 def selected(rc):
     """The take selected in the list, or None."""
     return rc.takes[rc.takes_index] if 0 <= rc.takes_index < len(rc.takes) else None
+
+
+def draw_edit_rate(layout, shot, edit) -> None:
+    """At which rate the shot's takes play, and where the edits of other rates (and this shot's older strips) are."""
+    wrapped(layout, f"The edit plays at {shots.fps_text(edit)}, this shot's rate: each take frame for frame")
+    others = [e for e in shots.edits() if e != edit]
+    if others:
+        names = ", ".join(f"{e.name} ({shots.fps_text(e)})" for e in others)
+        wrapped(layout, f"Shots at other rates have their own edit: {names}")
+    sid = shot.realcam.shot_id
+    for e in others:
+        n = len(sequencer.shot_strips(e, sid))
+        if n:
+            wrapped(layout, f"{n} earlier strips of this shot play in {e.name}, made before its rate changed", "INFO")
+
+
+def draw_orphans(layout, edit) -> None:
+    """The edit's strips of shots deleted with Blender's own Delete Scene, and the button that removes them."""
+    left = sequencer.orphans(edit)
+    if not left:
+        return
+    box = layout.box()
+    names = ", ".join(sorted(s.name for s in left)[:3]) + (", ..." if len(left) > 3 else "")
+    wrapped(box, f"{len(left)} strips of a shot that is gone (deleted as a scene): {names}", "ERROR")
+    box.operator("realcam.edit_remove_orphans", text="Remove them", icon="TRASH")
 
 
 def draw_take_scores(layout, edit):
