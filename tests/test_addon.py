@@ -151,7 +151,7 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
     assert any(line.startswith("label: Backend does not answer") for line in be["panel_down"]), be["panel_down"]
     assert "label: Models: built-in list (no backend answered yet)" in be["panel_down"]
     builtin = ["wan2.2-ti2v-5b", "wan2.2-fun-5b-camera", "fastwan2.2-ti2v-draft"]
-    builtin += ["wan2.1-i2v-14b-480p", "wan2.1-i2v-14b-720p", "svd-xt"]
+    builtin += ["wan2.1-i2v-14b-480p", "wan2.1-i2v-14b-720p", "wan2.1-flf2v-14b-720p", "svd-xt"]
     assert be["items_down"] == builtin + ["tiny"]  # the shot's own model stays selectable
     assert be["up"]["error"] is None and be["items_up"][: len(builtin)] == builtin and "tiny" in be["items_up"]
     assert be["device_info"]["device"] == "cpu"

@@ -34,6 +34,7 @@ class ModelSpec:
     # first image, so every family can chain. takes_last_frame: the model has a last-frame input (first + last).
     window_overlap: int = 1
     takes_last_frame: bool = False
+    needs_last_frame: bool = False  # every run needs one (a first + last frame model only): ends only, one window
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -175,6 +176,7 @@ WAN21_FLF2V_720P = ModelSpec(
     licence="Apache-2.0",
     max_steps=200,
     takes_last_frame=True,
+    needs_last_frame=True,  # its image embedding always reads two images
 )
 
 SVD_XT = ModelSpec(

@@ -123,6 +123,16 @@ def end_kind(loop: bool, last_image: bool) -> str | None:
 def end_problems(spec, frames: int, loop: bool, last_image: bool) -> list[str]:
     """What stops a take from ending where it was asked to (before anything runs)."""
     out = []
+    if spec.needs_last_frame and not (loop or last_image):
+        out.append(
+            f"{spec.name} makes the frames between a first and a last frame: use it for a loop or a transition "
+            "(it cannot make a shot from the photo alone)"
+        )
+    if spec.needs_last_frame and spec.frame_count_for(frames) > spec.max_frames:
+        out.append(
+            f"{spec.name} needs a last frame for every window, which only the take's end has: at most "
+            f"{spec.max_frames} frames with it"
+        )
     if loop and last_image:
         out.append("a loop ends on its own first frame: it cannot also end on another photo (a transition)")
     if (loop or last_image) and frames < spec.temporal_factor + 2:

@@ -28,6 +28,7 @@ from PIL import Image
 
 from realcam_core.bundle import BundleError, JobBundle, load_bundle
 from realcam_core.masks import shaping_mask
+from realcam_core.windows import end_problems
 
 from .. import __version__
 from ..errors import UserError
@@ -86,6 +87,7 @@ def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = Tr
     name = model or bundle.settings.model or DEFAULT_VIDEO_MODEL
     model_id, spec, adapter = resolve_video_model(name, allow_local=allow_local)
     problems = spec.problems(bundle.width, bundle.height, len(bundle.frames), bundle.settings.steps)
+    problems += end_problems(spec, len(bundle.frames), bundle.settings.loop, bool(bundle.last_image))
     if problems:
         raise UserError("; ".join(problems))
     s = bundle.settings

@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image
 
 from realcam_core.masks import latent_frame_groups
-from realcam_core.windows import LOOP, context_latent_frames, end_kind, end_problems, plan_windows, window_problem
+from realcam_core.windows import LOOP, context_latent_frames, end_kind, plan_windows, window_problem
 
 from .. import __version__
 from ..errors import UserError
@@ -127,10 +127,7 @@ def run_shot(pipe, adapter, spec, plan, bundle, bundle_dir, options, device, emi
         raise UserError(problem)
     wplan = plan_windows(plan.frames, spec)
     settings = bundle.settings
-    loop, last = bool(getattr(settings, "loop", False)), getattr(bundle, "last_image", None)
-    problems = end_problems(spec, plan.frames, loop, bool(last))
-    if problems:
-        raise UserError("; ".join(problems))
+    loop, last = settings.loop, bundle.last_image  # what the model cannot do with them: plan_job refused already
     kind = end_kind(loop, bool(last))
     end_path = os.path.join(bundle_dir, bundle.reference_image if kind == LOOP else (last or ""))
     end_rgb = _rgb(end_path) if kind else None

@@ -364,7 +364,7 @@ def build_wan21_flf2v(folder: str, seed: int = 0) -> str:
     image), and the flow shift the published FLF2V scheduler uses (16)."""
     import torch
     from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline, WanTransformer3DModel
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
 
     torch.manual_seed(seed)
     vae = AutoencoderKLWan(
@@ -373,10 +373,9 @@ def build_wan21_flf2v(folder: str, seed: int = 0) -> str:
     text_encoder, tokenizer = _tiny_text_encoder()
     image_size, patch = 32, 16
     tokens = (image_size // patch) ** 2 + 1  # patches and the class token: the hidden states the pipeline reads
-    encoder = CLIPVisionModelWithProjection(
+    encoder = CLIPVisionModel(
         CLIPVisionConfig(
             hidden_size=16,
-            projection_dim=16,
             num_hidden_layers=2,
             num_attention_heads=2,
             image_size=image_size,
