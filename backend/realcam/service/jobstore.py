@@ -6,7 +6,9 @@
 
 On start, queued jobs stay queued, a job that was running is queued again to
 run from the start (failed after MAX_ATTEMPTS tries), half-written outputs and
-state files are removed, and finished results stay where they are.
+state files are removed, and finished results stay where they are. A long shot's
+finished windows (DATA/jobs/<id>/windows/, generate/window_store.py) are kept:
+run again, it goes on from the window it was in.
 
 Every change is written to disk first and only then made in memory, so what a
 client sees is what a restart would find; a write that fails (a full disk)
@@ -125,7 +127,8 @@ class JobStore:
                     job.update(
                         state=QUEUED,
                         progress={"stage": "queued"},
-                        note="the server stopped while this job ran; it runs again from the start",
+                        note="the server stopped while this job ran; it runs again (a long shot from the window "
+                        "it was in)",
                     )
                     shutil.rmtree(os.path.join(folder, "take"), ignore_errors=True)
             if job["state"] == DONE and not os.path.isfile(os.path.join(folder, "take", "video.mp4")):
