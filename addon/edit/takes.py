@@ -18,7 +18,7 @@ from ..shot import shots
 from . import drift, sequencer
 
 # Settings a take's JSON holds that the panel can set again (the JSON's keys, as the bundle names them).
-LOADABLE = ("model", "negative_prompt", "seed", "steps", "guidance", "camera_condition", "evaluate")
+LOADABLE = ("model", "negative_prompt", "seed", "steps", "guidance", "camera_condition", "evaluate", "loop")
 # Files only a take folder made by the add-on holds: a folder without them is not deleted.
 TAKE_MARKERS = ("video.mp4", "result.json", "bundle")
 

@@ -164,3 +164,27 @@ def describe(spec, frames: int, loop: bool = False, last_image: bool = False) ->
                 "(weaker than a first + last frame model)"
             )
     return lines
+
+
+LOOP_TOLERANCE_M = 0.001  # how far the last frame's camera may stand from the first's, metres
+LOOP_TOLERANCE_DEG = 0.05
+
+
+def loop_problem(c2w_last, fx_first: float, fx_last: float) -> str | None:
+    """Why a loop's camera path is not closed (c2w_last: the last frame's camera relative to the first, metres),
+    or None when it is."""
+    import math
+
+    import numpy as np
+
+    m = np.asarray(c2w_last, dtype=np.float64)
+    gap = float(np.linalg.norm(m[:3, 3]))
+    angle = math.degrees(math.acos(max(-1.0, min(1.0, (float(np.trace(m[:3, :3])) - 1.0) / 2.0))))
+    lens = abs(fx_last / fx_first - 1.0) if fx_first else 0.0
+    if gap <= LOOP_TOLERANCE_M and angle <= LOOP_TOLERANCE_DEG and lens <= 1e-4:
+        return None
+    return (
+        f"Loop is on, but the camera at the last frame is {gap * 100:.1f} cm and {angle:.2f} degrees from where it "
+        f"starts{' with another focal length' if lens > 1e-4 else ''}: Close the loop (Generate panel) keys it "
+        "back, or turn Loop off"
+    )
