@@ -86,7 +86,7 @@ def model_lines(name: str) -> list[str]:
     seconds = spec.max_frames / spec.native_fps
     return [
         f"sizes {sizes}",
-        f"at most {spec.max_frames} frames ({seconds:.1f} s) at {spec.native_fps:g} fps{rule}",
+        f"{spec.max_frames} frames at once ({seconds:.1f} s) at {spec.native_fps:g} fps{rule}",
         f"licence: {licence}",
     ]
 

@@ -19,9 +19,11 @@ def is_cached(repo_id: str, filename: str) -> bool:
         return False
 
 
-def video_models(model_folders: dict[str, str] | None = None) -> list[dict]:
-    """Known video models, then the local folders the server was configured with."""
+def video_models(model_folders: dict[str, str] | None = None, window_frames: int | None = None) -> list[dict]:
+    """Known video models, then the local folders the server was configured with. window_frames: the server's
+    window for long shots (`serve --window-frames`), in each spec's max_frames (what it makes at once here)."""
     from .generate.adapters import resolve_video_model
+    from .generate.windows import windowed_spec
 
     out = []
     for m in KNOWN_VIDEO_MODELS:
@@ -45,12 +47,12 @@ def video_models(model_folders: dict[str, str] | None = None) -> list[dict]:
                     {"repo": r.repo_id, "files": list(r.files), "what": r.what, "approx_bytes": r.approx_bytes}
                     for r in m.requires
                 ],
-                "spec": sp.to_dict(),
+                "spec": windowed_spec(sp, window_frames).to_dict(),
             }
         )
     for name, folder in (model_folders or {}).items():
         try:
-            spec = resolve_video_model(folder)[1].to_dict()
+            spec = windowed_spec(resolve_video_model(folder)[1], window_frames).to_dict()
         except UserError:
             spec = None  # listed anyway: a job naming it gets the reason
         out.append({"name": name, "id": name, "cached": True, "configured": True, "spec": spec})

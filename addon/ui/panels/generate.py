@@ -5,6 +5,16 @@ import bpy
 from ...backend import status as backend_status
 from ...shot import shots
 from .common import InShot, current_task, wrapped
+from .take_plan import take_lines
+
+
+def draw_take_plan(layout, context, scene) -> None:
+    """Loop, and how the take will be made (windows, its end) with what the model cannot do, before Generate."""
+    row = layout.row(align=True)
+    row.prop(scene.realcam, "loop")
+    row.operator("realcam.close_loop", icon="FILE_REFRESH")
+    for line, problem in take_lines(context, scene):
+        wrapped(layout, line, "ERROR" if problem else "NONE")
 
 
 class REALCAM_PT_generate(InShot, bpy.types.Panel):
@@ -49,6 +59,7 @@ class REALCAM_PT_generate(InShot, bpy.types.Panel):
         sub.prop(rc, "sns_threshold")
         box.prop(rc, "camera_condition")
         box.prop(rc, "evaluate")
+        draw_take_plan(box, context, scene)
 
         state = shots.preview_state(scene)
         if state == "stale":

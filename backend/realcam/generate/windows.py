@@ -79,6 +79,14 @@ def run_spec(spec, window_frames: int | None):
     return replace(spec, max_frames=count)
 
 
+def windowed_spec(spec, window_frames: int | None):
+    """run_spec for a listing: the model's own limits where the window asked for cannot be made."""
+    try:
+        return run_spec(spec, window_frames)
+    except UserError:
+        return spec
+
+
 def _rgb(path: str) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 
