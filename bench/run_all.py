@@ -95,6 +95,10 @@ def main():
         ("Backend service request overhead", ["bench/server_overhead.py"]),
         ("Job queue on a local Ray cluster: 1 and 2 slots, overhead per job", ["bench/cluster_throughput.py"]),
         ("Stages of one take with a small model", ["bench/job_stages.py"]),
+        (
+            "Long shots: chaining cost, seams and loop closure",
+            ["bench/long_shot.py", "--tiny-models", tiny],
+        ),
         ("Blender main thread per timer tick while generating", ["bench/addon_ticks.py"]),
         ("Set up backend: time per stage and the environment's size", ["bench/backend_setup.py"]),
         ("Camera accuracy (`realcam eval`) on true renders, 25 frames at 256x160", ["bench/eval_accuracy.py"]),
