@@ -44,6 +44,9 @@ def frames_of(out):
     return np.stack([np.asarray(Image.open(os.path.join(out, "frames", n)).convert("RGB")) for n in names])
 
 
+STAGES = ("encode_s", "denoise_s", "decode_s", "write_s")
+
+
 def run_seconds(result) -> float:
     t = result["timings"]
     return t["total_s"] - t["load_s"]
@@ -121,13 +124,14 @@ def main():
     options = RunOptions(window_frames=args.window)
     engine.run(one, os.path.join(work, "warm-up"), options)  # the model loaded, first calls done
     per_frame = {"one": [], "long": []}
+    stages = {"one": [], "long": []}
     long_result = None
     for r in range(args.repeat):
-        res = engine.run(one, os.path.join(work, f"one-{r}"), options)
-        per_frame["one"].append(run_seconds(res) / res["frames"])
-        res = engine.run(long, os.path.join(work, f"long-{r}"), options)
-        per_frame["long"].append(run_seconds(res) / res["frames"])
-        long_result = res
+        for name, folder in (("one", one), ("long", long)):
+            res = engine.run(folder, os.path.join(work, f"{name}-{r}"), options)
+            per_frame[name].append(run_seconds(res) / res["frames"])
+            stages[name].append({k: res["timings"][k] / res["frames"] for k in STAGES})
+            long_result = res if name == "long" else long_result
     one_s, long_s = statistics.median(per_frame["one"]), statistics.median(per_frame["long"])
     spec = replace(WAN22_TI2V_5B, max_frames=args.window)
     plan = plan_windows(args.frames, spec)
@@ -140,6 +144,9 @@ def main():
     print(f"  one window ({args.window} frames): {one_s * 1000:8.1f} ms per output frame")
     print(f"  long shot ({args.frames} frames):  {long_s * 1000:8.1f} ms per output frame, {long_s / one_s:.2f}x")
     print(f"  frames made / frames delivered: {made}/{args.frames} = {made / args.frames:.2f} (the overlaps)")
+    for name in ("one", "long"):
+        parts = ", ".join(f"{k[:-2]} {statistics.median(x[k] for x in stages[name]) * 1000:.0f}" for k in STAGES)
+        print(f"    {name:4s} ms per output frame by stage: {parts}")
 
     # Seams: the shipped join, a hard cut, and both without held latent frames (a separate run).
     original_clear = WindowStore.clear
