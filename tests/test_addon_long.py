@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 import pytest
-from helpers import SAMPLES, Server, probe_mp4, run_blender_script
+from helpers import REPORT, SAMPLES, Server, blender_report, probe_mp4
 
 
 @pytest.mark.slow
@@ -22,20 +22,11 @@ def test_a_long_shot_a_loop_and_a_transition_from_the_default_startup_file(addon
     np.save(inputs / "room_flip_depth.npy", depth[:, ::-1].copy())
     srv = Server(tmp_path / "data", tiny_models, "--window-frames", "17")
     try:
-        run_blender_script(
-            "addon_long.py",
-            addon_zip,
-            srv.url,
-            SAMPLES,
-            inputs,
-            tmp_path / "report.json",
-            tmp_path,
-            user_dir=tmp_path / "blender-user",
-            timeout=3000,
+        rep = blender_report(
+            tmp_path, "addon_long.py", addon_zip, srv.url, SAMPLES, inputs, REPORT, tmp_path, timeout=3000
         )
     finally:
         srv.stop()
-    rep = json.loads((tmp_path / "report.json").read_text())
     assert rep["startup"] == ["Camera", "Cube", "Light"] and rep["deprecations"] == []
     assert rep["backend"]["error"] is None
 

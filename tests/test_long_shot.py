@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from helpers import make_bundle, probe_mp4, set_settings
+from helpers import frames_of, make_bundle, probe_mp4, set_settings
 from PIL import Image
 
 from realcam.errors import UserError
@@ -26,11 +26,6 @@ WINDOW = 17  # the tiny Wan's window here: 5 latent frames, so a long shot is ma
 @pytest.fixture(scope="module")
 def engine():
     return Engine()
-
-
-def frames_of(out):
-    names = sorted(os.listdir(os.path.join(out, "frames")))
-    return np.stack([np.asarray(Image.open(os.path.join(out, "frames", n)).convert("RGB")) for n in names])
 
 
 # ---------------------------------------------------------------- the plan

@@ -18,7 +18,7 @@ working on every family. Either way only the last window has an end.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 LOOP = "loop"
 TRANSITION = "transition"
@@ -90,6 +90,27 @@ def plan_windows(frames: int, spec) -> WindowPlan:
         shared = 0 if k == 0 else spans[k - 1][0] + spans[k - 1][1] - s
         out.append(Window(k, s, n, n, shared))
     return WindowPlan(frames, w, overlap, tuple(out))
+
+
+def window_spec(spec, window_frames: int | None):
+    """The model's limits with a shorter window asked for (`serve --window-frames`: less memory per window): at
+    most its own, a count its frame rule allows. ValueError when the model cannot make windows that short."""
+    if not window_frames or window_frames >= spec.max_frames:
+        return spec
+    count = spec.frame_count_for(window_frames)
+    if count > window_frames:
+        count -= max(1, spec.temporal_factor)
+    if count < 2 or spec.frame_count_for(count) != count:
+        raise ValueError(f"windows of {window_frames} frames: {spec.name} cannot make windows that short")
+    return replace(spec, max_frames=count)
+
+
+def windowed_spec(spec, window_frames: int | None):
+    """window_spec for a listing: the model's own limits where the window asked for cannot be made."""
+    try:
+        return window_spec(spec, window_frames)
+    except ValueError:
+        return spec
 
 
 def window_problem(frames: int, spec) -> str | None:

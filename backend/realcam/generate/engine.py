@@ -80,6 +80,10 @@ class JobPlan:
     camera_condition: bool = True  # asked for; used only by models with a camera adapter
     speed: SpeedRequest = field(default_factory=SpeedRequest)
     guidance_ignored: float | None = None  # the bundle's guidance, where the model runs at a fixed one
+    camera_scale: float | None = None  # model translation units per metre; None: the model's own default
+    sampler: str | None = None  # for models that offer a choice; None: the model's default
+    depth_m: np.ndarray | None = field(default=None, repr=False)  # the photo's depth (metres), for camera scales
+    photo_size: tuple | None = None  # the photo before it was fitted to the size (source.photo_size): assumed lenses
 
 
 def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = True, speed: dict | None = None):
@@ -114,8 +118,20 @@ def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = Tr
         camera_condition=s.camera_condition,
         speed=SpeedRequest(**{**vars(s.speed), **(speed or {})}),
         guidance_ignored=ignored,
+        camera_scale=s.camera_scale,
+        sampler=s.sampler,
+        photo_size=_photo_size(bundle.source),
     )
     return plan, spec, adapter
+
+
+def _photo_size(source: dict) -> tuple | None:
+    """source.photo_size as (w, h) when it is two positive whole numbers (the source is free-form: else None)."""
+    size = source.get("photo_size") if isinstance(source, dict) else None
+    if isinstance(size, list | tuple) and len(size) == 2:
+        if all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 1_000_000 for v in size):
+            return int(size[0]), int(size[1])
+    return None
 
 
 def _device_and_dtype(options: RunOptions):
@@ -260,6 +276,9 @@ class Engine:
         if cancel.is_set():
             raise JobCancelled()
 
+        if adapter.has_camera_condition and plan.camera_condition and bundle.depth:
+            plan.depth_m = np.load(os.path.join(bundle_dir, bundle.depth), allow_pickle=False)
+        adapter.prepare_job(pipe, plan)  # before any window reads the schedule: it may pick the sampler
         # The shot as the model's windows (one when it fits), each a run_window; generate/windows.py.
         shot = run_shot(pipe, adapter, spec, plan, bundle, bundle_dir, options, device, emit, cancel, timings)
         frames = shot.frames
@@ -290,7 +309,9 @@ class Engine:
                 "requested": plan.camera_condition,
                 "model_has_it": adapter.has_camera_condition,
                 "used": shot.camera_used,
+                **shot.camera_record,  # the scale and convention it entered at (the first window's)
             },
+            **({"sampler": adapter.sampler} if getattr(adapter, "sampler", None) else {}),
             "speed": shot.speed,
             **shot.extra,  # windows, and how the end was held (a loop, a transition), when the take has them
             "device": device,
@@ -315,6 +336,7 @@ class WindowRun:
     shaper: object  # the NoiseShaper: steps shaped, log
     camera_used: bool
     speed: dict
+    camera_record: dict = field(default_factory=dict)  # the adapter's: scale and convention the camera entered at
 
 
 def run_window(pipe, adapter, plan: JobPlan, device, image, scene, cameras, emit, cancel, timings, last_image=None):
@@ -415,7 +437,7 @@ def run_window(pipe, adapter, plan: JobPlan, device, image, scene, cameras, emit
 
     frames = np.asarray(out.frames[0])[: plan.frames]
     frames = (np.clip(frames, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    return WindowRun(frames, shaper, camera_used, speed.report())
+    return WindowRun(frames, shaper, camera_used, speed.report(), dict(getattr(adapter, "camera_record", {}) or {}))
 
 
 def _camera_accuracy(frames_dir: str, bundle_dir: str, bundle: JobBundle) -> dict:

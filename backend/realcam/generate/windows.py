@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image
 
 from realcam_core.masks import latent_frame_groups
-from realcam_core.windows import LOOP, context_latent_frames, end_kind, plan_windows, window_problem
+from realcam_core.windows import LOOP, context_latent_frames, end_kind, plan_windows, window_problem, window_spec
 
 from .. import __version__
 from ..errors import UserError
@@ -54,6 +54,7 @@ class Shot:
     camera_used: bool
     speed: dict
     generated_frames: int
+    camera_record: dict = field(default_factory=dict)  # the first window's: the scale the camera entered at
     extra: dict = field(default_factory=dict)
     store: WindowStore | None = None
 
@@ -68,23 +69,11 @@ def window_seed(seed: int, index: int) -> int:
 
 
 def run_spec(spec, window_frames: int | None):
-    """The model's limits with the window asked for (at most its own, a count its frame rule allows)."""
-    if not window_frames or window_frames >= spec.max_frames:
-        return spec
-    count = spec.frame_count_for(window_frames)
-    if count > window_frames:
-        count -= max(1, spec.temporal_factor)
-    if count < 2 or spec.frame_count_for(count) != count:
-        raise UserError(f"windows of {window_frames} frames: {spec.name} cannot make windows that short")
-    return replace(spec, max_frames=count)
-
-
-def windowed_spec(spec, window_frames: int | None):
-    """run_spec for a listing: the model's own limits where the window asked for cannot be made."""
+    """The model's limits with the window asked for (realcam_core.windows.window_spec), as a UserError."""
     try:
-        return run_spec(spec, window_frames)
-    except UserError:
-        return spec
+        return window_spec(spec, window_frames)
+    except ValueError as e:
+        raise UserError(str(e)) from None
 
 
 def _rgb(path: str) -> np.ndarray:
@@ -228,6 +217,7 @@ def run_shot(pipe, adapter, spec, plan, bundle, bundle_dir, options, device, emi
             "sns": {"shaped_steps": run.shaper.sns_steps, "shaped": [vars(s) for s in run.shaper.log]},
             "held_steps": len(run.shaper.held_steps),
             "camera_used": run.camera_used,
+            "camera_record": run.camera_record,
             "speed": run.speed,
         }
         first = first or made
@@ -270,6 +260,7 @@ def run_shot(pipe, adapter, spec, plan, bundle, bundle_dir, options, device, emi
         camera_used=bool(first["camera_used"]),
         speed=first["speed"],
         generated_frames=sum(w.model_frames for w in wplan.windows),
+        camera_record=first.get("camera_record") or {},
         extra=extra,
         store=store,
     )
