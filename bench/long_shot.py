@@ -4,7 +4,9 @@ frame-to-frame change inside windows, and how closely a loop's last frame meets 
     python bench/long_shot.py [--tiny-models DIR] [--frames 120] [--window 17] [--steps 4] [--size 64] [--repeat 2]
 
 Small random-weight models in the published layouts (`realcam tiny-models`), loaded by the engine as real ones:
-Wan 2.2 TI2V-5B for the long shot (windows of --window frames, its default overlap of 5), and for the loops
+Wan 2.2 TI2V-5B for the long shot (windows of --window frames, its default overlap of 5), RealCam-I2V 256 (the
+paper's model: DynamiCrafter with its camera in the UNet; the tiny one makes 8 frames at once, 4 carried) for a
+long shot of the DynamiCrafter family, and for the loops
 TI2V (no last-frame input: its last latent frame is held to the photo), DynamiCrafter 256 (the same, per-frame
 VAE) and Wan 2.1 FLF2V (given the photo as its last frame).
 
@@ -35,13 +37,6 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))  # make_bundle: the bundle the tests use
-
-
-def frames_of(out):
-    from PIL import Image
-
-    names = sorted(os.listdir(os.path.join(out, "frames")))
-    return np.stack([np.asarray(Image.open(os.path.join(out, "frames", n)).convert("RGB")) for n in names])
 
 
 STAGES = ("encode_s", "denoise_s", "decode_s", "write_s")
@@ -93,10 +88,11 @@ def main():
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--dc-frames", type=int, default=40, help="the RealCam-I2V long shot's frames")
     args = ap.parse_args()
     from dataclasses import replace
 
-    from helpers import make_bundle, set_settings
+    from helpers import frames_of, make_bundle, set_settings
 
     import realcam.generate.windows as windows_mod
     from realcam.generate.engine import Engine, RunOptions
@@ -108,7 +104,7 @@ def main():
     work = tempfile.mkdtemp(prefix="realcam-bench-long-")
     if tiny is None:
         tiny = os.path.join(work, "tiny")
-        only = ["wan22-ti2v", "wan21-flf2v", "dynamicrafter-256"]
+        only = ["wan22-ti2v", "wan21-flf2v", "dynamicrafter-256", "realcam-i2v-256"]
         code = f"from realcam.testing.tiny_models import build_all; build_all({tiny!r}, {only!r})"
         subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     model = os.path.join(tiny, "wan22-ti2v")
@@ -175,6 +171,8 @@ def main():
     print(f"  image only + hard cut:                    {summary(loose_hard)}")
     print(f"  carried frame vs the VAE's version of it: {statistics.median(res['windows']['carried_difference']):.2f}")
 
+    dc_long(engine, bundle, tiny, args)
+
     print("loops: mean absolute difference (0-255) of the last frame to the first, and to the photo")
     from PIL import Image
 
@@ -203,6 +201,33 @@ def main():
             for label, v in zip(("not looped", "looped"), row, strict=True)
         )
         print(f"  {name:28s} {text}")
+
+
+def dc_long(engine, bundle, tiny, args):
+    """The paper's family: a RealCam-I2V long shot (its own window and overlap) against one window of it."""
+    from realcam.generate.engine import RunOptions
+
+    path = os.path.join(tiny, "realcam-i2v-256")
+    one, long = bundle("dc-one", 8, model=path), bundle("dc-long", args.dc_frames, model=path)
+    engine.run(one, os.path.join(tempfile.mkdtemp(), "warm-up"), RunOptions())
+    per = {"one": [], "long": []}
+    res = None
+    for r in range(args.repeat):
+        for name, folder in (("one", one), ("long", long)):
+            res_r = engine.run(folder, os.path.join(os.path.dirname(folder), f"dc-{name}-{r}"), RunOptions())
+            per[name].append(run_seconds(res_r) / res_r["frames"])
+            res = res_r if name == "long" else res
+    one_s, long_s = statistics.median(per["one"]), statistics.median(per["long"])
+    w = res["windows"]
+    made = sum(x["length"] for x in w["list"])
+    print(
+        f"RealCam-I2V 256 long shot: {args.dc_frames} frames in {w['count']} windows of {w['frames_per_window']} "
+        f"(overlap {w['overlap']}), camera told per window: {res['camera_condition']['used']}"
+    )
+    print(f"  one window (8 frames):    {one_s * 1000:8.1f} ms per output frame")
+    print(f"  long shot ({args.dc_frames} frames): {long_s * 1000:8.1f} ms per output frame, {long_s / one_s:.2f}x")
+    print(f"  frames made / frames delivered: {made}/{args.dc_frames} = {made / args.dc_frames:.2f}")
+    print(f"  seams (shipped join): {summary(w)}")
 
 
 if __name__ == "__main__":

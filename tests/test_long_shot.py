@@ -225,6 +225,44 @@ def test_cancel_between_and_inside_windows_keeps_the_finished_ones_and_a_rerun_g
     assert fresh["windows"]["reused"] == []
 
 
+def _dc_round_trip(pipe, frames):
+    """What DynamiCrafter's VAE makes of frames (N, H, W, 3) uint8, rounded as the engine rounds its output."""
+    import torch
+
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    with torch.no_grad():
+        y = pipe.decode_latents(pipe.encode_latents(x))[0]
+    return (np.clip(y, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+@pytest.mark.slow
+def test_the_papers_models_chain_windows_with_the_camera_and_close_a_loop(tmp_path, tiny_models, monkeypatch):
+    """RealCam-I2V (DynamiCrafter with the camera wired into its UNet; the tiny model makes 8 frames at once and
+    always 8, 4 carried): a 14-frame loop is 3 windows, each told its own slice of the camera path from its own
+    first frame, each starting from the frames of the one before as the VAE makes them, the last frame held to
+    the photo's latent."""
+    eng = Engine()
+    monkeypatch.setattr(WindowStore, "clear", lambda self: None)  # keep the windows' own frames to look at
+    bundle = long_bundle(tmp_path / "job", tiny_models["realcam-i2v-256"], 14, loop=True)
+    work = tmp_path / "windows"
+    r = eng.run(tmp_path / "job", tmp_path / "take", RunOptions(work_dir=str(work)))
+    assert r["frames"] == 14 and frames_of(tmp_path / "take").shape == (14, 64, 64, 3)
+    w = r["windows"]
+    assert [(x["start"], x["length"], x["overlap"]) for x in w["list"]] == [(0, 8, 0), (4, 8, 4), (6, 8, 6)]
+    # make_bundle's dolly moves 0.1 m a frame; RealCam-I2V is told metres: 0.7 over each window's 8 frames.
+    assert r["camera_condition"]["used"] and [x["camera_reach_units"] for x in w["list"]] == [0.7, 0.7, 0.7]
+    store = WindowStore(str(work), json.loads((work / "store.json").read_text())["key"])
+    parts = [store.load(x["index"], x["length"])[0] for x in w["list"]]
+    pipe = eng._loaded[1]
+    for k in (1, 2):
+        shift, held = w["list"][k]["start"] - w["list"][k - 1]["start"], w["list"][k]["held_latent_frames"]
+        carried = _dc_round_trip(pipe, parts[k - 1][shift : shift + held])
+        assert held == w["list"][k]["overlap"] and np.abs(parts[k][:held].astype(int) - carried).mean() < 0.5
+    photo = np.asarray(Image.open(tmp_path / "job" / bundle.reference_image).convert("RGB"))[None]
+    take = frames_of(tmp_path / "take").astype(int)
+    assert r["end"]["how"] == "held" and np.abs(take[-1] - _dc_round_trip(pipe, photo)[0]).mean() < 0.5
+
+
 # ---------------------------------------------------------------- loops and transitions
 
 

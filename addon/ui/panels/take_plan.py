@@ -19,11 +19,14 @@ def take_lines(context, scene) -> list[tuple[str, bool]]:
     loop = rc.loop and not between
     out = [(line, False) for line in describe(spec, n, loop, between)]
     problems = [window_problem(n, spec), *end_problems(spec, n, loop, between)]
-    if (loop or between) and spec.frame_count_for(n) != n and spec.frame_count_for(n) <= spec.max_frames:
+    # A model given its last frame gets it at the count it makes; the shot's own last frame comes before that (the
+    # held end of the others covers the shot's last frame itself: realcam_core.windows).
+    made = spec.frame_count_for(n)
+    if (loop or between) and spec.takes_last_frame and made != n and made <= spec.max_frames:
         out.append(
             (
-                f"{spec.name} makes {spec.frame_count_for(n)} frames for {n}: the end is held "
-                f"{spec.frame_count_for(n) - n} frames after your last (a count the model allows ends exactly)",
+                f"{spec.name} makes {made} frames for {n}: the image it ends on is {made - n} frames after your "
+                "last (a count the model allows ends exactly)",
                 False,
             )
         )

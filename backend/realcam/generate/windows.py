@@ -227,6 +227,8 @@ def run_shot(pipe, adapter, spec, plan, bundle, bundle_dir, options, device, emi
         parts.append(run.frames)
         done_seconds.append(seconds)
         records.append({**record, "reused": False, "seconds": seconds, "held_steps": made["held_steps"]})
+        if run.camera_record.get("reach_units") is not None:  # its own slice of the path, from its first frame
+            records[-1]["camera_reach_units"] = run.camera_record["reach_units"]
 
     video = seams.join(parts, wplan.windows) if n > 1 else parts[0]
     extra = {}
