@@ -81,6 +81,8 @@ def test_a_long_shot_a_loop_and_a_transition_from_the_default_startup_file(addon
     tfolder = tfolder if os.path.isabs(tfolder) else os.path.join(tmp_path, tfolder.lstrip("/"))
     tres = json.loads(open(os.path.join(tfolder, "result.json")).read())
     assert tres["end"]["kind"] == "transition" and tres["end"]["how"] == "held" and tres["windows"]["count"] == 2
+    psnr = rep["transition_preview_psnr"]  # both meshes rendered: each end shows its own photo
+    assert psnr["first_vs_from"] > psnr["first_vs_to"] and psnr["last_vs_to"] > psnr["last_vs_from"], psnr
     loop_end = max(s["start"] + s["duration"] - 1 for s in rep["loop_strips_after_transition"])
     long_start = min(s["start"] for s in rep["long_strips_after_transition"])
     assert loop_end < take["start"] and take["start"] + take["duration"] == long_start  # A | transition | B

@@ -123,6 +123,20 @@ report["transition_ends"] = op_in(between, bpy.ops.realcam.transition_ends)
 report["transition_end_camera"] = camera_at(between, between.frame_end)
 report["transition_b_photo"] = [list(r) for r in harness.module(pkg, "shot.transition").photo_pose(long_shot, to)]
 report["transition"] = generate(between)
+# The preview renders both photos' meshes in the transition's one world: its first frame shows the first photo,
+# its last the second (PSNR over covered pixels against each shot's photo).
+paths = harness.module(pkg, "paths")
+frame_files = harness.module(pkg, "preview.render").frame_files(between)
+preview = [harness.pixels(os.path.join(paths.resolve(between.realcam.preview_folder), frame_files[i])) for i in (0, -1)]
+photos = {
+    name: harness.pixels(os.path.join(paths.resolve(s.realcam.scene_folder), "image.png"))
+    for name, s in (("from", loop_shot), ("to", long_shot))
+}
+report["transition_preview_psnr"] = {
+    f"{which}_vs_{name}": harness.psnr(px, photo)
+    for which, px in zip(("first", "last"), preview, strict=True)
+    for name, photo in photos.items()
+}
 report["long_strips_after_transition"] = strips_of(long_shot)
 report["loop_strips_after_transition"] = strips_of(loop_shot)
 report["deprecations"] = harness.deprecations()
