@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ...backend import status as backend_status
-from ...realcam_core.windows import describe, end_problems, window_problem
+from ...realcam_core.windows import describe, end_problems
 from ...shot import shots, transition
 
 
@@ -18,7 +18,7 @@ def take_lines(context, scene) -> list[tuple[str, bool]]:
     between = transition.is_transition(scene)
     loop = rc.loop and not between
     out = [(line, False) for line in describe(spec, n, loop, between)]
-    problems = [window_problem(n, spec), *end_problems(spec, n, loop, between)]
+    problems = end_problems(spec, n, loop, between)  # a window too short: the model's lines say it (fit_lines)
     # A model given its last frame gets it at the count it makes; the shot's own last frame comes before that (the
     # held end of the others covers the shot's last frame itself: realcam_core.windows).
     made = spec.frame_count_for(n)
