@@ -229,7 +229,7 @@ def _dc_round_trip(pipe, frames):
     """What DynamiCrafter's VAE makes of frames (N, H, W, 3) uint8, rounded as the engine rounds its output."""
     import torch
 
-    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    x = torch.from_numpy(np.array(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
     with torch.no_grad():
         y = pipe.decode_latents(pipe.encode_latents(x))[0]
     return (np.clip(y, 0, 1) * 255 + 0.5).astype(np.uint8)
