@@ -45,7 +45,7 @@ def test_picking_models_fits_the_shot_and_every_setting_reaches_the_take(addon_z
     rep = json.loads((tmp_path / "report.json").read_text())
     assert rep["deprecations"] == [] and rep["startup"] == ["Camera", "Cube", "Light"]
     assert rep["import"]["error"] is None
-    assert rep["imported"]["size"] == [128, 96] and rep["imported"]["frames"] == [1, 9]
+    assert rep["imported"]["size"] == [128, 96] and rep["imported"]["frames"] == [1, 8]
 
     # What the panel says of a DynamiCrafter camera model before anything runs, and of the shot that is not its.
     text = said(rep["lines_realcam"])
