@@ -97,6 +97,10 @@ def main():
         ("The service under attack: deletes, stalled sockets, a log flood", ["bench/service_attacks.py"]),
         ("Job queue on a local Ray cluster: 1 and 2 slots, overhead per job", ["bench/cluster_throughput.py"]),
         ("Stages of one take with a small model", ["bench/job_stages.py"]),
+        (
+            "Long shots: chaining cost, seams and loop closure",
+            ["bench/long_shot.py", "--tiny-models", tiny],
+        ),
         ("Blender main thread per timer tick while generating", ["bench/addon_ticks.py"]),
         ("Blender main thread per timer tick while importing a photo", ["bench/import_ticks.py"]),
         ("Set up backend: time per stage and the environment's size", ["bench/backend_setup.py"]),

@@ -146,7 +146,7 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
     assert be["model_after_choice"] == "wan2.2-ti2v-5b"  # dropdown -> the shot's model
     for line in (
         "sizes 1280x704 or 704x1280",
-        "at most 121 frames (5.0 s) at 24 fps, counts 4k+1",
+        "121 frames at once (5.0 s) at 24 fps, counts 4k+1",
         "licence: Apache-2.0",
     ):
         assert f"label: {line}" in up, (line, up)
@@ -440,7 +440,7 @@ def test_refusals_are_clear_and_lose_nothing(addon_zip, tiny_models, tmp_path, b
         "ortho": "orthographic",
         "pano": "panoramic",
         "still": "does not move",
-        "too_long": "200 frames is longer than",
+        "open_loop": "Close the loop",
         "unreachable": "no backend answers at http://127.0.0.1:",
         "incompatible": "install matching versions",
         "job_failed": "the backend could not make the video",

@@ -45,7 +45,7 @@ def test_picking_models_fits_the_shot_and_every_setting_reaches_the_take(addon_z
     rep = json.loads((tmp_path / "report.json").read_text())
     assert rep["deprecations"] == [] and rep["startup"] == ["Camera", "Cube", "Light"]
     assert rep["import"]["error"] is None
-    assert rep["imported"]["size"] == [128, 96] and rep["imported"]["frames"] == [1, 9]
+    assert rep["imported"]["size"] == [128, 96] and rep["imported"]["frames"] == [1, 8]
 
     # What the panel says of a DynamiCrafter camera model before anything runs, and of the shot that is not its.
     text = said(rep["lines_realcam"])
@@ -86,11 +86,9 @@ def test_picking_models_fits_the_shot_and_every_setting_reaches_the_take(addon_z
     assert not any("Fit shot to" in line for line in rep["lines_mc"])
     assert rep["undo_mc"] == rep["imported"] and rep["redo_mc"] == mc  # one undo step, and back
 
-    # Longer than the model makes: said in the panel, refused before rendering.
-    long = f"{F + 5} frames is longer than {rep['mc_spec']['name']} can generate at once"
-    assert long in said(rep["lines_long"]), said(rep["lines_long"])
-    assert "button: realcam.choose_model Fit shot to motionctrl-256" in rep["lines_long"]
-    assert long in rep["generate_long"]["error"]
+    # Longer than the model makes at once: the panel says it is made in windows; nothing to fit.
+    assert f"windows of {F} frames, each starting from the last 4 frames" in said(rep["lines_long"]), rep["lines_long"]
+    assert not any("Fit shot to" in line for line in rep["lines_long"])
     # Another lens: refused with the way back; picking the model again sets it, without a re-import.
     assert rep["after_focal_changed"]["fx"] == pytest.approx(221.5 * 0.8, rel=1e-4)
     err = rep["generate_wrong_lens"]["error"]
@@ -179,12 +177,10 @@ def test_each_pick_is_one_undo_step_in_every_blender(addon_zip, tmp_path, blende
     assert all(p["error"] is None for p in rep["picks"]), rep["picks"]
     start, dc, mc, back, wan = rep["states"]
     assert start["size"] == [128, 96] and start["frames"] == [1, 30] and start["vertices"] == 128 * 96
-    # RealCam-I2V: 256x256, 16 frames (30 is more than it makes), the photo's own lens at the new size.
-    assert dc["model"] == "realcam-i2v-256" and dc["size"] == [256, 256] and dc["frames"] == [1, 16]
+    # RealCam-I2V: 256x256, the shot's 30 frames kept (made in windows of 16), the photo's own lens at the new size.
+    assert dc["model"] == "realcam-i2v-256" and dc["size"] == [256, 256] and dc["frames"] == [1, 30]
     assert dc["vertices"] == 256 * 256 and dc["fx"] == pytest.approx(start["fx"] * 256 / 96, rel=1e-4)
-    assert (
-        "frames 30 -> 16" in rep["picks"][0]["message"] and "keys past the new last frame" in rep["picks"][0]["message"]
-    )
+    assert "30 frames made as 3 windows of 16" in rep["picks"][0]["message"], rep["picks"][0]["message"]
     # MotionCtrl: same size, no re-import, its assumed lens through the focal fix; the imported lens is kept.
     assert (
         mc["size"] == [256, 256] and mc["vertices"] == 256 * 256 and "imported again" not in rep["picks"][1]["message"]
@@ -198,7 +194,7 @@ def test_each_pick_is_one_undo_step_in_every_blender(addon_zip, tmp_path, blende
         back["fx"] == pytest.approx(dc["fx"], rel=1e-4)
         and "focal back to the photo's own" in rep["picks"][2]["message"]
     )
-    # The default model: its native 1280x704 for the photo's aspect; 16 frames it makes, kept.
-    assert wan["size"] == [1280, 704] and wan["frames"] == [1, 16] and wan["vertices"] == 1280 * 704
+    # The default model: its native 1280x704 for the photo's aspect; the 30 frames, kept.
+    assert wan["size"] == [1280, 704] and wan["frames"] == [1, 30] and wan["vertices"] == 1280 * 704
     # Each pick one undo step, in reverse.
     assert rep["undone"] == [back, mc, dc, start]

@@ -9,7 +9,7 @@ import pytest
 from helpers import frames_of, make_bundle, probe_mp4, run_cli, run_cli_offline, set_settings
 
 from realcam.errors import UserError
-from realcam.generate.engine import Engine, JobCancelled
+from realcam.generate.engine import Engine, JobCancelled, RunOptions
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +111,10 @@ def test_decode_is_reported_before_the_vae_decodes(tmp_path, tiny_models, engine
 
 
 def test_jobs_the_model_cannot_make_are_refused_up_front(tmp_path, tiny_models, engine):
+    # Longer than the model makes at once is made in windows; windows too short to carry anything over are not.
     make_bundle(tmp_path / "long", n=30, w=64, h=64, model=tiny_models["svd"])
-    with pytest.raises(UserError, match=r"30 frames is longer than .* \(at most 25 frames"):
-        engine.run(tmp_path / "long", tmp_path / "o")
+    with pytest.raises(UserError, match=r"30 frames is longer than .* \(4\), and its window is too short to carry"):
+        engine.run(tmp_path / "long", tmp_path / "o", RunOptions(window_frames=4))
     make_bundle(tmp_path / "odd", n=5, w=64, h=48, model=tiny_models["wan22-ti2v"])
     with pytest.raises(UserError, match=r"64x48 is not a size this model can make: .*1280x704 or 704x1280"):
         engine.run(tmp_path / "odd", tmp_path / "o")

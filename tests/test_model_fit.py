@@ -1,5 +1,7 @@
 """Fitting a shot to a video model (realcam_core.addon_only.model_fit): size, frames and the lens a model assumes."""
 
+from dataclasses import replace
+
 import pytest
 
 from realcam_core.addon_only.model_fit import assumed_focal, frames_for, longest, plan_fit
@@ -25,14 +27,20 @@ def test_a_dynamicrafter_model_makes_the_shot_16_frames_at_its_size():
     assert any("frames 9 -> 16" in n for n in plan.notes)
 
 
-def test_a_shot_longer_than_the_model_makes_is_cut_to_what_it_makes():
+def test_a_shot_longer_than_the_model_makes_at_once_stays_and_is_made_in_windows():
     plan = plan_fit("cami2v-512", CAMI2V_512, size=(512, 320), frames=49, photo_size=PHOTO, imported_fx=300.0)
-    assert plan.size == (512, 320) and not plan.reimport and plan.frames == 16
-    assert any("keys past the new last frame" in n for n in plan.notes)
-    # Wan: 4k+1 counts up to 121; a count it makes stays (the camera's timing), one past it becomes the longest.
+    assert plan.size == (512, 320) and not plan.reimport and plan.frames == 49
+    assert plan.notes == ["49 frames made as 4 windows of 16 (a long shot)"]
+    # Wan: 4k+1 counts up to 121 at once; any count stays (the camera's timing), a longer one in windows.
     assert frames_for(WAN22_TI2V_5B, 50, (1280, 704)) == 50
-    assert frames_for(WAN22_TI2V_5B, 200, (1280, 704)) == longest(WAN22_TI2V_5B) == 121
-    assert frames_for(SVD_XT, 30, (1024, 576)) == 25
+    assert frames_for(WAN22_TI2V_5B, 200, (1280, 704)) == 200 and longest(WAN22_TI2V_5B) == 121
+    assert frames_for(SVD_XT, 30, (1024, 576)) == 30
+
+
+def test_a_model_that_cannot_chain_windows_cuts_the_shot_to_what_it_makes():
+    one_window = replace(CAMI2V_512, window_overlap=CAMI2V_512.max_frames)  # nothing left to carry a window on
+    plan = plan_fit("cami2v-512", one_window, size=(512, 320), frames=49, photo_size=PHOTO, imported_fx=300.0)
+    assert plan.frames == 16 and any("keys past the new last frame" in n for n in plan.notes)
 
 
 def test_the_same_rule_for_every_model_native_size_by_the_photos_aspect():

@@ -96,6 +96,7 @@ PUBLISHED_SCHEDULERS = {
     "wan2.2-fun-5b-camera": ("UniPCMultistepScheduler", {**_WAN, "flow_shift": 5.0}),  # TI2V-5B's scheduler
     "wan2.1-i2v-14b-480p": ("UniPCMultistepScheduler", {**_WAN, "flow_shift": 3.0}),
     "wan2.1-i2v-14b-720p": ("UniPCMultistepScheduler", {**_WAN, "flow_shift": 3.0}),
+    "wan2.1-flf2v-14b-720p": ("UniPCMultistepScheduler", {**_WAN, "flow_shift": 16.0}),
     "svd-xt": ("EulerDiscreteScheduler", SVD_SCHEDULER),
     "fastwan2.2-ti2v-draft": ("DmdFlowScheduler", {}),  # its defaults are FastVideo's (dmd_scheduler.py)
 }

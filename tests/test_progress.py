@@ -70,7 +70,19 @@ def test_backend_stages_read_as_the_artists(job, text):
 
 def test_a_rerun_job_in_the_queue_says_why():
     stage, *_, detail = progress.from_job({"state": "queued", "position": 0, "note": "interrupted"})
-    assert stage == "queued" and detail.startswith("position 1, it runs again from the start")
+    assert stage == "queued" and detail.startswith("position 1, it runs again (the backend stopped")
+
+
+def test_a_long_shot_says_which_window_it_is_in():
+    job = {"state": "running", "progress": {"stage": "denoise", "step": 3, "total": 8, "window": 2, "windows": 20}}
+    assert (
+        progress.describe(*progress.from_job(job), progress.plan("generate")).text
+        == "Stage 5 of 7: Generating: window 2 of 20, step 3 of 8"
+    )
+    job["progress"] = {"stage": "encode", "window": 20, "windows": 20}
+    assert progress.describe(*progress.from_job(job)).text.startswith("Generating: window 20 of 20, encoding the")
+    job["progress"] = {"stage": "denoise", "window": 21, "windows": 20}  # nonsense from a backend: not shown
+    assert "window" not in progress.describe(*progress.from_job(job)).text
 
 
 def test_a_stage_a_newer_backend_adds_is_shown_by_its_name():

@@ -109,7 +109,7 @@ def model_lines(name: str) -> list[str]:
             "(a shorter shot is made that long and trimmed)"
         )
     else:
-        frames = f"at most {spec.max_frames} frames ({seconds:.1f} s) at {spec.native_fps:g} fps{rule}"
+        frames = f"{spec.max_frames} frames at once ({seconds:.1f} s) at {spec.native_fps:g} fps{rule}"
     lines = [f"sizes {sizes}", frames, f"licence: {licence}"]
     if spec.fixed_guidance is not None:
         lines.append(f"distilled: {spec.default_steps} steps, guidance fixed at {spec.fixed_guidance:g}")

@@ -1,11 +1,12 @@
 """Strips in the edit scene's sequencer: a shot's preview as an image strip, its takes as movie strips.
 
 They live in the edit scene of the shot's frame rate (shot/shots.py), never in a 3D
-scene, so F12 in a shot or in the artist's scene renders that scene. Each strip
-carries the id of its shot ("realcam_shot") and its kind; a shot has one preview
-strip, replaced by the next preview on the same channel, and its takes on free
-channels above it. Strips of a shot deleted with Blender's own Delete Scene stay
-(nothing tells the add-on): the edit's panel names them (orphans) and removes them.
+scene, so F12 in a shot or in the artist's scene renders that scene. A shot's strips start at its first
+frame plus its `edit_offset` (0 unless a transition put the shot after itself, shot/transition.py). Each
+strip carries the id of its shot ("realcam_shot") and its kind; a shot has one preview strip, replaced by
+the next preview on the same channel, and its takes on free channels above it. Strips of a shot deleted
+with Blender's own Delete Scene stay (nothing tells the add-on): the edit's panel names them (orphans) and
+removes them.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def _cover(edit, start: int, end: int) -> None:
 
 def set_preview(edit, shot, folder: str, files: list[str]):
     """The shot's preview strip, replacing its previous one (same channel when it is free)."""
-    sid, start = shot.realcam.shot_id, shot.frame_start
+    sid, start = shot.realcam.shot_id, shot.frame_start + shot.realcam.edit_offset
     end = start + len(files) - 1
     old = shot_strips(edit, sid, "preview")
     channel = old[0].channel if old else None
@@ -98,8 +99,10 @@ def set_preview(edit, shot, folder: str, files: list[str]):
 
 
 def add_take(edit, shot, video: str, start: int, frames: int, name: str, settings: dict):
-    """A movie strip for a generated take above the shot's preview, with what made it on the strip."""
+    """A movie strip for a generated take above the shot's preview, with what made it on the strip. start: the
+    shot's frame it begins at (placed at start + the shot's edit_offset in the edit)."""
     sid = shot.realcam.shot_id
+    start += shot.realcam.edit_offset
     previews = shot_strips(edit, sid, "preview")
     lowest = previews[0].channel + 1 if previews else 1
     ch = free_channel(edit, start, start + frames - 1, lowest)
@@ -110,3 +113,14 @@ def add_take(edit, shot, video: str, start: int, frames: int, name: str, setting
     _tag(strip, sid, "take")
     _cover(edit, start, start + frames - 1)
     return strip
+
+
+def shift_shot(edit, shot_id: str, delta: int) -> int:
+    """Move every strip of a shot by delta frames (a transition put the shot after it); how many moved."""
+    moved = shot_strips(edit, shot_id)
+    # Later strips first when moving later (and earlier first when earlier), so none lands on another in its way.
+    for s in sorted(moved, key=lambda s: s.frame_final_start, reverse=delta > 0):
+        s.frame_start += delta
+    if moved:
+        _cover(edit, min(s.frame_final_start for s in moved), max(s.frame_final_end - 1 for s in moved))
+    return len(moved)

@@ -21,7 +21,7 @@ from ..shot import shots
 from . import drift, sequencer
 
 # Settings a take's JSON holds that the panel can set again (the JSON's keys, as the bundle names them).
-LOADABLE = ("model", "negative_prompt", "seed", "steps", "guidance", "camera_condition", "evaluate")
+LOADABLE = ("model", "negative_prompt", "seed", "steps", "guidance", "camera_condition", "evaluate", "loop")
 # Settings a bundle carries only when they are not the default: a take without one ran with the default, which
 # Load settings puts back. (bundle key, shot property, the default the panel shows)
 OPTIONAL = (("camera_scale", "camera_scale", 0.0), ("sampler", "sampler", "DEFAULT"))

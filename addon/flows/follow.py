@@ -20,7 +20,7 @@ from ..edit import sequencer, takes
 from ..realcam_core import api
 from ..realcam_core.addon_only import advice, progress
 from ..realcam_core.client import BackendError
-from ..shot import shots
+from ..shot import shots, transition
 from ..tasks import RUNNER, Background, Sleep, Task, TaskCancelled, start, undo_push
 from . import FlowError
 
@@ -158,6 +158,12 @@ def follow_job(task, conn, ref, record, doing: str = ""):
     name = take_name(scene, meta.get("model_label") or meta.get("model", "take"), meta.get("seed", 0))
     count = frames[1] - frames[0] + 1
     strip = sequencer.add_take(shots.edit_scene(scene), scene, video, frames[0], count, name, strip_settings)
+    if transition.is_transition(scene):
+        try:
+            transition.arrange(scene)  # the shot it goes to follows it in the edit
+        except transition.TransitionError:
+            pass  # that shot is gone: the take stays where it landed
+
     item = scene.realcam.takes.add()
     item.name, item.folder, item.settings = strip.name, paths.stored(take), json.dumps(strip_settings)
     _clear_record(ref, job_id)

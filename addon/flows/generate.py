@@ -28,11 +28,14 @@ from ..realcam_core.bundle import (
 from ..realcam_core.bundle.types import SAMPLERS
 from ..realcam_core.client import BackendError, BackendUnreachable
 from ..realcam_core.models import DRAFT_VIDEO_MODEL
-from ..shot import camera_track, shots
+from ..realcam_core.windows import end_problems, loop_problem
+from ..shot import camera_track, shots, transition
 from ..tasks import Background, undo_push
 from . import FlowError, note, size_problems
 from .follow import follow_job
 from .preview import check_first_frame, check_photo, read_track, render_preview
+
+LAST_IMAGE = "last.png"  # a transition's second photo in the bundle
 
 
 def rc_steps(scene):
@@ -66,6 +69,7 @@ def bundle_settings(context, scene, name: str, fps: float, spec=None, draft: boo
         sns=SnsSettings(rc.sns_enabled, rc.sns_threshold),
         evaluate=rc.evaluate,
         camera_condition=rc.camera_condition,
+        loop=rc.loop and not transition.is_transition(scene),
         speed=SpeedSettings(rc.step_cache, round(rc.cache_threshold, 6), rc.compile),
         camera_scale=(round(rc.camera_scale, 6) or None) if told_camera else None,
         sampler=rc.sampler if offers_sampler and rc.sampler in SAMPLERS else None,
@@ -103,19 +107,40 @@ def prompt_of(rc) -> str:
 
 
 def write_bundle(
-    folder, scene_folder, preview_folder, preview_files, frames, Ks, rel, settings, source, depth_scale=1.0
+    folder,
+    scene_folder,
+    preview_folder,
+    preview_files,
+    frames,
+    Ks,
+    rel,
+    settings,
+    source,
+    depth_scale=1.0,
+    last_image=None,
 ) -> str:
     """Bundle folder and zip (worker thread: files only, no Blender data). depth_scale: the shot's scale
-    calibration (shot/fixes.py), applied to the copy so the depth agrees with the scaled mesh and camera."""
+    calibration (shot/fixes.py), applied to the copy so the depth agrees with the scaled mesh and camera.
+    last_image: a transition's second photo, where the take ends."""
     os.makedirs(os.path.join(folder, "preview"))
     shutil.copy(os.path.join(scene_folder, "image.png"), os.path.join(folder, "reference.png"))
+    if last_image:
+        shutil.copy(last_image, os.path.join(folder, LAST_IMAGE))
     copy_depth(os.path.join(scene_folder, "depth.npy"), os.path.join(folder, "depth.npy"), depth_scale)
     entries = []
     for i, (f, name, K, m) in enumerate(zip(frames, preview_files, Ks, rel, strict=True)):
         shutil.copy(os.path.join(preview_folder, name), os.path.join(folder, preview_name(i)))
         entries.append(Frame(f, preview_name(i), K, m))
     K0 = Ks[0]
-    bundle = JobBundle(K0.width, K0.height, entries, settings, depth="depth.npy", source=source)
+    bundle = JobBundle(
+        K0.width,
+        K0.height,
+        entries,
+        settings,
+        depth="depth.npy",
+        source=source,
+        last_image=LAST_IMAGE if last_image else None,
+    )
     bundle.write_manifest(folder)
     _, problems = validate_bundle(folder)
     if problems:
@@ -125,6 +150,28 @@ def write_bundle(
             + ": change what it names in the shot, then Generate again"
         )
     return pack_bundle(folder, folder + ".zip")
+
+
+def check_ends(scene, spec, n: int) -> None:
+    """What the model cannot do with the take's end (a loop, a transition), before anything is read or sent."""
+    between = transition.is_transition(scene)
+    problems = end_problems(spec, n, scene.realcam.loop and not between, between)
+    if scene.realcam.loop and between:
+        problems.append("Loop is on in a transition, which ends on the second photo: turn Loop off")
+    if problems:
+        raise FlowError("; ".join(problems) + ": change the shot's settings or pick another model in the panel")
+
+
+def check_end_cameras(scene, Ks, rel) -> None:
+    """A loop's camera path must be closed, and a transition's camera must end where the second photo was taken."""
+    try:
+        problem = transition.end_problem(scene) if transition.is_transition(scene) else None
+    except transition.TransitionError as e:
+        raise FlowError(str(e)) from None
+    if problem is None and scene.realcam.loop and not transition.is_transition(scene):
+        problem = loop_problem(rel[-1], Ks[0].fx, Ks[-1].fx)
+    if problem:
+        raise FlowError(problem)
 
 
 def generate(task, context, ref, draft: bool = False):
@@ -140,11 +187,14 @@ def generate(task, context, ref, draft: bool = False):
     scene = ref.scene
     scene_folder = check_photo(scene)
     r = scene.render
-    problems = spec.problems(r.resolution_x, r.resolution_y, scene.frame_end - scene.frame_start + 1, rc_steps(scene))
+    n = scene.frame_end - scene.frame_start + 1
+    problems = spec.problems(r.resolution_x, r.resolution_y, n, rc_steps(scene))
     if problems:
         raise size_problems(problems)
+    check_ends(scene, spec, n)
     track = yield from read_track(task, context, ref)
     frames, Ks, rel, fp = track
+    check_end_cameras(ref.scene, Ks, rel)  # first: a transition's ends that no longer match say what to do
     try:
         camera_track.check_moves(ref.scene.camera.name, frames, Ks, rel)
     except camera_track.CameraError as e:
@@ -199,6 +249,11 @@ def _submit_and_follow(task, conn, context, ref, model, scene_folder, preview_fo
         "model_label": model_label,
         "depth_scale": scene.realcam.depth_scale,
     }
+    last_image = None
+    if transition.is_transition(scene):
+        a, b = transition.ends(scene)
+        meta["transition"] = {"from": a.name, "to": b.name}
+        last_image = transition.last_image(scene)
     if draft:  # the shot's own model, which Load settings puts back (a draft never becomes the shot's model)
         meta |= {"draft": True, "shot_model": shots.model_name(scene, context)}
     try:
@@ -215,6 +270,7 @@ def _submit_and_follow(task, conn, context, ref, model, scene_folder, preview_fo
             settings,
             source,
             ref.scene.realcam.depth_scale,
+            last_image,
         )
         task.report(progress.UPLOAD, message="connecting to the backend")
         yield conn.ensure()

@@ -9,6 +9,7 @@ The contract, read by both sides:
   bundle/     the job bundle (versioned): types, manifest checks, bundle folder, zip archive
   camera      camera conventions and Blender <-> pinhole conversions
   models      the video models and their limits (size, frames, frame rate, licence)
+  windows     a long shot as the model's windows, and how a take's end (a loop, a transition) is held
   depth_map   depth maps the artist supplies, one rule for both sides (its readers: exr, npy_info, png_info;
               npy_info and png_info also check the bundle's files before decoding them)
   resample    fitting a photo to the generation size

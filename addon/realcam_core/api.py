@@ -34,7 +34,9 @@ A job:
     {"id", "seq", "state", "created_at", "started_at", "finished_at", "model", "frames",
      "width", "height", "scene_frames": [first, last], "seed",
      "progress": {"stage", "step", "total", "eta_s"} (stage: one of PROGRESS_STAGES below; step,
-                 total and eta_s while it counts steps), "position" (in the queue, 0 = next),
+                 total and eta_s while it counts steps; "window", "windows" while a long shot is made
+                 in windows: window k of n, its stages and steps those of window k, eta_s the whole
+                 job's), "position" (in the queue, 0 = next),
      "error" (why it failed), "attempts",
      "worker" (with `serve --cluster`: {"slot", "node", "pid"} that runs or ran it)}
 
@@ -165,6 +167,9 @@ TRACK_DEPTH_EXTENSIONS = (".npy", ".png", ".exr")
 TRACK_OPTIONS = ("focal_px", "fov", "depth_frame", "relative", "depth_model", "fps", "max_frames", "stride", "max_side")
 TRACK_MAX_SAMPLED = 120  # frames a track reconstructs at most (SfM time grows with them)
 TRACK_MAX_SIDE = 1920  # the longest side it tracks at
+
+# The fields of a job's progress (see above); "window" and "windows" only on a long shot.
+PROGRESS_FIELDS = ("stage", "step", "total", "eta_s", "window", "windows")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765

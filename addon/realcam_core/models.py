@@ -29,6 +29,12 @@ class ModelSpec:
     variant: str = ""  # the family's variant (DynamiCrafter: "256" or "512"), picking its architecture
     camera: str = ""  # how the model itself is told the camera ("" = it is not; e.g. "cami2v", "motionctrl")
     fixed_guidance: float | None = None  # distilled to run at this guidance only: a bundle's guidance is not used
+    # Long shots, loops and transitions (realcam_core.windows). max_frames is the window: a longer shot is made as
+    # windows sharing window_overlap frames (the carried frames, 1 + whole latent frames); every family takes a
+    # first image, so every family can chain. takes_last_frame: the model has a last-frame input (first + last).
+    window_overlap: int = 1
+    takes_last_frame: bool = False
+    needs_last_frame: bool = False  # every run needs one (a first + last frame model only): ends only, one window
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -58,12 +64,11 @@ class ModelSpec:
         out = []
         if width % self.size_multiple or height % self.size_multiple or width * height > self.max_pixels:
             out.append(f"{width}x{height} is not a size this model can make: {allowed}")
-        if self.frame_count_for(frames) > self.max_frames:
-            out.append(
-                f"{frames} frames is longer than {self.name} can generate at once (at most {self.max_frames} "
-                f"frames, {self.max_frames / self.native_fps:.1f} s at its native {self.native_fps:g} fps); "
-                "shorten the frame range or split the shot"
-            )
+        from .windows import window_problem  # a longer shot is made in windows, where the model can chain them
+
+        long_shot = window_problem(frames, self)
+        if long_shot:
+            out.append(long_shot)
         if steps is not None and steps > self.max_steps:
             out.append(f"{steps} steps is more than {self.name} supports ({self.max_steps})")
         return out
@@ -77,6 +82,7 @@ WAN22_TI2V_5B = ModelSpec(
     max_pixels=1280 * 704,
     max_frames=121,
     temporal_factor=4,
+    window_overlap=5,  # the first frame (the image) and one latent frame of 4
     native_fps=24.0,
     default_steps=50,
     default_guidance=5.0,
@@ -93,6 +99,7 @@ WAN22_FUN_5B_CAMERA = ModelSpec(
     max_pixels=1280 * 704,
     max_frames=121,
     temporal_factor=4,
+    window_overlap=5,  # the first frame (the image) and one latent frame of 4
     native_fps=24.0,
     default_steps=50,
     default_guidance=6.0,  # VideoX-Fun's camera example
@@ -110,6 +117,7 @@ FASTWAN22_TI2V_5B = ModelSpec(
     max_pixels=1280 * 704,
     max_frames=121,
     temporal_factor=4,
+    window_overlap=5,  # the first frame (the image) and one latent frame of 4
     native_fps=24.0,
     default_steps=3,
     default_guidance=1.0,
@@ -126,6 +134,7 @@ WAN21_I2V_480P = ModelSpec(
     max_pixels=832 * 480,
     max_frames=81,
     temporal_factor=4,
+    window_overlap=5,  # the first frame (the image) and one latent frame of 4
     native_fps=16.0,
     default_steps=50,
     default_guidance=5.0,
@@ -141,11 +150,33 @@ WAN21_I2V_720P = ModelSpec(
     max_pixels=1280 * 720,
     max_frames=81,
     temporal_factor=4,
+    window_overlap=5,  # the first frame (the image) and one latent frame of 4
     native_fps=16.0,
     default_steps=50,
     default_guidance=5.0,
     licence="Apache-2.0",
     max_steps=200,
+)
+
+# Wan 2.1 FLF2V (first and last frame): the I2V-14B architecture whose image embedding takes two images (CLIP
+# tokens of both, with a learned position embedding, pos_embed_seq_len) and whose condition video holds the last
+# frame too; diffusers' WanImageToVideoPipeline runs it through `last_image`.
+WAN21_FLF2V_720P = ModelSpec(
+    name="Wan 2.1 FLF2V-14B 720p",
+    family="wan",
+    native_sizes=((1280, 720), (720, 1280)),
+    size_multiple=16,
+    max_pixels=1280 * 720,
+    max_frames=81,
+    temporal_factor=4,
+    window_overlap=5,  # the first frame (the image) and one latent frame of 4
+    native_fps=16.0,
+    default_steps=50,
+    default_guidance=5.0,
+    licence="Apache-2.0",
+    max_steps=200,
+    takes_last_frame=True,
+    needs_last_frame=True,  # its image embedding always reads two images
 )
 
 SVD_XT = ModelSpec(
@@ -156,6 +187,7 @@ SVD_XT = ModelSpec(
     max_pixels=1024 * 576,
     max_frames=25,
     temporal_factor=1,
+    window_overlap=4,  # the first frame (the image) and 3 more, each its own latent frame
     native_fps=7.0,
     default_steps=25,
     default_guidance=3.0,
@@ -183,6 +215,7 @@ def _dynamicrafter(name: str, variant: str, camera: str = "", licence: str = DYN
         max_pixels=size[0][0] * size[0][1],
         max_frames=16,
         temporal_factor=1,
+        window_overlap=4,  # the first frame (the image) and 3 more, each its own latent frame
         native_fps=8.0,
         default_steps=25,
         default_guidance=7.5,
@@ -288,6 +321,7 @@ KNOWN_VIDEO_MODELS = [
     KnownVideoModel(DRAFT_VIDEO_MODEL, FASTWAN22_TI2V_5B_REPO, FASTWAN22_TI2V_5B),
     KnownVideoModel("wan2.1-i2v-14b-480p", "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", WAN21_I2V_480P),
     KnownVideoModel("wan2.1-i2v-14b-720p", "Wan-AI/Wan2.1-I2V-14B-720P-Diffusers", WAN21_I2V_720P),
+    KnownVideoModel("wan2.1-flf2v-14b-720p", "Wan-AI/Wan2.1-FLF2V-14B-720P-Diffusers", WAN21_FLF2V_720P),
     KnownVideoModel("svd-xt", "stabilityai/stable-video-diffusion-img2vid-xt", SVD_XT),
     KnownVideoModel(
         "dynamicrafter-256",

@@ -310,6 +310,20 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
     job_take: StringProperty(subtype="DIR_PATH", default="", options=PATH)
     job_meta: StringProperty(default="")  # JSON: what the strip needs once the video is in
 
+    # Long shots, loops, transitions (realcam_core.windows, shot/loop.py, shot/transition.py).
+    loop: BoolProperty(
+        name="Loop",
+        default=False,
+        description="The take's last frame leads back into its first (the photo): close the camera path first "
+        "(Close the loop); a first + last frame model is given the photo as its last frame",
+    )
+    transition_from: StringProperty(default="")  # a transition shot: the shot it starts from (its id)
+    transition_to: StringProperty(default="")  # and the shot whose photo it ends on
+    edit_offset: IntProperty(default=0)  # where the shot's frames sit in the edit: its first frame + this
+    transition_frames: IntProperty(
+        name="Frames", default=49, min=2, description="Length of a new transition from this shot, in frames"
+    )
+
     takes: CollectionProperty(type=RealcamTake)
     takes_index: IntProperty(default=0)  # the take selected in the panel's list
 

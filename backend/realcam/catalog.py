@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from realcam_core.models import DEFAULT_VIDEO_MODEL, DRAFT_VIDEO_MODEL, KNOWN_VIDEO_MODELS
+from realcam_core.windows import windowed_spec
 
 from .depth.models import DEFAULT_DEPTH_MODEL, KNOWN_MODELS
 from .errors import UserError
@@ -19,8 +20,9 @@ def is_cached(repo_id: str, filename: str) -> bool:
         return False
 
 
-def video_models(model_folders: dict[str, str] | None = None) -> list[dict]:
-    """Known video models, then the local folders the server was configured with."""
+def video_models(model_folders: dict[str, str] | None = None, window_frames: int | None = None) -> list[dict]:
+    """Known video models, then the local folders the server was configured with. window_frames: the server's
+    window for long shots (`serve --window-frames`), in each spec's max_frames (what it makes at once here)."""
     out = []
     for m in KNOWN_VIDEO_MODELS:
         sp = m.spec
@@ -43,14 +45,14 @@ def video_models(model_folders: dict[str, str] | None = None) -> list[dict]:
                     {"repo": r.repo_id, "files": list(r.files), "what": r.what, "approx_bytes": r.approx_bytes}
                     for r in m.requires
                 ],
-                "spec": sp.to_dict(),
+                "spec": windowed_spec(sp, window_frames).to_dict(),
             }
         )
     for name, folder in (model_folders or {}).items():
         from .generate.adapters import resolve_video_model  # torch and diffusers: only for a configured folder
 
         try:
-            spec = resolve_video_model(folder)[1].to_dict()
+            spec = windowed_spec(resolve_video_model(folder)[1], window_frames).to_dict()
         except UserError:
             spec = None  # listed anyway: a job naming it gets the reason
         out.append({"name": name, "id": name, "cached": True, "configured": True, "spec": spec})

@@ -73,8 +73,11 @@ def _cmd_generate(args) -> int:
     def on_event(e):
         nonlocal bar
         if e["stage"] == "denoise":
-            if bar is None:
-                bar = tqdm(total=e["total"], desc="denoise", unit="step", file=sys.stderr)
+            desc = f"window {e['window']}/{e['windows']}" if e.get("windows") else "denoise"
+            if bar is None or bar.desc != desc:
+                if bar is not None:
+                    bar.close()
+                bar = tqdm(total=e["total"], desc=desc, unit="step", file=sys.stderr)
             bar.n = e["step"]
             bar.refresh()
         elif bar is None:
@@ -86,6 +89,9 @@ def _cmd_generate(args) -> int:
             bar.close()
 
     speed = {"step_cache": args.step_cache, "cache_threshold": args.cache_threshold, "compile": args.compile}
+    # A long shot keeps its finished windows beside the take until it is written: the same command run again
+    # after Ctrl-C (or a crash) goes on from the window it was in.
+    work_dir = os.path.join(os.path.dirname(os.path.abspath(args.out)), f".{os.path.basename(args.out)}.windows")
     options = RunOptions(
         model=args.model,
         device=args.device,
@@ -93,11 +99,14 @@ def _cmd_generate(args) -> int:
         vae_tiling=args.vae_tiling,
         dtype=args.dtype,
         speed={k: v for k, v in speed.items() if v is not None},
+        window_frames=args.window_frames,
+        work_dir=work_dir,
     )
     try:
         result = Engine().run(args.bundle, args.out, options, on_event=on_event, cancel=cancel)
     except JobCancelled:
-        print("realcam: cancelled; nothing was written", file=sys.stderr)
+        kept = " (finished windows kept: run the same command again to go on)" if os.path.isdir(work_dir) else ""
+        print(f"realcam: cancelled; no take was written{kept}", file=sys.stderr)
         return 130
     finally:
         if bar is not None:
@@ -108,6 +117,13 @@ def _cmd_generate(args) -> int:
     speed = _speed_summary(result["speed"])
     if speed:
         print(speed, file=sys.stderr)
+    windows = result.get("windows")
+    if windows:
+        print(
+            f"realcam: {windows['count']} windows of {windows['frames_per_window']} frames "
+            f"({len(windows['reused'])} reused), worst seam {windows['worst_ratio']}x the in-window frame change",
+            file=sys.stderr,
+        )
     print(
         f"{args.bundle} -> {args.out}/video.mp4: {result['frames']} frames at {result['fps']:g} fps, "
         f"{result['width']}x{result['height']}, {result['model_name']} seed {result['seed']}, "
@@ -177,6 +193,7 @@ def _cmd_serve(args) -> int:
         offload=args.offload,
         vae_tiling=args.vae_tiling,
         dtype=args.dtype,
+        window_frames=args.window_frames,
         model_folders=_named_folders(args.model_dir, "--model-dir"),
         depth_model_folders=_named_folders(args.depth_model_dir, "--depth-model-dir"),
         allow_hosts=args.allow_host or [],
@@ -357,6 +374,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="torch.compile the repeated transformer blocks (the first job pays the compile; default: the bundle's, "
         "else off)",
     )
+    g.add_argument(
+        "--window-frames",
+        type=int,
+        help="frames per window of a shot longer than the model makes at once (default: the model's count; fewer "
+        "use less memory)",
+    )
     g.set_defaults(func=_cmd_generate)
 
     from realcam_core.api import DEFAULT_HOST, DEFAULT_PORT
@@ -398,6 +421,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--offload", choices=["auto", "none", "model", "sequential"], default="auto")
     s.add_argument("--vae-tiling", action="store_true")
     _add_dtype(s)
+    s.add_argument(
+        "--window-frames",
+        type=int,
+        help="frames per window of a long shot, at most each model's own count (fewer: less memory)",
+    )
     s.add_argument(
         "--model-dir",
         action="append",

@@ -5,9 +5,10 @@ keeping what the artist made (camera, moves, props, takes, scale):
 
 - size: the model's native size closest to the photo's aspect (the import's rule); another size means the photo
   is imported again at it (the mesh has one vertex per pixel of the generation size);
-- frames: the shot's own count where the model makes it (the camera's timing stays), at least the count the
-  model always makes (DynamiCrafter's 16: a shorter shot would be generated long and trimmed), and, where the
-  model's limits (ModelSpec.problems) refuse the count, the longest it can make;
+- frames: the shot's own count (the camera's timing stays), at least the count the model always makes
+  (DynamiCrafter's 16: a shorter shot would be generated long and trimmed); a shot longer than the model makes
+  at once stays as long and is made in windows (realcam_core.windows, said in the fit's notes), and only where
+  the model's limits (ModelSpec.problems) refuse the count is it cut to the longest the model makes;
 - focal: a model told the lens takes the shot's K as it is (the photo's lens, or the one the artist applied);
   a model that assumes a lens (MotionCtrl: realcam_core.camera_scale, intrinsics "upstream-90deg") gets the
   photo seen through that lens, so that the preview shows the world the model believes in while frame 0 is
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from ..camera_scale import CONVENTIONS, CameraConvention, upstream_inference_intrinsics
 from ..models import ModelSpec, native_size_for
 from ..resample import cover_crop_box
+from ..windows import plan_windows, window_problem
 
 SAME_FOCAL = 0.005  # relative: focal lengths closer than this are the same lens (the first-frame check's rule)
 
@@ -52,7 +54,8 @@ def longest(spec: ModelSpec) -> int:
 
 
 def frames_for(spec: ModelSpec, frames: int, size) -> int:
-    """The shot's frame count for the model: its own where the model makes it, else the nearest it can."""
+    """The shot's frame count for the model: its own where the model makes it (in windows when longer than it
+    makes at once), else the nearest it can."""
     n = max(int(frames), spec.min_frames)
     if spec.problems(int(size[0]), int(size[1]), n):  # at a size the model makes, only the count can be refused
         n = longest(spec)
@@ -109,6 +112,10 @@ def plan_fit(
         notes.append(f"frames {frames} -> {new_frames} ({why})")
         if new_frames < frames:
             notes.append("camera keys past the new last frame are kept but not in the take")
+    if window_problem(new_frames, spec) is None:
+        windows = plan_windows(new_frames, spec)
+        if windows.long:
+            notes.append(f"{new_frames} frames made as {windows.count} windows of {windows.window} (a long shot)")
     if reimport:
         notes.append(f"the photo imported again at {new_size[0]}x{new_size[1]} (was {size[0]}x{size[1]})")
     prev_assumed = assumed_focal(previous, size, photo_size)

@@ -2,7 +2,8 @@
 
 One definition for the panel, the status bar and the tests (no bpy here). A
 task reports a stage key with its step, total, ETA and a detail message; the
-backend's job progress ({"stage", "step", "total", "eta_s"}, see api.py) is
+backend's job progress ({"stage", "step", "total", "eta_s"}, and "window" of
+"windows" on a long shot; see api.py) is
 mapped to the same keys, so "denoise" reaches the artist as "Generating" and
 "write" as part of "Decoding the video". A stage the backend names that this
 add-on does not know (a newer backend) is shown by its own name, never hidden.
@@ -155,11 +156,14 @@ def from_job(job: dict) -> tuple[str, int, int, object, str]:
         known = isinstance(position, int) and not isinstance(position, bool) and position >= 0
         detail = f"position {position + 1}" if known else ""
         if job.get("note"):
-            detail += (", " if detail else "") + "it runs again from the start (the backend stopped during it)"
+            detail += (", " if detail else "") + "it runs again (the backend stopped during it)"
         return QUEUED, 0, 0, None, detail
     raw = str(prog.get("stage") or ("starting" if state == "running" else state or ""))  # a list is no key
     stages = TRACK_BACKEND_STAGES if job.get("kind") == "track" else BACKEND_STAGES
     key, detail = stages.get(raw, (UNKNOWN_PREFIX + raw, ""))
+    window, windows = _int(prog.get("window")), _int(prog.get("windows"))
+    if windows > 1 and 1 <= window <= windows:  # a long shot: its stages and steps are those of window k
+        detail = f"window {window} of {windows}" + (f", {detail}" if detail else "")
     step, total = _int(prog.get("step")), _int(prog.get("total"))
     eta = prog.get("eta_s")
     eta = float(eta) if _number(eta) and eta >= 0 else None

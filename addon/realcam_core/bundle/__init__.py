@@ -7,6 +7,7 @@ same files in one zip archive (for upload):
     reference.png          the photo as the model sees it: 8-bit RGB or RGBA PNG, width x height
     preview/0000.png ...   one 8-bit RGBA PNG per frame, width x height, alpha = covered by the scene
     depth.npy              optional: float32 (height, width) z-depth of the reference camera, metres
+    last.png               optional (a transition): the second photo, 8-bit RGB or RGBA PNG, width x height
 
 manifest.json (schema_version 1)::
 
@@ -17,6 +18,9 @@ manifest.json (schema_version 1)::
       "intrinsics_convention": "continuous-pixel-centre-at-half",
       "reference_image": "reference.png",
       "depth": "depth.npy" or null,
+      "last_image": "last.png",               optional, only when set: the image the take's last frame
+                                              arrives at (an in-between: the second shot's photo, seen by
+                                              the last frame's camera); not with settings.loop
       "frames": [                             one per video frame, in order
         {
           "scene_frame": 1,                   Blender frame number, strictly increasing
@@ -52,9 +56,16 @@ manifest.json (schema_version 1)::
                                               track (null = its default, realcam_core.camera_scale);
                                               result.json records the scale used
         "sampler": null or "flow-euler" or "unipc"   optional: for models that offer both (null = default)
+        "loop": true                          optional, only when set (default false): the take's last frame
+                                              leads back into its first (the photo); the cameras should close
+                                              the path (last pose = first pose)
       },
       "source": {...}                         optional, free-form: who made it (app, scene, camera)
     }
+
+Any number of frames: a shot longer than the model makes at once is made in windows by the backend
+(realcam_core.windows); nothing in the bundle is per window. A loop or a last image is given to a model with
+a last-frame input, and held as the last latent frame by the others (result.json says which).
 
 Paths inside the manifest are relative POSIX paths that stay inside the bundle,
 at most 255 bytes per part. Numbers are JSON numbers: schema_version is the

@@ -127,12 +127,14 @@ def validate_bundle(folder, limits: Limits = Limits()) -> tuple[JobBundle | None
     if refs.size is not None:
         if refs.reference:
             _check_png(c, folder, refs.reference, refs.size, ("rgb", "rgba"), "reference image")
+        if refs.last_image:
+            _check_png(c, folder, refs.last_image, refs.size, ("rgb", "rgba"), "last image")
         for i, name in refs.previews:
             _check_png(c, folder, name, refs.size, ("rgba",), f"preview of frame {i}")
         if refs.depth:
             _check_depth(c, folder, refs.depth, refs.size)
     referenced = {MANIFEST_NAME, *(n for _, n in refs.previews)}
-    referenced.update(n for n in (refs.reference, refs.depth) if n)
+    referenced.update(n for n in (refs.reference, refs.depth, refs.last_image) if n)
     for name in sorted(bundle_files(folder)):
         if name not in referenced:
             what = "extra frame not listed in the manifest" if name.startswith("preview/") else "extra file"

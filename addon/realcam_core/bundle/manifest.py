@@ -47,6 +47,7 @@ _TOP_KEYS = {
     "frames",
     "settings",
     "source",
+    "last_image",
 }
 _FRAME_KEYS = {"scene_frame", "preview", "intrinsics", "c2w"}
 _SETTINGS_KEYS = {
@@ -63,6 +64,7 @@ _SETTINGS_KEYS = {
     "speed",
     "camera_scale",
     "sampler",
+    "loop",
 }
 _SNS_KEYS = {"enabled", "threshold"}
 _SPEED_KEYS = {"step_cache", "cache_threshold", "compile"}
@@ -164,6 +166,7 @@ class FileRefs:
 
     size: tuple[int, int] | None = None
     reference: str | None = None
+    last_image: str | None = None
     depth: str | None = None
     previews: list = field(default_factory=list)  # (frame index, name)
     readable: bool = True  # False when the manifest is of an unknown kind or version
@@ -223,6 +226,13 @@ def parse_with_refs(data, limits: Limits) -> tuple[JobBundle | None, list[Proble
         c.m("reference_image", why)
     else:
         refs.reference = ref
+    last_image = data.get("last_image")
+    if last_image is not None:
+        why = safe_relative_path(last_image)
+        if why:
+            c.m("last_image", why)
+        else:
+            refs.last_image = last_image
     depth = data.get("depth")
     if depth is not None:
         why = safe_relative_path(depth)
@@ -236,7 +246,7 @@ def parse_with_refs(data, limits: Limits) -> tuple[JobBundle | None, list[Proble
     settings = _parse_settings(data.get("settings"), c)
     frames = _parse_frames(data.get("frames"), c, limits, refs)
 
-    names = [n for _, n in refs.previews] + [ref] + ([depth] if depth else [])
+    names = [n for _, n in refs.previews] + [ref] + ([depth] if depth else []) + ([last_image] if last_image else [])
     seen = set()
     for n in names:
         if isinstance(n, str) and n in seen:
@@ -245,9 +255,11 @@ def parse_with_refs(data, limits: Limits) -> tuple[JobBundle | None, list[Proble
     source = data.get("source") or {}
     if not isinstance(source, dict):
         c.m("source", "must be an object")
+    if settings is not None and settings.loop and last_image is not None:
+        c.m("last_image", "a loop ends on its own first frame (settings.loop): it cannot also end on another image")
     if c.problems:
         return None, c.problems, refs
-    return JobBundle(width, height, frames, settings, ref, depth, source), [], refs
+    return JobBundle(width, height, frames, settings, ref, depth, source, last_image), [], refs
 
 
 def _parse_speed(sp, c: Checker) -> SpeedSettings | None:
@@ -326,12 +338,16 @@ def _parse_settings(s, c: Checker) -> Settings | None:
     sampler = s.get("sampler")
     if sampler is not None and sampler not in SAMPLERS:
         c.m("settings.sampler", f"must be null or one of {', '.join(SAMPLERS)}, found {sampler!r}")
+    loop = s.get("loop", False)
+    if not isinstance(loop, bool):
+        c.m("settings.loop", "must be true or false")
     if len(c.problems) > start:
         return None
     return Settings(
         speed=speed,
         camera_scale=None if camera_scale is None else float(camera_scale),
         sampler=sampler,
+        loop=loop,
         camera_condition=camera_condition,
         evaluate=evaluate,
         model=model,

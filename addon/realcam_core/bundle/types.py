@@ -56,7 +56,8 @@ class Limits:
             # manifest, reference, depth, one preview per frame, and folder entries some zip tools add
             object.__setattr__(self, "max_archive_entries", self.max_frames + 16)
         if self.max_unpacked_bytes is None:
-            total = self.max_manifest_bytes + (self.max_frames + 1) * self.max_png_bytes + self.max_npy_bytes
+            # previews, the reference and a transition's last image
+            total = self.max_manifest_bytes + (self.max_frames + 2) * self.max_png_bytes + self.max_npy_bytes
             object.__setattr__(self, "max_unpacked_bytes", total)
 
     @property
@@ -145,10 +146,13 @@ class Settings:
     speed: SpeedSettings = field(default_factory=SpeedSettings)
     camera_scale: float | None = None  # model translation units per metre; None: the model's own default
     sampler: str | None = None  # one of SAMPLERS; None: the model's default
+    loop: bool = False  # the take's last frame leads back into its first (realcam_core.windows)
 
     def to_dict(self) -> dict:
         # Optional fields only when set: a bundle without them stays readable by backends older than the fields.
         optional = {k: v for k, v in (("camera_scale", self.camera_scale), ("sampler", self.sampler)) if v is not None}
+        if self.loop:
+            optional["loop"] = True
         if not self.speed.is_default():
             optional["speed"] = dict(self.speed.__dict__)
         return optional | {
@@ -191,9 +195,11 @@ class JobBundle:
     reference_image: str = "reference.png"
     depth: str | None = None
     source: dict = field(default_factory=dict)
+    last_image: str | None = None  # a transition's end: the second photo, where the take's last frame arrives
 
     def to_dict(self) -> dict:
-        return {
+        optional = {"last_image": self.last_image} if self.last_image else {}  # written only when set
+        return optional | {
             "schema": SCHEMA_NAME,
             "schema_version": SCHEMA_VERSION,
             "width": self.width,

@@ -4,12 +4,13 @@ An operator checks what it is given, then hands the work to a flow (flows/, as a
 logic (shot, camera, takes, scene fixes); Blender classes live only here and in ui/.
 """
 
-from . import backend, camera, drift, fixes, generate, shot, takes
+from . import backend, camera, drift, ends, fixes, generate, shot, takes
 
 CLASSES = (
     *shot.CLASSES,
     *camera.CLASSES,
     *generate.CLASSES,
+    *ends.CLASSES,
     *takes.CLASSES,
     *drift.CLASSES,
     *fixes.CLASSES,

@@ -14,6 +14,17 @@ from ...realcam_core.addon_only import model_fit
 from ...realcam_core.models import DRAFT_VIDEO_MODEL
 from ...shot import photo_scene, shots
 from .common import InShot, current_task, wrapped
+from .take_plan import take_lines
+
+
+def draw_take_plan(layout, context, scene) -> None:
+    """Loop, and how the take will be made (windows, its end) with what the model cannot do, before Generate."""
+    row = layout.row(align=True)
+    row.prop(scene.realcam, "loop")
+    row.operator("realcam.close_loop", icon="FILE_REFRESH")
+    for line, problem in take_lines(context, scene):
+        wrapped(layout, line, "ERROR" if problem else "NONE")
+
 
 SAMPLER_FAMILIES = ("wan-fun-camera",)  # as flows/generate.py sends it
 
@@ -72,6 +83,7 @@ class REALCAM_PT_generate(InShot, bpy.types.Panel):
         sub.prop(rc, "sns_threshold")
         box.prop(rc, "camera_condition")
         box.prop(rc, "evaluate")
+        draw_take_plan(box, context, scene)
         draw_speed(layout, rc)
 
         state = shots.preview_state(scene)

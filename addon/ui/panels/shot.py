@@ -3,7 +3,7 @@
 import bpy
 
 from ...backend import status as backend_status
-from ...shot import fixes, shots
+from ...shot import fixes, shots, transition
 from .common import InShot, wrapped
 
 
@@ -22,6 +22,25 @@ class REALCAM_PT_shot(InShot, bpy.types.Panel):
         layout.prop(rc, "props")
         layout.prop(rc, "depth_edge")
         layout.operator("realcam.shot_delete", text="Delete shot", icon="TRASH")
+        draw_transition(layout, scene)
+
+
+def draw_transition(layout, scene) -> None:
+    """A transition: what it joins and how to align it; another shot: making a transition to a second one."""
+    box = layout.box()
+    if transition.is_transition(scene):
+        try:
+            a, b = transition.ends(scene)
+        except transition.TransitionError as e:
+            wrapped(box, str(e), "ERROR")
+            return
+        wrapped(box, f"Transition from {a.name} to {b.name}", "ARROW_LEFTRIGHT")
+        wrapped(box, f"Move its placement of {b.name}'s photo to align it with {a.name}'s, then key the ends")
+        box.operator("realcam.transition_ends", icon="KEYFRAME")
+        return
+    row = box.row(align=True)
+    row.prop(scene.realcam, "transition_frames")
+    row.operator_menu_enum("realcam.transition", "target", text="Transition to", icon="ARROW_LEFTRIGHT")
 
 
 class REALCAM_PT_fixes(InShot, bpy.types.Panel):

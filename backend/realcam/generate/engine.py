@@ -1,6 +1,7 @@
 """Running a job bundle through an image-to-video model with noise shaping.
 
-`Engine.run(bundle, out)` writes, together or not at all:
+`Engine.run(bundle, out)` runs the shot through windows.py (one window when it fits the model, else the model's
+windows, each a `run_window`) and writes, together or not at all:
     video.mp4      H.264 at the bundle's fps, exactly the bundle's frame count
     frames/0000.png ...
     result.json    model, seed, steps, SNS settings and shaped steps, camera condition, speed settings used
@@ -28,6 +29,7 @@ from PIL import Image
 from realcam_core.bundle import BundleError, JobBundle, load_bundle
 from realcam_core.masks import shaping_mask
 from realcam_core.models import known_model
+from realcam_core.windows import end_problems
 
 from .. import __version__
 from ..errors import UserError
@@ -53,6 +55,8 @@ class RunOptions:
     dtype: str | None = None  # float32, float16, bfloat16 (default per device)
     allow_local_models: bool = True  # False on the server for names a client sent
     speed: dict | None = None  # SpeedRequest fields over the bundle's settings.speed (the CLI's flags)
+    window_frames: int | None = None  # frames per window of a long shot, at most the model's (less: less memory)
+    work_dir: str | None = None  # where a long shot keeps its finished windows, so a rerun goes on from there
 
 
 @dataclass
@@ -88,6 +92,7 @@ def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = Tr
     name = model or bundle.settings.model or DEFAULT_VIDEO_MODEL
     model_id, spec, adapter = resolve_video_model(name, allow_local=allow_local)
     problems = spec.problems(bundle.width, bundle.height, len(bundle.frames), bundle.settings.steps)
+    problems += end_problems(spec, len(bundle.frames), bundle.settings.loop, bool(bundle.last_image))
     if problems:
         raise UserError("; ".join(problems))
     s = bundle.settings
@@ -250,6 +255,8 @@ class Engine:
     def _run(self, bundle_dir, out_dir, options, on_event, cancel) -> dict:
         import torch
 
+        from .windows import run_shot
+
         emit = on_event or (lambda event: None)
         cancel = cancel or threading.Event()
         t_start = time.perf_counter()
@@ -270,92 +277,12 @@ class Engine:
         if cancel.is_set():
             raise JobCancelled()
 
-        ref = Image.open(os.path.join(bundle_dir, bundle.reference_image)).convert("RGB")
         if adapter.has_camera_condition and plan.camera_condition and bundle.depth:
             plan.depth_m = np.load(os.path.join(bundle_dir, bundle.depth), allow_pickle=False)
-        adapter.prepare_job(pipe, plan)  # before the schedule is read: it may pick the sampler
-        pipe.scheduler.set_timesteps(plan.steps, device=device)
-        sigmas = [float(s) for s in pipe.scheduler.sigmas[: plan.steps]]
-
-        emit({"stage": "encode"})
-        t = time.perf_counter()
-        from .noise_shaping import NoiseShaper
-
-        shape = adapter.latent_shape(pipe, plan.model_frames, plan.height, plan.width)
-        if plan.sns_enabled:
-            video, mask = scene_video(bundle_dir, bundle, plan.model_frames)
-            with torch.inference_mode():
-                clean = adapter.encode_preview(pipe, video, None).float().cpu()
-            latent_mask = adapter.latent_mask(pipe, mask, LATENT_COVERAGE)
-        else:
-            clean = torch.zeros(shape)
-            latent_mask = torch.zeros((1,) * len(shape), dtype=torch.bool)
-        shaper = NoiseShaper(adapter, clean, latent_mask, sigmas, plan.threshold, plan.seed, plan.sns_enabled)
-        camera_used = adapter.prepare_conditions(pipe, ref, plan, _cameras(bundle, plan.model_frames))
-        timings["encode_s"] = time.perf_counter() - t
-
-        # Starting noise from a CPU generator: the same seed gives the same video on any device. Unit noise, as
-        # the pipelines draw it (they scale it by the initial sigma themselves), in float32 whatever the model's
-        # dtype: the pipelines keep latents in the dtype they are given.
-        gen = torch.Generator("cpu").manual_seed(plan.seed)
-        start = torch.randn(shape, generator=gen, dtype=torch.float32)
-        if 0 in shaper.shaped_steps:
-            scale = adapter.initial_noise_scale(pipe)
-            start = shaper.shape(start * scale, 0) / scale
-        adapter.prepare_scheduler(pipe, shaper.shaped_steps)
-        speed = SpeedRun(plan.speed, device, shaper.shaped_steps, plan.steps, adapter.step_cache_unsupported)
-
-        step_times = []
-        t_denoise = time.perf_counter()
-
-        def on_step_end(p, i, t_, kwargs):
-            now = time.perf_counter()
-            step_times.append(now)
-            done = i + 1
-            per_step = (now - t_denoise) / done
-            emit(
-                {
-                    "stage": "denoise",
-                    "step": done,
-                    "total": plan.steps,
-                    "eta_s": round(per_step * (plan.steps - done), 2),
-                    "shaped": i + 1 in shaper.shaped_steps,
-                }
-            )
-            if cancel.is_set():
-                raise JobCancelled()
-            latents = shaper.after_step(i, kwargs["latents"])
-            speed.step_done(i)
-            if i + 1 in shaper.shaped_steps:
-                adapter.latents_replaced(p)
-            if done == plan.steps:
-                # The pipeline decodes the latents next, inside its call: the one sign of it a client can get.
-                emit({"stage": "decode"})
-            return {"latents": latents}
-
-        emit({"stage": "denoise", "step": 0, "total": plan.steps, "eta_s": None})
-        try:
-            speed.start(pipe)
-            with torch.inference_mode():
-                out = pipe(
-                    **adapter.call_arguments(ref, plan),
-                    generator=torch.Generator("cpu").manual_seed(plan.seed),
-                    latents=start,
-                    output_type="np",
-                    callback_on_step_end=on_step_end,
-                    callback_on_step_end_tensor_inputs=["latents"],
-                )
-        finally:
-            speed.finish()
-            adapter.restore_scheduler(pipe)
-            adapter.clear_conditions(pipe)
-            if hasattr(pipe, "maybe_free_model_hooks"):
-                pipe.maybe_free_model_hooks()
-        t_end = time.perf_counter()
-        timings["denoise_s"] = (step_times[-1] if step_times else t_end) - t_denoise
-        timings["decode_s"] = t_end - (step_times[-1] if step_times else t_denoise)
-
-        frames = as_uint8_frames(np.asarray(out.frames[0])[: plan.frames])  # fails on NaN or infinity
+        adapter.prepare_job(pipe, plan)  # before any window reads the schedule: it may pick the sampler
+        # The shot as the model's windows (one when it fits), each a run_window; generate/windows.py.
+        shot = run_shot(pipe, adapter, spec, plan, bundle, bundle_dir, options, device, emit, cancel, timings)
+        frames = shot.frames
         if cancel.is_set():
             raise JobCancelled()
 
@@ -369,7 +296,7 @@ class Engine:
             "width": plan.width,
             "height": plan.height,
             "frames": plan.frames,
-            "generated_frames": plan.model_frames,
+            "generated_frames": shot.generated_frames,
             "fps": float(video_rate(plan.fps)),  # what the MP4 plays at
             "scene_frames": bundle.scene_frames,
             "seed": plan.seed,
@@ -378,20 +305,16 @@ class Engine:
             **({"guidance_ignored": plan.guidance_ignored} if plan.guidance_ignored is not None else {}),
             "prompt": plan.prompt,
             "negative_prompt": plan.negative_prompt,
-            "sns": {
-                "enabled": plan.sns_enabled,
-                "threshold": plan.threshold,
-                "shaped_steps": shaper.shaped_steps,
-                "shaped": [vars(s) for s in shaper.log],
-            },
+            "sns": {"enabled": plan.sns_enabled, "threshold": plan.threshold, **shot.sns},
             "camera_condition": {
                 "requested": plan.camera_condition,
                 "model_has_it": adapter.has_camera_condition,
-                "used": camera_used,
-                **adapter.camera_record,  # the scale and convention it entered at
+                "used": shot.camera_used,
+                **shot.camera_record,  # the scale and convention it entered at (the first window's)
             },
             **({"sampler": adapter.sampler} if getattr(adapter, "sampler", None) else {}),
-            "speed": speed.report(),
+            "speed": shot.speed,
+            **shot.extra,  # windows, and how the end was held (a loop, a transition), when the take has them
             "device": device,
             "dtype": str(dtype).replace("torch.", ""),
             "model_loaded_for_this_job": loaded_now,
@@ -401,8 +324,120 @@ class Engine:
             emit({"stage": "evaluate"})
             measure = functools.partial(_camera_accuracy, bundle_dir=bundle_dir, bundle=bundle)
         _write_outputs(out_dir, frames, plan.fps, result, timings, t, t_start, device, measure)
+        shot.finished()
         emit({"stage": "done"})
         return result
+
+
+@dataclass
+class WindowRun:
+    """What one run of the model made: the frames (the plan's count, uint8 RGB), and how they were made."""
+
+    frames: np.ndarray
+    shaper: object  # the NoiseShaper: steps shaped, log
+    camera_used: bool
+    speed: dict
+    camera_record: dict = field(default_factory=dict)  # the adapter's: scale and convention the camera entered at
+
+
+def run_window(pipe, adapter, plan: JobPlan, device, image, scene, cameras, emit, cancel, timings, last_image=None):
+    """One run of the model over plan.model_frames frames from `image`: a whole shot, or one window of a long one.
+
+    scene: None (nothing to encode: noise shaping off, nothing held), or (video, mask, held): the video to encode
+    ((F, 3, H, W) in [-1, 1], frame 0 the image), noise shaping's pixel mask (F, H, W) and the pixel frames whose
+    latent frames are held at every step (F, H, W bool, or None). cameras: per generated frame, relative to its
+    first. last_image: given to a model with a last-frame input. timings: encode_s, denoise_s, decode_s added."""
+    import torch
+
+    from .noise_shaping import NoiseShaper
+
+    pipe.scheduler.set_timesteps(plan.steps, device=device)
+    sigmas = [float(s) for s in pipe.scheduler.sigmas[: plan.steps]]
+
+    emit({"stage": "encode"})
+    t = time.perf_counter()
+    shape = adapter.latent_shape(pipe, plan.model_frames, plan.height, plan.width)
+    video, mask, held = scene if scene is not None else (None, None, None)
+    if video is not None:
+        with torch.inference_mode():
+            clean = adapter.encode_preview(pipe, video, None).float().cpu()
+    else:
+        clean = torch.zeros(shape)
+    if plan.sns_enabled:
+        latent_mask = adapter.latent_mask(pipe, mask, LATENT_COVERAGE)
+    else:
+        latent_mask = torch.zeros((1,) * len(shape), dtype=torch.bool)
+    keep = adapter.latent_mask(pipe, held, 0.5) if held is not None else None
+    shaper = NoiseShaper(adapter, clean, latent_mask, sigmas, plan.threshold, plan.seed, plan.sns_enabled, keep=keep)
+    camera_used = adapter.prepare_conditions(pipe, image, plan, cameras)
+    timings["encode_s"] = timings.get("encode_s", 0.0) + time.perf_counter() - t
+
+    # Starting noise from a CPU generator: the same seed gives the same video on any device. Unit noise, as
+    # the pipelines draw it (they scale it by the initial sigma themselves), in float32 whatever the model's
+    # dtype: the pipelines keep latents in the dtype they are given.
+    gen = torch.Generator("cpu").manual_seed(plan.seed)
+    start = torch.randn(shape, generator=gen, dtype=torch.float32)
+    if 0 in shaper.shaped_steps:
+        scale = adapter.initial_noise_scale(pipe)
+        start = shaper.shape(start * scale, 0) / scale
+    adapter.prepare_scheduler(pipe, shaper.shaped_steps)
+    speed = SpeedRun(plan.speed, device, shaper.shaped_steps, plan.steps, adapter.step_cache_unsupported)
+
+    step_times = []
+    t_denoise = time.perf_counter()
+
+    def on_step_end(p, i, t_, kwargs):
+        now = time.perf_counter()
+        step_times.append(now)
+        done = i + 1
+        per_step = (now - t_denoise) / done
+        emit(
+            {
+                "stage": "denoise",
+                "step": done,
+                "total": plan.steps,
+                "eta_s": round(per_step * (plan.steps - done), 2),
+                "shaped": i + 1 in shaper.shaped_steps,
+            }
+        )
+        if cancel.is_set():
+            raise JobCancelled()
+        latents = shaper.after_step(i, kwargs["latents"])
+        speed.step_done(i)
+        if i + 1 in shaper.shaped_steps:
+            adapter.latents_replaced(p)
+        if done == plan.steps:
+            # The pipeline decodes the latents next, inside its call: the one sign of it a client can get.
+            emit({"stage": "decode"})
+        return {"latents": latents}
+
+    emit({"stage": "denoise", "step": 0, "total": plan.steps, "eta_s": None})
+    arguments = adapter.call_arguments(image, plan)
+    if last_image is not None:
+        arguments["last_image"] = last_image
+    try:
+        speed.start(pipe)
+        with torch.inference_mode():
+            out = pipe(
+                **arguments,
+                generator=torch.Generator("cpu").manual_seed(plan.seed),
+                latents=start,
+                output_type="np",
+                callback_on_step_end=on_step_end,
+                callback_on_step_end_tensor_inputs=["latents"],
+            )
+    finally:
+        speed.finish()
+        adapter.restore_scheduler(pipe)
+        adapter.clear_conditions(pipe)
+        if hasattr(pipe, "maybe_free_model_hooks"):
+            pipe.maybe_free_model_hooks()
+    t_end = time.perf_counter()
+    timings["denoise_s"] = timings.get("denoise_s", 0.0) + (step_times[-1] if step_times else t_end) - t_denoise
+    timings["decode_s"] = timings.get("decode_s", 0.0) + t_end - (step_times[-1] if step_times else t_denoise)
+
+    frames = as_uint8_frames(np.asarray(out.frames[0])[: plan.frames])  # fails on NaN or infinity
+    return WindowRun(frames, shaper, camera_used, speed.report(), dict(getattr(adapter, "camera_record", {}) or {}))
 
 
 def _camera_accuracy(frames_dir: str, bundle_dir: str, bundle: JobBundle) -> dict:

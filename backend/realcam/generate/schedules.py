@@ -3,7 +3,7 @@
 SHAPED_STEPS is what `realcam models` lists, kept as data so the listing needs
 no torch. tests/test_noise_shaping.py recomputes it from the schedulers the
 published diffusers repositories ship (Wan: diffusers' convert_wan_to_diffusers.py,
-flow_shift 5.0 for TI2V and 3.0 for the 2.1 I2V models; SVD-xt: its
+flow_shift 5.0 for TI2V, 3.0 for the 2.1 I2V models and 16.0 for FLF2V; SVD-xt: its
 scheduler_config.json; the DMD draft: the sampler it was distilled for, dmd_scheduler.py)
 with the engine's own noise levels (and the adapter's own step rule where it has one), and checks that the
 engine shapes those steps on tiny models built with the same configurations.
@@ -21,6 +21,8 @@ SHAPED_STEPS = {
     "wan2.2-fun-5b-camera": _WAN22,
     "wan2.1-i2v-14b-480p": _WAN21,
     "wan2.1-i2v-14b-720p": _WAN21,
+    # The first + last frame model samples with flow shift 16 (diffusers' convert_wan_to_diffusers.py): noisier.
+    "wan2.1-flf2v-14b-720p": (50, (33, 27, 19, 13, 8, 3, 1)),
     "svd-xt": (25, (14, 13, 11, 10, 8, 4, 0)),
     # DynamiCrafter and its camera models: upstream's rule on its own schedule (t >= 900: t = 999, 959, 919), the
     # zero-SNR 512 model's included.

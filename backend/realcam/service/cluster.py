@@ -249,7 +249,7 @@ class ClusterWorker:
         total = int(resources.get(SLOT_RESOURCE) or resources.get("GPU") or 0)
         names = {f"realcam-slot-{i}" for i in range(total)}
         names |= {a for a in ray.util.list_named_actors() if a.startswith("realcam-slot-")}
-        config = {k: getattr(self.options, k) for k in ("device", "offload", "vae_tiling", "dtype")}
+        config = {k: getattr(self.options, k) for k in ("device", "offload", "vae_tiling", "dtype", "window_frames")}
         config["hf_hub_offline"] = os.environ.get("HF_HUB_OFFLINE")  # `serve --offline` sets it in this process
         for name in sorted(names, key=lambda n: int(n.rsplit("-", 1)[1])):
             with self._lock:

@@ -26,6 +26,7 @@ class ServerConfig:
     offload: str = "auto"
     vae_tiling: bool = False
     dtype: str | None = None
+    window_frames: int | None = None  # frames per window of a long shot (None: each model's own count)
     model_folders: dict = field(default_factory=dict)  # name -> local diffusers folder
     depth_model_folders: dict = field(default_factory=dict)
     allow_hosts: list = field(default_factory=list)  # extra names the Host header may carry

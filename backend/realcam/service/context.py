@@ -50,7 +50,11 @@ def build_service(config: ServerConfig) -> Service:
         {**config.model_folders, **config.depth_model_folders}, os.path.abspath(config.data_dir), hub_cache()
     )
     run_options = RunOptions(
-        device=config.device, offload=config.offload, vae_tiling=config.vae_tiling, dtype=config.dtype
+        device=config.device,
+        offload=config.offload,
+        vae_tiling=config.vae_tiling,
+        dtype=config.dtype,
+        window_frames=config.window_frames,
     )
     if config.cluster:
         from .cluster import ClusterWorker  # imports Ray: only for --cluster

@@ -9,6 +9,8 @@ run from the start (failed after MAX_ATTEMPTS tries), half-written outputs and
 state files are removed, finished results stay where they are, and a job whose
 state cannot be read is listed as "damaged", with the reason, and kept on disk
 until it is deleted (jobfile.py).
+A long shot's finished windows (DATA/jobs/<id>/windows/, generate/window_store.py) are
+kept: run again, it goes on from the window it was in.
 
 Every change is written to disk first and only then made in memory, so what a
 client sees is what a restart would find; a write that fails (a full disk)
@@ -139,7 +141,7 @@ class JobStore:
                 job.update(
                     state=QUEUED,
                     progress={"stage": "queued"},
-                    note="the server stopped while this job ran; it runs again from the start",
+                    note="the server stopped while this job ran; it runs again (a long shot from the window it was in)",
                 )
                 shutil.rmtree(os.path.join(folder, "take"), ignore_errors=True)
         if job["state"] == DONE and not os.path.isfile(

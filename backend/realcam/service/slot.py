@@ -19,6 +19,8 @@ import threading
 import time
 import uuid
 
+from realcam_core.api import PROGRESS_FIELDS
+
 from . import transfer
 
 log = logging.getLogger(__name__)
@@ -156,7 +158,7 @@ class Slot:
         folder = os.path.join(self.root, job_id)
 
         def on_event(e):
-            self._set(job_id, progress={k: e.get(k) for k in ("stage", "step", "total", "eta_s") if k in e})
+            self._set(job_id, progress={k: e.get(k) for k in PROGRESS_FIELDS if k in e})
 
         def run() -> dict:
             transfer.unpack(holder.pop(), os.path.join(folder, "bundle"))
@@ -169,6 +171,8 @@ class Slot:
                 offload=self.config.get("offload", "auto"),
                 vae_tiling=self.config.get("vae_tiling", False),
                 dtype=self.config.get("dtype"),
+                window_frames=self.config.get("window_frames"),
+                work_dir=os.path.join(folder, "windows"),
             )
             self._engine.run(
                 os.path.join(folder, "bundle"), os.path.join(folder, "take"), run_options, on_event, cancel

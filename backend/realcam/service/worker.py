@@ -15,11 +15,12 @@ a full disk fails no job. `status()` is what health reports.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import traceback
 
-from realcam_core.api import CANCELLED, FAILED, QUEUED, TRACK
+from realcam_core.api import CANCELLED, FAILED, PROGRESS_FIELDS, QUEUED, TRACK
 
 from ..generate.engine import Engine, RunOptions
 from .jobstore import DISK_FULL, JobStore
@@ -172,7 +173,7 @@ class Worker:
         last_stage = [None]
 
         def on_event(e):
-            progress = {k: e.get(k) for k in ("stage", "step", "total", "eta_s") if k in e}
+            progress = {k: e.get(k) for k in PROGRESS_FIELDS if k in e}
             persist = e["stage"] != last_stage[0]
             last_stage[0] = e["stage"]
             try:
@@ -188,6 +189,9 @@ class Worker:
             vae_tiling=self.options.vae_tiling,
             dtype=self.options.dtype,
             allow_local_models=model in self.model_folders,
+            window_frames=self.options.window_frames,
+            # A long shot's finished windows stay in the job's folder: a restart goes on from the window it was in.
+            work_dir=os.path.join(self.store.folder(job_id), "windows"),
         )
 
         def run() -> None:  # the take is written where the server serves it from: nothing to add

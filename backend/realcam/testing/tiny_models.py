@@ -358,6 +358,63 @@ def build_wan21_i2v(folder: str, seed: int = 0) -> str:
     return _save_wan(folder, vae, (36, 16), flow_shift=3.0)
 
 
+def build_wan21_flf2v(folder: str, seed: int = 0) -> str:
+    """Wan 2.1 FLF2V (first and last frame) layout: Wan 2.1 I2V with a CLIP image encoder whose tokens of both
+    images enter the transformer with a learned position embedding (pos_embed_seq_len, 2 x the tokens of one
+    image), and the flow shift the published FLF2V scheduler uses (16)."""
+    import torch
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline, WanTransformer3DModel
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+    torch.manual_seed(seed)
+    vae = AutoencoderKLWan(
+        base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
+    ).eval()
+    text_encoder, tokenizer = _tiny_text_encoder()
+    image_size, patch = 32, 16
+    tokens = (image_size // patch) ** 2 + 1  # patches and the class token: the hidden states the pipeline reads
+    encoder = CLIPVisionModel(
+        CLIPVisionConfig(
+            hidden_size=16,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=image_size,
+            intermediate_size=24,
+            patch_size=patch,
+        )
+    ).eval()
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=36,
+        out_channels=16,
+        text_dim=32,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32,
+        image_dim=16,
+        added_kv_proj_dim=24,
+        pos_embed_seq_len=2 * tokens,
+    ).eval()
+    pipe = WanImageToVideoPipeline(
+        transformer=transformer,
+        vae=vae,
+        scheduler=UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=16.0),
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        image_encoder=encoder,
+        image_processor=CLIPImageProcessor(crop_size=image_size, size=image_size),
+        transformer_2=None,
+        boundary_ratio=None,
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
 def build_svd(folder: str, seed: int = 0) -> str:
     """Stable Video Diffusion layout: per-frame VAE (4x here), CLIP image embedding at 224 px."""
     import torch
@@ -455,6 +512,7 @@ BUILDERS = {
     "wan22-fun-camera": build_wan22_fun_camera,
     "fastwan22-draft": build_fastwan22_draft,
     "wan21-i2v": build_wan21_i2v,
+    "wan21-flf2v": build_wan21_flf2v,
     "svd": build_svd,
     "dynamicrafter-256": build_dynamicrafter_256,
     "dynamicrafter-512": build_dynamicrafter_512,

@@ -11,6 +11,7 @@ from realcam_core.models import (
     FASTWAN22_TI2V_5B,
     KNOWN_VIDEO_MODELS,
     SVD_XT,
+    WAN21_FLF2V_720P,
     WAN21_I2V_720P,
     WAN22_FUN_5B_CAMERA,
     WAN22_TI2V_5B,
@@ -71,7 +72,17 @@ def _spec_from_folder(folder: str) -> ModelSpec:
         return SVD_XT
     if data.get("expand_timesteps"):
         return WAN22_TI2V_5B
+    if _transformer_config(folder).get("pos_embed_seq_len"):
+        return WAN21_FLF2V_720P  # the image embedding takes two images: first and last frame
     return WAN21_I2V_720P  # a local Wan 2.1-style folder: the larger limits
+
+
+def _transformer_config(folder: str) -> dict:
+    try:
+        data = _read_json(os.path.join(folder, "transformer", "config.json"))
+    except (OSError, ValueError):
+        data = {}
+    return data if isinstance(data, dict) else {}
 
 
 def _cached(repo_id: str, filename: str) -> str | None:

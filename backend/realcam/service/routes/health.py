@@ -58,6 +58,6 @@ def health(request: Request, svc: ServiceDep):
 @router.get("/models")
 def models(svc: ServiceDep):
     return {
-        "video": catalog.video_models(svc.config.model_folders),
+        "video": catalog.video_models(svc.config.model_folders, svc.config.window_frames),
         "depth": catalog.depth_models(svc.config.depth_model_folders),
     }
