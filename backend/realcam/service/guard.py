@@ -8,6 +8,11 @@ name this server, an Origin must be this server's own, and every change carries
 a content type a browser would have to ask before sending. The rules are stated
 for clients in realcam_core.api. GuardMiddleware applies them to every request,
 before routing and before any body is read.
+
+The dashboard (routes/dashboard.py) logs in once and then sends a session cookie
+(HttpOnly, SameSite=Strict) where programs send the token; a change made with the
+cookie must also carry this server's own Origin, which browsers always send with a
+POST or DELETE, so only the dashboard's own page can make one.
 """
 
 from __future__ import annotations
@@ -18,12 +23,17 @@ import re
 
 from realcam_core import api
 
+from .dashboard.sessions import Sessions
 from .responses import error
 
 _HOST = re.compile(r"^(?:\[(?P<ip6>[0-9a-fA-F:.]+)\]|(?P<name>[A-Za-z0-9_.-]+))(?::(?P<port>[0-9]{1,5}))?$")
 _ORIGIN = re.compile(r"^(?P<scheme>https?)://(?P<host>[^/?#@]+)$", re.IGNORECASE)
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 CHANGES = ("POST", "PUT", "PATCH", "DELETE")
+# Open without the token: health (clients find the server by it) and the dashboard's page and login, which
+# hold no data of the server's (routes/dashboard.py).
+OPEN_PATHS = (f"{api.PREFIX}/health", "/", "/ui", "/ui/login", "/ui/logout")
+OPEN_PREFIXES = ("/ui/static/",)
 
 
 def _ip(text: str):
@@ -43,7 +53,7 @@ def host_name(host_header: str) -> str | None:
 
 
 class Guard:
-    def __init__(self, bind_host: str, allow_hosts=(), token: str | None = None):
+    def __init__(self, bind_host: str, allow_hosts=(), token: str | None = None, port: int = api.DEFAULT_PORT):
         bind = bind_host.strip("[]").lower()
         bind_ip = _ip(bind)
         self.names = set(LOOPBACK_NAMES) | {h.strip().lower().rstrip(".") for h in allow_hosts if h.strip()}
@@ -54,6 +64,7 @@ class Guard:
         # is fine, since DNS rebinding needs a name.
         self.any_ip = bind != "localhost" and not (bind_ip is not None and bind_ip.is_loopback)
         self.token = token
+        self.sessions = Sessions(f"realcam-{port}")  # the dashboard's logins
 
     def host_ok(self, host_header: str | None) -> bool:
         if host_header is None:
@@ -88,14 +99,21 @@ class Guard:
         origin = headers.get("origin")
         if origin is not None and not self.origin_ok(origin, host):
             return 403, f"requests from web pages ({origin}) are not accepted: call the API from a program or curl"
-        if self.token and path != f"{api.PREFIX}/health" and not self.token_ok(headers.get("authorization")):
-            return 401, "missing or wrong token: send Authorization: Bearer TOKEN"
+        if self.token and not is_open(path) and not self.token_ok(headers.get("authorization")):
+            if self.sessions.from_cookies(headers.get("cookie")) is None:
+                return 401, "missing or wrong token: send Authorization: Bearer TOKEN"
+            if method in CHANGES and origin is None:  # a browser sends one: not from the dashboard's page
+                return 403, "a change made with the dashboard's login must come from the dashboard's own page"
         if method in CHANGES:
             media = api.media_type(headers.get("content-type"))
             want = expected_type(method, path)
             if not want[0](media):
                 return 415, f"{method} {path} needs Content-Type: {want[1]}, not {media or 'none'}"
         return None
+
+
+def is_open(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
 
 
 def expected_type(method: str, path: str):

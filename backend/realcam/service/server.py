@@ -15,7 +15,7 @@ reaches a client (redact.py, responses.py).
 
 create_app assembles the app: the shared objects (context.py) on app.state, the
 guard as middleware ahead of routing, the error handlers, and the routers
-(routes/: health, depth, jobs).
+(routes/: health, depth, jobs, and the dashboard's page).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from .config import ServerConfig, check_bind
 from .context import build_service
 from .guard import GuardMiddleware
 from .responses import install_handlers
-from .routes import depth, health, jobs
+from .routes import dashboard, depth, health, jobs
 
 __all__ = ["ServerConfig", "check_bind", "create_app", "serve"]
 
@@ -55,7 +55,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.state.worker = service.worker
     app.add_middleware(GuardMiddleware, guard=service.guard, redact=service.redact)
     install_handlers(app)
-    for router in (health.router, depth.router, jobs.router):
+    for router in (health.router, depth.router, jobs.router, dashboard.router):
         app.include_router(router)
     return app
 
