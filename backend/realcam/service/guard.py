@@ -10,9 +10,8 @@ for clients in realcam_core.api. GuardMiddleware applies them to every request,
 before routing and before any body is read.
 
 The dashboard (routes/dashboard.py) logs in once and then sends a session cookie
-(HttpOnly, SameSite=Strict) where programs send the token; a change made with the
-cookie must also carry this server's own Origin, which browsers always send with a
-POST or DELETE, so only the dashboard's own page can make one.
+(HttpOnly, SameSite=Strict) where programs send the token; what else a request made
+with that cookie must carry is dashboard/sessions.py's (Sessions.refusal).
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ CHANGES = ("POST", "PUT", "PATCH", "DELETE")
 # Open without the token: health (clients find the server by it) and the dashboard's page and login, which
 # hold no data of the server's (routes/dashboard.py).
 OPEN_PATHS = (f"{api.PREFIX}/health", "/", "/ui", "/ui/login", "/ui/logout")
-OPEN_PREFIXES = ("/ui/static/",)
+OPEN_STATIC = re.compile(r"^/ui/static/[A-Za-z0-9_-]+\.[a-z]+$")  # the page's files: one name, no "..", no "/"
 
 
 def _ip(text: str):
@@ -100,10 +99,9 @@ class Guard:
         if origin is not None and not self.origin_ok(origin, host):
             return 403, f"requests from web pages ({origin}) are not accepted: call the API from a program or curl"
         if self.token and not is_open(path) and not self.token_ok(headers.get("authorization")):
-            if self.sessions.from_cookies(headers.get("cookie")) is None:
-                return 401, "missing or wrong token: send Authorization: Bearer TOKEN"
-            if method in CHANGES and origin is None:  # a browser sends one: not from the dashboard's page
-                return 403, "a change made with the dashboard's login must come from the dashboard's own page"
+            refused = self.sessions.refusal(method in CHANGES, headers)  # the dashboard's login, or 401
+            if refused is not None:
+                return refused
         if method in CHANGES:
             media = api.media_type(headers.get("content-type"))
             want = expected_type(method, path)
@@ -113,7 +111,7 @@ class Guard:
 
 
 def is_open(path: str) -> bool:
-    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+    return path in OPEN_PATHS or OPEN_STATIC.match(path) is not None
 
 
 def expected_type(method: str, path: str):

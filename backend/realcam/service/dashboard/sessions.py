@@ -80,6 +80,22 @@ class Sessions:
                 return value
         return None
 
+    def refusal(self, change: bool, headers: dict) -> tuple[int, str] | None:
+        """(status, message) when a request without the token may not pass on its session cookie, else None.
+
+        The cookie is SameSite=Strict, but a page on another port of this host is the same site, so its
+        requests carry the cookie too: a change must carry an Origin (browsers send one with every POST and
+        DELETE; the guard has already checked it is this server's own), and a browser's own label of where a
+        request comes from (Sec-Fetch-Site) must say this origin, or a person typing the address (none)."""
+        if self.from_cookies(headers.get("cookie")) is None:
+            return 401, "missing or wrong token: send Authorization: Bearer TOKEN (in a browser: log in at /ui)"
+        site = headers.get("sec-fetch-site")
+        if site is not None and site.strip().lower() not in ("same-origin", "none"):
+            return 403, f"a request from another site ({site}) cannot use the dashboard's login"
+        if change and headers.get("origin") is None:
+            return 403, "a change made with the dashboard's login must come from the dashboard's own page"
+        return None
+
     def revoke(self, session_id: str) -> None:
         with self._lock:
             self._live.pop(_key(session_id), None)
