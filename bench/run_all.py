@@ -93,6 +93,7 @@ def main():
         ),
         ("Camera condition cost of Wan2.2-Fun-5B-Control-Camera at 1280x704x121", ["bench/camera_adapter.py"]),
         ("Backend service request overhead", ["bench/server_overhead.py"]),
+        ("Studio dashboard: page weight, state answer, update latency", ["bench/dashboard.py"]),
         ("Job queue on a local Ray cluster: 1 and 2 slots, overhead per job", ["bench/cluster_throughput.py"]),
         ("Stages of one take with a small model", ["bench/job_stages.py"]),
         ("Blender main thread per timer tick while generating", ["bench/addon_ticks.py"]),

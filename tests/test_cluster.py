@@ -16,7 +16,7 @@ import zipfile
 
 import psutil
 import pytest
-from helpers import ROOT, Server, bundle_zip, probe_mp4, run_cli, wait_for_job
+from helpers import ROOT, Server, bundle_zip, http_call, probe_mp4, run_cli, wait_for_job
 from ray_cluster import LocalRayCluster
 
 from realcam_core import api
@@ -139,6 +139,13 @@ def test_jobs_spread_over_two_slots_in_submission_order(served, tmp_path):
     slots = h["worker"]["slots"]
     assert len(slots) == 2 and all(s["answers"] and s["model"] == "tiny" and s["job"] is None for s in slots)
     assert all(s["device"]["device"] == "cpu" for s in slots)  # each slot says what it generates on
+    # The studio dashboard shows the same slots, and where each job ran.
+    status, state, _ = http_call(served.server.port, "GET", "/ui/api/state")
+    assert status == 200 and state["server"]["cluster"], state
+    shown = [(s["name"], s["node"], s["model"], s["device"]["device"], s["answers"]) for s in state["server"]["slots"]]
+    assert shown == [(s["name"], s["node"], s["model"], s["device"]["device"], s["answers"]) for s in slots]
+    ran_on = {j["id"]: j["worker"]["slot"] for j in state["jobs"]}
+    assert all(ran_on[d["id"]] == d["worker"]["slot"] for d in done)
 
 
 def test_a_model_stays_loaded_and_its_jobs_go_to_the_slot_holding_it(served, tmp_path):
