@@ -36,7 +36,7 @@ WATCH = """() => {
   const note = () => {
     const t = performance.timeOrigin + performance.now();
     for (const tr of document.querySelectorAll('#jobs tr[data-job]')) {
-      const state = tr.querySelector('.state');
+      const state = tr.querySelector('span.state');
       if (!state) continue;
       const key = tr.dataset.job + ' ' + state.textContent;
       if (!(key in window.seen)) window.seen[key] = t;

@@ -80,7 +80,7 @@ def test_a_job_appears_progresses_finishes_and_plays(dashboard_server, page, tmp
     hold.write_text("")
     job = c.submit(shot_bundle(tmp_path, "a", 401, scene="SH010", camera="Shot cam"))
     r = row(page, job["id"])
-    expect(r.locator(".state")).to_have_text("running", timeout=WAIT_MS)
+    expect(r.locator("span.state")).to_have_text("running", timeout=WAIT_MS)
     expect(r.locator("td.progress .sub")).to_have_text("denoise 1/3", timeout=WAIT_MS)
     expect(r.locator("td.shot")).to_have_text("SH010 / Shot cam")
     expect(r.locator("td.photo")).to_have_text("room.jpg")
@@ -92,7 +92,7 @@ def test_a_job_appears_progresses_finishes_and_plays(dashboard_server, page, tmp
 
     hold.unlink()
     done = wait_for_job(c, job["id"])
-    expect(r.locator(".state")).to_have_text("done", timeout=WAIT_MS)
+    expect(r.locator("span.state")).to_have_text("done", timeout=WAIT_MS)
     latency = time.time() - done["finished_at"]  # the same machine's clock: the page's delay after the server's
     print(f"dashboard: a finished job shown {latency:.2f} s after it finished")
     assert r.locator("td.finished").inner_text() != "" and r.locator("button.cancel").is_hidden()
@@ -130,14 +130,14 @@ def test_cancel_and_delete_from_the_page(dashboard_server, page, tmp_path):
     first = c.submit(shot_bundle(tmp_path, "b", 403, scene="SH020", camera="Crane"))
     second = c.submit(shot_bundle(tmp_path, "c", 404, scene="SH030", camera="Dolly in"))
     page.goto(dashboard_server.url + "/ui")
-    expect(row(page, first["id"]).locator(".state")).to_have_text("running", timeout=WAIT_MS)
-    expect(row(page, second["id"]).locator(".state")).to_have_text("queued")
+    expect(row(page, first["id"]).locator("span.state")).to_have_text("running", timeout=WAIT_MS)
+    expect(row(page, second["id"]).locator("span.state")).to_have_text("queued")
     expect(row(page, second["id"]).locator("td.state .sub")).to_have_text("#1 in line")
     screenshot(page, "dashboard.png")
     row(page, first["id"]).locator("button.cancel").click()
-    expect(row(page, first["id"]).locator(".state")).to_have_text("cancelled", timeout=WAIT_MS)
+    expect(row(page, first["id"]).locator("span.state")).to_have_text("cancelled", timeout=WAIT_MS)
     assert c.job(first["id"])["state"] == "cancelled"
-    expect(row(page, second["id"]).locator(".state")).to_have_text("running", timeout=WAIT_MS)
+    expect(row(page, second["id"]).locator("span.state")).to_have_text("running", timeout=WAIT_MS)
     page.once("dialog", lambda d: d.accept())  # "Delete job ...?"
     row(page, second["id"]).locator("button.delete").click()  # running: cancelled on the way
     expect(row(page, second["id"])).to_have_count(0, timeout=WAIT_MS)
@@ -216,7 +216,7 @@ def test_a_token_server_asks_once_and_only_its_own_page_can_use_the_login(dashbo
 
     (s.hold_dir / "hold-501").write_text("")
     job = s.client.submit(shot_bundle(tmp_path, "t", 501, scene="SH040", camera="Orbit"))
-    expect(row(page, job["id"]).locator(".state")).to_have_text("running", timeout=WAIT_MS)
+    expect(row(page, job["id"]).locator("span.state")).to_have_text("running", timeout=WAIT_MS)
     # A page on another port of this machine: the same site, so the browser has the cookie at hand.
     foreign = _Foreign(ATTACK.format(api=s.url, job=job["id"]))
     try:
@@ -232,7 +232,7 @@ def test_a_token_server_asks_once_and_only_its_own_page_can_use_the_login(dashbo
     assert s.client.job(job["id"])["state"] == "running"  # the simple POST and the form were refused too
     # The dashboard's own page can.
     row(page, job["id"]).locator("button.cancel").click()
-    expect(row(page, job["id"]).locator(".state")).to_have_text("cancelled", timeout=WAIT_MS)
+    expect(row(page, job["id"]).locator("span.state")).to_have_text("cancelled", timeout=WAIT_MS)
     page.click("#logout")
     expect(page.locator("#login")).to_be_visible(timeout=WAIT_MS)
     assert page.evaluate("fetch('/ui/api/state').then(r => r.status)") == 401

@@ -183,4 +183,3 @@ def poster(job_id: str, which: str, request: Request, svc: ServiceDep):
         raise HttpError(409 if which == "take" else 404, f"job {job_id} has no {which} to show (yet)")
     # A job's preview and finished take never change: the browser may keep them.
     return Response(image, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
-
