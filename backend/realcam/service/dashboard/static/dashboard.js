@@ -223,7 +223,7 @@ function makeRow(job) {
   tr.dataset.job = job.id;
   const cells = {};
   for (const name of ["preview", "take", "shot", "photo", "model", "state", "progress", "eta", "where", "created", "finished", "actions"]) {
-    cells[name] = el("td", name === "preview" || name === "take" ? "thumb" : name);
+    cells[name] = el("td", name === "preview" || name === "take" ? `thumb ${name}` : name);
     tr.append(cells[name]);
   }
   cells.created.classList.add("nowrap");
