@@ -219,6 +219,7 @@ def test_the_state_shows_each_job_with_its_shot_progress_and_posters(dashboard_s
     # Posters: the preview's middle frame now, the take once there is one.
     status, _, resp = http_call(port, "GET", f"/ui/api/jobs/{job['id']}/poster/preview")
     assert status == 200 and resp.getheader("Content-Type") == "image/jpeg"
+    assert resp.getheader("Cross-Origin-Resource-Policy") == "same-origin"  # kept, still this origin's only
     status, data, _ = get(dashboard_server, f"/ui/api/jobs/{job['id']}/poster/take")
     assert_json_4xx(status, data, 409)
     hold.unlink()

@@ -166,7 +166,7 @@ def state(request: Request, svc: ServiceDep):
     }
     raw = json.dumps(body, separators=(",", ":")).encode()
     etag = '"' + hashlib.sha256(raw).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache, private"}
+    headers = {"ETag": etag, "Cache-Control": "no-cache, private", "Cross-Origin-Resource-Policy": "same-origin"}
     if etag in (request.headers.get("if-none-match") or ""):
         return Response(status_code=304, headers=headers)
     return Response(raw, media_type="application/json", headers=headers)
@@ -181,5 +181,7 @@ def poster(job_id: str, which: str, request: Request, svc: ServiceDep):
     image = views.poster(job, which)
     if image is None:
         raise HttpError(409 if which == "take" else 404, f"job {job_id} has no {which} to show (yet)")
-    # A job's preview and finished take never change: the browser may keep them.
-    return Response(image, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
+    # A job's preview and finished take never change: the browser may keep them. Kept, a page on another port
+    # (the same site, the same cache) could show them without asking the server: CORP stops that in the browser.
+    headers = {"Cache-Control": "private, max-age=86400", "Cross-Origin-Resource-Policy": "same-origin"}
+    return Response(image, media_type="image/jpeg", headers=headers)
