@@ -242,6 +242,7 @@ def test_the_state_shows_each_job_with_its_shot_progress_and_posters(dashboard_s
     scene = next(j for j in body["jobs"] if j["id"] == bad["id"])["source"]["scene"]
     assert scene.startswith("<img src=x onerror=alert(1)> y") and len(scene) == 500 and "\x07" not in scene
     wait_for_job(c, bad["id"])
+    c.delete(bad["id"])
 
 
 def _raw(port, path, headers=None):

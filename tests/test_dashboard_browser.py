@@ -121,6 +121,7 @@ def test_a_bundles_names_are_shown_as_text_never_run(dashboard_server, page, tmp
     expect(row(page, job["id"]).locator("td.photo")).to_have_text(bad)
     assert page.locator("#pwn").count() == 0 and page.evaluate("window.pwned") is None
     wait_for_job(dashboard_server.client, job["id"])
+    dashboard_server.client.delete(job["id"])
 
 
 def test_cancel_and_delete_from_the_page(dashboard_server, page, tmp_path):
