@@ -95,6 +95,7 @@ def main():
         ("Backend service request overhead", ["bench/server_overhead.py"]),
         ("Memory of small uploads that are costly to read", ["bench/upload_memory.py"]),
         ("The service under attack: deletes, stalled sockets, a log flood", ["bench/service_attacks.py"]),
+        ("Studio dashboard: page weight, state answer, update latency", ["bench/dashboard.py"]),
         ("Job queue on a local Ray cluster: 1 and 2 slots, overhead per job", ["bench/cluster_throughput.py"]),
         ("Stages of one take with a small model", ["bench/job_stages.py"]),
         (

@@ -23,5 +23,15 @@ fi
 "$VPY" -m pip install -q -e ".[test,cluster]" 2>&1 | grep -v -e "^WARNING: Location" -e "BuildBackendWarning" || true
 "$VPY" -c 'import torch, diffusers, transformers, bpy, ray, realcam, realcam_core' || {
   echo "realcam: the environment in .venv is incomplete (see the pip output above)" >&2; exit 1; }
+# The dashboard's browser tests drive Debian's chromium (not a browser Playwright downloads). CI runs this as
+# root on Debian and installs it; elsewhere those tests skip, naming the package.
+if [ "${CI:-}" = "true" ] && ! command -v chromium >/dev/null; then
+  if command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+      || echo "realcam: could not install chromium: the dashboard's browser tests will skip" >&2
+  else
+    echo "realcam: no apt-get to install chromium with: the dashboard's browser tests will skip" >&2
+  fi
+fi
 source "$ROOT/scripts/blender_envs.sh"
 export PATH="$ROOT/.venv/bin:$PATH"

@@ -76,6 +76,57 @@ def strict_server(tmp_path_factory, tiny_models):
     s.stop()
 
 
+def _held_server(tmp_path_factory, tiny_models, name, token=None):
+    """A real server whose jobs with seed N wait after their first step while hold-N is in server.hold_dir."""
+    hold = tmp_path_factory.mktemp(f"{name}-hold")
+    env = {
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (os.path.join(ROOT, "tests", "pace_stages"), os.environ.get("PYTHONPATH")) if p
+        ),
+        "REALCAM_TEST_HOLD_DIR": str(hold),
+    }
+    s = Server(tmp_path_factory.mktemp(name) / "data", tiny_models, token=token, env=env)
+    s.hold_dir = hold
+    return s
+
+
+@pytest.fixture(scope="session")
+def dashboard_server(tmp_path_factory, tiny_models):
+    """A real server without a token, for the dashboard's tests; jobs can be held mid-way (hold_dir)."""
+    s = _held_server(tmp_path_factory, tiny_models, "dash")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def dashboard_token_server(tmp_path_factory, tiny_models):
+    """The same with a token (DASHBOARD_TOKEN)."""
+    s = _held_server(tmp_path_factory, tiny_models, "dash-token", token=DASHBOARD_TOKEN)
+    yield s
+    s.stop()
+
+
+DASHBOARD_TOKEN = "dashboard-token-0123456789"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's chromium, headless, driven by Playwright; skipped where either is missing."""
+    from helpers import chromium_path
+
+    path = chromium_path()
+    if path is None:
+        pytest.skip("no chromium: install Debian's chromium package (apt-get install chromium; CI does)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed: pip install -e '.[test]'")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, headless=True)
+        yield browser
+        browser.close()
+
+
 @pytest.fixture
 def spy(monkeypatch):
     """A PipelineSpy on the stock Wan and SVD pipelines, for this test only."""

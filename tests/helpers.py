@@ -347,6 +347,13 @@ def probe_mp4(path):
     return count, float(meta["fps"]), tuple(meta["size"])
 
 
+def chromium_path():
+    """Debian's chromium (the browser the dashboard's tests drive), or None."""
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -101,6 +101,7 @@ def test_picking_models_fits_the_shot_and_every_setting_reaches_the_take(addon_z
     assert rep["generate_mc"]["error"] is None, rep["generate_mc"]
     t = rep["take_mc"]
     assert t["fx"] == pytest.approx([221.5] * F, rel=1e-4) and t["source"]["photo_size"] == [832, 480]
+    assert t["source"]["photo"] == "room.jpg"  # its name, for the server's queue page; never its path
     s = t["settings"]
     assert s["model"] == mc_take and "sampler" not in s  # no sampler choice on this model: none sent
     # The camera scale reaches a model told the camera at a scale, and no other.

@@ -16,7 +16,7 @@ import zipfile
 
 import psutil
 import pytest
-from helpers import ROOT, Server, bundle_zip, probe_mp4, run_cli, wait_for_job
+from helpers import ROOT, Server, bundle_zip, http_call, probe_mp4, run_cli, wait_for_job
 from ray_cluster import LocalRayCluster
 
 from realcam_core import api
@@ -149,6 +149,13 @@ def test_jobs_spread_over_two_slots_in_submission_order(served, tmp_path):
     hidden = [h["worker"]["cluster"], *(s["node"] for s in slots), *(d["worker"]["node"] for d in done)]
     assert not [x for x in hidden if x in shown], public
     assert "slots" not in shown and "device_info" not in public and "loaded_model" not in public
+    # The studio dashboard shows the same slots, and where each job ran.
+    status, state, _ = http_call(served.server.port, "GET", "/ui/api/state")
+    assert status == 200 and state["server"]["cluster"], state
+    shown = [(s["name"], s["node"], s["model"], s["device"]["device"], s["answers"]) for s in state["server"]["slots"]]
+    assert shown == [(s["name"], s["node"], s["model"], s["device"]["device"], s["answers"]) for s in slots]
+    ran_on = {j["id"]: j["worker"]["slot"] for j in state["jobs"]}
+    assert all(ran_on[d["id"]] == d["worker"]["slot"] for d in done)
 
 
 def test_a_model_stays_loaded_and_its_jobs_go_to_the_slot_holding_it(served, tmp_path):

@@ -56,6 +56,12 @@ def test_wheel_holds_every_module(artefacts):
     )
     assert expected - names == set()
     assert "realcam/generate/adapters/wan.py" in names and "realcam_core/bundle/types.py" in names
+    # The dashboard's page is package data, not modules: every file of it ships (the server reads them there).
+    page = {
+        f.replace("backend/", "", 1)
+        for f in _run("git", "ls-files", "backend/realcam/service/dashboard/static", cwd=ROOT).stdout.split()
+    }
+    assert len(page) == 4 and page - names == set(), page - names
     # Nothing of the Blender add-on itself, nor tests, lands in site-packages.
     assert not [n for n in names if n.split("/")[0] not in ("realcam", "realcam_core") and ".dist-info" not in n]
 

@@ -238,6 +238,8 @@ def _submit_and_follow(task, conn, context, ref, model, scene_folder, preview_fo
         "camera": scene.camera.name,
         "blend": os.path.basename(bpy.data.filepath) or "(unsaved)",
     }
+    if scene.realcam.photo:  # its file name only (the studio's queue page shows it), never this machine's path
+        source["photo"] = os.path.basename(bpy.path.abspath(scene.realcam.photo))
     photo_size = shots.photo_size(scene)
     if photo_size is not None:  # the photo before it was fitted to the size: what an assumed lens is reckoned on
         source["photo_size"] = list(photo_size)

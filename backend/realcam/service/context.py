@@ -70,7 +70,7 @@ def build_service(config: ServerConfig) -> Service:
         store=store,
         worker=worker,
         redact=redact,
-        guard=Guard(config.host, config.allow_hosts, config.token),
+        guard=Guard(config.host, config.allow_hosts, config.token, config.port),
         limits=limits,
         # Two bundles of the largest allowed size may unpack at once; more wait their turn.
         unpack_budget=UnpackBudget(2 * limits.max_unpacked_bytes),

@@ -8,6 +8,10 @@ name this server, an Origin must be this server's own, and every change carries
 a content type a browser would have to ask before sending. The rules are stated
 for clients in realcam_core.api. GuardMiddleware applies them to every request,
 before routing and before any body is read.
+
+The dashboard (routes/dashboard.py) logs in once and then sends a session cookie
+(HttpOnly, SameSite=Strict) where programs send the token; what else a request made
+with that cookie must carry is dashboard/sessions.py's (Sessions.refusal).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import re
 
 from realcam_core import api
 
+from .dashboard.sessions import Sessions
 from .responses import error
 
 _HOST = re.compile(r"^(?:\[(?P<ip6>[0-9a-fA-F:.]+)\]|(?P<name>[A-Za-z0-9_.-]+))(?::(?P<port>[0-9]{1,5}))?$")
@@ -25,6 +30,10 @@ _ORIGIN = re.compile(r"^(?P<scheme>https?)://(?P<host>[^/?#@]+)$", re.IGNORECASE
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 CHANGES = ("POST", "PUT", "PATCH", "DELETE")
 MAX_URL_BYTES = api.MAX_URL_BYTES
+# Open without the token: health (clients find the server by it) and the dashboard's page and login, which
+# hold no data of the server's (routes/dashboard.py).
+OPEN_PATHS = (f"{api.PREFIX}/health", "/", "/ui", "/ui/login", "/ui/logout")
+OPEN_STATIC = re.compile(r"^/ui/static/[A-Za-z0-9_-]+\.[a-z]+$")  # the page's files: one name, no "..", no "/"
 
 
 def _ip(text: str):
@@ -44,7 +53,7 @@ def host_name(host_header: str) -> str | None:
 
 
 class Guard:
-    def __init__(self, bind_host: str, allow_hosts=(), token: str | None = None):
+    def __init__(self, bind_host: str, allow_hosts=(), token: str | None = None, port: int = api.DEFAULT_PORT):
         bind = bind_host.strip("[]").lower()
         bind_ip = _ip(bind)
         self.names = set(LOOPBACK_NAMES) | {h.strip().lower().rstrip(".") for h in allow_hosts if h.strip()}
@@ -55,6 +64,7 @@ class Guard:
         # is fine, since DNS rebinding needs a name.
         self.any_ip = bind != "localhost" and not (bind_ip is not None and bind_ip.is_loopback)
         self.token = token
+        self.sessions = Sessions(f"realcam-{port}")  # the dashboard's logins
 
     def host_ok(self, host_header: str | None) -> bool:
         if host_header is None:
@@ -89,14 +99,20 @@ class Guard:
         origin = headers.get("origin")
         if origin is not None and not self.origin_ok(origin, host):
             return 403, f"requests from web pages ({origin}) are not accepted: call the API from a program or curl"
-        if self.token and path != f"{api.PREFIX}/health" and not self.token_ok(headers.get("authorization")):
-            return 401, "missing or wrong token: send Authorization: Bearer TOKEN"
+        if self.token and not is_open(path) and not self.token_ok(headers.get("authorization")):
+            refused = self.sessions.refusal(method in CHANGES, headers)  # the dashboard's login, or 401
+            if refused is not None:
+                return refused
         if method in CHANGES:
             media = api.media_type(headers.get("content-type"))
             want = expected_type(method, path)
             if not want[0](media):
                 return 415, f"{method} {path} needs Content-Type: {want[1]}, not {media or 'none'}"
         return None
+
+
+def is_open(path: str) -> bool:
+    return path in OPEN_PATHS or OPEN_STATIC.match(path) is not None
 
 
 def expected_type(method: str, path: str):

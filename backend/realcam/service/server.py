@@ -15,8 +15,8 @@ reaches a client (redact.py, responses.py).
 
 create_app assembles the app: the shared objects (context.py) on app.state, the
 guard as middleware ahead of routing, the error handlers, and the routers
-(routes/: health, depth, jobs, tracks; a new one is one more entry in ROUTERS). serve runs
-it on uvicorn with a time limit on request heads, a cap on open connections and a
+(routes/: health, depth, jobs, tracks, and the dashboard's page; a new one is one more entry in
+ROUTERS). serve runs it on uvicorn with a time limit on request heads, a cap on open connections and a
 log no client can flood (connections.py).
 """
 
@@ -32,11 +32,11 @@ from .connections import MAX_HEAD_BYTES, connection_limits, log_config, open_fil
 from .context import build_service
 from .guard import GuardMiddleware
 from .responses import install_handlers
-from .routes import depth, health, jobs, tracks
+from .routes import dashboard, depth, health, jobs, tracks
 
 __all__ = ["ROUTERS", "ServerConfig", "check_bind", "create_app", "serve"]
 
-ROUTERS = (health.router, depth.router, jobs.router, tracks.router)
+ROUTERS = (health.router, depth.router, jobs.router, tracks.router, dashboard.router)
 
 
 @asynccontextmanager
