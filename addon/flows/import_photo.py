@@ -10,7 +10,7 @@ from .. import paths
 from ..backend.connection import Connection
 from ..extension import prefs
 from ..paths import job_root
-from ..realcam_core.addon_only import advice, progress
+from ..realcam_core.addon_only import advice, photo_file, progress
 from ..realcam_core.client import BackendError, BackendUnreachable
 from ..realcam_core.models import native_size_for
 from ..shot import photo_scene, photo_source, shots
@@ -24,9 +24,11 @@ def import_photo(task, context, photo, depth_map, focal_px, model, size, frames,
     conn = Connection.from_prefs(context)
     source = shots.file_settings(context.scene)
     name = model or (replace.scene.realcam.model if replace else "") or shots.model_name(context.scene, context)
+    # An empty, cut or renamed file, or a folder, is named before anything is decoded or sent to the backend.
+    why = yield Background(photo_file.problem, photo)
+    if why:
+        raise FlowError(why)
     spec = yield from conn.video_spec(name)
-    if not os.path.isfile(photo):
-        raise FlowError(f"{photo}: no such photo: pick an existing file in Import Photo")
     if replace is not None:
         r = replace.scene.render
         size, frames = (r.resolution_x, r.resolution_y), replace.scene.frame_end - replace.scene.frame_start + 1
