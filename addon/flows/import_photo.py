@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 
+import bpy
+
 from .. import paths
 from ..backend.connection import Connection
 from ..extension import prefs
@@ -22,6 +24,7 @@ def import_photo(task, context, photo, depth_map, focal_px, model, size, frames,
     """A new shot for the photo (or, with replace = a ShotRef, that shot's photo replaced)."""
     task.stages = progress.plan("import", depth_map=bool(depth_map))
     conn = Connection.from_prefs(context)
+    origin = context.scene.name  # the scene whose panel options the import was started with
     source = shots.file_settings(context.scene)
     name = model or (replace.scene.realcam.model if replace else "") or shots.model_name(context.scene, context)
     # An empty, cut or renamed file, or a folder, is named before anything is decoded or sent to the backend.
@@ -84,8 +87,23 @@ def import_photo(task, context, photo, depth_map, focal_px, model, size, frames,
     if not rc.model:
         rc.model = name
     shots.mark_edited(shot)  # a re-import makes the preview out of date
+    forget_photo_options(origin, depth_map, focal_px)
     shots.edit_scene(shot)
     if replace is None:
         shots.show(context, shot)
     undo_push("RealCam: import photo")
     return {"shot": shot.name, "mesh": rc.photo_mesh.name, "camera": shot.camera.name, "folder": folder}
+
+
+def forget_photo_options(scene_name: str, depth_map: str, focal_px: float) -> None:
+    """Empty the panel's depth map and focal once the photo they were for is imported: the next photo must not get
+    them unseen. Size, frames and depth model are the project's and stay."""
+    scene = bpy.data.scenes.get(scene_name)
+    if scene is None:
+        return
+    rc = scene.realcam
+    field = rc.import_depth_map
+    if depth_map and field and os.path.normpath(bpy.path.abspath(field)) == os.path.normpath(depth_map):
+        rc.import_depth_map = ""
+    if focal_px and rc.import_focal_px == focal_px:
+        rc.import_focal_px = 0.0

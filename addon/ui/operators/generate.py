@@ -63,8 +63,11 @@ class REALCAM_OT_seed(bpy.types.Operator):
     bl_label = "Seed"
     bl_options = {"REGISTER", "UNDO"}
 
+    # Each button names its action; without one (a script, F3) it is Next, never the last button's (SKIP_SAVE).
     action: EnumProperty(
-        items=[("RANDOM", "Random", "A random seed"), ("NEXT", "Next", "The seed plus one")], default="NEXT"
+        items=[("RANDOM", "Random", "A random seed"), ("NEXT", "Next", "The seed plus one")],
+        default="NEXT",
+        options={"SKIP_SAVE"},
     )
 
     def execute(self, context):
