@@ -157,7 +157,7 @@ def _submit_and_follow(task, conn, context, ref, name, scene_folder, preview_fol
             ref.scene.realcam.depth_scale,
         )
         task.report(progress.UPLOAD, message="connecting to the backend")
-        yield conn.ensure()
+        yield from conn.ensure()
         yield from conn.require_weights("video", name)
         client = conn.client()
         task.report(progress.UPLOAD, message=f"({progress.megabytes(os.path.getsize(archive))})")
@@ -167,6 +167,7 @@ def _submit_and_follow(task, conn, context, ref, name, scene_folder, preview_fol
             if isinstance(e, BackendUnreachable) or not e.status:
                 raise  # no answer is not a refusal: the task's error says so, and what to do
             raise FlowError(advice.explain_backend(e, "the backend refused the job")) from None
+        conn.answered()  # the panel's backend status follows
         yield Background(os.remove, archive)  # the bundle folder stays with the take
     except BaseException:
         shutil.rmtree(take, ignore_errors=True)

@@ -58,7 +58,7 @@ def import_photo(task, context, photo, depth_map, focal_px, model, size, frames,
         else:
             task.report(progress.DEPTH, message="connecting to the backend")
             upload = photo_source.photo_for_backend(photo, folder)
-            yield conn.ensure()
+            yield from conn.ensure()
             zip_path = os.path.join(folder, "depth.zip")
             depth_model = depth_model or prefs(context).depth_model or None
             yield from conn.require_weights("depth", depth_model)
@@ -72,6 +72,7 @@ def import_photo(task, context, photo, depth_map, focal_px, model, size, frames,
                 if isinstance(e, BackendUnreachable) or not e.status:
                     raise  # no answer is not a refusal: the task's error says so, and what to do
                 raise FlowError(advice.explain_backend(e, "the backend refused the photo")) from None
+            conn.answered()  # the panel's backend status follows
             yield Background(photo_source.unpack_depth_zip, zip_path, folder)
             os.remove(zip_path)
         task.report(progress.BUILD)
