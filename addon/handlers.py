@@ -1,4 +1,4 @@
-"""Blender's file and depsgraph events: relative paths on save, reattaching to jobs on load, staleness.
+"""Blender's file, undo and depsgraph events: relative paths on save, reattaching to jobs on load, staleness.
 
 Handlers only start tasks or rewrite the add-on's own properties; nothing here
 blocks (network waits happen in the tasks they start).
@@ -28,16 +28,21 @@ def load_pre(*args):
 
 @persistent
 def load_post(*args):
+    shots.after_reload()  # "Preview out of date" from what the opened file's shots hold
     follow.reattach_all(bpy.context)
 
 
 @persistent
+def undo_post(*args):
+    # An undo or redo restores data; it is no edit. The preview's state is what the restored shot holds.
+    shots.after_reload()
+
+
+@persistent
 def save_pre(*args):
+    # The preview's fingerprint and quick state are saved as they are: reopened, the shot is compared with them.
     busy = {t.shot_id for t in RUNNER.active()}
     paths.before_save(_filepath(args), busy)
-    for shot in shots.all_shots():
-        if shots.preview_state(shot) == "stale":
-            shot.realcam.preview_signature = "stale"  # what the edit counters knew, kept for the next session
 
 
 @persistent
@@ -54,6 +59,8 @@ def depsgraph_update_post(scene, depsgraph=None):
 _HANDLERS = (
     (bpy.app.handlers.load_pre, load_pre),
     (bpy.app.handlers.load_post, load_post),
+    (bpy.app.handlers.undo_post, undo_post),
+    (bpy.app.handlers.redo_post, undo_post),
     (bpy.app.handlers.save_pre, save_pre),
     (bpy.app.handlers.save_post, save_post),
     (bpy.app.handlers.depsgraph_update_post, depsgraph_update_post),

@@ -110,6 +110,8 @@ def generate(task, context, ref):
         # A stale preview is never sent: whatever changed in the shot, it is rendered again.
         folder = yield from render_preview(task, context, ref, track, digest)
         rendered = True
+    else:
+        shots.note_preview(scene)  # checked: the preview shows the shot as it is, and the panel says so
     try:
         result = yield from _submit_and_follow(task, conn, context, ref, name, scene_folder, folder, frames, Ks, rel)
     except BaseException:

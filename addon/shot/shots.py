@@ -25,8 +25,9 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from .. import compat
+from .. import compat, paths
 from ..extension import prefs
+from ..preview import fingerprint
 from ..realcam_core.camera import REFERENCE_C2W_BLENDER_WORLD, blender_from_opencv_c2w
 from ..realcam_core.models import DEFAULT_VIDEO_MODEL
 
@@ -233,29 +234,64 @@ def depsgraph(scene):
 
 
 # ---------------------------------------------------------------- "preview out of date" in the panel
+#
+# Edits are seen as they happen (depsgraph updates on a shot's objects): a shot edited since its preview was made
+# (or found to match it: Generate) is out of date. An undo, a redo or opening a file is not an edit: Blender then
+# reloads data, and what the shot holds is compared with the quick state kept with the preview instead
+# (preview/fingerprint.py), so ctrl-Z back to what the preview shows reads "up to date" again. The quick state is
+# saved with the shot: it says the same after the file is reopened. Generate always checks the full fingerprint.
 
-# shot id -> count of edits seen since the file was opened (depsgraph updates on the shot's objects).
-_edits: dict[str, int] = {}
-# shot id -> the edit count its last preview was made at.
-_preview_at: dict[str, int] = {}
+# Ids of the shots edited since their preview was made or matched.
+_edited: set[str] = set()
+# Set by an undo, redo or file load: the next depsgraph update is Blender reloading data, not an edit.
+_reloaded = [False]
 
 
 def mark_edited(shot) -> None:
-    sid = shot.realcam.shot_id
-    _edits[sid] = _edits.get(sid, 0) + 1
+    _edited.add(shot.realcam.shot_id)
+
+
+def quick_state(shot) -> str:
+    return fingerprint.quick_state(shot, prefs().preview_engine, paths.resolve(shot.realcam.scene_folder))
 
 
 def note_preview(shot) -> None:
-    _preview_at[shot.realcam.shot_id] = _edits.get(shot.realcam.shot_id, 0)
+    """The shot's preview shows it as it is now (just rendered, or its fingerprint matched)."""
+    rc = shot.realcam
+    state = quick_state(shot)
+    if rc.preview_quick_state != state:
+        rc.preview_quick_state = state
+    _edited.discard(rc.shot_id)
 
 
 def forget_edits() -> None:
-    _edits.clear()
-    _preview_at.clear()
+    _edited.clear()
+
+
+def after_reload() -> None:
+    """After an undo, a redo or opening a file: each shot's preview state from what the shot now holds (again at
+    the depsgraph update that follows, which is Blender reloading, not an edit)."""
+    _reloaded[0] = True
+    _compare_with_previews()
+
+
+def _compare_with_previews() -> None:
+    for shot in all_shots():
+        rc = shot.realcam
+        if not rc.preview_quick_state:
+            continue  # no quick state kept (no preview, or one from an older add-on): what was known stays
+        if quick_state(shot) == rc.preview_quick_state:
+            _edited.discard(rc.shot_id)
+        else:
+            _edited.add(rc.shot_id)
 
 
 def on_depsgraph_update(scene, depsgraph) -> None:
     """Count edits of anything a shot shows: its objects, its props collection's objects."""
+    if _reloaded[0]:
+        _reloaded[0] = False
+        _compare_with_previews()  # Blender reloading what an undo or a file restored: compare, do not count
+        return
     shot_list = all_shots()
     if not shot_list:
         return
@@ -270,18 +306,14 @@ def on_depsgraph_update(scene, depsgraph) -> None:
             for s in shot_list:
                 if ob == s.collection or ob in s.collection.children_recursive:
                     touched.add(s.realcam.shot_id)
-    for sid in touched:
-        _edits[sid] = _edits.get(sid, 0) + 1
+    _edited.update(touched)
 
 
 def preview_state(shot) -> str:
-    """'none', 'stale' (edited since, or found different when last checked) or 'current'."""
+    """'none', 'stale' (edited since, or found different after an undo or on opening) or 'current'."""
     rc = shot.realcam
     if not rc.preview_folder or not rc.preview_signature:
         return "none"
-    if rc.preview_signature == "stale":
+    if rc.preview_signature == "stale":  # written by an older add-on on saving
         return "stale"
-    sid = rc.shot_id
-    if sid in _preview_at and _edits.get(sid, 0) > _preview_at[sid]:
-        return "stale"
-    return "current"
+    return "stale" if rc.shot_id in _edited else "current"

@@ -242,7 +242,8 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
     fix_note: StringProperty(default="")  # what the last scene fix could not reach (shown in the panel)
 
     preview_folder: StringProperty(name="Preview", subtype="DIR_PATH", default="", options=PATH)
-    preview_signature: StringProperty(default="")
+    preview_signature: StringProperty(default="")  # the preview's fingerprint (preview/fingerprint.py)
+    preview_quick_state: StringProperty(default="")  # the shot's quick state when the preview was made or matched
     # The camera move's extent (JSON of realcam_core.addon_only.move_extent.MoveExtent) and the last preview's coverage.
     move_extent: StringProperty(default="")
     coverage: FloatProperty(default=-1.0)  # covered fraction of the last preview frame; -1: not measured
