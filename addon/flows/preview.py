@@ -58,7 +58,10 @@ def read_track(task, context, ref, photo_checks: bool = True):
 def check_first_frame(scene, frames, Ks) -> None:
     """The first frame of a take is the photo: the camera must see what the photo saw there."""
     photo_K, K0 = photo_scene.photo_intrinsics(scene.realcam), Ks[0]
-    off = max(abs(K0.fx / photo_K.fx - 1), abs(K0.fy / photo_K.fy - 1)) > LENS_TOLERANCE
+    why = photo_scene.pixel_aspect_problem(scene, photo_K)
+    if why:
+        raise FlowError(why + "; Render Preview and Generate refuse it until then")
+    off = abs(K0.fx / photo_K.fx - 1) > LENS_TOLERANCE  # fy follows fx once the pixel aspect is the photo's
     shifted = max(abs(K0.cx - photo_K.cx), abs(K0.cy - photo_K.cy)) > 0.5
     if off or shifted:
         raise FlowError(

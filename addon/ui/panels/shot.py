@@ -3,7 +3,7 @@
 import bpy
 
 from ...realcam_core.models import known_model
-from ...shot import fixes, shots
+from ...shot import fixes, photo_scene, shots
 from .common import InShot, wrapped
 
 
@@ -77,6 +77,13 @@ def what_the_model_makes(context, scene) -> list[str]:
         lines += problems
     if r.resolution_percentage != 100:
         lines.append(f"resolution {r.resolution_percentage} % is for your renders; the model makes the full size")
+    if r.pixel_aspect_x != r.pixel_aspect_y:
+        try:
+            why = photo_scene.pixel_aspect_problem(scene, photo_scene.photo_intrinsics(scene.realcam))
+        except OSError:  # the scene folder is missing: the panel says so elsewhere
+            why = ""
+        if why:
+            lines.append(why[:1].upper() + why[1:] + "; Render Preview and Generate refuse it until then")
     return lines
 
 
