@@ -39,7 +39,10 @@ def read_track(task, context, ref, photo_checks: bool = True):
     photo_checks = photo_checks and shots.is_shot(scene) and bool(scene.realcam.scene_folder)
     if photo_checks and scene.realcam.photo_mesh is not None:
         start = camera_track.evaluated_matrix(scene, cam, scene.frame_start)
-        if shots.anchor_photo(scene, start):
+        placed = shots.anchor_photo(scene, start)
+        if placed == shots.MOVED:
+            raise FlowError(moved_mesh_text(scene))
+        if placed == shots.PLACED:
             note(task, progress.PREVIEW, "placing the photo where the camera starts")
             shots.depsgraph(scene)
             yield None
@@ -53,6 +56,15 @@ def read_track(task, context, ref, photo_checks: bool = True):
         raise FlowError(str(e)) from None
     fp.track(Ks, rel)
     return frames, Ks, rel, fp
+
+
+def moved_mesh_text(scene) -> str:
+    return (
+        f"you moved the photo's mesh {scene.realcam.photo_mesh.name!r} away from where camera {scene.camera.name!r} "
+        f"sees it at frame {scene.frame_start}, and the first frame of a take is the photo: click Put Photo at Camera "
+        "(RealCam > Shot) to put it back there, or undo the move. To place the shot elsewhere, move the camera or its "
+        "rig: the photo follows the camera's first frame"
+    )
 
 
 def check_first_frame(scene, frames, Ks) -> None:

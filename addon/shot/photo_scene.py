@@ -233,6 +233,8 @@ def build_shot(source: dict, folder: str, rgb, depth, K: Intrinsics, frames: int
     if old_mesh is not None:
         _remove_object(old_mesh)
     rc.photo_mesh = mesh_ob
+    if replace is None:
+        shots.record_placement(shot)  # a replaced photo's mesh takes the old one's place, and its record
     rc.scene_folder = folder
     rc.photo = photo_name
     rc.photo_focal_px = 0.0  # the new photo comes with its own intrinsics

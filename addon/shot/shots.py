@@ -209,22 +209,55 @@ def show(context, shot) -> None:
         return
 
 
-def anchor_photo(shot, camera_start: Matrix) -> bool:
-    """Place the photo's mesh where the camera stands at the shot's first frame.
+# Where the photo's mesh goes: where the camera stands at the shot's first frame (the first frame of a take is the
+# photo). The mesh follows that frame while it is where RealCam last put it (a rig or keys moved the camera); once
+# the artist moved the mesh, RealCam leaves it there and says so (the panel, Preview, Generate), and Put Photo at
+# Camera puts it back. Where RealCam put it is kept on the shot, so undo and reopening keep it with the mesh.
+PLACED, IN_PLACE, MOVED = "placed", "in place", "moved by the artist"
 
-    The first frame of a take is the photo, so the photo is what the camera sees
-    there, wherever its rig puts it. Returns whether the mesh moved."""
+
+def _same_place(a, b) -> bool:
+    a, b = np.array(a, np.float64), np.array(b, np.float64)
+    return bool(np.allclose(a, b, atol=1e-5 * max(1.0, float(np.abs(a[:3, 3]).max()))))
+
+
+def record_placement(shot) -> None:
+    """Note where the photo's mesh is as where RealCam put it."""
+    rc = shot.realcam
+    if rc.photo_mesh is not None:
+        rc.photo_placed = [v for row in rc.photo_mesh.matrix_world for v in row]
+        rc.photo_placed_set = True
+
+
+def photo_moved(shot) -> bool:
+    """Whether the artist moved the photo's mesh since RealCam placed it."""
+    rc = shot.realcam
+    if rc.photo_mesh is None or not rc.photo_placed_set:
+        return False  # a shot from an older add-on: RealCam places it (and notes it) at the next preview
+    placed = np.array(rc.photo_placed, np.float64).reshape(4, 4)
+    return not _same_place(rc.photo_mesh.matrix_world, placed)
+
+
+def anchor_photo(shot, camera_start: Matrix, force: bool = False) -> str:
+    """Place the photo's mesh where the camera stands at the shot's first frame (see above).
+
+    Returns PLACED (it moved there), IN_PLACE (it was there), or MOVED (the artist moved it elsewhere and it stays;
+    force puts it back)."""
     mesh = shot.realcam.photo_mesh
     if mesh is None:
-        return False
+        return IN_PLACE
     loc, rot, _ = camera_start.decompose()
     ref = Matrix(blender_from_opencv_c2w(REFERENCE_C2W_BLENDER_WORLD).tolist())
     target = Matrix.LocRotScale(loc, rot, None) @ ref.inverted()
-    current = np.array(mesh.matrix_world)
-    if np.allclose(current, np.array(target), atol=1e-6 * max(1.0, float(np.abs(current[:3, 3]).max()))):
-        return False
+    if _same_place(mesh.matrix_world, target):
+        if photo_moved(shot) or not shot.realcam.photo_placed_set:
+            record_placement(shot)  # moved along with the camera: where the first frame sees it
+        return IN_PLACE
+    if photo_moved(shot) and not force:
+        return MOVED
     mesh.matrix_world = target
-    return True
+    record_placement(shot)
+    return PLACED
 
 
 def depsgraph(scene):

@@ -241,6 +241,10 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
     )
     fix_note: StringProperty(default="")  # what the last scene fix could not reach (shown in the panel)
 
+    # Where RealCam last put the photo's mesh (its matrix_world, row by row): moved from there, it is the artist's.
+    photo_placed: FloatVectorProperty(size=16)
+    photo_placed_set: BoolProperty(default=False)
+
     preview_folder: StringProperty(name="Preview", subtype="DIR_PATH", default="", options=PATH)
     preview_signature: StringProperty(default="")  # the preview's fingerprint (preview/fingerprint.py)
     preview_quick_state: StringProperty(default="")  # the shot's quick state when the preview was made or matched

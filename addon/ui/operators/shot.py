@@ -7,7 +7,8 @@ from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
 from ...flows import import_photo
-from ...shot import shots
+from ...shot import camera_track, shots
+from ...tasks import RUNNER
 from .common import active_shot, run_task
 
 # Options that belong to one photo: Blender must not fill them in from the last import (SKIP_SAVE), or a second
@@ -127,7 +128,36 @@ class REALCAM_OT_show_shot(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class REALCAM_OT_place_photo(bpy.types.Operator):
+    """Put the photo's mesh back where the shot's camera stands at its first frame (the first frame is the photo)"""
+
+    bl_idname = "realcam.place_photo"
+    bl_label = "Put Photo at Camera"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        scene = active_shot(self, context)
+        if scene is None:
+            return {"CANCELLED"}
+        if RUNNER.active(scene.realcam.shot_id):
+            self.report({"WARNING"}, "RealCam is working on this shot; wait or cancel it")
+            return {"CANCELLED"}
+        try:
+            cam = camera_track.check_camera(scene)
+        except camera_track.CameraError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        if scene.realcam.photo_mesh is None:
+            self.report({"ERROR"}, f"shot {scene.name!r} has no photo mesh: import its photo again (Replace)")
+            return {"CANCELLED"}
+        start = camera_track.evaluated_matrix(scene, cam, scene.frame_start)
+        shots.anchor_photo(scene, start, force=True)
+        self.report({"INFO"}, f"the photo is where {cam.name!r} stands at frame {scene.frame_start}")
+        return {"FINISHED"}
+
+
 CLASSES = (
     REALCAM_OT_import_photo,
     REALCAM_OT_show_shot,
+    REALCAM_OT_place_photo,
 )

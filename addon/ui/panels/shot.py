@@ -19,6 +19,16 @@ class REALCAM_PT_shot(InShot, bpy.types.Panel):
             layout.label(text=f"Photo: {bpy.path.basename(rc.photo)}, median depth {rc.median_depth:.2f} m")
         for i, line in enumerate(what_the_model_makes(context, scene)):
             wrapped(layout, line, "INFO" if i == 0 else "NONE")
+        if shots.photo_moved(scene):
+            box = layout.box()
+            wrapped(
+                box,
+                "You moved the photo's mesh: RealCam leaves it where you put it, but a take's first frame is the "
+                "photo, so Render Preview and Generate wait until it is back where the camera's first frame sees it "
+                "(or move the camera instead: the photo follows its first frame)",
+                "ERROR",
+            )
+            box.operator("realcam.place_photo", icon="CAMERA_DATA")
         layout.prop(rc, "props")
         layout.prop(rc, "depth_edge")
 
