@@ -4,6 +4,7 @@ Imported by test modules as `from helpers import ...` (tests/ is on sys.path);
 pytest fixtures stay in conftest.py.
 """
 
+import contextlib
 import os
 import signal
 import socket
@@ -65,6 +66,22 @@ def run_blender_script(name, *args, user_dir=None, python=None, timeout=900):
     return proc
 
 
+# In blender_report's arguments: where the script takes the path of its JSON report.
+REPORT = "<the report's path>"
+
+
+def blender_report(work, name, *args, python=None, timeout=900) -> dict:
+    """Run a Blender test script (run_blender_script) with Blender's user folders in work/blender-user and its JSON
+    report in work/report.json, passed to the script where args has REPORT; the report."""
+    report = os.path.join(str(work), "report.json")
+    args = [report if a is REPORT else a for a in args]
+    run_blender_script(name, *args, user_dir=os.path.join(str(work), "blender-user"), python=python, timeout=timeout)
+    import json
+
+    with open(report) as fh:
+        return json.load(fh)
+
+
 def run_cli(*args, env_extra=None, timeout=300):
     env = dict(os.environ)
     env.update(env_extra or {})
@@ -73,10 +90,77 @@ def run_cli(*args, env_extra=None, timeout=300):
     )
 
 
+def run_cli_offline(*args, hf_home, timeout=300):
+    """The realcam command with the hub offline and its model cache at hf_home (empty: what a missing model does)."""
+    return run_cli(*args, env_extra={"HF_HUB_OFFLINE": "1", "HF_HOME": str(hf_home)}, timeout=timeout)
+
+
+def online_env(hub_url, hf_home, **extra) -> dict:
+    """The environment of a process that downloads from the hub at hub_url into the cache at hf_home (without the
+    HF_HUB_OFFLINE a test run may have set)."""
+    env = dict(os.environ, HF_ENDPOINT=hub_url, HF_HOME=str(hf_home), **extra)
+    env.pop("HF_HUB_OFFLINE", None)
+    return env
+
+
+def run_download(hub_url, hf_home, *args, extra_env=None, timeout=120):
+    """`realcam download ARGS` from the hub at hub_url into the cache at hf_home."""
+    return subprocess.run(
+        [sys.executable, "-m", "realcam", "download", *map(str, args)],
+        env=online_env(hub_url, hf_home, **(extra_env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def json_events(text) -> list:
+    """The JSON lines of a command's output (what `--json` prints: one event a line)."""
+    import json
+
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
 def save_rgb(path, w=64, h=48, seed=0, **kw):
     rng = np.random.default_rng(seed)
     Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path, **kw)
     return str(path)
+
+
+def axis_angle(axis, angle) -> np.ndarray:
+    """The 3x3 rotation by angle (radians) about axis (Rodrigues' formula)."""
+    a = np.asarray(axis, float) / np.linalg.norm(axis)
+    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
+
+
+def read_npz(path) -> dict:
+    """Every array of an .npz file, read into memory (the file is closed again)."""
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
+@contextlib.contextmanager
+def default_dtype(dtype):
+    """torch's default dtype set to dtype inside the block (models built there take it), put back after."""
+    import torch
+
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(old)
+
+
+class JobPlan:
+    """The plan fields adapters read for their call arguments (a small job by default); keywords override them."""
+
+    def __init__(self, **kw):
+        self.height, self.width, self.model_frames = 64, 64, 5
+        self.steps, self.guidance, self.prompt, self.negative_prompt = 2, 1.0, "a room", ""
+        self.camera_condition, self.fps, self.seed = True, 24.0, 0
+        self.__dict__.update(kw)
 
 
 def project(points, K) -> np.ndarray:
@@ -130,32 +214,57 @@ def make_bundle(folder, n=5, w=64, h=48, depth=True, model="tiny", seed=0):
     return bundle
 
 
-def set_settings(folder, **kw):
-    """Edit a bundle's settings in place; sns_enabled and threshold go to settings.sns."""
+def edit_manifest(folder, fn):
+    """Change a bundle's manifest in place: fn(the manifest as a dict) edits it."""
     import json
 
     path = os.path.join(folder, "manifest.json")
     with open(path) as fh:
         data = json.load(fh)
-    for k, v in kw.items():
-        if k == "sns_enabled":
-            data["settings"]["sns"]["enabled"] = v
-        elif k == "threshold":
-            data["settings"]["sns"]["threshold"] = v
-        else:
-            data["settings"][k] = v
+    fn(data)
     with open(path, "w") as fh:
         json.dump(data, fh)
 
 
-def bundle_zip(tmp, name, steps=2, n=5, seed=0, model="tiny", w=64, h=64):
-    """A job bundle archive (make_bundle with a step count), as the add-on uploads it."""
+def set_settings(folder, **kw):
+    """Edit a bundle's settings in place; sns_enabled and threshold go to settings.sns, dolly=d moves frame i's
+    camera d * i along its z axis."""
+
+    def edit(data):
+        for k, v in kw.items():
+            if k == "sns_enabled":
+                data["settings"]["sns"]["enabled"] = v
+            elif k == "threshold":
+                data["settings"]["sns"]["threshold"] = v
+            elif k == "dolly":
+                for i, f in enumerate(data["frames"]):
+                    f["c2w"][2][3] = v * i
+            else:
+                data["settings"][k] = v
+
+    edit_manifest(folder, edit)
+
+
+def bundle_zip(tmp, name, steps=2, n=5, seed=0, model="tiny", w=64, h=64, edit=None, files=None):
+    """A job bundle archive (make_bundle with a step count), as the add-on uploads it, in tmp/name.zip.
+
+    edit(manifest dict) changes the manifest and files(folder) the files before packing."""
     from realcam_core.bundle import pack_bundle
 
     folder = os.path.join(str(tmp), name)
     make_bundle(folder, n=n, w=w, h=h, model=model, seed=seed)
     set_settings(folder, steps=steps)
+    if edit:
+        edit_manifest(folder, edit)
+    if files:
+        files(folder)
     return pack_bundle(folder, os.path.join(str(tmp), name + ".zip"))
+
+
+def frames_of(take):
+    """The frames a take folder holds (take/frames/*.png), as one (frames, height, width, channels) array."""
+    names = sorted(os.listdir(os.path.join(take, "frames")))
+    return np.stack([np.asarray(Image.open(os.path.join(take, "frames", n))) for n in names])
 
 
 def wait_for_job(client, job_id, states=("done", "failed", "cancelled"), timeout=120, cond=None):
@@ -167,6 +276,65 @@ def wait_for_job(client, job_id, states=("done", "failed", "cancelled"), timeout
             return job
         time.sleep(0.05)
     raise AssertionError(f"job {job_id} not {states} in {timeout} s: {client.job(job_id)}")
+
+
+# The API's content types, spelt out rather than imported, so that tests read as the contract a client sees.
+BUNDLE_TYPE = "application/vnd.realcam.bundle+zip"
+JSON_TYPE = "application/json"
+
+
+def http_call(port, method, path, body=b"", ctype=None, headers=None, timeout=60):
+    """One raw HTTP request to 127.0.0.1:port, headers as given (a Host header replaces the default one);
+    (status, decoded JSON or None, the response)."""
+    import http.client
+    import json
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    h = dict(headers or {})
+    try:
+        conn.putrequest(method, path, skip_host="Host" in h, skip_accept_encoding=True)
+        if ctype:
+            conn.putheader("Content-Type", ctype)
+        if body or method in ("POST", "DELETE"):
+            conn.putheader("Content-Length", str(len(body)))
+        for k, v in h.items():
+            conn.putheader(k, v)
+        conn.endheaders(body or None)
+        resp = conn.getresponse()
+        raw = resp.read()
+    finally:
+        conn.close()
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = None
+    return resp.status, data, resp
+
+
+def http_post(port, path, body, ctype=BUNDLE_TYPE, **kw):
+    """A raw POST (a bundle, unless ctype says otherwise); (status, decoded JSON or None)."""
+    status, data, _ = http_call(port, "POST", path, body, ctype, **kw)
+    return status, data
+
+
+def assert_json_4xx(status, data, *codes):
+    """The answer is one of the client-error codes, with a JSON body that says what was wrong."""
+    assert status in codes, (status, data)
+    assert isinstance(data, dict) and data["error"], data
+
+
+def read_bytes(path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def files_under(folder) -> set:
+    """Every file and folder below folder, as paths relative to it."""
+    out = set()
+    for dirpath, dirs, files in os.walk(folder):
+        for n in dirs + files:
+            out.add(os.path.relpath(os.path.join(dirpath, n), folder))
+    return out
 
 
 def probe_mp4(path):
@@ -234,6 +402,12 @@ class Server:
                 time.sleep(0.2)
         self.stop()  # no server left behind by a test that failed to start it
         raise AssertionError("server did not start")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)

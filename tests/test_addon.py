@@ -8,8 +8,9 @@ import time
 
 import numpy as np
 import pytest
-from helpers import SAMPLES, Server, free_port, probe_mp4, run_blender_script
+from helpers import REPORT, SAMPLES, Server, blender_report, free_port, probe_mp4
 
+from realcam_core.models import DEFAULT_VIDEO_MODEL, KNOWN_VIDEO_MODELS
 from realcam_core.re10k import read_re10k
 
 
@@ -22,22 +23,10 @@ def test_zip_is_a_valid_extension(addon_zip):
 
 
 def test_import_preset_preview_generate_and_re10k(addon_zip, tiny_models, tmp_path, blender_python):
-    srv = Server(tmp_path / "data", tiny_models)
-    try:
-        run_blender_script(
-            "addon_flow.py",
-            addon_zip,
-            srv.url,
-            "tiny",
-            SAMPLES,
-            tmp_path / "report.json",
-            tmp_path,
-            user_dir=tmp_path / "blender-user",
-            python=blender_python,
+    with Server(tmp_path / "data", tiny_models) as srv:
+        rep = blender_report(
+            tmp_path, "addon_flow.py", addon_zip, srv.url, "tiny", SAMPLES, REPORT, tmp_path, python=blender_python
         )
-    finally:
-        srv.stop()
-    rep = json.loads((tmp_path / "report.json").read_text())
     assert rep["deprecations"] == []  # nothing the add-on calls is on its way out of Blender
     imp = rep["import"]
     assert imp["error"] is None and imp["resolution"] == [128, 96] and imp["fps"] == 24.0
@@ -84,22 +73,18 @@ def test_import_preset_preview_generate_and_re10k(addon_zip, tiny_models, tmp_pa
 
 def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models, tmp_path, blender_python):
     """Default startup file, interactive (timer) path, undo, isolation, F12, panel -> bundle -> result -> strip."""
-    srv = Server(tmp_path / "data", tiny_models)
-    try:
-        run_blender_script(
+    with Server(tmp_path / "data", tiny_models) as srv:
+        rep = blender_report(
+            tmp_path,
             "addon_artist.py",
             addon_zip,
             srv.url,
             SAMPLES,
-            tmp_path / "report.json",
+            REPORT,
             tmp_path,
             free_port(),
-            user_dir=tmp_path / "blender-user",
             python=blender_python,
         )
-    finally:
-        srv.stop()
-    rep = json.loads((tmp_path / "report.json").read_text())
     assert rep["deprecations"] == []
     assert rep["startup"] == ["Camera", "Cube", "Light"]
     # The panel as Blender's editors lay one out: sub-panels of the main one in the order of the work, registered
@@ -152,8 +137,8 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
     assert be["down"]["error"] is None and be["down"]["stage"] == "done", be["down"]  # a result, not a failure
     assert any(line.startswith("label: Backend does not answer") for line in be["panel_down"]), be["panel_down"]
     assert "label: Models: built-in list (no backend answered yet)" in be["panel_down"]
-    builtin = ["wan2.2-ti2v-5b", "wan2.2-fun-5b-camera", "fastwan2.2-ti2v-draft"]
-    builtin += ["wan2.1-i2v-14b-480p", "wan2.1-i2v-14b-720p", "svd-xt"]
+    builtin = [m.alias for m in KNOWN_VIDEO_MODELS]  # the catalogue's order, default first
+    assert builtin[0] == DEFAULT_VIDEO_MODEL
     assert be["items_down"] == builtin + ["tiny"]  # the shot's own model stays selectable
     assert be["up"]["error"] is None and be["items_up"][: len(builtin)] == builtin and "tiny" in be["items_up"]
     assert be["device_info"]["device"] == "cpu"
@@ -252,8 +237,9 @@ def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models
     tk = rep["takes"]
     first, second = tk["names"]
     assert any(line.startswith("label: Takes (2)") for line in tk["panel"]), tk["panel"]
-    head, scores, prompt = tk["summary"]
+    head, ran, scores, prompt = tk["summary"]
     assert head.startswith("tiny, seed 5, 20") and prompt == "prompt: a quiet room ..."
+    assert ran == "2 steps, guidance 3.5"  # how it ran, from its result.json
     acc = rep["take1"]["strip"]["camera_accuracy"]  # noise from the tiny model: COLMAP may find no camera in it
     expect = f"camera accuracy not measured: {acc['error']}" if "error" in acc else f"RotErr {acc['RotErr']:.3f}"
     assert scores.startswith(expect), (scores, acc)
@@ -291,17 +277,9 @@ def test_photo_inputs_exr_exif_and_refusals(addon_zip, tmp_path, blender_python)
     e.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.FocalLengthIn35mmFilm] = 28
     Image.fromarray(photo).save(inputs / "room_exif28.jpg", quality=97, exif=e)
     Image.fromarray(np.full((480, 832), 40, np.uint8)).save(inputs / "depth8.png")
-    run_blender_script(
-        "addon_inputs.py",
-        addon_zip,
-        SAMPLES,
-        inputs,
-        tmp_path / "report.json",
-        tmp_path,
-        user_dir=tmp_path / "blender-user",
-        python=blender_python,
+    rep = blender_report(
+        tmp_path, "addon_inputs.py", addon_zip, SAMPLES, inputs, REPORT, tmp_path, python=blender_python
     )
-    rep = json.loads((tmp_path / "report.json").read_text())
     jpeg = np.load(tmp_path / "jpeg.npy")
     for key in ("jpeg", "exr", "rot6"):
         assert rep[key]["error"] is None, rep[key]
@@ -340,21 +318,8 @@ def test_a_studio_file_two_shots_units_rig_stale_preview_and_a_moved_project(add
     depth = np.asarray(Image.open(os.path.join(SAMPLES, "room_depth.png")), np.float32) / 1000.0
     np.save(inputs / "room_flip_depth.npy", depth[:, ::-1].copy())
     np.save(inputs / "room_depth_far.npy", depth * 1.5)
-    srv = Server(tmp_path / "data", tiny_models)
-    try:
-        run_blender_script(
-            "addon_studio.py",
-            addon_zip,
-            srv.url,
-            SAMPLES,
-            inputs,
-            tmp_path / "report.json",
-            tmp_path,
-            user_dir=tmp_path / "blender-user",
-        )
-    finally:
-        srv.stop()
-    rep = json.loads((tmp_path / "report.json").read_text())
+    with Server(tmp_path / "data", tiny_models) as srv:
+        rep = blender_report(tmp_path, "addon_studio.py", addon_zip, srv.url, SAMPLES, inputs, REPORT, tmp_path)
     A, B = rep["import_a"]["scene"], rep["import_b"]["scene"]
     assert rep["import_a"]["error"] is None and rep["import_b"]["error"] is None
     # Importing never touches the artist's scene: frames, fps, size and %, units, camera and its rig, objects.
@@ -448,29 +413,25 @@ def test_refusals_are_clear_and_lose_nothing(addon_zip, tiny_models, tmp_path, b
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "model_index.json").write_text(json.dumps({"_class_name": "WanImageToVideoPipeline"}))
-    srv = Server(
+    with Server(
         tmp_path / "data",
         tiny_models,
         "--model-dir",
         f"broken={broken}",
         "--depth-model-dir",
         f"tiny-depth={tiny_models['depth-anything']}",
-    )
-    try:
-        run_blender_script(
+    ) as srv:
+        rep = blender_report(
+            tmp_path,
             "addon_errors.py",
             addon_zip,
             srv.url,
             SAMPLES,
-            tmp_path / "report.json",
+            REPORT,
             tmp_path,
             free_port(),
-            user_dir=tmp_path / "blender-user",
             python=blender_python,
         )
-    finally:
-        srv.stop()
-    rep = json.loads((tmp_path / "report.json").read_text())
     assert rep["backend_import"]["error"] is None
     assert {"image.png", "depth.npy", "intrinsics.json"} <= set(rep["backend_import"]["folder_files"])
     assert rep["first_take"]["error"] is None
@@ -498,14 +459,7 @@ def test_refusals_are_clear_and_lose_nothing(addon_zip, tiny_models, tmp_path, b
 
 def test_preview_gives_back_every_render_setting(addon_zip, tmp_path, blender_python):
     """Video, multilayer EXR, 32-bit EXR, 16-bit PNG, Cycles JPEG outputs: the preview swaps them and puts them back."""
-    run_blender_script(
-        "preview_settings.py",
-        addon_zip,
-        tmp_path / "report.json",
-        user_dir=tmp_path / "blender-user",
-        python=blender_python,
-    )
-    rep = json.loads((tmp_path / "report.json").read_text())
+    rep = blender_report(tmp_path, "preview_settings.py", addon_zip, REPORT, python=blender_python)
     refused = rep.pop("refused")
     assert "NO_SUCH_MODE" in refused["error"] and refused["not_restored"] == {}, refused
     for case, entry in rep.items():
@@ -521,10 +475,9 @@ def test_a_take_survives_a_killed_backend_and_blender_closing(addon_zip, tiny_mo
         f"{sys.executable} -m realcam serve --data {tmp_path / 'backend-data'} "
         f"--model-dir tiny={tiny_models['wan22-ti2v']}"
     )
-    args = (addon_zip, f"http://127.0.0.1:{port}", command, SAMPLES, tmp_path / "report.json", tmp_path)
-    run_blender_script("addon_crash.py", *args, "kill", user_dir=tmp_path / "blender-user")
-    run_blender_script("addon_crash.py", *args, "reopen", user_dir=tmp_path / "blender-user")
-    rep = json.loads((tmp_path / "report.json").read_text())
+    args = (addon_zip, f"http://127.0.0.1:{port}", command, SAMPLES, REPORT, tmp_path)
+    blender_report(tmp_path, "addon_crash.py", *args, "kill")
+    rep = blender_report(tmp_path, "addon_crash.py", *args, "reopen")
     k = rep["kill"]
     assert k["error"] is None and k["stage"] == "done", k
     assert k["new_pid"] != k["killed_pid"]  # the add-on started its backend again
@@ -544,18 +497,17 @@ def test_embedded_backend_starts_is_reused_and_stops(addon_zip, tiny_models, tmp
         f"{sys.executable} -m realcam serve --data {tmp_path / 'embedded-data'} "
         f"--model-dir tiny={tiny_models['wan22-ti2v']}"
     )
-    run_blender_script(
+    rep = blender_report(
+        tmp_path,
         "addon_embedded.py",
         addon_zip,
         f"http://127.0.0.1:{port}",
         command,
         SAMPLES,
-        tmp_path / "report.json",
+        REPORT,
         tmp_path,
-        user_dir=tmp_path / "blender-user",
         python=blender_python,
     )
-    rep = json.loads((tmp_path / "report.json").read_text())
     assert rep["import"]["error"] is None and rep["import"]["backend_started"] is False  # a depth map needs none
     st = rep["start"]
     assert st["result"] == ["FINISHED"] and st["error"] is None and st["state"] == "ok", st

@@ -1,10 +1,9 @@
 """What the artist reads while RealCam works and when it fails, in real Blender against a real backend."""
 
-import json
 import os
 import re
 
-from helpers import ROOT, SAMPLES, Server, free_port, run_blender_script
+from helpers import REPORT, ROOT, SAMPLES, Server, blender_report, free_port
 
 
 def _first(texts, pattern, after=-1):
@@ -19,27 +18,9 @@ def test_the_artist_reads_each_stage_in_order_and_errors_say_what_to_do(addon_zi
     # Each engine stage lasts 2 s (tests/pace_stages), well over the add-on's 0.5 s poll even on a loaded machine:
     # real models take seconds to minutes per stage, the tiny ones half a second for a whole job.
     pace = {"PYTHONPATH": os.path.join(ROOT, "tests", "pace_stages"), "REALCAM_TEST_STAGE_SECONDS": "2"}
-    srv = Server(
-        tmp_path / "data",
-        tiny_models,
-        "--depth-model-dir",
-        f"tiny-depth={tiny_models['depth-anything']}",
-        env=pace,
-    )
-    try:
-        run_blender_script(
-            "addon_progress.py",
-            addon_zip,
-            srv.url,
-            SAMPLES,
-            tmp_path / "report.json",
-            tmp_path,
-            free_port(),
-            user_dir=tmp_path / "blender-user",
-        )
-    finally:
-        srv.stop()
-    rep = json.loads((tmp_path / "report.json").read_text())
+    depth = ("--depth-model-dir", f"tiny-depth={tiny_models['depth-anything']}")
+    with Server(tmp_path / "data", tiny_models, *depth, env=pace) as srv:
+        rep = blender_report(tmp_path, "addon_progress.py", addon_zip, srv.url, SAMPLES, REPORT, tmp_path, free_port())
     assert rep["deprecations"] == []
 
     # Import: depth from the backend (the photo's upload size named), then the shot.

@@ -1,4 +1,4 @@
-"""Set up backend (issue 18): the pure pieces (paths, command lines, GPU detection, torch choice, pip's failures),
+"""Set up backend: the pure pieces (paths, command lines, GPU detection, torch choice, pip's failures),
 the backend the extension zip carries, `realcam download` against a hub on loopback, and the real set-up through
 real Blender into a user folder with spaces, installing from the package index this machine reaches."""
 
@@ -10,7 +10,7 @@ import time
 import zipfile
 
 import pytest
-from helpers import ROOT, SAMPLES, run_blender_script
+from helpers import ROOT, SAMPLES, json_events, online_env, run_blender_script, run_download
 from local_hub import COMMIT, LocalHub, Repo
 
 # Plain Python, no bpy: runnable on its own, as Blender's Python runs the worker (appended: nothing else is shadowed).
@@ -286,18 +286,6 @@ def test_select_files_keeps_what_the_backend_loads():
     assert "pytorch_model.bin" in select_files(["config.json", "pytorch_model.bin"])  # no safetensors: .bin it is
 
 
-def _download(hub_url, hf_home, *args, timeout=120):
-    env = dict(os.environ, HF_ENDPOINT=hub_url, HF_HOME=str(hf_home))
-    env.pop("HF_HUB_OFFLINE", None)
-    return subprocess.run(
-        [sys.executable, "-m", "realcam", "download", *args], env=env, capture_output=True, text=True, timeout=timeout
-    )
-
-
-def _events(out: str) -> list[dict]:
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-
-
 @pytest.fixture(scope="module")
 def hub_repo(tiny_models, tmp_path_factory):
     """The tiny Wan 2.2 served as the default model, with what a real repository also holds beside it."""
@@ -317,25 +305,25 @@ def hub_repo(tiny_models, tmp_path_factory):
 
 def test_download_size_licence_then_files_into_the_cache(hub_repo, tmp_path):
     with LocalHub(hub_repo) as hub:
-        r = _download(hub.url, tmp_path / "hf", "wan2.2-ti2v-5b", "--info", "--json")
+        r = run_download(hub.url, tmp_path / "hf", "wan2.2-ti2v-5b", "--info", "--json")
         assert r.returncode == 0, r.stderr
-        (plan,) = _events(r.stdout)
+        (plan,) = json_events(r.stdout)
         assert plan["event"] == "plan" and plan["commit"] == COMMIT
         assert plan["licence"] == "Apache-2.0" and plan["card_licence"] == "apache-2.0"
         assert plan["to_download"] == plan["total_bytes"] > 0 and plan["partial_bytes"] == 0
         assert not any(p.startswith("assets/") or ".fp16." in p for p in (f["path"] for f in plan["files"]))
         assert not [q for q in hub.requests if "/resolve/" in q[1]]  # --info downloads nothing
 
-        r = _download(hub.url, tmp_path / "hf", "wan2.2-ti2v-5b", "--json")
+        r = run_download(hub.url, tmp_path / "hf", "wan2.2-ti2v-5b", "--json")
         assert r.returncode == 0, r.stderr
-        events = _events(r.stdout)
+        events = json_events(r.stdout)
         assert events[-1]["event"] == "done" and events[-2]["done"] == events[-2]["total"] == plan["total_bytes"]
         fetched = {q[1].split(f"/resolve/{COMMIT}/")[1] for q in hub.requests if "/resolve/" in q[1]}
         assert fetched == {f["path"] for f in plan["files"]}
         assert "vae/diffusion_pytorch_model.bin" not in fetched and "diffusion_pytorch_model.safetensors" not in fetched
         # Again: nothing left to fetch.
-        r = _download(hub.url, tmp_path / "hf", "wan2.2-ti2v-5b", "--info", "--json")
-        assert _events(r.stdout)[0]["to_download"] == 0
+        r = run_download(hub.url, tmp_path / "hf", "wan2.2-ti2v-5b", "--info", "--json")
+        assert json_events(r.stdout)[0]["to_download"] == 0
 
     # huggingface_hub finds it where the backend looks, offline.
     code = (
@@ -362,11 +350,9 @@ def test_download_continues_where_it_stopped(hub_repo, tmp_path):
     repo.files[big_path] = os.urandom(4 * 2**20)
     try:
         with LocalHub(hub_repo, bytes_per_second=2 * 2**20) as hub:
-            env = dict(os.environ, HF_ENDPOINT=hub.url, HF_HOME=str(tmp_path / "hf"))
-            env.pop("HF_HUB_OFFLINE", None)
             p = subprocess.Popen(
                 [sys.executable, "-m", "realcam", "download", "wan2.2-ti2v-5b", "--json"],
-                env=env,
+                env=online_env(hub.url, tmp_path / "hf"),
                 stdout=subprocess.PIPE,
                 text=True,
             )
@@ -383,10 +369,10 @@ def test_download_continues_where_it_stopped(hub_repo, tmp_path):
             p.wait()
             assert partial is not None and partial.exists()
             have = partial.stat().st_size
-            r = _download(hub.url, tmp_path / "hf", "wan2.2-ti2v-5b", "--info", "--json")
-            assert _events(r.stdout)[0]["partial_bytes"] >= have
+            r = run_download(hub.url, tmp_path / "hf", "wan2.2-ti2v-5b", "--info", "--json")
+            assert json_events(r.stdout)[0]["partial_bytes"] >= have
             hub.bytes_per_second = None
-            r = _download(hub.url, tmp_path / "hf", "wan2.2-ti2v-5b", "--json")
+            r = run_download(hub.url, tmp_path / "hf", "wan2.2-ti2v-5b", "--json")
             assert r.returncode == 0, r.stderr
         ranges = [q[2] for q in hub.requests if q[1].endswith(big_path) and q[2]]
         assert ranges and int(ranges[-1].split("=")[1].rstrip("-")) >= have
@@ -398,12 +384,12 @@ def test_download_continues_where_it_stopped(hub_repo, tmp_path):
 
 
 def test_download_unreachable_hub_says_so(tmp_path):
-    r = _download("http://127.0.0.1:9", tmp_path / "hf", "wan2.2-ti2v-5b", "--json", timeout=120)
+    r = run_download("http://127.0.0.1:9", tmp_path / "hf", "wan2.2-ti2v-5b", "--json", timeout=120)
     assert r.returncode == 2
-    (err,) = [e for e in _events(r.stdout) if e["event"] == "error"]
+    (err,) = [e for e in json_events(r.stdout) if e["event"] == "error"]
     assert "cannot reach the Hugging Face hub at http://127.0.0.1:9" in err["message"]
     assert not (tmp_path / "hf" / "hub").exists() or not any((tmp_path / "hf" / "hub").iterdir())
-    r = _download("http://127.0.0.1:9", tmp_path / "hf", "no-such-model")
+    r = run_download("http://127.0.0.1:9", tmp_path / "hf", "no-such-model")
     assert r.returncode == 2 and "realcam models" in r.stderr
 
 

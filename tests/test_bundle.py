@@ -4,7 +4,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from helpers import make_bundle, run_cli
+from helpers import edit_manifest, make_bundle, run_cli
 from PIL import Image
 
 from realcam_core.bundle import (
@@ -16,15 +16,6 @@ from realcam_core.bundle import (
     unpack_bundle,
     validate_bundle,
 )
-
-
-def edit_manifest(folder, fn):
-    path = os.path.join(folder, "manifest.json")
-    with open(path) as fh:
-        data = json.load(fh)
-    fn(data)
-    with open(path, "w") as fh:
-        json.dump(data, fh)
 
 
 def problems_of(folder):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import make_bundle, run_cli
+from helpers import frames_of, make_bundle, run_cli, run_cli_offline, set_settings
 
 from realcam.errors import UserError
 from realcam.generate.adapters import resolve_video_model
@@ -176,27 +176,6 @@ def test_cameras_past_the_bundle_hold_its_last(tmp_path):
     assert np.array_equal(c2w[5:], np.repeat(bundle.c2ws[-1:], 4, 0)) and np.array_equal(c2w[:6], bundle.c2ws)
 
 
-def set_settings(folder, **kw):
-    path = os.path.join(folder, "manifest.json")
-    data = json.load(open(path))
-    for k, v in kw.items():
-        if k == "sns_enabled":
-            data["settings"]["sns"]["enabled"] = v
-        elif k == "dolly":
-            for i, f in enumerate(data["frames"]):
-                f["c2w"][2][3] = v * i
-        else:
-            data["settings"][k] = v
-    json.dump(data, open(path, "w"))
-
-
-def frames_of(folder):
-    from PIL import Image
-
-    names = sorted(os.listdir(os.path.join(folder, "frames")))
-    return np.stack([np.asarray(Image.open(os.path.join(folder, "frames", n))) for n in names])
-
-
 def test_generate_with_the_camera_and_noise_shaping_together(tmp_path, tiny_models):
     folder = tiny_models["wan22-fun-camera"]
     make_bundle(tmp_path / "job", n=7, w=64, h=64, model=folder)
@@ -206,7 +185,15 @@ def test_generate_with_the_camera_and_noise_shaping_together(tmp_path, tiny_mode
     assert "camera condition on" in r.stdout and "SNS on" in r.stdout
     res = json.loads((tmp_path / "both/result.json").read_text())
     assert res["model_name"] == "Wan 2.2 Fun 5B Control-Camera"
-    assert res["camera_condition"] == {"requested": True, "model_has_it": True, "used": True}
+    cc = res["camera_condition"]
+    assert {k: cc[k] for k in ("requested", "model_has_it", "used")} == {
+        "requested": True,
+        "model_has_it": True,
+        "used": True,
+    }
+    # the scale it entered at: make_bundle's depth is 3 m everywhere, so 1/3 unit per metre
+    assert cc["scale"]["source"] == "photo depth" and cc["scale"]["units_per_metre"] == pytest.approx(1 / 3)
+    assert cc["sampler"] == res["sampler"] == "flow-euler"
     assert res["sns"]["enabled"] and res["sns"]["shaped_steps"] and res["frames"] == 7
     both = frames_of(tmp_path / "both")
     assert both.shape == (7, 64, 64, 3)
@@ -232,18 +219,13 @@ def test_models_without_a_camera_adapter_ignore_the_setting(tmp_path, tiny_model
     assert res["camera_condition"] == {"requested": True, "model_has_it": False, "used": False}
 
 
+@pytest.mark.slow
 def test_listing_and_missing_weights_name_both_repositories(tmp_path):
     printed = run_cli("models").stdout
     line = next(ln for ln in printed.splitlines() if "wan2.2-fun-5b-camera" in ln)
     assert "alibaba-pai/Wan2.2-Fun-5B-Control-Camera" in line and "licence unverified" in line
     make_bundle(tmp_path / "job", n=5, w=1280, h=704, model="wan2.2-fun-5b-camera")
-    r = run_cli(
-        "generate",
-        tmp_path / "job",
-        "--out",
-        tmp_path / "o",
-        env_extra={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")},
-    )
+    r = run_cli_offline("generate", tmp_path / "job", "--out", tmp_path / "o", hf_home=tmp_path / "hf")
     msg = r.stderr.strip().splitlines()[-1]
     assert r.returncode == 2, r.stderr
     assert "alibaba-pai/Wan2.2-Fun-5B-Control-Camera" in msg and "Wan-AI/Wan2.2-TI2V-5B-Diffusers" in msg

@@ -13,6 +13,7 @@ import os
 import numpy as np
 import pytest
 import torch
+from helpers import default_dtype, read_npz
 
 from realcam.generate.dynamicrafter.camera import (
     VARIANTS,
@@ -45,7 +46,7 @@ FIXTURES = _script()
 
 
 def load(name):
-    return dict(np.load(os.path.join(FIX, name)))
+    return read_npz(os.path.join(FIX, name))
 
 
 def fill(module, prefix=""):
@@ -60,10 +61,8 @@ def fill(module, prefix=""):
 
 @pytest.fixture
 def float64_default():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)  # upstream built its modules (and positional tables) in float64
-    yield
-    torch.set_default_dtype(old)
+    with default_dtype(torch.float64):  # upstream built its modules (and positional tables) in float64
+        yield
 
 
 def test_relative_poses_scale_and_rays_match_upstream():

@@ -1,10 +1,9 @@
 """The add-on's HTTP client (addon/realcam_core/client.py) against broken and hostile answers: real sockets on
 loopback playing a backend that cuts, trickles, redirects, lies about lengths or sends JSON Python cannot take.
 
-Moved here from test_service_hardening.py (issue 26 asks for the client's tests in a file of their own): the
-cut, retried and digest-failing downloads, answers that are not the API, a trickling server, redirects.
-New for issue 26: answers that cannot prove a download whole (items 6), JSON that escaped as RecursionError or
-passed with NaN, and one deadline for a whole call, its tries again included (item 14).
+Cut, retried and digest-failing downloads, answers that are not the API, a trickling server, redirects; answers
+that cannot prove a download whole; JSON that escaped as RecursionError or passed with NaN; one deadline for a
+whole call, its tries again included; and the content types the client sends, as the contract names them.
 """
 
 import base64
@@ -15,6 +14,7 @@ import threading
 import time
 
 import pytest
+from helpers import BUNDLE_TYPE, JSON_TYPE
 
 from realcam_core.client import BackendError, Client
 
@@ -193,7 +193,7 @@ def test_a_redirect_is_not_followed_and_the_token_stays_home(fake, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-# ------------------------------------------------------------------ issue 26, item 6: only a provably whole file
+# ------------------------------------------------------------------ only a provably whole file
 
 
 def raw(head: str, body: bytes = b"") -> bytes:
@@ -256,7 +256,7 @@ def test_a_length_or_a_digest_is_proof_enough(head, fake, tmp_path):
     assert (tmp_path / "take.mp4").read_bytes() == PAYLOAD and os.listdir(tmp_path) == ["take.mp4"]
 
 
-# ------------------------------------------------------------------ issue 26, item 14: JSON and the deadline
+# ------------------------------------------------------------------ JSON and the deadline
 
 DEEP = b"[" * 200_000 + b"]" * 200_000
 
@@ -329,3 +329,12 @@ def test_one_deadline_covers_a_submit_its_health_check_and_upload(fake, tmp_path
     assert took < 3.5, took  # with a deadline per request both went through, in 2.4 s
     job = Client(c.base, timeout=5, deadline=4).submit(str(archive))  # with time for both, it goes through
     assert job["id"] == JOB
+
+
+def test_the_add_on_client_sends_the_contract_types():
+    from realcam_core import api
+
+    assert api.BUNDLE_CONTENT_TYPE == BUNDLE_TYPE
+    assert api.CONTROL_CONTENT_TYPE == JSON_TYPE
+    for simple in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        assert simple not in api.DEPTH_CONTENT_TYPES

@@ -64,6 +64,7 @@ def result_of(client, job_id, tmp_path):
     return json.loads(path.read_text())
 
 
+@pytest.mark.slow
 def test_without_cluster_ray_is_never_imported(tmp_path):
     code = (
         "import sys\n"
@@ -80,6 +81,7 @@ def test_without_cluster_ray_is_never_imported(tmp_path):
     assert r.returncode == 2 and "expected ray://HEAD:10001" in r.stderr
 
 
+@pytest.mark.slow
 def test_a_slot_keeps_to_the_servers_offline_mode(tmp_path):
     # The slot is a plain class (Ray wraps it in the server): built here, in a process of its own, as a Ray
     # worker would build it, with huggingface_hub imported already (the constant) or not yet (the variable).

@@ -6,7 +6,7 @@ import zlib
 import numpy as np
 import OpenEXR
 import pytest
-from helpers import SAMPLES, run_cli, save_rgb
+from helpers import SAMPLES, run_cli, run_cli_offline, save_rgb
 from PIL import Image
 
 from realcam.cli import main
@@ -288,16 +288,11 @@ def test_tiny_depth_pro_focal_order(tmp_path, tiny_models):
     assert d_auto.shape == (48, 64)
 
 
+@pytest.mark.slow
 def test_unavailable_model_names_model_folder_and_fix(tmp_path):
     save_rgb(tmp_path / "p.jpg", 64, 48)
-    r = run_cli(
-        "depth",
-        tmp_path / "p.jpg",
-        "--out",
-        tmp_path / "o",
-        "--model",
-        "da2-indoor-small",
-        env_extra={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")},
+    r = run_cli_offline(
+        "depth", tmp_path / "p.jpg", "--out", tmp_path / "o", "--model", "da2-indoor-small", hf_home=tmp_path / "hf"
     )
     msg = r.stderr.strip().splitlines()[-1]
     assert r.returncode == 2

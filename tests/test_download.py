@@ -1,4 +1,4 @@
-"""`realcam download` against a hostile hub (issue 26): a real `realcam download` process, a hub on loopback
+"""`realcam download` against a hostile hub: a real `realcam download` process, a hub on loopback
 (tests/local_hub.py) whose answers are changed the way an attacker's would be, and real files around the cache
 that must stay as they were. And the other side of it: a real `realcam serve`, not offline, never asks the hub
 for anything, whatever model a client names; it runs what `realcam download` put in the cache.
@@ -12,12 +12,11 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
-from helpers import Server, bundle_zip, save_rgb, wait_for_job
+from helpers import Server, bundle_zip, json_events, run_download, save_rgb, wait_for_job
 from local_hub import LocalHub, Repo
 
 from realcam.download import licence_url
@@ -43,19 +42,11 @@ def repos(tmp_path):
 
 
 def download(hub_url, home, *args, model=MODEL, extra_env=None, timeout=120):
-    env = dict(os.environ, HF_ENDPOINT=hub_url, HF_HOME=str(home), **(extra_env or {}))
-    env.pop("HF_HUB_OFFLINE", None)
-    return subprocess.run(
-        [sys.executable, "-m", "realcam", "download", model, "--json", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_download(hub_url, home, model, "--json", *args, extra_env=extra_env, timeout=timeout)
 
 
 def events(r) -> list[dict]:
-    return [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    return json_events(r.stdout)
 
 
 def error_of(r) -> str:

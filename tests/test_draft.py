@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import PipelineSpy, make_bundle, run_cli, set_settings
+from helpers import PipelineSpy, make_bundle, online_env, run_cli, run_download, set_settings
 from local_hub import LocalHub, Repo
 
 from realcam.catalog import describe, video_models
@@ -42,7 +42,7 @@ def test_sigmas_are_fastvideos_nearest_timestep_lookup():
         assert float(ours.sigmas[i]) == pytest.approx(float(grid.sigmas[j]), abs=1e-7)
         assert float(ours.timesteps[i]) == t
     assert ours.sigmas.tolist()[-1] == 0.0 and len(ours.sigmas) == 4
-    assert [round(float(s), 3) for s in ours.sigmas[:3]] == [1.0, 0.757, 0.522]  # the published sigmas
+    assert [round(float(s), 3) for s in ours.sigmas[:3]] == [1.0, 0.757, 0.522]  # FastVideo's published steps
     # The distillation recipe looks them up at shift 5: the same sigmas to 4e-4.
     recipe = FlowMatchEulerDiscreteScheduler(shift=5.0)
     for i, t in enumerate((1000, 757, 522)):
@@ -108,21 +108,14 @@ def test_downloaded_draft_runs_by_its_alias_offline(tiny_models, tmp_path):
     repo = Repo(tiny_models["fastwan22-draft"], "apache-2.0", {"test.txt": b"", "README.md": b"# FastWan"})
     env = {"HF_HOME": str(tmp_path / "hf")}
     with LocalHub({FASTWAN22_TI2V_5B_REPO: repo}) as hub:
-        r = subprocess.run(
-            [sys.executable, "-m", "realcam", "download", ALIAS, "--json"],
-            env={k: v for k, v in dict(os.environ, HF_ENDPOINT=hub.url, **env).items() if k != "HF_HUB_OFFLINE"},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        r = run_download(hub.url, tmp_path / "hf", ALIAS, "--json")
         assert r.returncode == 0, r.stderr
         fetched = {q[1].split("/resolve/")[1].split("/", 1)[1] for q in hub.requests if "/resolve/" in q[1]}
         assert "test.txt" not in fetched and "model_index.json" in fetched and "transformer/config.json" in fetched
         # By a hub id the catalogue does not know, once downloaded: the model index names FastVideo's pipeline,
         # and the transformer's config, downloaded beside it, says it is the image-to-video one.
         hub.repos["someone/fastwan-copy"] = repo
-        hub_env = dict(os.environ, HF_ENDPOINT=hub.url, HF_HOME=str(tmp_path / "hf2"))
-        hub_env.pop("HF_HUB_OFFLINE", None)
+        hub_env = online_env(hub.url, tmp_path / "hf2")
         fetch = "from huggingface_hub import snapshot_download as s; s('someone/fastwan-copy')"  # as `hf download`
         r = subprocess.run(
             [sys.executable, "-c", fetch],

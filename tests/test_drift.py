@@ -1,10 +1,8 @@
 """See the drift in real Blender (bpy 4.5, and 4.2/5.0 where set up): a take against its preview in the edit
 (difference, blend, side by side, off) and the ghost camera on the artist's track; no backend needed."""
 
-import json
-
 import numpy as np
-from helpers import SAMPLES, run_blender_script
+from helpers import REPORT, SAMPLES, blender_report
 
 from realcam.generate.video import write_mp4
 
@@ -12,17 +10,7 @@ from realcam.generate.video import write_mp4
 def test_compare_strips_and_ghost_camera(addon_zip, tmp_path, blender_python):
     video = tmp_path / "take.mp4"
     write_mp4(str(video), np.random.default_rng(0).integers(0, 255, (5, 96, 128, 3), np.uint8), 24.0)
-    run_blender_script(
-        "addon_drift.py",
-        addon_zip,
-        SAMPLES,
-        video,
-        tmp_path / "report.json",
-        tmp_path,
-        user_dir=tmp_path / "blender-user",
-        python=blender_python,
-    )
-    rep = json.loads((tmp_path / "report.json").read_text())
+    rep = blender_report(tmp_path, "addon_drift.py", addon_zip, SAMPLES, video, REPORT, tmp_path, python=blender_python)
     panel = rep["panel"]  # the buttons under the selected take, each with its mode
     for text, mode in (("Difference", "DIFFERENCE"), ("Blend", "BLEND"), ("Side by side", "SIDE_BY_SIDE")):
         assert f"button: realcam.take_compare {text}" in panel and f"set: realcam.take_compare mode={mode!r}" in panel

@@ -171,11 +171,11 @@ class RecordingHook(CameraHook):
     def __init__(self, scale=0.0):
         self.sites, self.scale = [], scale
 
-    def attn1_additions(self, block, normed, site):
+    def attn1(self, block, normed, site):
         self.sites.append(site)
         b, f, c = normed.shape
         assert b == site.batch * site.height * site.width and f == site.frames
-        return None, torch.full_like(normed, self.scale) if site.part != "init" else None
+        return normed, torch.full_like(normed, self.scale) if site.part != "init" else None
 
 
 def test_camera_hooks_reach_every_temporal_block_with_its_site():
@@ -245,7 +245,7 @@ def test_cli_generates_a_take_with_dynamicrafter(tmp_path, tiny_256):
     assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path / "take/result.json").read_text())
     assert res["model"] == tiny_256 and res["model_name"] == "DynamiCrafter 256"
-    assert res["generated_frames"] == 16 and res["frames"] == 7 and res["steps"] == 4
+    assert res["generated_frames"] == 8 and res["frames"] == 7 and res["steps"] == 4  # the tiny model's 8
     assert res["sns"]["shaped_steps"] == [0]  # 4 trailing steps: t = 999, 749, 499, 249
     assert res["sns"]["shaped"][0]["level"] == pytest.approx(0.999)
     assert res["camera_condition"] == {"requested": True, "model_has_it": False, "used": False}

@@ -10,12 +10,12 @@ upstream keeps in float32.
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 import numpy as np
 import pytest
 import torch
+from helpers import default_dtype, read_npz
 
 from realcam.generate.dynamicrafter.clip import (
     encode_image,
@@ -37,23 +37,11 @@ D = torch.float64
 
 
 def load(name):
-    with np.load(os.path.join(FIXTURES, f"{name}.npz")) as f:
-        return {k: f[k] for k in f.files}
+    return read_npz(os.path.join(FIXTURES, f"{name}.npz"))
 
 
 def t(a):
     return torch.from_numpy(np.ascontiguousarray(a))
-
-
-@contextlib.contextmanager
-def float64_default():
-    """Models built in float64, so float64 weights load without rounding."""
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(D)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(old)
 
 
 def layout(keys):
@@ -79,7 +67,9 @@ TINY_UNET = dict(
 )
 
 
-@pytest.mark.parametrize("name,learnable", [("unet_256", True), ("unet_512", False)])
+@pytest.mark.parametrize(
+    "name,learnable", [("unet_256", True), pytest.param("unet_512", False, marks=pytest.mark.slow)]
+)
 def test_unet_forward_matches_upstream(name, learnable):
     f = load(name)
     unet = UNet3D(UNetConfig(**TINY_UNET, image_cross_attention_learnable=learnable)).to(D).eval()
@@ -164,7 +154,7 @@ def test_openclip_text_tower_through_transformers_matches_upstream():
     f = load("clip")
     named = deterministic_state((f"cond_stage_model.model.{k}", s) for k, s in layout(f["text_keys"]).items())
     state = {k[len("cond_stage_model.model.") :]: v for k, v in named.items()}
-    with float64_default():
+    with default_dtype(D):  # models built in float64, so float64 weights load without rounding
         model = load_text_tower(state, TINY_CLIP)
     with torch.no_grad():
         assert_close(encode_text(model, t(f["ids"])), f["text"], 1e-9)
@@ -174,7 +164,7 @@ def test_openclip_image_tower_and_preprocessing_match_upstream():
     f = load("clip")
     named = deterministic_state((f"embedder.model.visual.{k}", s) for k, s in layout(f["vision_keys"]).items())
     state = {k[len("embedder.model.visual.") :]: v for k, v in named.items()}
-    with float64_default():
+    with default_dtype(D):  # models built in float64, so float64 weights load without rounding
         model = load_vision_tower(state, TINY_CLIP)
     image = t(f["image"])
     # 1e-7 here: upstream keeps CLIP's mean and std as float32 constants (kornia's resize itself matches exactly).

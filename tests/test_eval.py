@@ -1,13 +1,12 @@
 """Camera accuracy (CamI2V protocol), proven on previews whose cameras are known exactly."""
 
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from helpers import ROOT, SAMPLES, make_bundle, run_blender_script, run_cli
+from helpers import SAMPLES, axis_angle, make_bundle, run_blender_script, run_cli, set_settings
 from PIL import Image
 
 from realcam.evaluate.accuracy import load_track
@@ -19,36 +18,10 @@ MOVES = ("ORBIT_LEFT", "TRUCK_RIGHT")
 
 
 @pytest.fixture(scope="module")
-def moves(tmp_path_factory):
+def moves(addon_zip, tmp_path_factory):
     """Previews rendered through the add-on in real Blender along two moves, with their cameras."""
     tmp = tmp_path_factory.mktemp("moves")
-    r = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "scripts", "build_addon.py"), "--out", str(tmp / "dist")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stderr
-    zip_path = r.stdout.strip().splitlines()[-1]
-    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp / "blender-user"))
-    r = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ROOT, "tests", "blender_scripts", "move_previews.py"),
-            zip_path,
-            SAMPLES,
-            str(tmp),
-            "384",
-            "224",
-            "9",
-            *MOVES,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=env,
-    )
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    run_blender_script("move_previews.py", addon_zip, SAMPLES, tmp, 384, 224, 9, *MOVES, user_dir=tmp / "blender-user")
     return tmp
 
 
@@ -74,21 +47,15 @@ def test_metrics_definition():
     assert scores(gt, turned)["RotErr"] == pytest.approx(0.1)
 
 
-def _rot(axis, angle):
-    a = np.asarray(axis, float) / np.linalg.norm(axis)
-    K = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
-    return np.eye(3) + np.sin(angle) * K + (1 - np.cos(angle)) * K @ K
-
-
 def test_rotation_error_keeps_precision_near_zero():
     """arccos of the trace reads exactly 0 below ~1e-8 rad; the rotation-vector norm does not."""
-    R = _rot([0.3, -1, 0.2], 0.7)
+    R = axis_angle([0.3, -1, 0.2], 0.7)
     for angle in (1e-9, 1e-7, 1e-4, 0.5, 3.0):
-        R2 = R @ _rot([1, 2, 3], angle)
+        R2 = R @ axis_angle([1, 2, 3], angle)
         got = rotation_angles(R[None], R2[None])[0]
         assert got == pytest.approx(angle, rel=1e-6), angle
     R32 = R.astype(np.float32)  # float32 input is computed in float64
-    assert rotation_angles(R32[None], (R32 @ _rot([0, 0, 1], 1e-3).astype(np.float32))[None])[0] > 0
+    assert rotation_angles(R32[None], (R32 @ axis_angle([0, 0, 1], 1e-3).astype(np.float32))[None])[0] > 0
 
 
 def test_bundle_and_re10k_tracks_load_the_same(tmp_path):
@@ -97,6 +64,7 @@ def test_bundle_and_re10k_tracks_load_the_same(tmp_path):
     assert np.allclose(rel, bundle.c2ws) and Ks[0].fx == pytest.approx(bundle.frames[0].intrinsics.fx * 2)
 
 
+@pytest.mark.slow
 def test_own_camera_scores_small_another_move_clearly_larger(moves):
     results = {}
     for video in MOVES:
@@ -132,6 +100,7 @@ def true_renders(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_true_track_scores_small_in_every_run_another_move_clearly_larger(true_renders):
     """Each video against its own track, several times: right and the same every time (the old incremental,
     frame-0-seeded mapper called a true forward dolly wrong in 3 runs of 4); against another move, clearly wrong.
@@ -177,6 +146,7 @@ def test_library_prints_never_reach_stdout(tmp_path):
     assert "Bad memory unallocation" in r.stderr and "C noise" in r.stderr and "python noise" in r.stderr
 
 
+@pytest.mark.slow
 def test_video_file_input_and_too_few_frames(moves, tmp_path):
     frames = sorted((moves / "ORBIT_LEFT" / "frames").iterdir())
     rgb = np.stack([np.asarray(Image.open(f).convert("RGB")) for f in frames])
@@ -193,10 +163,7 @@ def test_video_file_input_and_too_few_frames(moves, tmp_path):
 
 def test_job_option_adds_scores_to_the_result(tmp_path, tiny_models):
     make_bundle(tmp_path / "job", n=5, w=64, h=64, model=tiny_models["wan22-ti2v"])
-    path = tmp_path / "job" / "manifest.json"
-    data = json.loads(path.read_text())
-    data["settings"].update(steps=1, evaluate=True)
-    path.write_text(json.dumps(data))
+    set_settings(tmp_path / "job", steps=1, evaluate=True)
     result = Engine().run(tmp_path / "job", tmp_path / "take")
     acc = result["camera_accuracy"]
     # Noise from a random model cannot be tracked: the reason is kept, the take is still delivered.
@@ -205,6 +172,7 @@ def test_job_option_adds_scores_to_the_result(tmp_path, tiny_models):
     assert "evaluate_s" in result["timings"] and (tmp_path / "take" / "video.mp4").exists()
 
 
+@pytest.mark.slow
 def test_ghost_camera_lies_on_the_true_track(true_renders):
     """The camera recovered from renders along a known move, placed as the add-on's ghost camera (anchored at the
     requested first frame, scaled to the requested reach), lies on the true track within the eval's tolerance."""

@@ -4,7 +4,7 @@ FlowMatchEuler (shift 5) by default, UniPC on request."""
 import numpy as np
 import pytest
 import torch
-from helpers import make_bundle, set_settings
+from helpers import JobPlan, make_bundle, set_settings
 from PIL import Image
 
 from realcam.errors import UserError
@@ -12,14 +12,6 @@ from realcam.generate.adapters import resolve_video_model
 from realcam.generate.adapters.wan_fun_camera import FLOW_EULER, UNIPC, select_sampler
 from realcam.generate.camera_control import control_of
 from realcam_core.bundle import BundleError, Settings, load_bundle
-
-
-class _Job:
-    def __init__(self, **kw):
-        self.height, self.width, self.model_frames = 64, 64, 5
-        self.steps, self.guidance, self.prompt, self.negative_prompt = 2, 1.0, "a room", ""
-        self.camera_condition, self.fps = True, 24.0
-        self.__dict__.update(kw)
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +37,9 @@ def test_the_default_sampler_is_videox_funs_flow_euler_with_shift_5(fun):
     assert {k: pipe.scheduler.config[k] for k in yaml} == yaml
     pipe.scheduler.set_timesteps(50, mu=1)  # as VideoX-Fun's pipeline calls it
     assert len(pipe.scheduler.timesteps) == 50 and float(pipe.scheduler.sigmas[-2]) == pytest.approx(0.0244, abs=1e-4)
-    adapter.prepare_job(pipe, _Job(sampler="unipc"))
+    adapter.prepare_job(pipe, JobPlan(sampler="unipc"))
     assert type(pipe.scheduler).__name__ == "UniPCMultistepScheduler" and adapter.sampler == UNIPC
-    adapter.prepare_job(pipe, _Job())
+    adapter.prepare_job(pipe, JobPlan())
     assert isinstance(pipe.scheduler, FlowMatchEulerDiscreteScheduler) and adapter.sampler == FLOW_EULER
     with pytest.raises(UserError, match="not one of"):
         select_sampler(pipe, "ddim")
@@ -73,18 +65,18 @@ def test_translation_is_scaled_by_the_photos_near_depth_and_recorded(fun):
     image = Image.new("RGB", (64, 64), (120, 90, 60))
     K, c2w = _cameras()
     depth = np.full((64, 64), 2.0)
-    adapter.prepare_conditions(pipe, image, _Job(depth_m=depth), (K, c2w))
+    adapter.prepare_conditions(pipe, image, JobPlan(depth_m=depth), (K, c2w))
     track = control_of(pipe.transformer).track
     assert np.allclose(track.c2w[:, 2, 3], c2w[:, 2, 3] / 2.0)  # 0.8 m towards a scene 2 m away = 0.4 units
     rec = adapter.camera_record
     assert rec["scale"]["units_per_metre"] == 0.5 and rec["scale"]["source"] == "photo depth"
     assert rec["reach_units"] == pytest.approx(0.4) and rec["intrinsics"] == "bundle"
 
-    adapter.prepare_conditions(pipe, image, _Job(depth_m=depth, camera_scale=3.0), (K, c2w))
+    adapter.prepare_conditions(pipe, image, JobPlan(depth_m=depth, camera_scale=3.0), (K, c2w))
     assert np.allclose(control_of(pipe.transformer).track.c2w[:, 2, 3], 3.0 * c2w[:, 2, 3])
     assert adapter.camera_record["scale"]["source"] == "setting"
 
-    adapter.prepare_conditions(pipe, image, _Job(), (K, c2w))  # a plan without depth: metres enter as units
+    adapter.prepare_conditions(pipe, image, JobPlan(), (K, c2w))  # a plan without depth: metres enter as units
     assert np.allclose(control_of(pipe.transformer).track.c2w, c2w)
     assert adapter.camera_record["scale"]["source"] == "no depth (assumed)"
     adapter.clear_conditions(pipe)

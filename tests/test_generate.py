@@ -6,8 +6,7 @@ import threading
 
 import numpy as np
 import pytest
-from helpers import make_bundle, probe_mp4, run_cli, set_settings
-from PIL import Image
+from helpers import frames_of, make_bundle, probe_mp4, run_cli, run_cli_offline, set_settings
 
 from realcam.errors import UserError
 from realcam.generate.engine import Engine, JobCancelled
@@ -16,11 +15,6 @@ from realcam.generate.engine import Engine, JobCancelled
 @pytest.fixture(scope="module")
 def engine():
     return Engine()
-
-
-def frames_of(out):
-    names = sorted(os.listdir(os.path.join(out, "frames")))
-    return np.stack([np.asarray(Image.open(os.path.join(out, "frames", n))) for n in names])
 
 
 def test_cli_generates_exact_frames_at_bundle_fps(tmp_path, tiny_models):
@@ -44,8 +38,8 @@ def test_cli_generates_exact_frames_at_bundle_fps(tmp_path, tiny_models):
 @pytest.mark.parametrize("name, w, h, n", [("wan22-ti2v", 64, 64, 5), ("wan21-i2v", 64, 48, 6), ("svd", 64, 64, 4)])
 def test_reproducible_for_a_seed(tmp_path, tiny_models, engine, name, w, h, n):
     """The same bundle gives the same frames twice (the shaping noise included). That the seed and SNS act, and
-    how, is shown elsewhere: test_parity.py (the seed's video is the stock pipeline's) and test_sns.py (shaping
-    pulls the result toward the preview, at the right sigmas)."""
+    how, is shown elsewhere: test_stock_pipeline_parity.py (the seed's video is the stock pipeline's) and
+    test_noise_shaping.py (shaping pulls the result toward the preview, at the right sigmas)."""
     make_bundle(tmp_path / "job", n=n, w=w, h=h, model=tiny_models[name])
     set_settings(tmp_path / "job", steps=4, threshold=0.5)
     a = engine.run(tmp_path / "job", tmp_path / "a")
@@ -136,26 +130,15 @@ def test_existing_take_is_never_overwritten(tmp_path, tiny_models, engine):
     assert (tmp_path / "take/keep.txt").read_text() == "an earlier take"
 
 
+@pytest.mark.slow
 def test_unavailable_video_model_says_how_to_get_it(tmp_path):
     make_bundle(tmp_path / "job", n=5, w=64, h=48, model="wan2.2-ti2v-5b")
-    r = run_cli(
-        "generate",
-        tmp_path / "job",
-        "--out",
-        tmp_path / "o",
-        env_extra={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")},
-    )
+    r = run_cli_offline("generate", tmp_path / "job", "--out", tmp_path / "o", hf_home=tmp_path / "hf")
     assert r.returncode == 2
     msg = r.stderr.strip().splitlines()[-1]
     assert "64x48 is not a size" in msg  # refused before any download is attempted
     make_bundle(tmp_path / "job2", n=5, w=1280, h=704, model="wan2.2-ti2v-5b")
-    r = run_cli(
-        "generate",
-        tmp_path / "job2",
-        "--out",
-        tmp_path / "o",
-        env_extra={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")},
-    )
+    r = run_cli_offline("generate", tmp_path / "job2", "--out", tmp_path / "o", hf_home=tmp_path / "hf")
     msg = r.stderr.strip().splitlines()[-1]
     assert r.returncode == 2
     assert "Wan-AI/Wan2.2-TI2V-5B-Diffusers" in msg and "hf download" in msg and str(tmp_path / "hf") in msg

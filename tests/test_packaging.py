@@ -1,7 +1,6 @@
 """The backend as studios install it: an sdist and a wheel built from the checkout, installed into a
 fresh virtual environment outside the repository, run from a folder outside the checkout."""
 
-import json
 import os
 import shutil
 import subprocess
@@ -10,7 +9,9 @@ import sysconfig
 import zipfile
 
 import pytest
-from helpers import ROOT, make_bundle
+from helpers import ROOT, make_bundle, set_settings
+
+pytestmark = pytest.mark.slow  # an sdist, a wheel and a fresh virtual environment: about half a minute
 
 
 def _run(*args, cwd=None, env=None, timeout=600):
@@ -74,16 +75,16 @@ def test_installed_wheel_runs_outside_the_checkout(artefacts, tmp_path):
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    where = _run(py, "-c", "import realcam, realcam_core; print(realcam.__file__, realcam_core.__file__)", cwd=work)
+    where = _run(
+        py, "-c", "import realcam, realcam_core; print(realcam.__file__, realcam_core.__file__)", cwd=work, env=env
+    )
     assert where.stdout.count(str(venv)) == 2, where.stdout  # not the checkout's copy
 
     assert "generate" in _run(venv / "bin" / "realcam", "--help", cwd=work, env=env).stdout
     assert "wan2.2-ti2v-5b" in _run(venv / "bin" / "realcam", "models", cwd=work, env=env).stdout
     _run(venv / "bin" / "realcam", "tiny-models", work / "tiny", cwd=work, env=env)
     make_bundle(work / "job", n=5, w=64, h=64, model=str(work / "tiny" / "wan22-ti2v"))
-    manifest = json.loads((work / "job" / "manifest.json").read_text())
-    manifest["settings"]["steps"] = 4
-    (work / "job" / "manifest.json").write_text(json.dumps(manifest))
+    set_settings(work / "job", steps=4)
     out = _run(venv / "bin" / "realcam", "generate", work / "job", "--out", work / "take", cwd=work, env=env)
     assert "5 frames at 24 fps" in out.stdout
     assert sorted(os.listdir(work / "take")) == ["frames", "result.json", "video.mp4"]

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from helpers import backproject
+from helpers import axis_angle, backproject
 
 from realcam_core.camera import Intrinsics
 from realcam_core.plucker import (
@@ -12,12 +12,6 @@ from realcam_core.plucker import (
     plucker_frame,
     plucker_rays,
 )
-
-
-def rotation(axis, angle):
-    axis = np.asarray(axis, float) / np.linalg.norm(axis)
-    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
 
 
 def pose(rot=None, t=(0, 0, 0)):
@@ -31,7 +25,7 @@ def test_rays_match_points_backprojected_through_the_pixel_centres():
     """Any point X seen at a pixel lies on that pixel's ray: d = (X - o) / |X - o| and moment = X x d."""
     w, h = 7, 5
     K = Intrinsics(6.0, 5.0, 3.2, 2.6, w, h)
-    c2w = pose(rotation([0.3, 1.0, -0.2], 0.4), (0.5, -0.2, 1.3))
+    c2w = pose(axis_angle([0.3, 1.0, -0.2], 0.4), (0.5, -0.2, 1.3))
     rays = plucker_frame((K.fx, K.fy, K.cx, K.cy), c2w, h, w)
     assert rays.shape == (6, h, w) and rays.dtype == np.float32
     rng = np.random.default_rng(0)
@@ -61,7 +55,7 @@ def test_pure_dolly_moments_vanish_on_the_optical_axis_and_have_no_z():
 def test_pure_rotation_has_zero_moments_and_rotated_directions():
     w, h = 6, 4
     k = (5.0, 5.0, 3.0, 2.0)
-    rot = rotation([0, 1, 0], np.radians(20))
+    rot = axis_angle([0, 1, 0], np.radians(20))
     still, turned = plucker_frame(k, np.eye(4), h, w), plucker_frame(k, pose(rot), h, w)
     assert np.all(still[:3] == 0) and np.all(turned[:3] == 0)
     assert np.allclose(turned[3:], np.einsum("ij,jhw->ihw", rot, still[3:]), atol=1e-6)
@@ -77,8 +71,8 @@ def test_truck_moments():
 
 def test_track_is_made_relative_to_its_first_camera():
     rng = np.random.default_rng(1)
-    world = pose(rotation(rng.normal(size=3), 0.7), rng.normal(size=3))
-    rel = [np.eye(4)] + [pose(rotation([0, 0, 1], 0.1 * i), (0.1 * i, 0.0, 0.4 * i)) for i in range(1, 5)]
+    world = pose(axis_angle(rng.normal(size=3), 0.7), rng.normal(size=3))
+    rel = [np.eye(4)] + [pose(axis_angle([0, 0, 1], 0.1 * i), (0.1 * i, 0.0, 0.4 * i)) for i in range(1, 5)]
     k = np.array([[5.0, 5.0, 3.0, 2.0]] * 5)
     for latent in (0, 1):
         a = latent_camera_input(k, rel, 4, 6, latent)
@@ -105,7 +99,7 @@ def test_latent_camera_input_is_the_grouped_rays_of_its_frames():
     rng = np.random.default_rng(2)
     n, h, w = 9, 4, 6
     k = np.column_stack([rng.uniform(4, 6, n), rng.uniform(4, 6, n), np.full(n, 3.0), np.full(n, 2.0)])
-    c2w = [np.eye(4)] + [pose(rotation(rng.normal(size=3), 0.2), rng.normal(size=3)) for _ in range(n - 1)]
+    c2w = [np.eye(4)] + [pose(axis_angle(rng.normal(size=3), 0.2), rng.normal(size=3)) for _ in range(n - 1)]
     rays = plucker_rays(k, c2w, h, w)
     for latent, frames in enumerate(latent_frame_sources(n)):
         x = latent_camera_input(k, c2w, h, w, latent)

@@ -5,12 +5,11 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 import zipfile
 
 import pytest
-from helpers import Server, make_bundle, probe_mp4, run_cli
+from helpers import Server, bundle_zip, make_bundle, probe_mp4, run_cli, wait_for_job
 
 from realcam_core.bundle import pack_bundle
 from realcam_core.client import BackendError, Client
@@ -29,31 +28,11 @@ def server(tmp_path_factory, tiny_models):
         "16384",
         "--model-dir",
         f"tiny-fun={tiny_models['wan22-fun-camera']}",
+        "--model-dir",
+        f"tiny-realcam={tiny_models['realcam-i2v-256']}",
     )
     yield s
     s.stop()
-
-
-def bundle_zip(tmp, name, steps=2, n=5, seed=0, model="tiny", w=64, h=64, edit=None):
-    folder = os.path.join(str(tmp), name)
-    make_bundle(folder, n=n, w=w, h=h, model=model, seed=seed)
-    path = os.path.join(folder, "manifest.json")
-    data = json.load(open(path))
-    data["settings"]["steps"] = steps
-    if edit:
-        edit(data)
-    json.dump(data, open(path, "w"))
-    return pack_bundle(folder, os.path.join(str(tmp), name + ".zip"))
-
-
-def wait_for(client, job_id, states=("done", "failed", "cancelled"), timeout=120, cond=None):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        job = client.job(job_id)
-        if job["state"] in states and (cond is None or cond(job)):
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} stuck: {client.job(job_id)}")
 
 
 def test_submit_poll_download(server, tmp_path):
@@ -63,7 +42,7 @@ def test_submit_poll_download(server, tmp_path):
     job = c.submit(bundle_zip(tmp_path, "a", n=7))
     assert job["state"] == "queued" and job["frames"] == 7 and job["scene_frames"] == [1001, 1007]
     assert c.submit(bundle_zip(tmp_path, "a", n=7))["id"] == job["id"]  # the same bundle twice: harmless
-    done = wait_for(c, job["id"])
+    done = wait_for_job(c, job["id"])
     assert done["state"] == "done", done
     c.download(job["id"], "video", str(tmp_path / "v.mp4"))
     assert probe_mp4(str(tmp_path / "v.mp4"))[0] == 7
@@ -89,7 +68,7 @@ def test_submit_poll_download(server, tmp_path):
 def test_camera_model_runs_with_noise_shaping_through_the_server(server, tmp_path):
     c = server.client
     job = c.submit(bundle_zip(tmp_path, "fun", n=5, steps=3, model="tiny-fun"))
-    assert wait_for(c, job["id"])["state"] == "done"
+    assert wait_for_job(c, job["id"])["state"] == "done"
     c.download(job["id"], "result", str(tmp_path / "r.json"))
     res = json.loads((tmp_path / "r.json").read_text())
     assert res["camera_condition"]["used"] and res["sns"]["enabled"] and res["sns"]["shaped_steps"]
@@ -97,15 +76,37 @@ def test_camera_model_runs_with_noise_shaping_through_the_server(server, tmp_pat
     assert fun["spec"]["family"] == "wan-fun-camera"
 
 
+def test_the_papers_camera_model_runs_through_the_server_with_its_scale_recorded(server, tmp_path):
+    c = server.client
+    job = c.submit(bundle_zip(tmp_path, "realcam", n=5, steps=2, model="tiny-realcam"))
+    assert job["frames"] == 5 and job["model_name"] == "RealCam-I2V 256 (local)"
+    assert wait_for(c, job["id"], timeout=300)["state"] == "done"
+    c.download(job["id"], "result", str(tmp_path / "r.json"))
+    res = json.loads((tmp_path / "r.json").read_text())
+    cc = res["camera_condition"]
+    assert cc["used"] and cc["model"] == "realcam-i2v" and cc["epipolar_strides"] == [8, 16]
+    assert cc["scale"] == {
+        "family": "realcam-i2v",
+        "units_per_metre": 1.0,
+        "translation": "metric",
+        "source": "trained metric",
+        "near_depth_m": None,
+        "upstream_inference_scale": 0.5,
+    }
+    assert res["generated_frames"] == 8 and res["sns"]["shaped_steps"] == [0]
+    listed = next(m for m in c.models()["video"] if m["name"] == "tiny-realcam")
+    assert listed["spec"]["camera"] == "realcam-i2v" and listed["spec"]["max_frames"] == 8  # the tiny model's
+
+
 def test_cancel_while_running_then_delete(server, tmp_path):
     c = server.client
     with pytest.raises(BackendError, match="1000 steps is more than Wan 2.2 TI2V-5B supports"):
         c.submit(bundle_zip(tmp_path, "toolong", steps=1000, seed=5))
     job = c.submit(bundle_zip(tmp_path, "long", steps=200, seed=5))
-    running = wait_for(c, job["id"], states=("running",), cond=lambda j: (j["progress"].get("step") or 0) >= 2)
+    running = wait_for_job(c, job["id"], states=("running",), cond=lambda j: (j["progress"].get("step") or 0) >= 2)
     assert running["progress"]["total"] == 200 and running["progress"]["eta_s"] is not None
     c.cancel(job["id"])
-    assert wait_for(c, job["id"])["state"] == "cancelled"
+    assert wait_for_job(c, job["id"])["state"] == "cancelled"
     with pytest.raises(BackendError) as e:
         c.download(job["id"], "video", str(tmp_path / "x.mp4"))
     assert e.value.status == 409 and not (tmp_path / "x.mp4").exists()
@@ -131,7 +132,7 @@ def test_twenty_jobs_at_once_finish_in_order(server, tmp_path):
     for t in threads:
         t.join()
     assert len({j["id"] for j in jobs}) == 20
-    finished = [wait_for(c, j["id"], timeout=300) for j in jobs]
+    finished = [wait_for_job(c, j["id"], timeout=300) for j in jobs]
     assert all(j["state"] == "done" for j in finished)
     by_seq = sorted(finished, key=lambda j: j["seq"])
     starts = [j["started_at"] for j in by_seq]
@@ -231,17 +232,17 @@ def test_kill_9_during_a_job_then_restart(tmp_path, tiny_models):
     s = Server(data, tiny_models)
     c = s.client
     first = c.submit(bundle_zip(tmp_path, "first", steps=1))
-    assert wait_for(c, first["id"])["state"] == "done"
+    assert wait_for_job(c, first["id"])["state"] == "done"
     victim = c.submit(bundle_zip(tmp_path, "victim", steps=200, seed=7))
     queued = c.submit(bundle_zip(tmp_path, "after", steps=1, seed=8))
-    wait_for(c, victim["id"], states=("running",), cond=lambda j: (j["progress"].get("step") or 0) >= 2)
+    wait_for_job(c, victim["id"], states=("running",), cond=lambda j: (j["progress"].get("step") or 0) >= 2)
     s.kill9()
     s2 = Server(data, tiny_models)
     try:
         c2 = s2.client
-        again = wait_for(c2, victim["id"], timeout=300)
+        again = wait_for_job(c2, victim["id"], timeout=300)
         assert again["state"] == "done" and again["attempts"] == 2
-        assert wait_for(c2, queued["id"])["state"] == "done"
+        assert wait_for_job(c2, queued["id"])["state"] == "done"
         assert c2.job(queued["id"])["started_at"] >= again["finished_at"]
         c2.download(first["id"], "video", str(tmp_path / "first.mp4"))  # earlier results survive
         assert probe_mp4(str(tmp_path / "first.mp4"))[0] == 5
@@ -255,14 +256,14 @@ def test_a_stopped_server_runs_its_interrupted_job_again(tmp_path, tiny_models):
     data = tmp_path / "data"
     s = Server(data, tiny_models)
     victim = s.client.submit(bundle_zip(tmp_path, "victim", steps=200, seed=9))
-    wait_for(s.client, victim["id"], states=("running",), cond=lambda j: (j["progress"].get("step") or 0) >= 1)
+    wait_for_job(s.client, victim["id"], states=("running",), cond=lambda j: (j["progress"].get("step") or 0) >= 1)
     s.stop()
     s2 = Server(data, tiny_models)
     try:
-        again = wait_for(s2.client, victim["id"], states=("running",), cond=lambda j: j.get("attempts") == 2)
+        again = wait_for_job(s2.client, victim["id"], states=("running",), cond=lambda j: j.get("attempts") == 2)
         assert again["state"] == "running"  # queued again at the start and run from the beginning
         s2.client.cancel(victim["id"])  # a user's cancel still cancels
-        assert wait_for(s2.client, victim["id"])["state"] == "cancelled"
+        assert wait_for_job(s2.client, victim["id"])["state"] == "cancelled"
     finally:
         s2.stop()
 

@@ -3,11 +3,9 @@
 The Blender side (tests/blender_scripts/shot_fixes.py) writes the job bundle with the add-on's own writer at each
 step; here the bundles are read back and compared."""
 
-import json
-
 import numpy as np
 import pytest
-from helpers import SAMPLES, run_blender_script
+from helpers import REPORT, SAMPLES, blender_report
 from helpers import project_blender as project
 
 from realcam_core.bundle import load_bundle
@@ -20,16 +18,7 @@ PIXEL, W = (40, 30), 128
 @pytest.fixture(scope="module")
 def rep(addon_zip, tmp_path_factory, blender_python):
     tmp = tmp_path_factory.mktemp("fixes")
-    run_blender_script(
-        "shot_fixes.py",
-        addon_zip,
-        SAMPLES,
-        tmp / "report.json",
-        tmp,
-        user_dir=tmp / "blender-user",
-        python=blender_python,
-    )
-    return json.loads((tmp / "report.json").read_text())
+    return blender_report(tmp, "shot_fixes.py", addon_zip, SAMPLES, REPORT, tmp, python=blender_python)
 
 
 def _dist(a, b=(0.0, 0.0, 0.0)):

@@ -82,7 +82,11 @@ class Connection:
             raise NotReady(problem)
 
     def video_spec(self, name: str):
-        """Task step -> the video model's limits: known to the add-on, else asked of the backend."""
+        """Task step -> the video model's limits: a folder the backend runs under that name (as its last check
+        found), else known to the add-on, else asked of the backend."""
+        configured = status.configured_spec(name)
+        if configured is not None:
+            return configured
         known = known_model(name)
         if known is not None:
             return known.spec
@@ -100,7 +104,9 @@ class Connection:
 
 def weights_problem(listing: dict, kind: str, name: str | None) -> str | None:
     """Why a local backend cannot run this model without downloading it first (it never does on its own)."""
-    for m in listing.get(kind, []):
+    # A folder the server was configured with under a catalogue name is what a job of that name runs: it first.
+    entries = sorted(listing.get(kind, []), key=lambda m: not m.get("configured"))
+    for m in entries:
         if (name and name in (m.get("name"), m.get("id"))) or (not name and m.get("default")):
             if m.get("cached"):
                 return None

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import time
 
+from ..realcam_core.addon_only.model_fit import convention_of
+from ..realcam_core.camera_scale import METRIC, CameraScaleError, camera_scale
 from ..realcam_core.models import DEFAULT_VIDEO_MODEL, KNOWN_VIDEO_MODELS, ModelSpec, known_model
 
 TASK_KEY = "backend"  # the runner's key of the status task (one at a time)
@@ -84,18 +86,35 @@ def entry(name: str) -> dict | None:
     return None
 
 
-def spec_for(name: str) -> ModelSpec | None:
-    """The model's limits and defaults: built in, else as the backend described it."""
-    known = known_model(name)
-    if known is not None:
-        return known.spec
-    m = entry(name)
+def _spec_of(m: dict | None) -> ModelSpec | None:
     if m and m.get("spec"):
         try:
             return ModelSpec.from_dict(m["spec"])
         except (TypeError, KeyError, ValueError):
             return None
     return None
+
+
+def configured_spec(name: str) -> ModelSpec | None:
+    """The limits of a folder the backend was configured with under this name (what a job of that name runs,
+    even where the name is also a catalogue alias), as the last check found them; None if there is none."""
+    listing = STATUS["models"] if STATUS["state"] == "ok" else None
+    for m in (listing or {}).get("video") or []:
+        if m.get("configured") and m.get("name") == name:
+            return _spec_of(m)
+    return None
+
+
+def spec_for(name: str) -> ModelSpec | None:
+    """The model's limits and defaults: a folder the backend runs under this name, else built in, else as the
+    backend described it."""
+    configured = configured_spec(name)
+    if configured is not None:
+        return configured
+    known = known_model(name)
+    if known is not None:
+        return known.spec
+    return _spec_of(entry(name))
 
 
 def model_lines(name: str) -> list[str]:
@@ -110,11 +129,80 @@ def model_lines(name: str) -> list[str]:
     rule = f", counts {spec.temporal_factor}k+1" if spec.temporal_factor > 1 else ""
     licence = (m or {}).get("licence") or spec.licence or "not stated: see the model's card"
     seconds = spec.max_frames / spec.native_fps
-    return [
-        f"sizes {sizes}",
-        f"at most {spec.max_frames} frames ({seconds:.1f} s) at {spec.native_fps:g} fps{rule}",
-        f"licence: {licence}",
-    ]
+    if spec.min_frames >= spec.max_frames:
+        frames = (
+            f"always {spec.max_frames} frames ({seconds:.1f} s) at {spec.native_fps:g} fps "
+            "(a shorter shot is made that long and trimmed)"
+        )
+    else:
+        frames = f"at most {spec.max_frames} frames ({seconds:.1f} s) at {spec.native_fps:g} fps{rule}"
+    lines = [f"sizes {sizes}", frames, f"licence: {licence}"]
+    if spec.fixed_guidance is not None:
+        lines.append(f"distilled: {spec.default_steps} steps, guidance fixed at {spec.fixed_guidance:g}")
+    return lines + download_lines(name)
+
+
+def _gb(n) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
+
+
+def download_lines(name: str) -> list[str]:
+    """How much a model downloads (with what it needs) and what else it needs: base weights, a tokenizer."""
+    m = entry(name) or {}
+    known = known_model(name)
+    total = m.get("approx_bytes") or (known.total_bytes if known is not None else 0)
+    if "requires" in m:
+        needs = [(r.get("what") or r.get("repo"), r.get("repo")) for r in m.get("requires") or []]
+    else:
+        needs = [(r.what, r.repo_id) for r in (known.requires if known is not None else ())]
+    lines = []
+    if total:
+        lines.append(f"download about {_gb(total)}" + (" with what it needs" if needs else ""))
+    if needs:
+        lines.append("needs: " + "; ".join(f"{what} ({repo})" for what, repo in needs))
+    return lines
+
+
+def catalogue_line(name: str) -> str:
+    """One line of the preferences' download list: size, frames, sizes, what else it needs."""
+    spec = spec_for(name)
+    if spec is None:
+        return ""
+    sizes = "/".join(f"{w}x{h}" for w, h in spec.native_sizes)
+    frames = f"{spec.max_frames} frames" if spec.min_frames >= spec.max_frames else f"<= {spec.max_frames} frames"
+    known = known_model(name)
+    parts = [sizes, frames]
+    if known is not None and known.total_bytes:
+        parts.insert(0, f"~{_gb(known.total_bytes)}")
+    if known is not None and known.requires:
+        parts.append("needs " + " + ".join(r.what.split(" (")[0] for r in known.requires))
+    return ", ".join(parts)
+
+
+def camera_lines(spec: ModelSpec | None, setting: float = 0.0, depth=None) -> list[str]:
+    """What the model assumes of the camera (realcam_core.camera_scale) and the scale its translation enters at:
+    the shot's setting, else the model's default for this photo (depth: the metric depth the bundle carries)."""
+    conv = convention_of(spec)
+    if conv is None:
+        return []
+    lines = [conv.panel_note]
+    key = spec.camera or spec.family
+    try:
+        default = camera_scale(key, depth)
+    except CameraScaleError:
+        default = camera_scale(key, None)
+    if conv.translation == METRIC:
+        app = conv.upstream_inference_scale
+        how = f"{default.units_per_metre:g} per metre (trained on metric moves; upstream's app uses {app:g})"
+    elif default.source == "photo depth":
+        how = f"{default.units_per_metre:.3g} per metre (1 / the photo's near depth, {default.near_depth_m:.2f} m)"
+    else:
+        how = f"{default.units_per_metre:.3g} per metre (no depth: metres taken as units)"
+    if setting > 0:
+        lines.append(f"Camera scale {setting:g} per metre (your setting; the model's default: {how})")
+    else:
+        lines.append(f"Camera scale: the model's default, {how}")
+    return lines
 
 
 def device_text(info: dict | None) -> str:

@@ -16,7 +16,7 @@ import bpy
 
 from .. import paths
 from ..backend.connection import Connection
-from ..edit import sequencer
+from ..edit import sequencer, takes
 from ..realcam_core import api
 from ..realcam_core.addon_only import advice, progress
 from ..realcam_core.client import BackendError
@@ -150,6 +150,7 @@ def follow_job(task, conn, ref, record, doing: str = ""):
         "seconds": round(time.monotonic() - started, 1),
         "made": time.strftime("%Y-%m-%d %H:%M:%S"),
         "camera_accuracy": result.get("camera_accuracy"),
+        "result": takes.from_result(result),  # how it ran: guidance ignored, camera scale, sampler, speed
     }
     name = take_name(scene, meta.get("model_label") or meta.get("model", "take"), meta.get("seed", 0))
     count = frames[1] - frames[0] + 1

@@ -13,10 +13,21 @@ from ..backend.connection import Connection
 from ..extension import prefs
 from ..paths import job_root
 from ..preview import render
-from ..realcam_core.addon_only import advice, progress
+from ..realcam_core.addon_only import advice, model_fit, progress
 from ..realcam_core.addon_only.calibration import copy_depth
-from ..realcam_core.bundle import Frame, JobBundle, Settings, SnsSettings, pack_bundle, preview_name, validate_bundle
+from ..realcam_core.bundle import (
+    Frame,
+    JobBundle,
+    Settings,
+    SnsSettings,
+    SpeedSettings,
+    pack_bundle,
+    preview_name,
+    validate_bundle,
+)
+from ..realcam_core.bundle.types import SAMPLERS
 from ..realcam_core.client import BackendError, BackendUnreachable
+from ..realcam_core.models import DRAFT_VIDEO_MODEL
 from ..shot import camera_track, shots
 from ..tasks import Background, undo_push
 from . import FlowError, note, size_problems
@@ -28,10 +39,22 @@ def rc_steps(scene):
     return scene.realcam.steps or None
 
 
-def bundle_settings(context, scene, name: str, fps: float) -> Settings:
+# Families that offer a choice of sampler (settings.sampler); the panel shows the choice for these only.
+SAMPLER_FAMILIES = ("wan-fun-camera",)
+
+
+def bundle_settings(context, scene, name: str, fps: float, spec=None, draft: bool = False) -> Settings:
+    """The panel's settings as the bundle carries them, for model `name` (spec: its limits, when known).
+
+    A draft, and any model distilled to a fixed guidance, gets no guidance (it would be ignored); a draft no
+    steps either (its own few). The camera scale goes only to models told the camera at a scale, the sampler
+    only to a model that offers one: what a take records is what reached the model."""
     rc, p = scene.realcam, prefs(context)
-    steps = rc.steps or p.steps or None
-    guidance = rc.guidance or p.guidance or None
+    steps = None if draft else (rc.steps or p.steps or None)
+    fixed = draft or (spec is not None and spec.fixed_guidance is not None)
+    guidance = None if fixed else (rc.guidance or p.guidance or None)
+    told_camera = model_fit.convention_of(spec) is not None
+    offers_sampler = spec is not None and spec.family in SAMPLER_FAMILIES
     return Settings(
         model=name,
         prompt=prompt_of(rc),
@@ -43,7 +66,34 @@ def bundle_settings(context, scene, name: str, fps: float) -> Settings:
         sns=SnsSettings(rc.sns_enabled, rc.sns_threshold),
         evaluate=rc.evaluate,
         camera_condition=rc.camera_condition,
+        speed=SpeedSettings(rc.step_cache, round(rc.cache_threshold, 6), rc.compile),
+        camera_scale=(round(rc.camera_scale, 6) or None) if told_camera else None,
+        sampler=rc.sampler if offers_sampler and rc.sampler in SAMPLERS else None,
     )
+
+
+def check_assumed_lens(scene, name: str, spec, frames, Ks) -> None:
+    """A model not told the lens (MotionCtrl) is right only where the camera is the lens it assumes, at every
+    frame: the preview shows that world, and a zoom is nothing the model can be told."""
+    r = scene.render
+    size = (r.resolution_x, r.resolution_y)
+    if model_fit.assumed_focal(spec, size, (1, 1)) is None:
+        return
+    photo_size = shots.photo_size(scene)
+    if photo_size is None:
+        raise FlowError(
+            f"{name} assumes a lens from the photo's size, and the shot's photo {scene.realcam.photo!r} is not "
+            "there: put it back, or pick another model"
+        )
+    f = model_fit.assumed_focal(spec, size, photo_size)
+    for frame, K in zip(frames, Ks, strict=True):
+        if not (model_fit.same_focal(K.fx, f) and model_fit.same_focal(K.fy, f)):
+            raise FlowError(
+                f"{name} is not told the lens: it assumes the photo is seen at {f:.1f} px (90° across the photo's "
+                f"long side), and camera {scene.camera.name!r} has {K.fx:.1f} px at frame {frame}. Pick {name} "
+                f"again in the panel's model list (it sets that lens), or Scene fixes > Focal {f:.1f} px; a zoom "
+                "cannot be made with this model"
+            )
 
 
 def prompt_of(rc) -> str:
@@ -77,14 +127,15 @@ def write_bundle(
     return pack_bundle(folder, folder + ".zip")
 
 
-def generate(task, context, ref):
-    """Preview (again, when anything in the shot changed since), bundle, submit, follow, bring the take in."""
+def generate(task, context, ref, draft: bool = False):
+    """Preview (again, when anything in the shot changed since), bundle, submit, follow, bring the take in.
+    draft: one take with the draft model (DRAFT_VIDEO_MODEL), the shot's own model left as it is."""
     if not isinstance(ref, shots.ShotRef):
         ref = shots.ShotRef(ref)
     scene = ref.scene
     task.stages = progress.plan("generate", evaluate=scene.realcam.evaluate)
     conn = Connection.from_prefs(context)
-    name = shots.model_name(scene, context)
+    name = DRAFT_VIDEO_MODEL if draft else shots.model_name(scene, context)
     spec = yield from conn.video_spec(name)
     scene = ref.scene
     scene_folder = check_photo(scene)
@@ -99,6 +150,7 @@ def generate(task, context, ref):
     except camera_track.CameraError as e:
         raise FlowError(str(e)) from None
     check_first_frame(ref.scene, frames, Ks)
+    check_assumed_lens(ref.scene, name, spec, frames, Ks)
     note(task, progress.PREVIEW, "checking whether the preview is up to date")
     digest = yield Background(fp.digest)
     scene = ref.scene
@@ -113,7 +165,9 @@ def generate(task, context, ref):
     else:
         shots.note_preview(scene)  # checked: the preview shows the shot as it is, and the panel says so
     try:
-        result = yield from _submit_and_follow(task, conn, context, ref, name, scene_folder, folder, frames, Ks, rel)
+        result = yield from _submit_and_follow(
+            task, conn, context, ref, (name, spec, draft), scene_folder, folder, frames, Ks, rel
+        )
     except BaseException:
         if rendered:
             undo_push("RealCam: preview")
@@ -121,10 +175,11 @@ def generate(task, context, ref):
     return result
 
 
-def _submit_and_follow(task, conn, context, ref, name, scene_folder, preview_folder, frames, Ks, rel):
+def _submit_and_follow(task, conn, context, ref, model, scene_folder, preview_folder, frames, Ks, rel):
+    name, spec, draft = model
     scene = ref.scene
     r = scene.render
-    settings = bundle_settings(context, scene, name, r.fps / r.fps_base)
+    settings = bundle_settings(context, scene, name, r.fps / r.fps_base, spec, draft)
     model_label = name.replace("\\", "/").rstrip("/").split("/")[-1]
     take = paths.unique_folder(
         os.path.join(job_root(context), "takes"), f"{shots.label(scene)}-{model_label}-s{settings.seed}-{paths.stamp()}"
@@ -135,6 +190,9 @@ def _submit_and_follow(task, conn, context, ref, name, scene_folder, preview_fol
         "camera": scene.camera.name,
         "blend": os.path.basename(bpy.data.filepath) or "(unsaved)",
     }
+    photo_size = shots.photo_size(scene)
+    if photo_size is not None:  # the photo before it was fitted to the size: what an assumed lens is reckoned on
+        source["photo_size"] = list(photo_size)
     # depth_scale: the shot's scale calibration when the take was made, so its metric results (the ghost camera)
     # can be put into the shot's metres after a later calibration.
     meta = {
@@ -143,6 +201,8 @@ def _submit_and_follow(task, conn, context, ref, name, scene_folder, preview_fol
         "model_label": model_label,
         "depth_scale": scene.realcam.depth_scale,
     }
+    if draft:  # the shot's own model, which Load settings puts back (a draft never becomes the shot's model)
+        meta |= {"draft": True, "shot_model": shots.model_name(scene, context)}
     try:
         task.report(progress.UPLOAD, message=f"packing the camera and {len(frames)} preview frames")
         archive = yield Background(

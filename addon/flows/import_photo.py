@@ -20,8 +20,11 @@ from ..tasks import Background, undo_push
 from . import FlowError, size_problems
 
 
-def import_photo(task, context, photo, depth_map, focal_px, model, size, frames, replace=None, depth_model=""):
-    """A new shot for the photo (or, with replace = a ShotRef, that shot's photo replaced)."""
+def import_photo(
+    task, context, photo, depth_map, focal_px, model, size, frames, replace=None, depth_model="", undo=True
+):
+    """A new shot for the photo (or, with replace = a ShotRef, that shot's photo replaced). undo=False: a task that
+    imports as part of its own work (fitting a shot to a model) pushes the one undo step itself."""
     task.stages = progress.plan("import", depth_map=bool(depth_map))
     conn = Connection.from_prefs(context)
     origin = context.scene.name  # the scene whose panel options the import was started with
@@ -92,7 +95,8 @@ def import_photo(task, context, photo, depth_map, focal_px, model, size, frames,
     shots.edit_scene(shot)
     if replace is None:
         shots.show(context, shot)
-    undo_push("RealCam: import photo")
+    if undo:
+        undo_push("RealCam: import photo")
     return {"shot": shot.name, "mesh": rc.photo_mesh.name, "camera": shot.camera.name, "folder": folder}
 
 

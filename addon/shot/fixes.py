@@ -45,8 +45,9 @@ class FixError(Exception):
     """Why a fix was not applied, written for the artist."""
 
 
-def check_shot(shot):
-    """The shot's photo mesh object, or FixError saying what is missing."""
+def check_shot(shot, task=None):
+    """The shot's photo mesh object, or FixError saying what is missing. task: the caller's own task (fitting the
+    shot to a model applies a focal as part of it), which does not count as busy."""
     rc = shot.realcam
     ob = rc.photo_mesh
     if ob is None or ob.type != "MESH" or ob.data is None:
@@ -57,7 +58,7 @@ def check_shot(shot):
             f"the shot's scene folder {folder or '(none)'} is missing: open the project where its realcam folder "
             "is, or import the photo again"
         )
-    if RUNNER.active(rc.shot_id):
+    if [t for t in RUNNER.active(rc.shot_id) if t is not task]:
         raise FixError("RealCam is reading or rendering this shot; wait or cancel it, then apply the fix")
     return ob
 
@@ -220,9 +221,10 @@ def photo_focal_text(shot) -> str:
     return text
 
 
-def apply_focal(shot, fx: float) -> dict:
-    """See the photo with focal fx (pixels): mesh, camera lens and its keys, the shot's photo intrinsics."""
-    check_shot(shot)
+def apply_focal(shot, fx: float, task=None) -> dict:
+    """See the photo with focal fx (pixels): mesh, camera lens and its keys, the shot's photo intrinsics.
+    task: the caller's own task, if it runs in one (check_shot)."""
+    check_shot(shot, task)
     rc = shot.realcam
     old = photo_scene.photo_intrinsics(rc)
     imported = photo_scene.photo_intrinsics(rc, imported=True)

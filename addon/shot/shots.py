@@ -19,6 +19,7 @@ and view layers in the artist's scene:
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import bpy
@@ -94,6 +95,30 @@ def label(scene) -> str:
 def model_name(scene, context=None) -> str:
     """The video model the shot is made for: its own, else the preferences' default, else the add-on's."""
     return scene.realcam.model or prefs(context).model or DEFAULT_VIDEO_MODEL
+
+
+def photo_size(scene) -> tuple[int, int] | None:
+    """The shot's photo's own size (width, height as displayed): kept on the shot once read, else read from the
+    photo file; None when neither is there (a moved photo in a file that never read it)."""
+    rc = scene.realcam
+    if rc.photo_size[0] > 0 and rc.photo_size[1] > 0:
+        return int(rc.photo_size[0]), int(rc.photo_size[1])
+    from . import photo_source
+
+    path = bpy.path.abspath(rc.photo) if rc.photo else ""
+    if not path or not os.path.isfile(path):
+        return None
+    try:
+        return photo_source.photo_size(path)
+    except photo_source.PhotoError:
+        return None
+
+
+def set_frames_and_size(scene, frames: int, size) -> None:
+    """The shot's frame range (from its first frame) and generation size (at 100 %) for a model."""
+    scene.frame_end = scene.frame_start + int(frames) - 1
+    r = scene.render
+    r.resolution_x, r.resolution_y = int(size[0]), int(size[1])
 
 
 def metres_per_unit(scene) -> float:

@@ -7,6 +7,7 @@ from bpy.props import BoolProperty, EnumProperty, PointerProperty, StringPropert
 
 from .. import extension
 from ..backend import setup
+from ..backend import status as backend_status
 from ..realcam_core import api
 from ..realcam_core.models import DEFAULT_VIDEO_MODEL
 from ..tasks import Task
@@ -147,6 +148,9 @@ def _draw_models(layout, status: dict) -> None:
         row = col.row()
         tag = " (default)" if m.get("default") else ""
         row.label(text=f"{m['kind']}: {m['name']}{tag}  licence {m.get('licence') or '?'}")
+        what = backend_status.catalogue_line(m["name"]) if m["kind"] == "video" else ""
+        if what:
+            col.label(text=what)  # size, sizes, frames, what else it needs (base weights, a tokenizer)
         if m.get("cached"):
             row.label(text="downloaded", icon="CHECKMARK")
             continue

@@ -14,6 +14,7 @@ from bpy.props import (
     FloatProperty,
     FloatVectorProperty,
     IntProperty,
+    IntVectorProperty,
     PointerProperty,
     StringProperty,
 )
@@ -22,7 +23,7 @@ from ..backend import status as backend_status
 from ..compat import path_options
 from ..realcam_core.addon_only.coverage import DEFAULT_THRESHOLD as COVERAGE_THRESHOLD
 from ..realcam_core.addon_only.pointcloud import DEFAULT_MAX_DEPTH_RATIO
-from ..realcam_core.bundle import SNS_THRESHOLD_MAX
+from ..realcam_core.bundle import DEFAULT_CACHE_THRESHOLD, SNS_THRESHOLD_MAX
 from ..shot import photo_scene, shots
 from .generation_fields import GenerationFields
 
@@ -37,13 +38,25 @@ def _depth_edge_update(self, context):
     photo_scene.rebuild_faces(self.id_data)
 
 
+# The values are the bundle's own (realcam_core.bundle: SAMPLERS, STEP_CACHES); "DEFAULT" sends no sampler.
+SAMPLER_ITEMS = [
+    ("DEFAULT", "Model's default", "The model's own default (Fun camera: Flow Euler, upstream's)"),
+    ("flow-euler", "Flow Euler", "FlowMatchEuler, shift 5: VideoX-Fun's own sampler"),
+    ("unipc", "UniPC", "UniPC, flow shift 5: a higher-order solver for runs with fewer steps"),
+]
+STEP_CACHE_ITEMS = [
+    ("off", "Off", "Every step runs the whole model"),
+    ("first-block", "First block", "Skip a step's remaining blocks when its first block changed little"),
+]
+
+
 # Blender keeps no copy of the strings an enum's items callback returns: they must outlive the call.
 _MODEL_ITEMS: list = []
 
 
 def _model_items(self, context):
     """The dropdown: the backend's models (the built-in list until one answered), and the shot's own if unlisted."""
-    names = [m["name"] for m in backend_status.video_models()]
+    names = list(dict.fromkeys(m["name"] for m in backend_status.video_models()))  # a configured catalogue name once
     current = _current_model(self)
     if current not in names:
         names.append(current)
@@ -151,6 +164,45 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
         default=False,
         description="The backend estimates the take's camera with COLMAP and scores it against yours (takes longer)",
     )
+    # How the camera enters a model told it (settings.camera_scale, settings.sampler; realcam_core.camera_scale),
+    # and the speed settings (settings.speed). Blender has no blank number: 0 / "Model's default" stand for it.
+    camera_scale: FloatProperty(
+        name="Camera scale",
+        default=0.0,
+        min=0.0,
+        max=1000.0,
+        soft_max=10.0,
+        precision=4,
+        description="Model units per metre of the camera move (RealCam-I2V: its trace scale); 0: the model's "
+        "default, which the panel names",
+    )
+    sampler: EnumProperty(
+        name="Sampler",
+        items=SAMPLER_ITEMS,
+        default="DEFAULT",
+        description="The sampler of a model that offers a choice (Wan 2.2 Fun camera)",
+    )
+    step_cache: EnumProperty(
+        name="Step cache",
+        items=STEP_CACHE_ITEMS,
+        default="off",
+        description="Reuse the model's work between similar steps (never on a step noise shaping acts on)",
+    )
+    cache_threshold: FloatProperty(
+        name="Threshold",
+        default=DEFAULT_CACHE_THRESHOLD,
+        min=0.001,
+        max=1.0,
+        precision=3,
+        description="Relative change of the first block's output that makes a step run in full (lower: fewer "
+        "steps skipped)",
+    )
+    compile: BoolProperty(
+        name="Compile",
+        default=False,
+        description="Compile the model's repeated blocks (torch.compile): slower first take, faster steps after",
+    )
+    show_speed: BoolProperty(name="Speed", default=False)
     props: PointerProperty(
         name="Props",
         type=bpy.types.Collection,
@@ -207,6 +259,7 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
         "discontinuity: the photo's mesh is cut there (lower: more cuts, fewer stretched faces). Rebuilds the mesh",
     )
     metres_per_unit: FloatProperty(default=1.0)  # the unit scale the mesh was built at
+    photo_size: IntVectorProperty(size=2, default=(0, 0))  # the photo's own size as displayed; 0: not read yet
 
     # Scene fixes (shot/fixes.py). Applied values live on the shot, not in the scene folder's files, so that one
     # undo takes back mesh, camera and what the bundle gets together, and the imported data stays as it was.

@@ -21,8 +21,6 @@ def is_cached(repo_id: str, filename: str) -> bool:
 
 def video_models(model_folders: dict[str, str] | None = None) -> list[dict]:
     """Known video models, then the local folders the server was configured with."""
-    from .generate.adapters import resolve_video_model
-
     out = []
     for m in KNOWN_VIDEO_MODELS:
         sp = m.spec
@@ -49,6 +47,8 @@ def video_models(model_folders: dict[str, str] | None = None) -> list[dict]:
             }
         )
     for name, folder in (model_folders or {}).items():
+        from .generate.adapters import resolve_video_model  # torch and diffusers: only for a configured folder
+
         try:
             spec = resolve_video_model(folder)[1].to_dict()
         except UserError:

@@ -31,44 +31,9 @@ p.backend_url, p.auto_start = url, False  # job folder left empty: the unsaved f
 report = {"sub_panels": harness.sub_panels(pkg)}  # as registered in this Blender: what the artist sees first
 
 
-def pixels(path, colorspace=None):
-    img = bpy.data.images.load(path, check_existing=False)
-    try:
-        if colorspace:
-            img.colorspace_settings.name = colorspace
-        w, h = img.size
-        buf = np.empty(w * h * 4, np.float32)
-        img.pixels.foreach_get(buf)
-        return buf.reshape(h, w, 4)[::-1].copy()
-    finally:
-        bpy.data.images.remove(img)
-
-
-def psnr(a, b, mask):
-    mse = float((((a[..., :3] - b[..., :3]) * 255.0) ** 2)[mask].mean())
-    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
-
-
 def corr(a, b):
     a, b = a[..., :3].ravel() - a[..., :3].mean(), b[..., :3].ravel() - b[..., :3].mean()
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
-
-
-def run(op, **kw):
-    """A button press, then the timer until the task it started ends."""
-    before = harness.last_task(pkg)
-    res, err = harness.gui_op(op, **kw)
-    task = harness.last_task(pkg)
-    started = task is not None and task is not before
-    returned_running = started and not task.done
-    if started:
-        harness.pump(pkg, task)
-    return {
-        "result": sorted(res),
-        "error": err or (task.error if started else None),
-        "returned_while_running": returned_running,
-        "stage": task.stage if started else None,
-    }
 
 
 source = bpy.context.scene
@@ -81,16 +46,7 @@ src_before = {
 }
 bpy.ops.ed.undo_push(message="file opened")  # what a GUI session has on its undo stack
 
-cam_info = json.load(open(os.path.join(samples, "room_camera.json")))
-photo = dict(
-    filepath=os.path.join(samples, "room.jpg"),
-    depth_map=os.path.join(samples, "room_depth.png"),
-    focal_px=cam_info["fx"],
-    model="tiny",
-    width=128,
-    height=96,
-    frames=9,
-)
+photo = harness.room_photo(samples, model="tiny")
 # The panel's import options reach the Import button (and through it the shot): set them, draw, click.
 opts = source.realcam
 opts.model = "tiny"  # the scene's model: what a new shot is set up for
@@ -100,7 +56,9 @@ opts.import_focal_px, opts.import_depth_map = photo["focal_px"], photo["depth_ma
 lines = harness.panel_lines(pkg, source)
 report["import_button"] = harness.button_props(lines, "realcam.import_photo")
 report["import_panel"] = lines
-report["import"] = run(bpy.ops.realcam.import_photo, filepath=photo["filepath"], **report["import_button"])
+report["import"] = harness.press(
+    pkg, bpy.ops.realcam.import_photo, filepath=photo["filepath"], **report["import_button"]
+)
 shot = bpy.context.scene
 rc = shot.realcam
 report["shot"] = {
@@ -133,12 +91,12 @@ def model_items():
 
 backend = {"panel_unchecked": harness.panel_lines(pkg, shot)}
 p.backend_url = f"http://127.0.0.1:{sys.argv[6]}"  # a free port: nothing answers
-backend["down"] = run(bpy.ops.realcam.backend_status, start=False)
+backend["down"] = harness.press(pkg, bpy.ops.realcam.backend_status, start=False)
 shot = bpy.data.scenes[report["shot"]["name"]]
 backend["panel_down"] = harness.panel_lines(pkg, shot)
 backend["items_down"] = model_items()
 p.backend_url = url
-backend["up"] = run(bpy.ops.realcam.backend_status, start=False)
+backend["up"] = harness.press(pkg, bpy.ops.realcam.backend_status, start=False)
 shot = bpy.data.scenes[report["shot"]["name"]]
 backend["items_up"] = model_items()
 shot.realcam.model_choice = "wan2.2-ti2v-5b"  # the dropdown sets the shot's model
@@ -149,18 +107,18 @@ backend["device_info"] = backend_status.STATUS["health"]["device_info"]
 report["backend"] = backend
 
 # The unmoved camera's preview is the photo, although the default cube sits where the camera stands.
-report["preview1"] = run(bpy.ops.realcam.preview)
+report["preview1"] = harness.press(pkg, bpy.ops.realcam.preview)
 shot = bpy.data.scenes[report["shot"]["name"]]
 rc = shot.realcam
 folder1 = bpy.path.abspath(rc.preview_folder)
-prev = pixels(os.path.join(folder1, "0001.png"))
-ref = pixels(os.path.join(bpy.path.abspath(rc.scene_folder), "image.png"), "Non-Color")
+prev = harness.pixels(os.path.join(folder1, "0001.png"))
+ref = harness.pixels(os.path.join(bpy.path.abspath(rc.scene_folder), "image.png"), "Non-Color")
 covered = prev[..., 3] > 0.99
-report["psnr"] = psnr(prev, ref, covered)
+report["psnr"] = harness.psnr(prev, ref, covered)
 report["covered"] = float(covered.mean())
 report["state_after_preview"] = shots.preview_state(shot)
 report["panel_after_preview"] = harness.panel_lines(pkg, shot)
-report["preview2"] = run(bpy.ops.realcam.preview)
+report["preview2"] = harness.press(pkg, bpy.ops.realcam.preview)
 edit = bpy.data.scenes[report["shot"]["edit"]]
 report["preview_strips"] = [(s.name, s.channel, s.directory) for s in harness.strips(edit)]
 
@@ -195,7 +153,7 @@ for k, v in panel.items():
 report["model_before_generate"] = rc.model
 report["panel"] = panel
 report["panel_settings"] = harness.panel_lines(pkg, shot)
-report["generate1"] = run(bpy.ops.realcam.generate)
+report["generate1"] = harness.press(pkg, bpy.ops.realcam.generate)
 shot = bpy.data.scenes[report["shot"]["name"]]
 rc = shot.realcam
 take = rc.takes[-1]
@@ -224,14 +182,14 @@ def render_still(scene, base):
     if scene.render.image_settings.file_format != "PNG":  # new scenes render PNG already (5.0: media types)
         scene.render.image_settings.file_format = "PNG"
     bpy.ops.render.render(write_still=True, scene=scene.name)
-    return pixels(base + ".png")
+    return harness.pixels(base + ".png")
 
 
 shot.frame_set(shot.frame_start)
 f12_shot = render_still(shot, os.path.join(work, "f12_shot"))
 edit.frame_set(shot.frame_start)
 f12_edit = render_still(edit, os.path.join(work, "f12_edit"))
-take_frame = pixels(os.path.join(take_dir, "video.mp4"))
+take_frame = harness.pixels(os.path.join(take_dir, "video.mp4"))
 report["f12"] = {
     "shot_strips": len(harness.strips(shot)),
     "source_strips": len(harness.strips(bpy.data.scenes[source.name])),
@@ -339,7 +297,7 @@ before = (sorted(os.listdir(scenes_dir)), sorted(s.name for s in bpy.data.scenes
 bad = os.path.join(work, "notes.png")
 with open(bad, "w") as fh:
     fh.write("not a picture")
-report["failed_import"] = run(bpy.ops.realcam.import_photo, **{**photo, "filepath": bad})
+report["failed_import"] = harness.press(pkg, bpy.ops.realcam.import_photo, **{**photo, "filepath": bad})
 after = (sorted(os.listdir(scenes_dir)), sorted(s.name for s in bpy.data.scenes), len(bpy.data.objects))
 report["failed_import"]["left_nothing"] = before == after
 
@@ -372,7 +330,7 @@ report["combined"] = {
 cam.animation_data_clear()
 cam.matrix_world = start_pose
 harness.gui_op(bpy.ops.realcam.preset, kind="TRUCK_RIGHT", amount=6.0)
-report["large_truck"] = run(bpy.ops.realcam.preview)
+report["large_truck"] = harness.press(pkg, bpy.ops.realcam.preview)
 shot = bpy.data.scenes[report["shot"]["name"]]
 report["large_truck"].update(
     coverage=shot.realcam.coverage,

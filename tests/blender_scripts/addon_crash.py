@@ -54,17 +54,7 @@ def follow(task, until=None):
 if phase == "kill":
     os.makedirs(os.path.dirname(blend))
     bpy.ops.wm.save_as_mainfile(filepath=blend)
-    cam_info = json.load(open(os.path.join(samples, "room_camera.json")))
-    harness.gui_op(
-        bpy.ops.realcam.import_photo,
-        filepath=os.path.join(samples, "room.jpg"),
-        depth_map=os.path.join(samples, "room_depth.png"),
-        focal_px=cam_info["fx"],
-        model="wan2.2-ti2v-5b",
-        width=128,
-        height=96,
-        frames=9,
-    )
+    harness.import_room(samples, call=harness.gui_op)
     follow(harness.last_task(pkg))
     shot_name = bpy.context.scene.name
     harness.gui_op(bpy.ops.realcam.preset, kind="TRUCK_LEFT")

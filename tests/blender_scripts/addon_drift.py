@@ -24,18 +24,8 @@ pkg = harness.start(zip_path)
 p = harness.prefs(pkg)
 p.auto_start, p.job_folder = False, os.path.join(work, "jobs")
 seq, camera_track, shots = (harness.module(pkg, n) for n in ("edit.sequencer", "shot.camera_track", "shot.shots"))
-cam_info = json.load(open(os.path.join(samples, "room_camera.json")))
 FRAMES = 5
-res, err = harness.run_op(
-    bpy.ops.realcam.import_photo,
-    filepath=os.path.join(samples, "room.jpg"),
-    depth_map=os.path.join(samples, "room_depth.png"),
-    focal_px=cam_info["fx"],
-    model="wan2.2-ti2v-5b",
-    width=128,
-    height=96,
-    frames=FRAMES,
-)
+res, err = harness.import_room(samples, frames=FRAMES)
 assert err is None, err
 shot = bpy.context.scene
 cam = shot.camera

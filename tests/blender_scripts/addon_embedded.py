@@ -3,7 +3,6 @@
 Usage: python addon_embedded.py ZIP URL START_COMMAND SAMPLES_DIR OUT_JSON WORK_DIR
 """
 
-import json
 import os
 import sys
 
@@ -16,18 +15,8 @@ zip_path, url, command, samples, out_json, work = sys.argv[1:7]
 pkg = harness.start(zip_path)
 p = harness.prefs(pkg)
 p.backend_url, p.auto_start, p.start_command, p.job_folder = url, True, command, os.path.join(work, "jobs")
-cam_info = json.load(open(os.path.join(samples, "room_camera.json")))
 report = {}
-res, err = harness.run_op(
-    bpy.ops.realcam.import_photo,
-    filepath=os.path.join(samples, "room.jpg"),
-    depth_map=os.path.join(samples, "room_depth.png"),
-    focal_px=cam_info["fx"],
-    model="wan2.2-ti2v-5b",
-    width=128,
-    height=96,
-    frames=5,
-)
+res, err = harness.import_room(samples, frames=5)
 bp = harness.module(pkg, "backend.process")
 report["import"] = {"error": err, "backend_started": bp.started_here()}
 # The panel's Start: the configured backend starts (nothing answers yet) and says its device and models.

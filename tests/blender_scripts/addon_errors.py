@@ -24,14 +24,7 @@ p.backend_url, p.auto_start, p.job_folder, p.depth_model = url, False, os.path.j
 report = {}
 
 # Import through the backend's depth endpoint.
-res, err = harness.run_op(
-    bpy.ops.realcam.import_photo,
-    filepath=os.path.join(samples, "room.jpg"),
-    model="tiny",
-    width=128,
-    height=96,
-    frames=9,
-)
+res, err = harness.import_room(samples, true_depth=False, model="tiny")
 scene = bpy.context.scene
 rc = scene.realcam
 report["backend_import"] = {"result": sorted(res), "error": err, "folder_files": sorted(os.listdir(rc.scene_folder))}
@@ -43,10 +36,8 @@ report["first_take"] = {"result": sorted(res), "error": err}
 
 def snapshot():
     takes_dir = os.path.join(work, "jobs", "takes")
-    sed = rc.edit_scene.sequence_editor
-    strips = sed.strips_all if hasattr(sed, "strips_all") else sed.sequences_all
     return {
-        "strips": sorted(s.name for s in strips),
+        "strips": sorted(s.name for s in harness.strips(rc.edit_scene)),
         "objects": sorted(o.name for o in bpy.data.objects),
         "frames": [scene.frame_start, scene.frame_end],
         "camera": scene.camera.name if scene.camera else None,

@@ -3,12 +3,10 @@
 Usage: python addon_flow.py ZIP BACKEND_URL MODEL SAMPLES_DIR OUT_JSON WORK_DIR
 """
 
-import json
 import os
 import sys
 
 import bpy
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
@@ -21,17 +19,7 @@ p.auto_start = False
 p.job_folder = os.path.join(work, "jobs")
 report = {"blender": list(bpy.app.version)}
 
-cam_info = json.load(open(os.path.join(samples, "room_camera.json")))
-res, err = harness.run_op(
-    bpy.ops.realcam.import_photo,
-    filepath=os.path.join(samples, "room.jpg"),
-    depth_map=os.path.join(samples, "room_depth.png"),
-    focal_px=cam_info["fx"],
-    model=model,
-    width=128,
-    height=96,
-    frames=9,
-)
+res, err = harness.import_room(samples, model=model)
 scene = bpy.context.scene
 rc = scene.realcam
 report["import"] = {
@@ -50,16 +38,11 @@ report["import"] = {
 scene.frame_end = 2
 res, err = harness.run_op(bpy.ops.realcam.preview)
 folder = rc.preview_folder
-img = np.asarray(bpy.data.images.load(os.path.join(folder, "0001.png")).pixels[:], np.float32)
 report["preview_still"] = {"result": sorted(res), "error": err, "folder": folder, "files": sorted(os.listdir(folder))}
-prev = img.reshape(96, 128, 4)[::-1]
-ref = bpy.data.images.load(os.path.join(rc.scene_folder, "image.png"))
-ref.colorspace_settings.name = "Non-Color"
-refpx = np.asarray(ref.pixels[:], np.float32).reshape(96, 128, 4)[::-1]
-covered = prev[..., 3] > 0.99
-mse = float((((prev[..., :3] - refpx[..., :3]) * 255.0) ** 2)[covered].mean())
-report["psnr"] = 10 * np.log10(255.0**2 / max(mse, 1e-12))
-report["covered_fraction"] = float(covered.mean())
+prev = harness.pixels(os.path.join(folder, "0001.png"))
+ref = harness.pixels(os.path.join(rc.scene_folder, "image.png"), "Non-Color")
+report["psnr"] = harness.psnr(prev, ref)
+report["covered_fraction"] = float((prev[..., 3] > 0.99).mean())
 
 # A still camera cannot be generated.
 res, err = harness.run_op(bpy.ops.realcam.generate)
@@ -84,8 +67,7 @@ ws = bpy.context.workspace
 report["scene"] = scene.name
 report["edit"] = rc.edit_scene.name
 report["sequencer_scene"] = ws.sequencer_scene.name if getattr(ws, "sequencer_scene", None) else None
-sed = rc.edit_scene.sequence_editor
-strips = list(sed.strips_all if hasattr(sed, "strips_all") else sed.sequences_all)
+strips = harness.strips(rc.edit_scene)
 report["strips"] = [
     {
         "name": s.name,

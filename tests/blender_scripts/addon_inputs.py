@@ -20,15 +20,7 @@ pkg = harness.start(zip_path)
 paths = harness.module(pkg, "paths")
 p = harness.prefs(pkg)
 p.auto_start, p.job_folder = False, os.path.join(work, "jobs")
-cam_info = json.load(open(os.path.join(samples, "room_camera.json")))
-base = dict(
-    depth_map=os.path.join(samples, "room_depth.png"),
-    focal_px=cam_info["fx"],
-    model="wan2.2-ti2v-5b",  # known to the add-on: no backend asked
-    width=128,
-    height=96,
-    frames=5,
-)
+base = harness.room_photo(samples, frames=5)  # a model known to the add-on: no backend asked
 report = {}
 
 
@@ -38,9 +30,7 @@ def imported(name, **kw):
     out = {"result": sorted(res), "error": err}
     if err is None:
         folder = bpy.path.abspath(scene.realcam.scene_folder)
-        img = bpy.data.images.load(os.path.join(folder, "image.png"))
-        img.colorspace_settings.name = "Non-Color"
-        px = np.asarray(img.pixels[:], np.float32).reshape(img.size[1], img.size[0], 4)[::-1, :, :3]
+        px = harness.pixels(os.path.join(folder, "image.png"), "Non-Color")[..., :3]
         np.save(os.path.join(work, name + ".npy"), px)
         out.update(
             folder=folder,
@@ -50,12 +40,11 @@ def imported(name, **kw):
     return out
 
 
-report["jpeg"] = imported("jpeg", filepath=os.path.join(samples, "room.jpg"))
+report["jpeg"] = imported("jpeg")
 report["exr"] = imported("exr", filepath=os.path.join(inputs, "room_linear.exr"))
 report["rot6"] = imported("rot6", filepath=os.path.join(inputs, "room_rot6.jpg"))
-kw = {k: v for k, v in base.items() if k != "focal_px"}
 res, err = harness.run_op(
-    bpy.ops.realcam.import_photo, filepath=os.path.join(inputs, "room_exif28.jpg"), **{**kw, "focal_px": 0.0}
+    bpy.ops.realcam.import_photo, **{**base, "filepath": os.path.join(inputs, "room_exif28.jpg"), "focal_px": 0.0}
 )
 report["exif28"] = {
     "error": err,
@@ -67,15 +56,9 @@ report["exif28"] = {
 # Refusals: nothing made, nothing left.
 scenes_dir = os.path.join(work, "jobs", "scenes")
 before = (sorted(os.listdir(scenes_dir)), sorted(s.name for s in bpy.data.scenes), len(bpy.data.objects))
-res, err = harness.run_op(
-    bpy.ops.realcam.import_photo, filepath=os.path.join(samples, "room.jpg"), **{**base, "height": 0}
-)
+res, err = harness.run_op(bpy.ops.realcam.import_photo, **{**base, "height": 0})
 report["width_only"] = {"result": sorted(res), "error": err}
-res, err = harness.run_op(
-    bpy.ops.realcam.import_photo,
-    filepath=os.path.join(samples, "room.jpg"),
-    **{**base, "depth_map": os.path.join(inputs, "depth8.png")},
-)
+res, err = harness.run_op(bpy.ops.realcam.import_photo, **{**base, "depth_map": os.path.join(inputs, "depth8.png")})
 report["depth8"] = {"result": sorted(res), "error": err}
 after = (sorted(os.listdir(scenes_dir)), sorted(s.name for s in bpy.data.scenes), len(bpy.data.objects))
 report["refusals_left_nothing"] = before == after
@@ -83,7 +66,7 @@ report["refusals_left_nothing"] = before == after
 # Three imports in a row (within a second or two): three shots, three folders.
 folders = []
 for _ in range(3):
-    harness.run_op(bpy.ops.realcam.import_photo, filepath=os.path.join(samples, "room.jpg"), **base)
+    harness.run_op(bpy.ops.realcam.import_photo, **base)
     folders.append(bpy.context.scene.realcam.scene_folder)
 report["three_folders"] = folders
 same = os.path.join(work, "same")

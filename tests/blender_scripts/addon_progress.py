@@ -61,13 +61,10 @@ def status_bar(scene):
 
 def run(op, scene_of=None, **kw):
     """A button press, then the timer until its task ends; the panel and status bar drawn at each tick."""
-    before = harness.last_task(pkg)
-    res, err = harness.gui_op(op, **kw)
-    task = harness.last_task(pkg)
-    started = task is not None and task is not before
-    drawn, status = [], []
+    drawn, status, watched = [], [], []
 
-    def watch():
+    def watch(task):
+        watched[:] = [task]
         scene = scene_of() if scene_of else None
         if scene is not None and not task.done:
             for line in harness.panel_lines(pkg, scene):
@@ -76,19 +73,12 @@ def run(op, scene_of=None, **kw):
             for line in status_bar(scene):
                 if not status or status[-1] != line:
                     status.append(line)
-        return task.done
 
-    if started:
-        harness.pump(pkg, until=watch)
-    return {
-        "result": sorted(res),
-        "error": err or (task.error if started else None),
-        "returned_while_running": started and bool(drawn or not task.done),
-        "stage": task.stage if started else None,
-        "task_result": task.result if started else None,
-        "panel": drawn,
-        "status_bar": status,
-    }
+    out = harness.press(pkg, op, watch=watch, **kw)
+    task = watched[0] if watched else None  # the task the press started, if any
+    out["returned_while_running"] = task is not None and bool(drawn or not task.done)
+    out.update(task_result=task.result if task else None, panel=drawn, status_bar=status)
+    return out
 
 
 def the_shot():
@@ -99,12 +89,7 @@ def the_shot():
 start = len(lines)
 imp = run(
     bpy.ops.realcam.import_photo,
-    filepath=os.path.join(samples, "room.jpg"),
-    model="tiny",
-    width=128,
-    height=96,
-    frames=9,
-    depth_model="tiny-depth",
+    **harness.room_photo(samples, true_depth=False, model="tiny", depth_model="tiny-depth"),
 )
 imp["lines"] = lines[start:]
 report["import"] = imp

@@ -27,7 +27,6 @@ flows, shots, presets = (harness.module(pkg, m) for m in ("flows", "shot.shots",
 p = harness.prefs(pkg)
 p.backend_url, p.auto_start = url, False  # job folder empty: realcam/ next to the .blend
 report = {}
-cam_info = json.load(open(os.path.join(samples, "room_camera.json")))
 
 # ---------------------------------------------------------------- the studio's file
 studio = bpy.context.scene
@@ -98,17 +97,7 @@ report["studio_before"] = studio_state()
 
 
 def imp(filepath, depth_map, **kw):
-    res, err = harness.run_op(
-        bpy.ops.realcam.import_photo,
-        filepath=filepath,
-        depth_map=depth_map,
-        focal_px=cam_info["fx"],
-        model="tiny",
-        width=128,
-        height=96,
-        frames=9,
-        **kw,
-    )
+    res, err = harness.import_room(samples, filepath=filepath, depth_map=depth_map, model="tiny", **kw)
     return {"result": sorted(res), "error": err, "scene": bpy.context.scene.name}
 
 
@@ -152,23 +141,6 @@ def in_shot(name):
     return bpy.data.scenes[name]
 
 
-def read_png(path, colorspace=None):
-    img = bpy.data.images.load(path, check_existing=False)
-    if colorspace:
-        img.colorspace_settings.name = colorspace
-    w, h = img.size
-    buf = np.empty(w * h * 4, np.float32)
-    img.pixels.foreach_get(buf)
-    bpy.data.images.remove(img)
-    return buf.reshape(h, w, 4)[::-1].copy()
-
-
-def psnr(a, b):
-    m = a[..., 3] > 0.99
-    mse = float((((a[..., :3] - b[..., :3]) * 255.0) ** 2)[m].mean())
-    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
-
-
 def preview(name):
     in_shot(name)
     res, err = harness.run_op(bpy.ops.realcam.preview)
@@ -178,7 +150,7 @@ def preview(name):
 
 
 def reference(name):
-    return read_png(
+    return harness.pixels(
         os.path.join(bpy.path.abspath(bpy.data.scenes[name].realcam.scene_folder), "image.png"), "Non-Color"
     )
 
@@ -186,12 +158,12 @@ def reference(name):
 # Isolation: each shot previews its own photo; the studio's cube and crate and the other photo are not there.
 pa, pb = preview(A), preview(B)
 ref_a, ref_b = reference(A), reference(B)
-prev_a, prev_b = read_png(pa["first"]), read_png(pb["first"])
+prev_a, prev_b = harness.pixels(pa["first"]), harness.pixels(pb["first"])
 report["isolation"] = {
     "errors": [pa["error"], pb["error"]],
-    "a_vs_a": psnr(prev_a, ref_a),
-    "b_vs_b": psnr(prev_b, ref_b),
-    "a_vs_b": psnr(prev_a, ref_b),
+    "a_vs_a": harness.psnr(prev_a, ref_a),
+    "b_vs_b": harness.psnr(prev_b, ref_b),
+    "a_vs_b": harness.psnr(prev_a, ref_b),
 }
 # Props: the Blocking collection, named in shot A's panel, is linked in (not copied) and previewed.
 sa = in_shot(A)
@@ -204,7 +176,7 @@ report["props"] = {
     "state_after_link": shots.preview_state(sa),
 }
 pa2 = preview(A)
-prev_a2 = read_png(pa2["first"])
+prev_a2 = harness.pixels(pa2["first"])
 report["props"]["changed_pixels"] = float((np.abs(prev_a2[..., :3] - prev_a[..., :3]).max(-1) > 0.1).mean())
 report["props"]["state_after_preview"] = shots.preview_state(bpy.data.scenes[A])
 
@@ -302,13 +274,8 @@ report["stale"]["unchanged_generate"] = {
 }
 bpy.data.scenes[A].render.resolution_percentage = 100
 # The photo re-imported into shot A with other depth: its moves stay, the preview is made again.
-res, err = harness.run_op(
-    bpy.ops.realcam.import_photo,
-    filepath=os.path.join(samples, "room.jpg"),
-    depth_map=os.path.join(inputs, "room_depth_far.npy"),
-    focal_px=cam_info["fx"],
-    model="tiny",
-    replace=True,
+res, err = harness.import_room(
+    samples, replace=True, depth_map=os.path.join(inputs, "room_depth_far.npy"), model="tiny"
 )
 sa = bpy.data.scenes[A]
 report["reimport"] = {
@@ -425,7 +392,7 @@ edit.render.filepath = os.path.join(work, "moved_edit")
 if edit.render.image_settings.file_format != "PNG":
     edit.render.image_settings.file_format = "PNG"
 bpy.ops.render.render(write_still=True, scene=edit.name)
-frame = read_png(os.path.join(work, "moved_edit.png"))
+frame = harness.pixels(os.path.join(work, "moved_edit.png"))
 resolved["edit_frame_std"] = float(frame[..., :3].std())
 for x in harness.strips(edit):
     x.mute = False

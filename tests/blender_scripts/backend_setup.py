@@ -9,7 +9,6 @@ The torch requirement stays the tested one (torch==2.13.0); "Index below" with n
 which on this machine find the local CPU build. The report is written after every step.
 """
 
-import json
 import os
 import socket
 import subprocess
@@ -67,31 +66,10 @@ def processes_under(path):
     return out
 
 
-class Layout:
-    """Stands in for Blender's UI layout (there is none headless): records what the preferences would show."""
-
-    def __init__(self, out):
-        self.out = out
-
-    def __getattr__(self, name):
-        def call(*args, **kw):
-            if name == "label":
-                self.out.append("label: " + kw.get("text", ""))
-            elif name == "operator":
-                self.out.append(f"button: {args[0]} {kw.get('text', '')}".rstrip())
-            elif name == "progress":
-                self.out.append("progress: " + kw.get("text", ""))
-            elif name == "prop":
-                self.out.append(f"prop: {args[1]}")
-            return Layout(self.out)
-
-        return call
-
-
 def shown():
     """What the backend box of the preferences shows now."""
     out = []
-    harness.module(pkg, "ui.preferences").draw_backend_setup(p, Layout(out), bpy.context)
+    harness.module(pkg, "ui.preferences").draw_backend_setup(p, harness.Layout(out, props=True), bpy.context)
     return out
 
 
@@ -187,19 +165,10 @@ repos = {
         os.path.join(tiny, "depth-anything"), "cc-by-nc-4.0"
     ),
 }
-cam = json.load(open(os.path.join(samples, "room_camera.json")))
 with LocalHub(repos) as hub:
     os.environ["HF_ENDPOINT"] = hub.url
     # The scene, with the artist's own depth map (no model needed for that).
-    res, err = harness.run_op(
-        bpy.ops.realcam.import_photo,
-        filepath=os.path.join(samples, "room.jpg"),
-        depth_map=os.path.join(samples, "room_depth.png"),
-        focal_px=cam["fx"],
-        width=128,
-        height=96,
-        frames=5,
-    )
+    res, err = harness.import_room(samples, model=None, frames=5)
     report["import_with_depth_map"] = err
     bpy.ops.realcam.preset(kind="DOLLY_IN")
     scene = bpy.context.scene
@@ -227,8 +196,7 @@ with LocalHub(repos) as hub:
     # Generate through the set-up backend with the downloaded default model.
     t0 = time.monotonic()
     res, err = harness.run_op(bpy.ops.realcam.generate)
-    sed = scene.realcam.edit_scene.sequence_editor  # takes go to the shot's edit scene
-    strips = sed.strips_all if hasattr(sed, "strips_all") else []
+    strips = harness.strips(scene.realcam.edit_scene)  # takes go to the shot's edit scene
     report["generate"] = {
         "error": err,
         "seconds": round(time.monotonic() - t0, 1),
@@ -239,9 +207,7 @@ with LocalHub(repos) as hub:
         ],
     }
     # Import Photo with depth from the backend's default (downloaded) depth model.
-    res, err = harness.run_op(
-        bpy.ops.realcam.import_photo, filepath=os.path.join(samples, "room.jpg"), width=128, height=96, frames=5
-    )
+    res, err = harness.import_room(samples, true_depth=False, model=None, frames=5)
     report["import_with_backend_depth"] = {"error": err, "photo": scene.realcam.photo}
     save()
 

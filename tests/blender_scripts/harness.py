@@ -8,6 +8,7 @@ import time
 import warnings
 
 import bpy
+import numpy as np
 
 # Deprecated Blender API the add-on uses (Blender warns once it plans a removal): each report lists them.
 DEPRECATIONS = []
@@ -88,6 +89,73 @@ def pump(pkg, task=None, until=None, timeout=600.0):
     raise AssertionError(f"timed out waiting for {task.name if task else until}: {task.stage if task else ''}")
 
 
+def press(pkg, op, watch=None, **kw) -> dict:
+    """A button press (gui_op), then the timer until the task it started ends; watch(task), when given, at every
+    tick of the wait (to record what the panel shows meanwhile). What happened: result, error (the press's or
+    the task's), returned_while_running (the press returned before its task ended: the interactive path), stage
+    (where the task ended); a press that starts no task has stage None."""
+    before = last_task(pkg)
+    res, err = gui_op(op, **kw)
+    task = last_task(pkg)
+    started = task is not None and task is not before
+    returned_running = started and not task.done
+    if started:
+        pump(pkg, task, until=None if watch is None else lambda: watch(task) or task.done)
+    return {
+        "result": sorted(res),
+        "error": err or (task.error if started else None),
+        "returned_while_running": returned_running,
+        "stage": task.stage if started else None,
+    }
+
+
+def room_photo(samples, true_depth=True, replace=False, **kw) -> dict:
+    """The Import photo operator's arguments for the sample photo samples/room.jpg: with its true depth map and
+    focal length (no depth model needed) unless true_depth is False; a new shot at 128x96 and 9 frames for a model
+    the add-on knows without a backend, or with replace the active shot again (it keeps its model, size and frames).
+    Keywords override or add arguments; one given as None is left out (the operator's default)."""
+    args = {"filepath": os.path.join(samples, "room.jpg")}
+    if true_depth:
+        with open(os.path.join(samples, "room_camera.json")) as fh:
+            args.update(depth_map=os.path.join(samples, "room_depth.png"), focal_px=json.load(fh)["fx"])
+    if replace:
+        args["replace"] = True
+    else:
+        args.update(model="wan2.2-ti2v-5b", width=128, height=96, frames=9)
+    args.update(kw)
+    return {k: v for k, v in args.items() if v is not None}
+
+
+def import_room(samples, call=None, **kw):
+    """Import the sample photo (room_photo's arguments; keywords as there) through call: run_op (the default, as
+    a script calls it) or gui_op (as the button does); what call returns."""
+    return (call or run_op)(bpy.ops.realcam.import_photo, **room_photo(samples, **kw))
+
+
+def pixels(path, colorspace=None) -> np.ndarray:
+    """An image file as Blender reads it: float RGBA, (height, width, 4), top row first; colorspace (e.g.
+    "Non-Color") read as the file's colour space. The image is removed from the file again."""
+    img = bpy.data.images.load(path, check_existing=False)
+    try:
+        if colorspace:
+            img.colorspace_settings.name = colorspace
+        w, h = img.size
+        buf = np.empty(w * h * 4, np.float32)
+        img.pixels.foreach_get(buf)
+        return buf.reshape(h, w, 4)[::-1].copy()
+    finally:
+        bpy.data.images.remove(img)
+
+
+def psnr(a, b, mask=None) -> float:
+    """PSNR (dB, on a 0-255 scale) of a's colour against b's over mask: by default where a is opaque (a preview's
+    covered pixels)."""
+    if mask is None:
+        mask = a[..., 3] > 0.99
+    mse = float((((a[..., :3] - b[..., :3]) * 255.0) ** 2)[mask].mean())
+    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
+
+
 def gui_op(op, **kw):
     """An operator as a button runs it: with an undo push when it has the UNDO option."""
     try:
@@ -123,10 +191,12 @@ def dump(path, data):
 
 
 class Layout:
-    """Stands in for Blender's UI layout (there is none headless): records what a panel would show."""
+    """Stands in for Blender's UI layout (there is none headless): records what a panel would show; with props,
+    also each property field ("prop: NAME")."""
 
-    def __init__(self, out):
+    def __init__(self, out, props=False):
         self.out = out
+        self.props = props
 
     def __getattr__(self, name):
         def call(*args, **kw):
@@ -135,7 +205,9 @@ class Layout:
             elif name == "operator":
                 self.out.append(f"button: {args[0]} {kw.get('text', '')}".rstrip())
                 return ButtonProps(self.out, args[0])
-            return Layout(self.out)
+            elif name == "prop" and self.props:
+                self.out.append(f"prop: {args[1]}")
+            return Layout(self.out, self.props)
 
         return call
 

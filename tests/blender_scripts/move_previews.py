@@ -4,7 +4,6 @@ Usage: python move_previews.py ZIP SAMPLES_DIR OUT_DIR WIDTH HEIGHT FRAMES MOVE 
 Writes OUT_DIR/<MOVE>/frames/0001.png ... and OUT_DIR/<MOVE>/cameras.txt, and OUT_DIR/depth.npy.
 """
 
-import json
 import os
 import shutil
 import sys
@@ -18,16 +17,7 @@ zip_path, samples, out, w, h, frames, *moves = sys.argv[1:]
 pkg = harness.start(zip_path)
 p = harness.prefs(pkg)
 p.auto_start, p.job_folder = False, os.path.join(out, "jobs")
-cam_info = json.load(open(os.path.join(samples, "room_camera.json")))
-bpy.ops.realcam.import_photo(
-    filepath=os.path.join(samples, "room.jpg"),
-    depth_map=os.path.join(samples, "room_depth.png"),
-    focal_px=cam_info["fx"],
-    model="wan2.2-ti2v-5b",
-    width=int(w),
-    height=int(h),
-    frames=int(frames),
-)
+bpy.ops.realcam.import_photo(**harness.room_photo(samples, width=int(w), height=int(h), frames=int(frames)))
 scene = bpy.context.scene
 shutil.copy(os.path.join(scene.realcam.scene_folder, "depth.npy"), os.path.join(out, "depth.npy"))
 cam = scene.camera

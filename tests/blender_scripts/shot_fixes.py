@@ -9,7 +9,6 @@ bundle again, save and reopen, a rigged camera, the photo imported again into th
 Usage: python shot_fixes.py ZIP SAMPLES_DIR OUT_JSON WORK_DIR
 """
 
-import json
 import math
 import os
 import shutil
@@ -33,18 +32,8 @@ camera = harness.module(pkg, "realcam_core.camera")
 bpy.ops.ed.undo_push(message="file opened")
 report = {"startup": sorted(o.name for o in bpy.context.scene.objects)}
 source_scene = bpy.context.scene.name
-cam_info = json.load(open(os.path.join(samples, "room_camera.json")))
 FRAMES, W, H = 5, 128, 96
-res, err = harness.run_op(
-    bpy.ops.realcam.import_photo,
-    filepath=os.path.join(samples, "room.jpg"),
-    depth_map=os.path.join(samples, "room_depth.png"),
-    focal_px=cam_info["fx"],
-    model="wan2.2-ti2v-5b",
-    width=W,
-    height=H,
-    frames=FRAMES,
-)
+res, err = harness.import_room(samples, width=W, height=H, frames=FRAMES)
 assert err is None, err
 SHOT = bpy.context.scene.name
 report["focal_field_at_import"] = bpy.context.scene.realcam.focal_input
@@ -288,13 +277,7 @@ def lens_keys():
 # The photo imported again into the shot (replace), at another focal: the shot's camera keeps its zoom, which must
 # now start at the new photo's lens (else Preview and Generate refuse the first frame) and keep its factor.
 reimport = {"keys_before": lens_keys(), "points_before": [shot().realcam.scale_a_set, shot().realcam.scale_b_set]}
-res, err = harness.run_op(
-    bpy.ops.realcam.import_photo,
-    filepath=os.path.join(samples, "room.jpg"),
-    depth_map=os.path.join(samples, "room_depth.png"),
-    focal_px=cam_info["fx"] * 0.8,
-    replace=True,
-)
+res, err = harness.import_room(samples, replace=True, focal_px=harness.room_photo(samples)["focal_px"] * 0.8)
 reimport["result"], reimport["error"] = sorted(res), err
 reimport["keys_after"] = lens_keys()
 reimport["points_after"] = [shot().realcam.scale_a_set, shot().realcam.scale_b_set]

@@ -8,4 +8,5 @@ calibration  scene fixes as maths: the scale a known distance implies, a photo s
 move_extent  how far a camera track goes (metres, degrees)
 coverage     how much of a preview frame the photo's scene covers
 ghost        the camera COLMAP recovered from a take, placed in the artist's Blender world
+model_fit    a shot fitted to a video model: its size, frame count and the lens a model assumes
 """

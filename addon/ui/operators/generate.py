@@ -1,13 +1,16 @@
-"""Operators of Generate: the shot's preview and take, cancelling them, the seed and the prompt."""
+"""Operators of Generate: the shot's model (fitting the shot to it), preview and take (or a draft take), cancelling
+them, the seed and the prompt."""
 
 from __future__ import annotations
 
 import random
 
 import bpy
-from bpy.props import EnumProperty
+from bpy.props import BoolProperty, EnumProperty
 
-from ...flows import generate, preview
+from ...backend import status as backend_status
+from ...flows import generate, model_fit, preview
+from ...realcam_core.models import DRAFT_VIDEO_MODEL
 from ...shot import shots
 from ...tasks import RUNNER
 from .common import active_shot, run_task
@@ -33,12 +36,66 @@ class REALCAM_OT_generate(bpy.types.Operator):
     bl_idname = "realcam.generate"
     bl_label = "Generate"
 
+    draft: BoolProperty(
+        name="Draft",
+        default=False,
+        options={"SKIP_SAVE"},
+        description=f"One quick take with the draft model ({DRAFT_VIDEO_MODEL}, a few steps); the shot keeps its model",
+    )
+
+    @classmethod
+    def description(cls, context, properties):
+        if properties.draft:
+            return (
+                f"One quick take with the draft model {DRAFT_VIDEO_MODEL} (its own few steps, no guidance); "
+                "the shot's model stays as it is"
+            )
+        return cls.__doc__
+
     def execute(self, context):
         scene = active_shot(self, context)
         if scene is None:
             return {"CANCELLED"}
         ref = shots.ShotRef(scene)
-        return run_task(self, "generate", ref.id, lambda task: generate.generate(task, bpy.context, ref))
+        draft = self.draft
+        name = "draft" if draft else "generate"
+        return run_task(self, name, ref.id, lambda task: generate.generate(task, bpy.context, ref, draft))
+
+
+# Blender keeps no copy of the strings an enum's items callback returns: they must outlive the call.
+_MODEL_ITEMS: list = []
+
+
+def _model_items(self, context):
+    """The backend's models (the built-in list until one answered), and the shot's own if unlisted."""
+    names = list(dict.fromkeys(m["name"] for m in backend_status.video_models()))  # a configured catalogue name once
+    scene = getattr(context, "scene", None) if context is not None else None
+    if scene is not None and shots.is_shot(scene):
+        current = shots.model_name(scene, context)
+        if current not in names:
+            names.append(current)
+    _MODEL_ITEMS[:] = [(n, n, "; ".join(backend_status.model_lines(n))) for n in names]
+    return _MODEL_ITEMS
+
+
+class REALCAM_OT_choose_model(bpy.types.Operator):
+    """Make the shot the model's: its size and frame count (the photo imported again at another size) and, for a
+    model not told the lens, the lens it assumes; one undo step"""
+
+    bl_idname = "realcam.choose_model"
+    bl_label = "Choose Model"
+    bl_property = "model"
+    # No UNDO here: a photo imported again lands after this returns; the task pushes the one undo step.
+    bl_options = {"REGISTER"}
+
+    model: EnumProperty(name="Model", items=_model_items)
+
+    def execute(self, context):
+        scene = active_shot(self, context)
+        if scene is None:
+            return {"CANCELLED"}
+        ref, name = shots.ShotRef(scene), self.model
+        return run_task(self, "fit", ref.id, lambda task: model_fit.fit_to_model(task, bpy.context, ref, name))
 
 
 class REALCAM_OT_cancel(bpy.types.Operator):
@@ -105,6 +162,7 @@ class REALCAM_OT_prompt_text(bpy.types.Operator):
 
 
 CLASSES = (
+    REALCAM_OT_choose_model,
     REALCAM_OT_preview,
     REALCAM_OT_generate,
     REALCAM_OT_cancel,

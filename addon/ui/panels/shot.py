@@ -2,7 +2,7 @@
 
 import bpy
 
-from ...realcam_core.models import known_model
+from ...backend import status as backend_status
 from ...shot import fixes, photo_scene, shots
 from .common import InShot, wrapped
 
@@ -78,9 +78,8 @@ def what_the_model_makes(context, scene) -> list[str]:
     n = scene.frame_end - scene.frame_start + 1
     span = f"{scene.frame_start}-{scene.frame_end}"
     lines = [f"{name}: {r.resolution_x}x{r.resolution_y}, {n} frames ({span}) at {fps:.6g} fps"]
-    known = known_model(name)
-    if known is not None:
-        spec = known.spec
+    spec = backend_status.spec_for(name)  # a folder the backend runs under that name, else the built-in one
+    if spec is not None:
         if abs(spec.native_fps - fps) > 0.01:
             lines.append(f"the model's own rate is {spec.native_fps:g} fps; your {fps:.6g} fps plays each frame as one")
         problems = spec.problems(r.resolution_x, r.resolution_y, n)

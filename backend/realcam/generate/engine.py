@@ -76,6 +76,10 @@ class JobPlan:
     camera_condition: bool = True  # asked for; used only by models with a camera adapter
     speed: SpeedRequest = field(default_factory=SpeedRequest)
     guidance_ignored: float | None = None  # the bundle's guidance, where the model runs at a fixed one
+    camera_scale: float | None = None  # model translation units per metre; None: the model's own default
+    sampler: str | None = None  # for models that offer a choice; None: the model's default
+    depth_m: np.ndarray | None = field(default=None, repr=False)  # the photo's depth (metres), for camera scales
+    photo_size: tuple | None = None  # the photo before it was fitted to the size (source.photo_size): assumed lenses
 
 
 def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = True, speed: dict | None = None):
@@ -109,8 +113,20 @@ def plan_job(bundle: JobBundle, model: str | None = None, allow_local: bool = Tr
         camera_condition=s.camera_condition,
         speed=SpeedRequest(**{**vars(s.speed), **(speed or {})}),
         guidance_ignored=ignored,
+        camera_scale=s.camera_scale,
+        sampler=s.sampler,
+        photo_size=_photo_size(bundle.source),
     )
     return plan, spec, adapter
+
+
+def _photo_size(source: dict) -> tuple | None:
+    """source.photo_size as (w, h) when it is two positive whole numbers (the source is free-form: else None)."""
+    size = source.get("photo_size") if isinstance(source, dict) else None
+    if isinstance(size, list | tuple) and len(size) == 2:
+        if all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 1_000_000 for v in size):
+            return int(size[0]), int(size[1])
+    return None
 
 
 def _device_and_dtype(options: RunOptions):
@@ -254,6 +270,9 @@ class Engine:
             raise JobCancelled()
 
         ref = Image.open(os.path.join(bundle_dir, bundle.reference_image)).convert("RGB")
+        if adapter.has_camera_condition and plan.camera_condition and bundle.depth:
+            plan.depth_m = np.load(os.path.join(bundle_dir, bundle.depth), allow_pickle=False)
+        adapter.prepare_job(pipe, plan)  # before the schedule is read: it may pick the sampler
         pipe.scheduler.set_timesteps(plan.steps, device=device)
         sigmas = [float(s) for s in pipe.scheduler.sigmas[: plan.steps]]
 
@@ -369,7 +388,9 @@ class Engine:
                 "requested": plan.camera_condition,
                 "model_has_it": adapter.has_camera_condition,
                 "used": camera_used,
+                **adapter.camera_record,  # the scale and convention it entered at
             },
+            **({"sampler": adapter.sampler} if getattr(adapter, "sampler", None) else {}),
             "speed": speed.report(),
             "device": device,
             "dtype": str(dtype).replace("torch.", ""),

@@ -1,8 +1,8 @@
 """How many sampling steps noise shaping acts on, per known model and threshold, before any weights are downloaded.
 
 SHAPED_STEPS is what `realcam models` lists, kept as data so the listing needs
-no torch. tests/test_sns.py recomputes it from the schedulers the published
-diffusers repositories ship (Wan: diffusers' convert_wan_to_diffusers.py,
+no torch. tests/test_noise_shaping.py recomputes it from the schedulers the
+published diffusers repositories ship (Wan: diffusers' convert_wan_to_diffusers.py,
 flow_shift 5.0 for TI2V and 3.0 for the 2.1 I2V models; SVD-xt: its
 scheduler_config.json; the DMD draft: the sampler it was distilled for, dmd_scheduler.py)
 with the engine's own noise levels (and the adapter's own step rule where it has one), and checks that the

@@ -10,6 +10,12 @@ A folder holds what a user downloads, small:
     dynamicrafter.json   the tiny architecture (the published models need none: theirs is built in)
 and optionally a camera delta `*.safetensors` (camera_delta()) for loader tests. The loader reads them
 through the same code as the real files.
+
+Camera models (build_camera_model) add their published file, e.g. `256_realcam-i2v_50k.safetensors`: the
+camera parts under upstream's key names (pose_encoder.*, model.diffusion_model.<temporal block>.
+pluker_projection / epipolar / cc_projection), MotionCtrl's also the retrained attn2 of every temporal block
+under the base names, as a delta over the tiny base; dynamicrafter.json names the camera model and its tiny
+sizes (pose-encoder widths = the tiny UNet's, epipolar masks at the tiny UNet's strides).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import re
 
 import torch
 
+TINY_FRAMES = 8  # the published models make 16; half as many keep end-to-end tests quick on a shared CPU
 TINY_UNET = dict(
     model_channels=32,
     channel_mult=(1, 2),
@@ -27,7 +34,7 @@ TINY_UNET = dict(
     attention_resolutions=(1, 2),
     head_channels=16,
     context_dim=32,
-    init_attn_heads=2,
+    init_attn_heads=1,  # 16 wide: no other temporal block has init_attn's width (upstream tells it apart so)
     image_tokens_per_frame=4,
 )
 
@@ -40,8 +47,9 @@ def tiny_config(variant: str):
     base = VARIANTS[variant]
     return replace(
         base,
+        frames=TINY_FRAMES,
         unet=UNetConfig(**TINY_UNET, image_cross_attention_learnable=base.unet.image_cross_attention_learnable),
-        vae=VAEConfig(ch=32, ch_mult=(1, 1, 1, 1), num_res_blocks=1),
+        vae=VAEConfig(ch=16, ch_mult=(1, 1, 1, 1), num_res_blocks=1, groups=16),  # 16 frames at 64x64: the costly part
         clip=CLIPConfig(
             text_width=32,
             text_layers=2,
@@ -54,7 +62,15 @@ def tiny_config(variant: str):
             embed_dim=16,
         ),
         resampler=ResamplerConfig(
-            dim=32, depth=1, dim_head=8, heads=4, num_queries=4, embedding_dim=32, output_dim=32, ff_mult=2
+            dim=32,
+            depth=1,
+            dim_head=8,
+            heads=4,
+            num_queries=4,
+            embedding_dim=32,
+            output_dim=32,
+            ff_mult=2,
+            video_length=TINY_FRAMES,
         ),
     )
 
@@ -230,4 +246,82 @@ def build_dynamicrafter(folder: str, variant: str = "256", seed: int = 0) -> str
     write_lightning_checkpoint(os.path.join(folder, "model.ckpt"), base_state(cfg, seed))
     write_tokenizer(os.path.join(folder, "tokenizer"))
     write_folder_config(folder, cfg)
+    return folder
+
+
+# -- camera models ----------------------------------------------------------------------------------------
+TINY_SIZE = {"256": (64, 64), "512": (128, 64)}  # (width, height) the tiny camera models are made for
+
+
+def tiny_camera_config(model: str, variant: str):
+    """The camera sizes of a tiny model: the published design (kind, flags, register tokens, frames), its widths
+    the tiny UNet's levels, its epipolar masks at the tiny UNet's strides (none at the finest on the 512 model,
+    as published)."""
+    from ..generate.dynamicrafter.camera.config import (
+        CameraConfig,
+        EpipolarConfig,
+        PoseEncoderConfig,
+        kind_of,
+        published_config,
+    )
+
+    published = published_config(model, variant)
+    kind = kind_of(model)
+    if published.pose_encoder is None:
+        return CameraConfig(kind)
+    mc, mult = TINY_UNET["model_channels"], TINY_UNET["channel_mult"]
+    pose = PoseEncoderConfig(channels=tuple(mc * m for m in mult), nums_rb=1, heads=4)
+    epi = None
+    if published.epipolar is not None:
+        w, h = TINY_SIZE[variant]
+        levels = tuple(TINY_UNET["attention_resolutions"])
+        res = levels if variant == "256" else tuple(r for r in levels if r != 1)
+        epi = EpipolarConfig(origin_h=h, origin_w=w, attention_resolution=tuple(sorted(res, reverse=True)))
+    return CameraConfig(kind, pose, epi)
+
+
+def camera_state(model: str, variant: str, base: dict, seed: int = 0) -> dict:
+    """A tiny camera checkpoint in the published layout: every camera part random (not upstream's zero start,
+    so the camera visibly changes the video), MotionCtrl's retrained attn2 weights as new values over the base."""
+    from ..generate.dynamicrafter.camera import MOTIONCTRL, CameraParts
+
+    cfg = tiny_camera_config(model, variant)
+    unet = tiny_config(variant).unet
+    parts = CameraParts(cfg, unet)
+    gen = torch.Generator().manual_seed(seed + 7)
+    with torch.no_grad():
+        for name, p in parts.named_parameters():
+            scale = 0.2 / max(1, p.shape[-1]) ** 0.5 if p.ndim > 1 else 0.02
+            p.copy_(torch.randn(p.shape, generator=gen) * scale)
+            if cfg.kind == MOTIONCTRL and name.endswith("cc_projection.weight"):
+                p[:, : p.shape[0]] += torch.eye(p.shape[0])  # near upstream's identity start: the features pass
+    state = parts.state_dict_upstream()
+    if cfg.kind == MOTIONCTRL:  # diffusion_model_trainable_param_list: ['TemporalTransformer.attn2']
+        for block in parts.blocks_layout:
+            for k, v in base.items():
+                if k.startswith(block.key_prefix + "attn2."):
+                    state[k] = v + 0.01 * torch.randn(v.shape, generator=gen)
+    return {k: v.detach().clone().contiguous() for k, v in state.items()}
+
+
+def build_camera_model(folder: str, model: str, variant: str = "256", seed: int = 0) -> str:
+    """A tiny camera model folder: the tiny base, the camera file under its published name, the sizes."""
+    from safetensors.torch import save_file
+
+    from realcam_core.models import known_model
+
+    from ..generate.dynamicrafter.camera.config import config_to_json
+    from ..generate.dynamicrafter.config import CONFIG_FILE
+
+    build_dynamicrafter(folder, variant, seed)
+    base = base_state(tiny_config(variant), seed)
+    filename = known_model(f"{model}-{variant}").files[0]  # e.g. 256_realcam-i2v_50k.safetensors
+    save_file(camera_state(model, variant, base, seed), os.path.join(folder, filename))
+    path = os.path.join(folder, CONFIG_FILE)
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    data["camera"] = model
+    data["camera_config"] = config_to_json(tiny_camera_config(model, variant))
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=1)
     return folder

@@ -438,6 +438,16 @@ def build_dynamicrafter_512(folder: str, seed: int = 0) -> str:
     return build_dynamicrafter(folder, "512", seed)
 
 
+def _camera_builder(model: str, variant: str):
+    def build(folder: str, seed: int = 0) -> str:
+        from .tiny_dynamicrafter import build_camera_model
+
+        return build_camera_model(folder, model, variant, seed)
+
+    build.__name__ = f"build_{model}_{variant}".replace("-", "_")
+    return build
+
+
 BUILDERS = {
     "depth-anything": build_depth_anything,
     "depth-pro": build_depth_pro,
@@ -448,6 +458,18 @@ BUILDERS = {
     "svd": build_svd,
     "dynamicrafter-256": build_dynamicrafter_256,
     "dynamicrafter-512": build_dynamicrafter_512,
+    # The camera models of the RealCam-I2V paper's table, on the tiny DynamiCrafter (their published layouts).
+    **{
+        f"{m}-{v}": _camera_builder(m, v)
+        for m, v in (
+            ("motionctrl", "256"),
+            ("cameractrl", "256"),
+            ("cami2v", "256"),
+            ("realcam-i2v", "256"),
+            ("cami2v", "512"),
+            ("realcam-i2v", "512"),
+        )
+    },
 }
 
 

@@ -26,6 +26,7 @@ class VideoAdapter:
 
     def __init__(self, spec: ModelSpec):
         self.spec = spec
+        self.camera_record: dict = {}  # what the camera entered as (scale, convention, intrinsics), for result.json
 
     # -- loading --------------------------------------------------------------
     def load(self, model_id: str, device: str, dtype, offload: str, vae_tiling: bool):
@@ -73,6 +74,9 @@ class VideoAdapter:
         """Called after noise shaping replaced the latents for the next step (default: nothing to do)."""
 
     # -- running --------------------------------------------------------------
+    def prepare_job(self, pipe, job) -> None:
+        """Per job, before the engine reads the schedule (e.g. the sampler a job asks for); default: nothing."""
+
     def call_arguments(self, image, job) -> dict:
         raise NotImplementedError
 

@@ -12,6 +12,13 @@ Noise shaping as upstream runs it (CamI2V's realcam_i2v.py and samplers/ddim.py)
   cell kept where that value is >= 0.9 (upstream's rule; realcam_core.masks' default is the area rule);
 - latent frame 0 is the photo's clean latent (the engine pastes the photo into the scene video) and is
   shaped like the others: upstream's scene mask covers frame 0 too.
+
+The camera (MotionCtrl, CameraCtrl, CamI2V, RealCam-I2V), per job in prepare_conditions: the engine's per-frame
+K and c2w are made relative to frame 0 and their translations scaled into the units the model was trained on
+(realcam_core.camera_scale: RealCam-I2V metric, the others RealEstate10K units by the photo's near depth, the
+bundle's `camera_scale` over either); K is the bundle's, except for MotionCtrl, which is not told the lens. The
+pipeline turns that into rays -> pose features and epipolar masks (or MotionCtrl's [R | t]) once, for every
+step and both guidance passes. `camera_record` says what entered, for result.json.
 """
 
 from __future__ import annotations
@@ -20,13 +27,37 @@ import os
 
 import numpy as np
 
-from realcam_core.models import DYNAMICRAFTER_256, DYNAMICRAFTER_512, OPENCLIP_TOKENIZER, known_model
+from realcam_core.models import (
+    CAMERACTRL_256,
+    CAMI2V_256,
+    CAMI2V_512,
+    DYNAMICRAFTER_256,
+    DYNAMICRAFTER_512,
+    MOTIONCTRL_256,
+    OPENCLIP_TOKENIZER,
+    REALCAM_I2V_256,
+    REALCAM_I2V_512,
+    known_model,
+)
 
 from ...errors import UserError
 from .base import VideoAdapter
 
 BASE_FILE = "model.ckpt"
 TOKENIZER_DIR = "tokenizer"
+SPECS = {
+    (s.camera, s.variant): s
+    for s in (
+        DYNAMICRAFTER_256,
+        DYNAMICRAFTER_512,
+        MOTIONCTRL_256,
+        CAMERACTRL_256,
+        CAMI2V_256,
+        CAMI2V_512,
+        REALCAM_I2V_256,
+        REALCAM_I2V_512,
+    )
+}
 
 
 def folder_spec(folder: str):
@@ -43,19 +74,40 @@ def folder_spec(folder: str):
         variant = cfg.variant if cfg else detect_variant(read_state(os.path.join(folder, BASE_FILE)))
     except (CheckpointError, ValueError) as e:
         raise UserError(f"{folder}: not a usable DynamiCrafter model folder: {e}") from None
-    spec = DYNAMICRAFTER_256 if variant == "256" else DYNAMICRAFTER_512
-    camera = _folder_camera_kind(folder)
-    return replace(spec, name=f"{spec.name} (local)", camera=camera) if camera else spec
+    camera = _folder_camera(folder)[0]
+    spec = SPECS.get((camera, variant))
+    if spec is None:
+        raise UserError(f"{folder}: a {camera} camera on the {variant} model is not one of the published models")
+    if camera:
+        spec = replace(spec, name=f"{spec.name} (local)")
+    if cfg is not None and cfg.frames != spec.max_frames:  # a smaller test model states its own frame count
+        spec = replace(spec, min_frames=cfg.frames, max_frames=cfg.frames)
+    return spec
 
 
-def _folder_camera_kind(folder: str) -> str:
+def _folder_camera(folder: str) -> tuple[str, dict | None]:
+    """(the camera model its dynamicrafter.json names, the camera sizes it states) of a local folder."""
     import json
 
     path = os.path.join(folder, "dynamicrafter.json")
     if not os.path.isfile(path):
-        return ""
+        return "", None
     with open(path, encoding="utf-8") as fh:
-        return str(json.load(fh).get("camera", ""))
+        data = json.load(fh)
+    return str(data.get("camera", "")), data.get("camera_config")
+
+
+def _camera_config(folder: str | None, spec):
+    """The camera sizes: a folder's own (the tiny models), else the published ones of spec's camera."""
+    from ..dynamicrafter.camera.config import config_from_json, published_config
+
+    if not spec.camera:
+        return None
+    sizes = _folder_camera(folder)[1] if folder else None
+    try:
+        return config_from_json(sizes) if sizes else published_config(spec.camera, spec.variant)
+    except (TypeError, ValueError) as e:
+        raise UserError(f"{folder or spec.name}: its camera configuration is not usable: {e}") from None
 
 
 def _download_hint(model_id: str) -> str:
@@ -104,6 +156,7 @@ def model_files(model_id: str, spec) -> dict:
             "camera": os.path.join(model_id, cams[0]) if spec.camera else None,
             "tokenizer": tok if os.path.isdir(tok) else _tokenizer_folder(model_id),
             "config": read_folder_config(model_id) or VARIANTS[spec.variant],
+            "camera_config": _camera_config(model_id, spec),
         }
     m = known_model(model_id)
     if m is None:
@@ -115,6 +168,7 @@ def model_files(model_id: str, spec) -> dict:
         "camera": _hub_file(m.repo_id, m.files[0], model_id) if bases else None,
         "tokenizer": _tokenizer_folder(model_id),
         "config": VARIANTS[spec.variant],
+        "camera_config": _camera_config(None, spec),
     }
 
 
@@ -136,7 +190,13 @@ class DynamiCrafterAdapter(VideoAdapter):
         files = model_files(model_id, self.spec)
         try:
             pipe = load_pipeline(
-                files["base"], files["tokenizer"], files["camera"], self.spec.camera, files["config"], dtype
+                files["base"],
+                files["tokenizer"],
+                files["camera"],
+                self.spec.camera,
+                files["config"],
+                dtype,
+                files["camera_config"],
             )
         except CheckpointError as e:
             raise UserError(f"{model_id}: {e}") from None
@@ -188,11 +248,58 @@ class DynamiCrafterAdapter(VideoAdapter):
         }
 
     def prepare_conditions(self, pipe, image, job, cameras) -> bool:
+        """The camera condition in the model's own convention; returns whether the model is told the camera."""
+        self.camera_record = {}
         if not (self.spec.camera and job.camera_condition):
             pipe.clear_camera()
             return False
-        intrinsics, c2w = cameras
-        return pipe.prepare_camera(intrinsics, c2w, job.height, job.width)
+        intrinsics, rel, record = model_camera(self.spec.camera, job, cameras)
+        used = pipe.prepare_camera(intrinsics, rel, job.height, job.width, seed=job.seed)
+        if used and pipe.camera_hook is not None:
+            record.update(pipe.camera_hook.condition.record)
+        self.camera_record = record if used else {}
+        return used
 
     def clear_conditions(self, pipe) -> None:
         pipe.clear_camera()
+
+
+def model_camera(model: str, job, cameras):
+    """(per-frame intrinsics, relative c2w in the model's units, what was used) for a camera model.
+
+    Translation: settings.camera_scale (units per metre) if set, else the model's convention: RealCam-I2V was
+    trained on metric moves (1 unit per metre); the RealEstate10K-trained models by the photo's near depth
+    (job.depth_m, the bundle's depth.npy), or metres as units without one. Intrinsics: the bundle's, or for
+    MotionCtrl (not told the lens) upstream's assumed 90 degrees across the long side of the photo as it
+    was fitted (job.photo_size, the bundle's source.photo_size), recorded beside the bundle's."""
+    from realcam_core.camera_scale import (
+        CameraScaleError,
+        camera_scale,
+        convention,
+        model_track,
+        reach,
+        upstream_inference_intrinsics,
+    )
+
+    conv = convention(model)
+    try:
+        scale = camera_scale(model, getattr(job, "depth_m", None), getattr(job, "camera_scale", None))
+        rel = model_track(cameras[1], scale.units_per_metre)
+    except CameraScaleError as e:
+        raise UserError(str(e)) from None
+    bundle_k = np.asarray(cameras[0], dtype=np.float64)
+    k = bundle_k
+    if conv.intrinsics != "bundle":
+        a = upstream_inference_intrinsics(job.width, job.height, getattr(job, "photo_size", None))
+        k = np.tile([a.fx, a.fy, a.cx, a.cy], (len(bundle_k), 1))
+    record = {
+        "model": model,
+        "scale": scale.to_dict(),
+        "reach_units": round(reach(rel), 6),
+        "intrinsics": conv.intrinsics,
+        "intrinsics_used": [round(float(v), 4) for v in k[0]],
+    }
+    if conv.intrinsics != "bundle":
+        record["bundle_intrinsics"] = [round(float(v), 4) for v in bundle_k[0]]
+        record["bundle_matches_assumed_lens"] = bool(np.allclose(bundle_k[:, :2], k[:, :2], rtol=1e-3))
+    return k, rel, record

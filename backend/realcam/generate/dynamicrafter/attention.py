@@ -4,9 +4,9 @@ Parameter names follow upstream's state dicts (`attn1`, `attn2`, `to_k_ip`, `ff.
 checkpoint loads without renaming. Attention runs through torch's scaled_dot_product_attention; upstream
 multiplies by dim_head ** -0.5 before its softmax, the same computation.
 
-Camera hook points (see the package docstring): a temporal block asks its `camera` hook, if any, for
-additions to the input and the output of its first attention, and lets it rewrite the features between
-its first and second attention.
+Camera hook points (see the package docstring): a temporal block asks its `camera` hook, if any, for the
+input of its first attention and a residual beside it, and lets it rewrite the features between its first
+and second attention.
 """
 
 from __future__ import annotations
@@ -34,11 +34,12 @@ class Site:
 class CameraHook:
     """What a camera module plugs into the UNet. This base adds nothing."""
 
-    def attn1_additions(self, block, normed, site: Site):
-        """(added to the first attention's input, added to its output) or None for each.
+    def attn1(self, block, normed, site: Site):
+        """(the first attention's input, a residual added beside its output or None).
 
-        normed: the block's input after norm1, (batch*height*width, frames, channels)."""
-        return None, None
+        normed: the block's input after norm1, (batch*height*width, frames, channels). CameraCtrl changes the
+        input; CamI2V and RealCam-I2V add a residual (upstream's "add_to_main_branch")."""
+        return normed, None
 
     def after_attn1(self, block, x, site: Site):
         """The features between the block's two attentions (MotionCtrl's pose projection)."""
@@ -140,9 +141,9 @@ class TemporalBlock(nn.Module):
 
     def forward(self, x, camera: CameraHook | None = None, site: Site | None = None):
         normed = self.norm1(x)
-        add_in, add_out = camera.attn1_additions(self, normed, site) if camera is not None else (None, None)
-        h = self.attn1(normed if add_in is None else normed + add_in)
-        x = h + x if add_out is None else add_out + h + x
+        attn_in, residual = camera.attn1(self, normed, site) if camera is not None else (normed, None)
+        h = self.attn1(attn_in)
+        x = h + x if residual is None else residual + h + x  # upstream's order: residual + attn1(n) + x
         if camera is not None:
             x = camera.after_attn1(self, x, site)
         x = self.attn2(self.norm2(x)) + x

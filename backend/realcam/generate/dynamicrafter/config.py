@@ -3,10 +3,10 @@
 The published checkpoints are bare state dicts: their architecture lives in upstream's YAML configs
 (`configs/inference/000_dynamicrafter_{256x256,512x320}.yaml`, the same UNet for every camera model).
 VARIANTS holds those two; a local folder may carry `dynamicrafter.json` (the same fields, plus "camera":
-the kind of its .safetensors camera checkpoint) to describe another size, which is how the tiny test
-models are built. Sampling settings (prediction type,
-zero terminal SNR, dynamic rescale, frame-rate condition) belong to the variant and are never
-taken from a folder's JSON alone: they are what the weights were trained with.
+the camera model of its .safetensors checkpoint, and "camera_config": that camera's sizes, read by
+camera/config.py) to describe another size, which is how the tiny test models are built. Sampling
+settings (prediction type, zero terminal SNR, dynamic rescale, frame-rate condition) belong to the variant
+and are never taken from a folder's JSON alone: they are what the weights were trained with.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class VAEConfig:
     num_res_blocks: int = 2
     z_channels: int = 4
     scale_factor: float = 0.18215
+    groups: int = 32  # GroupNorm groups (not in the state dict: only smaller test models change it)
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def config_from_json(data: dict) -> ModelConfig:
         "clip": CLIPConfig,
         "resampler": ResamplerConfig,
     }
-    unknown = sorted(set(data) - set(parts) - {"variant", "frames", "sampling", "camera"})
+    unknown = sorted(set(data) - set(parts) - {"variant", "frames", "sampling", "camera", "camera_config"})
     if unknown:
         raise ValueError(f"unknown fields {unknown}")
     if "sampling" in data and _from_dict(SamplingConfig, data["sampling"]) != base.sampling:

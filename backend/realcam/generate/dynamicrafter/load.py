@@ -9,8 +9,6 @@ are an error.
 
 from __future__ import annotations
 
-import importlib
-
 import torch
 
 from .checkpoint import CheckpointError, check_module_keys, detect_variant, merge, read_state, split
@@ -60,22 +58,28 @@ def _check_keys(state: dict, expected: set, prefix: str, what: str) -> None:
         )
 
 
-def attach_camera(kind: str, unet, state: dict, config: ModelConfig):
-    """The camera module of `kind` attached to the UNet, holding the camera weights (full key names)."""
+def attach_camera(model: str, unet, state: dict, config: ModelConfig, camera_config=None):
+    """The camera of `model` wired into the UNet, holding the camera weights (full key names)."""
+    from .camera import CameraCheckpointError, attach
+
     try:
-        camera = importlib.import_module(f"{__package__}.camera")
-    except ModuleNotFoundError:
-        camera = None
-    if camera is None or not hasattr(camera, "attach"):
-        raise CheckpointError(
-            f"this backend has no {kind} camera module yet, so the checkpoint's {len(state)} camera weights "
-            f"({', '.join(sorted(state)[:4])}, ...) cannot be used"
-        )
-    return camera.attach(kind, unet, state, config)
+        return attach(model, unet, state, config, camera_config)
+    except (CameraCheckpointError, ValueError) as e:
+        raise CheckpointError(str(e)) from None
 
 
-def build(config: ModelConfig, base: dict, camera_state: dict | None, camera_kind: str = "", dtype=torch.float32):
-    """(the model's parts with weights loaded, facts about the files) from state dicts as published."""
+def build(
+    config: ModelConfig,
+    base: dict,
+    camera_state: dict | None,
+    camera_kind: str = "",
+    dtype=torch.float32,
+    camera_config=None,
+):
+    """(the model's parts with weights loaded, facts about the files) from state dicts as published.
+
+    camera_kind: the camera model ("realcam-i2v", "cami2v", "cameractrl", "motionctrl") or "" for plain
+    DynamiCrafter; its parts are wired into the UNet first, so the UNet's strict check covers their keys too."""
     merged, facts = merge(base, camera_state)
     parts, rest = split(merged)
     unet = UNet3D(config.unet)
@@ -84,7 +88,7 @@ def build(config: ModelConfig, base: dict, camera_state: dict | None, camera_kin
     extra.update(rest)
     camera = None
     if camera_kind:
-        camera = attach_camera(camera_kind, unet, extra, config)
+        camera = attach_camera(camera_kind, unet, extra, config, camera_config)
     elif extra:
         raise CheckpointError(
             f"unexpected weights {', '.join(sorted(extra)[:12])}{' ...' if len(extra) > 12 else ''}: camera "
@@ -110,7 +114,7 @@ def build(config: ModelConfig, base: dict, camera_state: dict | None, camera_kin
         raise CheckpointError(str(e)) from None
     for m in (unet, resampler, text, vision):
         m.to(dtype).eval()
-    if isinstance(camera, torch.nn.Module):
+    if camera is not None:
         camera.to(dtype).eval()
     return (unet, vae.eval(), text, vision, resampler, camera), facts
 
@@ -122,13 +126,16 @@ def load_pipeline(
     camera_kind: str = "",
     config: ModelConfig | None = None,
     dtype=torch.float32,
+    camera_config=None,
 ) -> DynamiCrafterPipeline:
     from transformers import CLIPTokenizer
 
     base = read_state(base_path)
     config = config or VARIANTS[detect_variant(base)]
     camera_state = read_state(camera_path) if camera_path else None
-    (unet, vae, text, vision, resampler, camera), facts = build(config, base, camera_state, camera_kind, dtype)
+    (unet, vae, text, vision, resampler, camera), facts = build(
+        config, base, camera_state, camera_kind, dtype, camera_config
+    )
     del base, camera_state
     try:
         tokenizer = CLIPTokenizer.from_pretrained(tokenizer_path)

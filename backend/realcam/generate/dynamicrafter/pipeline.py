@@ -69,7 +69,7 @@ class DynamiCrafterPipeline:
             "vae": self.vae,
             "unet": self.unet,
         }
-        if isinstance(self.camera, torch.nn.Module):  # e.g. a pose encoder outside the UNet
+        if self.camera is not None and self.camera.has_weights:  # a pose encoder, outside the UNet
             out["camera"] = self.camera
         return out
 
@@ -113,15 +113,17 @@ class DynamiCrafterPipeline:
 
     # -- conditions ---------------------------------------------------------------
     @torch.no_grad()
-    def prepare_camera(self, intrinsics, c2w, height: int, width: int) -> bool:
-        """Hand the job's cameras to the camera module: per frame (F, 4) fx, fy, cx, cy in pixels and (F, 4, 4)
-        camera-to-world relative to frame 0 (OpenCV axes). Returns whether the model uses them."""
+    def prepare_camera(self, intrinsics, rel_c2w, height: int, width: int, seed: int = 0) -> bool:
+        """The job's camera condition, computed once: per frame (F, 4) fx, fy, cx, cy in pixels of height x width
+        and (F, 4, 4) camera-to-world relative to frame 0 (OpenCV axes), translations already in the model's
+        units (the adapter applies realcam_core.camera_scale). seed fixes the epipolar perturbation of zero
+        translations. Returns whether the model uses the camera."""
         if self.camera is None:
             self.camera_hook = None
             return False
         if "camera" in self.modules:
-            self._use("unet", "camera")
-        self.camera_hook = self.camera.hook(intrinsics, c2w, height, width, device=self._device)
+            self._use("camera")
+        self.camera_hook = self.camera.hook(intrinsics, rel_c2w, height, width, device=self._device, seed=seed)
         return True
 
     def clear_camera(self) -> None:

@@ -27,7 +27,7 @@ def build_vae(cfg: VAEConfig):
         block_out_channels=tuple(cfg.ch * m for m in cfg.ch_mult),
         layers_per_block=cfg.num_res_blocks,
         latent_channels=cfg.z_channels,
-        norm_num_groups=32,
+        norm_num_groups=cfg.groups,
         sample_size=256,
         scaling_factor=cfg.scale_factor,
     )

@@ -9,6 +9,7 @@ epipolar     fundamental matrices, epipolar masks, epipolar attention with regis
 blocks       the per-block camera modules, and how a block calls them
 condition    a job's condition: rays -> pose features, masks, or MotionCtrl's [R | t]
 loading      the published key names; strict loading of the camera parts
+wiring       attach(): the parts loaded and registered on the UNet's blocks; the per-job hook
 
 What enters (realcam_core.camera_scale has the numbers and the reasons):
 
@@ -25,13 +26,13 @@ it computes in float32 planes where upstream uses the pose tensor's dtype (float
 1.6e-7 from upstream's float64 in the parity test), and upstream makes poses relative to the
 condition frame, which is frame 0 at inference.
 
-Injection points in the base UNet (upstream's *_modified_modules.py), for whoever wires it:
+Injection points in the base UNet (upstream's *_modified_modules.py), as wiring.py implements them:
 
-1. UNet.forward takes `camera` (a condition.CameraCondition, or None for plain DynamiCrafter) and
-   hands it through TimestepEmbedSequential to every TemporalTransformer, which passes it to each
-   of its BasicTransformerBlocks together with the block's spatial size h, w (the latent size at
-   that level). Both guidance branches get the same condition (upstream deep-copies it into the
-   unconditional one; camera_cfg stays 1, so no third pass).
+1. UNet.forward takes `camera` (the job's wiring.DynamiCrafterCameraHook around a
+   condition.CameraCondition, or None for plain DynamiCrafter) and hands it through each stage to
+   every TemporalTransformer, which passes it to its block together with a Site holding the block's
+   spatial size h, w (the latent size at that level). Both guidance branches get the same condition
+   (upstream deep-copies it into the unconditional one; camera_cfg stays 1, so no third pass).
 2. Which blocks: config.camera_blocks(kind, unet) lists them with their paths, widths, heads and
    pose feature: every temporal block of input_blocks (levels with attention), middle_block and
    output_blocks; MotionCtrl also init_attn.0 (the extra temporal attention after the first conv,
@@ -46,7 +47,8 @@ Injection points in the base UNet (upstream's *_modified_modules.py), for whoeve
          n = norm1(x)
          x = block.camera(n, pose, h, w, condition.masks) + attn1(n) + x
          x = attn2(norm2(x)) + x; x = ff(norm3(x)) + x
-     The epipolar mask a block uses is masks[origin_h // h] (None: full attention).
+     The epipolar mask a block uses is upstream's masks[origin_h // h] (None: full attention); the hook
+     hands it the mask of the block's own pixel stride, the same at the model's size, right at others.
    * CameraCtrl:
          n = norm1(x); x = attn1(block.camera(n, pose)) + x; attn2, ff as usual
    * MotionCtrl:
@@ -62,6 +64,7 @@ from .condition import CameraCondition, build_condition
 from .config import CAMERACTRL, CAMI2V, MOTIONCTRL, VARIANTS, CameraConfig, camera_blocks, temporal_blocks
 from .loading import CameraCheckpointError, CameraParts, split_camera_state
 from .pose_encoder import CameraPoseEncoder
+from .wiring import DynamiCrafterCamera, DynamiCrafterCameraHook, attach
 
 __all__ = [
     "CAMERACTRL",
@@ -75,7 +78,10 @@ __all__ = [
     "CameraCtrlBlockCamera",
     "CameraParts",
     "CameraPoseEncoder",
+    "DynamiCrafterCamera",
+    "DynamiCrafterCameraHook",
     "MotionCtrlBlockCamera",
+    "attach",
     "attach_to_block",
     "build_condition",
     "camera_blocks",

@@ -65,11 +65,13 @@ def build_condition(
     seed: int = 0,
     device="cpu",
     dtype=torch.float32,
+    perturbation=None,
 ) -> CameraCondition:
     """The condition for one job. `rel_c2w` is already in the model's units (camera_scale.model_track).
 
     Rays, masks and RT are computed in float32 as upstream does (autocast off); the pose encoder runs
-    in its own dtype. `seed` fixes the epipolar perturbation of zero translations."""
+    in its own dtype. `seed` fixes the epipolar perturbation of zero translations; `perturbation`
+    ((1, F, F, 3, 1), the nudges themselves) replaces that draw, for parity with upstream's."""
     rel = np.asarray(rel_c2w, np.float64)
     cond = CameraCondition(record={"kind": cfg.kind, "frames": len(rel)})
     if cfg.kind == MOTIONCTRL:
@@ -83,7 +85,8 @@ def build_condition(
     if cfg.kind == CAMI2V and cfg.epipolar is not None:
         gen = torch.Generator().manual_seed(int(seed))
         K = intrinsics_matrices(intrinsics).float()
-        masks = epipolar_masks(K, torch.from_numpy(rel).float()[None], height, width, cfg.epipolar, generator=gen)
+        rel_t = torch.from_numpy(rel).float()[None]
+        masks = epipolar_masks(K, rel_t, height, width, cfg.epipolar, perturbation=perturbation, generator=gen)
         cond.masks = {d: m.to(device) for d, m in masks.items()}
         cond.record["epipolar_strides"] = sorted(cond.masks)
     return cond

@@ -9,7 +9,7 @@ transformer block.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 CAMI2V = "cami2v"  # CamI2V and RealCam-I2V: Plücker features + epipolar attention, added to the main branch
 CAMERACTRL = "cameractrl"  # Plücker features through cc_projection into the temporal self-attention's input
@@ -139,3 +139,49 @@ def camera_blocks(kind: str, unet) -> list[TemporalBlock]:
     but init_attn (upstream tells it apart by its width, model heads x head channels = 512, which no
     other block has in the published UNet)."""
     return temporal_blocks(unet, include_init_attn=(kind == MOTIONCTRL))
+
+
+# -- which configuration a model uses ----------------------------------------------------------------------
+MODELS = ("realcam-i2v", "cami2v", "cameractrl", "motionctrl")  # ModelSpec.camera values, CONVENTIONS keys
+
+
+def published_config(model: str, variant: str) -> CameraConfig:
+    """The camera configuration of a published checkpoint: model (e.g. "realcam-i2v") at variant "256"/"512"."""
+    key = f"{model}-{variant}"
+    if key not in VARIANTS:
+        raise ValueError(f"no {model} model was published at {variant} (published: {', '.join(sorted(VARIANTS))})")
+    return VARIANTS[key]
+
+
+def config_to_json(cfg: CameraConfig) -> dict:
+    return asdict(cfg)
+
+
+def config_from_json(data: dict) -> CameraConfig:
+    """A CameraConfig from a folder's JSON (the tiny test models' sizes); unknown fields are an error."""
+
+    def part(cls, value):
+        if value is None:
+            return None
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(value) - names)
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} fields {unknown}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in value.items()})
+
+    unknown = sorted(set(data) - {"kind", "pose_encoder", "epipolar", "pose_dim"})
+    if unknown:
+        raise ValueError(f"unknown camera config fields {unknown}")
+    return CameraConfig(
+        str(data.get("kind", "")),
+        part(PoseEncoderConfig, data.get("pose_encoder")),
+        part(EpipolarConfig, data.get("epipolar")),
+        int(data.get("pose_dim", 12)),
+    )
+
+
+def kind_of(model: str) -> str:
+    """The camera kind of a model name: RealCam-I2V is CamI2V's architecture."""
+    if model not in MODELS:
+        raise ValueError(f"camera model must be one of {MODELS}, not {model!r}")
+    return CAMI2V if model == "realcam-i2v" else model

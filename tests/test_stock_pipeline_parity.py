@@ -9,19 +9,12 @@ import os
 import numpy as np
 import pytest
 import torch
-from helpers import PipelineSpy, make_bundle, set_settings
+from helpers import make_bundle, set_settings
 from PIL import Image
 
 from realcam.generate.engine import Engine, RunOptions
 
 SEED, STEPS, FPS = 7, 4, 24  # a seed and an fps other than the defaults (0 and SVD's 7), so ignoring them shows
-
-
-@pytest.fixture
-def spy(monkeypatch):
-    from diffusers import StableVideoDiffusionPipeline, WanImageToVideoPipeline
-
-    return PipelineSpy(monkeypatch, WanImageToVideoPipeline, StableVideoDiffusionPipeline)
 
 
 def _stock_wan(folder, image, frames, h, w, guidance, latents):

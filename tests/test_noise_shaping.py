@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from helpers import PipelineSpy, make_bundle, set_settings
+from helpers import JobPlan, make_bundle, set_settings
 from PIL import Image
 
 from realcam.generate.adapters import ADAPTERS, resolve_video_model
@@ -232,7 +232,7 @@ def test_adapter_contract_against_its_real_pipeline(tiny_video_models, family):
     frames, h, w = spec.frame_count_for(6), 64, 64
 
     # Latent layout: the shape the pipeline itself denoises.
-    image, job = Image.new("RGB", (w, h), (120, 90, 60)), _Job(h, w, frames)
+    image, job = Image.new("RGB", (w, h), (120, 90, 60)), JobPlan(height=h, width=w, model_frames=frames, steps=1)
     args = adapter.call_arguments(image, job)
     cameras = (np.tile([[64.0, 64.0, 32.0, 32.0]], (frames, 1)), np.tile(np.eye(4), (frames, 1, 1)))
     assert adapter.prepare_conditions(pipe, image, job, cameras) is adapter.has_camera_condition
@@ -273,15 +273,6 @@ def test_adapter_contract_against_its_real_pipeline(tiny_video_models, family):
     assert levels == sorted(levels, reverse=True) and 0.0 <= levels[-1] <= levels[0] <= MAX_LEVEL
 
 
-class _Job:
-    """The plan fields adapters read for their call arguments."""
-
-    def __init__(self, h, w, frames):
-        self.height, self.width, self.model_frames = h, w, frames
-        self.steps, self.guidance, self.prompt, self.negative_prompt = 1, 1.0, "a room", ""
-        self.camera_condition, self.fps, self.seed = True, 24.0, 0
-
-
 def test_latent_masks_follow_coverage(tiny_video_models):
     from diffusers import DiffusionPipeline
 
@@ -305,13 +296,6 @@ def test_latent_masks_follow_coverage(tiny_video_models):
 
 # -- through the engine itself -------------------------------------------------------------------------------
 SHAPED_FAMILIES = ["wan22-ti2v", "wan21-i2v", "svd"]
-
-
-@pytest.fixture
-def spy(monkeypatch):
-    from diffusers import StableVideoDiffusionPipeline, WanImageToVideoPipeline
-
-    return PipelineSpy(monkeypatch, WanImageToVideoPipeline, StableVideoDiffusionPipeline)
 
 
 def run_engine(folder, tiny_models, name, spy, steps=8, **settings):
