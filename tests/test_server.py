@@ -80,7 +80,7 @@ def test_the_papers_camera_model_runs_through_the_server_with_its_scale_recorded
     c = server.client
     job = c.submit(bundle_zip(tmp_path, "realcam", n=5, steps=2, model="tiny-realcam"))
     assert job["frames"] == 5 and job["model_name"] == "RealCam-I2V 256 (local)"
-    assert wait_for(c, job["id"], timeout=300)["state"] == "done"
+    assert wait_for_job(c, job["id"], timeout=300)["state"] == "done"
     c.download(job["id"], "result", str(tmp_path / "r.json"))
     res = json.loads((tmp_path / "r.json").read_text())
     cc = res["camera_condition"]
