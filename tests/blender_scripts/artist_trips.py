@@ -13,13 +13,16 @@ drives it. Each part records what the artist would see; test_artist_trips.py jud
 - status          what the panel says of the backend after an import and a take that went through it
 - moved_mesh      the photo's mesh moved by the artist, then Render Preview
 
-Usage: python artist_trips.py ZIP BACKEND_URL SAMPLES_DIR INPUTS_DIR OUT_JSON WORK_DIR
+Usage: python artist_trips.py ZIP BACKEND_URL SAMPLES_DIR INPUTS_DIR OUT_JSON WORK_DIR [PARTS]
+
+PARTS: the parts to run, comma-separated (default: all). The parts after "remembered" work in the shot it makes.
 """
 
 import json
 import os
 import shutil
 import sys
+import time
 import traceback
 
 import bpy
@@ -28,6 +31,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 
 zip_path, url, samples, inputs, out_json, work = sys.argv[1:7]
+PARTS = sys.argv[7].split(",") if len(sys.argv) > 7 and sys.argv[7] != "all" else None
 pkg = harness.start(zip_path, empty=False)
 tasks, shots, compat = (harness.module(pkg, m) for m in ("tasks", "shot.shots", "compat"))
 backend_status = harness.module(pkg, "backend.status")
@@ -57,13 +61,18 @@ def run(op, **kw):
 
 
 def part(name):
-    """Record a part's crash (a missing operator before the fix, say) and go on with the next part."""
+    """Run a part (when asked for); record its crash (a missing operator before the fix, say) and go on with the
+    next part, and how long it took."""
 
     def wrap(fn):
+        if PARTS is not None and name not in PARTS:
+            return fn
+        t0 = time.perf_counter()
         try:
             fn()
         except Exception:
             report.setdefault(name, {})["crash"] = traceback.format_exc()[-3000:]
+        report.setdefault("seconds", {})[name] = round(time.perf_counter() - t0, 1)
         return fn
 
     return wrap
