@@ -293,11 +293,12 @@ def depsgraph(scene):
 
 # ---------------------------------------------------------------- "preview out of date" in the panel
 #
-# Edits are seen as they happen (depsgraph updates on a shot's objects): a shot edited since its preview was made
-# (or found to match it: Generate) is out of date. An undo, a redo or opening a file is not an edit: Blender then
-# reloads data, and what the shot holds is compared with the quick state kept with the preview instead
-# (preview/fingerprint.py), so ctrl-Z back to what the preview shows reads "up to date" again. The quick state is
-# saved with the shot: it says the same after the file is reopened. Generate always checks the full fingerprint.
+# Edits are seen as they happen (depsgraph updates on a shot's objects that change the quick state kept with the
+# preview, preview/fingerprint.py): a shot edited since its preview was made (or found to match it: Generate) is
+# out of date. An undo, a redo or opening a file is not an edit: Blender then reloads data, and what the shot holds
+# is compared with the quick state instead, so ctrl-Z back to what the preview shows reads "up to date" again. The
+# quick state is saved with the shot: it says the same after the file is reopened. Generate always checks the full
+# fingerprint.
 
 # Ids of the shots edited since their preview was made or matched.
 _edited: set[str] = set()
@@ -345,7 +346,7 @@ def _compare_with_previews() -> None:
 
 
 def on_depsgraph_update(scene, depsgraph) -> None:
-    """Count edits of anything a shot shows: its objects, its props collection's objects."""
+    """Note edits of anything a shot shows: its objects, its props collection's objects."""
     if _reloaded[0]:
         _reloaded[0] = False
         _compare_with_previews()  # Blender reloading what an undo or a file restored: compare, do not count
@@ -364,7 +365,14 @@ def on_depsgraph_update(scene, depsgraph) -> None:
             for s in shot_list:
                 if ob == s.collection or ob in s.collection.children_recursive:
                     touched.add(s.realcam.shot_id)
-    _edited.update(touched)
+    # An update that leaves a shot as its preview shows it is no edit: the add-on's own frame stepping (reading the
+    # camera, rendering) leaves updates Blender reports later, at the next undo push or redraw. Only a shot that
+    # reads up to date is compared, so an edit costs one quick state.
+    for s in shot_list:
+        rc = s.realcam
+        if rc.shot_id in touched and rc.shot_id not in _edited:
+            if not rc.preview_quick_state or quick_state(s) != rc.preview_quick_state:
+                _edited.add(rc.shot_id)
 
 
 def preview_state(shot) -> str:
