@@ -106,6 +106,14 @@ def fcurve_collection(owner):
     return getattr(action, "fcurves", None)
 
 
+def action_fcurves(action) -> list:
+    """Every F-curve of an action, whichever slot it animates (layered actions 4.4+/5.x; legacy before)."""
+    layers = getattr(action, "layers", None)
+    if layers:
+        return [fc for layer in layers for strip in layer.strips for bag in strip.channelbags for fc in bag.fcurves]
+    return list(getattr(action, "fcurves", None) or ())
+
+
 def remove_fcurves(owner, data_paths) -> None:
     fcurves = fcurve_collection(owner)
     if fcurves is None:

@@ -32,6 +32,7 @@ def load_pre(*args):
 
 @persistent
 def load_post(*args):
+    shots.after_reload()  # "Preview out of date" from what the opened file's shots hold
     follow.reattach_all(bpy.context)
     try:
         trash.purge_stale(paths.job_root(create=False))
@@ -39,23 +40,25 @@ def load_post(*args):
         pass  # a folder that cannot be read now is tried again at the next load
 
 
+# An undo or redo restores data; it is no edit. The preview's state is what the restored shot holds, and the
+# folders a delete moved to the trash follow the restored takes.
 @persistent
 def undo_post(*args):
     trash.reconcile()
+    shots.after_reload()
 
 
 @persistent
 def redo_post(*args):
     trash.reconcile(redo=True)
+    shots.after_reload()
 
 
 @persistent
 def save_pre(*args):
+    # The preview's fingerprint and quick state are saved as they are: reopened, the shot is compared with them.
     busy = {t.shot_id for t in RUNNER.active()}
     paths.before_save(_filepath(args), busy)
-    for shot in shots.all_shots():
-        if shots.preview_state(shot) == "stale":
-            shot.realcam.preview_signature = "stale"  # what the edit counters knew, kept for the next session
 
 
 @persistent

@@ -81,6 +81,7 @@ def main():
         ("Photo import into Blender vs PLY + Blender's PLY importer", ["bench/import_vs_ply.py", "--repeat", "5"]),
         ("Eevee preview render per frame at 832x480", ["bench/preview_render.py", "--size", "832x480"]),
         ("Scene fixes (scale, focal, depth edge) on a 1280x704 shot", ["bench/scene_fixes.py", "--size", "1280x704"]),
+        ("Undo: the preview's quick state of three 1280x704 shots", ["bench/undo_check.py", "--size", "1280x704"]),
         (
             "Noise shaping overhead at real latent sizes",
             [

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from ..extension import prefs
 from ..paths import job_root
-from ..realcam_core.client import Client
+from ..realcam_core.addon_only import advice
+from ..realcam_core.client import BackendUnreachable, Client
 from ..realcam_core.models import ModelSpec, known_model
 from ..tasks import Background
 from . import process, status
@@ -45,9 +46,22 @@ class Connection:
         """A client of this backend, or of url (the backend a recorded job ran on) with this token."""
         return Client(url or self.url, self.token, timeout=timeout)
 
-    def ensure(self) -> Background:
-        """Task step -> health of a compatible backend, the add-on's own started first where allowed and needed."""
-        return Background(process.ensure, self.url, self.token, self.auto_start, self.start_command, self.log_dir)
+    def ensure(self):
+        """Task step (yield from) -> health of a compatible backend, the add-on's own started first where allowed
+        and needed. The answer (or that none came) is kept for the panel, on the main thread."""
+        try:
+            health = yield Background(
+                process.ensure, self.url, self.token, self.auto_start, self.start_command, self.log_dir
+            )
+        except BackendUnreachable as e:
+            status.unreachable(self.url, advice.explain_backend(e))
+            raise
+        status.answered(self.url, health=health)
+        return health
+
+    def answered(self) -> None:
+        """Main thread, after a request to this backend went through (a job submitted, a depth answer)."""
+        status.answered(self.url)
 
     def health(self, start: bool) -> dict:
         """Worker thread: the backend's health; with start (the panel's Start), a local one is started first when
@@ -57,10 +71,12 @@ class Connection:
         return self.client(timeout=10).check_compatible()
 
     def require_weights(self, kind: str, name: str | None):
-        """Task step: a backend on this computer never fetches weights at generate time; say where to get them."""
+        """Task step: a backend on this computer never fetches weights at generate time; say where to get them.
+        The model listing it asks for is kept for the panel (the Model list), also from a remote backend."""
+        listing = yield Background(self.client().models)
+        status.answered(self.url, models=listing)
         if not self.is_local:
             return
-        listing = yield Background(self.client().models)
         problem = weights_problem(listing, kind, name)
         if problem:
             raise NotReady(problem)
@@ -74,8 +90,9 @@ class Connection:
         known = known_model(name)
         if known is not None:
             return known.spec
-        yield self.ensure()
+        yield from self.ensure()
         listing = yield Background(self.client().models)
+        status.answered(self.url, models=listing)
         for m in listing["video"]:
             if m["name"] == name and m.get("spec"):
                 return ModelSpec.from_dict(m["spec"])

@@ -1,13 +1,18 @@
 """What the panel knows of the backend: whether it answers, the device it runs on, the models it offers.
 
 Filled by the panel's Start and Test connection buttons, as a task
-(flows/backend_check.py) whose network calls run in a worker thread (never on
-Blender's main thread; the panel only reads what the last check found). Until a backend answered, the
+(flows/backend_check.py), and by every task that talks to the backend (an
+import's depth, a take's job: backend/connection.py and the flows). Their
+network calls run in worker threads; what came back is written here by the
+task on Blender's main thread, between its steps (answered, unreachable), so
+the panel only ever reads what the main thread wrote. Until a backend answered, the
 models are the built-in list of realcam_core.models, so the model dropdown
 and each model's limits and licence are there before anything runs.
 """
 
 from __future__ import annotations
+
+import time
 
 from ..realcam_core.addon_only.model_fit import convention_of
 from ..realcam_core.camera_scale import METRIC, CameraScaleError, camera_scale
@@ -17,6 +22,25 @@ TASK_KEY = "backend"  # the runner's key of the status task (one at a time)
 
 # state: "unknown" (not asked yet), "ok" or "down"; health and models as the backend sent them.
 STATUS: dict = {"state": "unknown", "url": "", "health": None, "models": None, "error": "", "checked": ""}
+
+
+def answered(url: str, health: dict | None = None, models: dict | None = None) -> None:
+    """Main thread: the backend at url answered (its health, its model listing, or a job or depth request that
+    went through). What the panel knew of another URL is dropped; of this one, kept where not answered anew."""
+    same = STATUS["state"] == "ok" and STATUS["url"] == url
+    STATUS.update(
+        state="ok",
+        url=url,
+        health=health if health is not None else (STATUS["health"] if same else None),
+        models=models if models is not None else (STATUS["models"] if same else None),
+        error="",
+        checked=time.strftime("%H:%M:%S"),
+    )
+
+
+def unreachable(url: str, error: str) -> None:
+    """Main thread: nothing answered at url; error says what to do."""
+    STATUS.update(state="down", url=url, health=None, models=None, error=error, checked=time.strftime("%H:%M:%S"))
 
 
 def built_in_models() -> list[dict]:
@@ -47,6 +71,8 @@ def video_models() -> list[dict]:
 def models_source() -> str:
     if STATUS["state"] == "ok" and STATUS["models"]:
         return "offered by the backend"
+    if STATUS["state"] == "ok":
+        return "built-in list (Test connection asks the backend for its own)"
     return "built-in list (no backend answered yet)"
 
 

@@ -3,8 +3,6 @@ device it runs and which models it offers, and keep that for the panel (backend/
 
 from __future__ import annotations
 
-import time
-
 from ..backend import status
 from ..realcam_core.addon_only import advice
 from ..realcam_core.client import BackendError
@@ -19,16 +17,15 @@ def _ask(conn, start: bool) -> tuple[dict, dict]:
 def check_task(task, conn, start: bool):
     """Task: ask (or start) the backend of conn (a Connection) and keep what it said for the panel. A backend that
     does not answer to Test connection is a result, shown in the panel; one that Start cannot start is an error."""
-    status.STATUS.update(url=conn.url)
     task.report("starting the backend" if start else "asking the backend")
     try:
         health, listing = yield Background(_ask, conn, start)
     except BackendError as e:
         error = advice.explain_backend(e)  # the problem and what to do next
-        status.STATUS.update(state="down", health=None, models=None, error=error, checked=time.strftime("%H:%M:%S"))
+        status.unreachable(conn.url, error)
         if start:
             raise
         return status.STATUS
-    status.STATUS.update(state="ok", health=health, models=listing, error="", checked=time.strftime("%H:%M:%S"))
+    status.answered(conn.url, health=health, models=listing)
     task.report("done")
     return status.STATUS

@@ -79,6 +79,8 @@ def follow_job(task, conn, ref, record, doing: str = ""):
             try:
                 job = yield Background(client.job, job_id)
                 misses = 0
+                if local_backend:
+                    conn.answered()  # the panel's backend status follows
             except BackendError as e:
                 if e.status == 404:
                     raise FlowError(
@@ -96,7 +98,7 @@ def follow_job(task, conn, ref, record, doing: str = ""):
                 )
                 if local_backend:
                     try:
-                        yield conn.ensure()  # the add-on's own backend is started again
+                        yield from conn.ensure()  # the add-on's own backend is started again
                     except BackendError:
                         pass
                 yield Sleep(wait)

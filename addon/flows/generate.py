@@ -212,6 +212,8 @@ def generate(task, context, ref, draft: bool = False):
         # A stale preview is never sent: whatever changed in the shot, it is rendered again.
         folder = yield from render_preview(task, context, ref, track, digest)
         rendered = True
+    else:
+        shots.note_preview(scene)  # checked: the preview shows the shot as it is, and the panel says so
     try:
         result = yield from _submit_and_follow(
             task, conn, context, ref, (name, spec, draft), scene_folder, folder, frames, Ks, rel
@@ -275,7 +277,7 @@ def _submit_and_follow(task, conn, context, ref, model, scene_folder, preview_fo
             last_image,
         )
         task.report(progress.UPLOAD, message="connecting to the backend")
-        yield conn.ensure()
+        yield from conn.ensure()
         yield from conn.require_weights("video", name)
         client = conn.client()
         task.report(progress.UPLOAD, message=f"({progress.megabytes(os.path.getsize(archive))})")
@@ -285,6 +287,7 @@ def _submit_and_follow(task, conn, context, ref, model, scene_folder, preview_fo
             if isinstance(e, BackendUnreachable) or not e.status:
                 raise  # no answer is not a refusal: the task's error says so, and what to do
             raise FlowError(advice.explain_backend(e, "the backend refused the job")) from None
+        conn.answered()  # the panel's backend status follows
         yield Background(os.remove, archive)  # the bundle folder stays with the take
     except BaseException:
         shutil.rmtree(take, ignore_errors=True)

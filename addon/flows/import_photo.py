@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import shutil
 
+import bpy
+
 from .. import paths
 from ..backend.connection import Connection
 from ..extension import prefs
 from ..paths import job_root
-from ..realcam_core.addon_only import advice, progress
+from ..realcam_core.addon_only import advice, photo_file, progress
 from ..realcam_core.client import BackendError, BackendUnreachable
 from ..realcam_core.models import native_size_for
 from ..shot import photo_scene, photo_source, shots
@@ -25,11 +27,14 @@ def import_photo(
     imports as part of its own work (fitting a shot to a model) pushes the one undo step itself."""
     task.stages = progress.plan("import", depth_map=bool(depth_map))
     conn = Connection.from_prefs(context)
+    origin = context.scene.name  # the scene whose panel options the import was started with
     source = shots.file_settings(context.scene)
     name = model or (replace.scene.realcam.model if replace else "") or shots.model_name(context.scene, context)
+    # An empty, cut or renamed file, or a folder, is named before anything is decoded or sent to the backend.
+    why = yield Background(photo_file.problem, photo)
+    if why:
+        raise FlowError(why)
     spec = yield from conn.video_spec(name)
-    if not os.path.isfile(photo):
-        raise FlowError(f"{photo}: no such photo: pick an existing file in Import Photo")
     if replace is not None:
         r = replace.scene.render
         size, frames = (r.resolution_x, r.resolution_y), replace.scene.frame_end - replace.scene.frame_start + 1
@@ -56,7 +61,7 @@ def import_photo(
         else:
             task.report(progress.DEPTH, message="connecting to the backend")
             upload = yield from photo_source.photo_for_backend(photo, folder)
-            yield conn.ensure()
+            yield from conn.ensure()
             zip_path = os.path.join(folder, "depth.zip")
             depth_model = depth_model or prefs(context).depth_model or None
             yield from conn.require_weights("depth", depth_model)
@@ -70,6 +75,7 @@ def import_photo(
                 if isinstance(e, BackendUnreachable) or not e.status:
                     raise  # no answer is not a refusal: the task's error says so, and what to do
                 raise FlowError(advice.explain_backend(e, "the backend refused the photo")) from None
+            conn.answered()  # the panel's backend status follows
             yield Background(photo_source.unpack_depth_zip, zip_path, folder)
             os.remove(zip_path)
             rgb, depth, K = yield from photo_source.read_scene_folder(folder)
@@ -87,6 +93,7 @@ def import_photo(
     if not rc.model:
         rc.model = name
     shots.mark_edited(shot)  # a re-import makes the preview out of date
+    forget_photo_options(origin, depth_map, focal_px)
     shots.edit_scene(shot)
     if replace is None:
         shots.show(context, shot)
@@ -100,3 +107,17 @@ def _build_report(task):
         task.report(progress.BUILD, step=step, total=photo_scene.BUILD_SLICES, message=detail)
 
     return report
+
+
+def forget_photo_options(scene_name: str, depth_map: str, focal_px: float) -> None:
+    """Empty the panel's depth map and focal once the photo they were for is imported: the next photo must not get
+    them unseen. Size, frames and depth model are the project's and stay."""
+    scene = bpy.data.scenes.get(scene_name)
+    if scene is None:
+        return
+    rc = scene.realcam
+    field = rc.import_depth_map
+    if depth_map and field and os.path.normpath(bpy.path.abspath(field)) == os.path.normpath(depth_map):
+        rc.import_depth_map = ""
+    if focal_px and rc.import_focal_px == focal_px:
+        rc.import_focal_px = 0.0

@@ -39,7 +39,10 @@ def read_track(task, context, ref, photo_checks: bool = True):
     photo_checks = photo_checks and shots.is_shot(scene) and bool(scene.realcam.scene_folder)
     if photo_checks and scene.realcam.photo_mesh is not None:
         start = camera_track.evaluated_matrix(scene, cam, scene.frame_start)
-        if shots.anchor_photo(scene, start):
+        placed = shots.anchor_photo(scene, start)
+        if placed == shots.MOVED:
+            raise FlowError(moved_mesh_text(scene))
+        if placed == shots.PLACED:
             note(task, progress.PREVIEW, "placing the photo where the camera starts")
             shots.depsgraph(scene)
             yield None
@@ -55,10 +58,22 @@ def read_track(task, context, ref, photo_checks: bool = True):
     return frames, Ks, rel, fp
 
 
+def moved_mesh_text(scene) -> str:
+    return (
+        f"you moved the photo's mesh {scene.realcam.photo_mesh.name!r} away from where camera {scene.camera.name!r} "
+        f"sees it at frame {scene.frame_start}, and the first frame of a take is the photo: click Put Photo at Camera "
+        "(RealCam > Shot) to put it back there, or undo the move. To place the shot elsewhere, move the camera or its "
+        "rig: the photo follows the camera's first frame"
+    )
+
+
 def check_first_frame(scene, frames, Ks) -> None:
     """The first frame of a take is the photo: the camera must see what the photo saw there."""
     photo_K, K0 = photo_scene.photo_intrinsics(scene.realcam), Ks[0]
-    off = max(abs(K0.fx / photo_K.fx - 1), abs(K0.fy / photo_K.fy - 1)) > LENS_TOLERANCE
+    why = photo_scene.pixel_aspect_problem(scene, photo_K)
+    if why:
+        raise FlowError(why + "; Render Preview and Generate refuse it until then")
+    off = abs(K0.fx / photo_K.fx - 1) > LENS_TOLERANCE  # fy follows fx once the pixel aspect is the photo's
     shifted = max(abs(K0.cx - photo_K.cx), abs(K0.cy - photo_K.cy)) > 0.5
     if off or shifted:
         raise FlowError(

@@ -95,7 +95,7 @@ def track_task(task, context, ref, clip: str, options: dict, depth_map: str | No
         task.report(progress.UPLOAD_CLIP, message="packing the clip" if depth_map or os.path.isdir(clip) else "")
         upload = yield Background(_upload_file, clip, depth_map, folder)
         task.report(progress.UPLOAD_CLIP, message="connecting to the backend")
-        yield conn.ensure()
+        yield from conn.ensure()
         client = conn.client()
         task.report(progress.UPLOAD_CLIP, message=f"({progress.megabytes(os.path.getsize(upload))})")
         try:

@@ -30,6 +30,8 @@ from ..tasks import Background, run_now
 from . import photo_mesh, shots
 from .photo_mesh import COLOR_ATTRIBUTE
 
+ASPECT_TOLERANCE = 0.005  # relative, as the first frame's lens check
+
 
 def _material(name: str) -> bpy.types.Material:
     mat = bpy.data.materials.new(name)
@@ -108,6 +110,29 @@ def photo_intrinsics(rc, imported: bool = False) -> Intrinsics:
     if imported or rc.photo_focal_px <= 0:
         return K
     return with_focal(K, rc.photo_focal_px)
+
+
+def pixel_aspect_problem(scene, photo_K: Intrinsics) -> str:
+    """Why the shot's pixel aspect cannot give the photo at the first frame, and what to set; "" when it can.
+
+    The photo's pixels are square (unless its intrinsics say otherwise), video models make square pixels, and a
+    take's first frame is the photo. A shot whose Aspect X and Y differ from the photo's sees it stretched, whatever
+    the lens: it is named as what it is, with the values to set (the lens stays as it is)."""
+    r = scene.render
+    need = blender_from_intrinsics(photo_K)
+    have, want = r.pixel_aspect_x / r.pixel_aspect_y, need.pixel_aspect_x / need.pixel_aspect_y
+    if abs(have / want - 1) <= ASPECT_TOLERANCE:
+        return ""
+    square = abs(want - 1) <= ASPECT_TOLERANCE
+    target = (
+        "Aspect X and Y to 1" if square else f"Aspect X to {need.pixel_aspect_x:.4g} and Y to {need.pixel_aspect_y:.4g}"
+    )
+    pixels = "square pixels, as video models make them" if square else f"pixels of {want:.4g}:1"
+    return (
+        f"the shot's pixel aspect is {r.pixel_aspect_x:g}:{r.pixel_aspect_y:g} but the photo has {pixels}, and the "
+        f"first frame of a take is the photo: set {target} (Output properties > Format) in shot {scene.name!r}; "
+        "for an anamorphic delivery, stretch the take in your edit"
+    )
 
 
 def apply_intrinsics(cam_data: bpy.types.Camera, scene: bpy.types.Scene, K: Intrinsics) -> None:
@@ -224,6 +249,8 @@ def _assemble(source, folder, K: Intrinsics, frames, photo_name, base, mesh_ob, 
     if old_mesh is not None:
         _remove_object(old_mesh)
     rc.photo_mesh = mesh_ob
+    if replace is None:
+        shots.record_placement(shot)  # a replaced photo's mesh takes the old one's place, and its record
     rc.scene_folder = folder
     rc.photo = photo_name
     rc.photo_focal_px = 0.0  # the new photo comes with its own intrinsics

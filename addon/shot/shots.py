@@ -30,9 +30,10 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from .. import compat
+from .. import compat, paths
 from ..edit import sequencer
 from ..extension import prefs
+from ..preview import fingerprint
 from ..realcam_core.camera import REFERENCE_C2W_BLENDER_WORLD, blender_from_opencv_c2w
 from ..realcam_core.models import DEFAULT_VIDEO_MODEL
 
@@ -262,22 +263,55 @@ def show(context, shot) -> None:
         return
 
 
-def anchor_photo(shot, camera_start: Matrix) -> bool:
-    """Place the photo's mesh where the camera stands at the shot's first frame.
+# Where the photo's mesh goes: where the camera stands at the shot's first frame (the first frame of a take is the
+# photo). The mesh follows that frame while it is where RealCam last put it (a rig or keys moved the camera); once
+# the artist moved the mesh, RealCam leaves it there and says so (the panel, Preview, Generate), and Put Photo at
+# Camera puts it back. Where RealCam put it is kept on the shot, so undo and reopening keep it with the mesh.
+PLACED, IN_PLACE, MOVED = "placed", "in place", "moved by the artist"
 
-    The first frame of a take is the photo, so the photo is what the camera sees
-    there, wherever its rig puts it. Returns whether the mesh moved."""
+
+def _same_place(a, b) -> bool:
+    a, b = np.array(a, np.float64), np.array(b, np.float64)
+    return bool(np.allclose(a, b, atol=1e-5 * max(1.0, float(np.abs(a[:3, 3]).max()))))
+
+
+def record_placement(shot) -> None:
+    """Note where the photo's mesh is as where RealCam put it."""
+    rc = shot.realcam
+    if rc.photo_mesh is not None:
+        rc.photo_placed = [v for row in rc.photo_mesh.matrix_world for v in row]
+        rc.photo_placed_set = True
+
+
+def photo_moved(shot) -> bool:
+    """Whether the artist moved the photo's mesh since RealCam placed it."""
+    rc = shot.realcam
+    if rc.photo_mesh is None or not rc.photo_placed_set:
+        return False  # a shot from an older add-on: RealCam places it (and notes it) at the next preview
+    placed = np.array(rc.photo_placed, np.float64).reshape(4, 4)
+    return not _same_place(rc.photo_mesh.matrix_world, placed)
+
+
+def anchor_photo(shot, camera_start: Matrix, force: bool = False) -> str:
+    """Place the photo's mesh where the camera stands at the shot's first frame (see above).
+
+    Returns PLACED (it moved there), IN_PLACE (it was there), or MOVED (the artist moved it elsewhere and it stays;
+    force puts it back)."""
     mesh = shot.realcam.photo_mesh
     if mesh is None:
-        return False
+        return IN_PLACE
     loc, rot, _ = camera_start.decompose()
     ref = Matrix(blender_from_opencv_c2w(REFERENCE_C2W_BLENDER_WORLD).tolist())
     target = Matrix.LocRotScale(loc, rot, None) @ ref.inverted()
-    current = np.array(mesh.matrix_world)
-    if np.allclose(current, np.array(target), atol=1e-6 * max(1.0, float(np.abs(current[:3, 3]).max()))):
-        return False
+    if _same_place(mesh.matrix_world, target):
+        if photo_moved(shot) or not shot.realcam.photo_placed_set:
+            record_placement(shot)  # moved along with the camera: where the first frame sees it
+        return IN_PLACE
+    if photo_moved(shot) and not force:
+        return MOVED
     mesh.matrix_world = target
-    return True
+    record_placement(shot)
+    return PLACED
 
 
 def depsgraph(scene):
@@ -287,29 +321,65 @@ def depsgraph(scene):
 
 
 # ---------------------------------------------------------------- "preview out of date" in the panel
+#
+# Edits are seen as they happen (depsgraph updates on a shot's objects that change the quick state kept with the
+# preview, preview/fingerprint.py): a shot edited since its preview was made (or found to match it: Generate) is
+# out of date. An undo, a redo or opening a file is not an edit: Blender then reloads data, and what the shot holds
+# is compared with the quick state instead, so ctrl-Z back to what the preview shows reads "up to date" again. The
+# quick state is saved with the shot: it says the same after the file is reopened. Generate always checks the full
+# fingerprint.
 
-# shot id -> count of edits seen since the file was opened (depsgraph updates on the shot's objects).
-_edits: dict[str, int] = {}
-# shot id -> the edit count its last preview was made at.
-_preview_at: dict[str, int] = {}
+# Ids of the shots edited since their preview was made or matched.
+_edited: set[str] = set()
+# Set by an undo, redo or file load: the next depsgraph update is Blender reloading data, not an edit.
+_reloaded = [False]
 
 
 def mark_edited(shot) -> None:
-    sid = shot.realcam.shot_id
-    _edits[sid] = _edits.get(sid, 0) + 1
+    _edited.add(shot.realcam.shot_id)
+
+
+def quick_state(shot) -> str:
+    return fingerprint.quick_state(shot, prefs().preview_engine, paths.resolve(shot.realcam.scene_folder))
 
 
 def note_preview(shot) -> None:
-    _preview_at[shot.realcam.shot_id] = _edits.get(shot.realcam.shot_id, 0)
+    """The shot's preview shows it as it is now (just rendered, or its fingerprint matched)."""
+    rc = shot.realcam
+    state = quick_state(shot)
+    if rc.preview_quick_state != state:
+        rc.preview_quick_state = state
+    _edited.discard(rc.shot_id)
 
 
 def forget_edits() -> None:
-    _edits.clear()
-    _preview_at.clear()
+    _edited.clear()
+
+
+def after_reload() -> None:
+    """After an undo, a redo or opening a file: each shot's preview state from what the shot now holds (again at
+    the depsgraph update that follows, which is Blender reloading, not an edit)."""
+    _reloaded[0] = True
+    _compare_with_previews()
+
+
+def _compare_with_previews() -> None:
+    for shot in all_shots():
+        rc = shot.realcam
+        if not rc.preview_quick_state:
+            continue  # no quick state kept (no preview, or one from an older add-on): what was known stays
+        if quick_state(shot) == rc.preview_quick_state:
+            _edited.discard(rc.shot_id)
+        else:
+            _edited.add(rc.shot_id)
 
 
 def on_depsgraph_update(scene, depsgraph) -> None:
-    """Count edits of anything a shot shows: its objects, its props collection's objects."""
+    """Note edits of anything a shot shows: its objects, its props collection's objects."""
+    if _reloaded[0]:
+        _reloaded[0] = False
+        _compare_with_previews()  # Blender reloading what an undo or a file restored: compare, do not count
+        return
     shot_list = all_shots()
     if not shot_list:
         return
@@ -324,18 +394,21 @@ def on_depsgraph_update(scene, depsgraph) -> None:
             for s in shot_list:
                 if ob == s.collection or ob in s.collection.children_recursive:
                     touched.add(s.realcam.shot_id)
-    for sid in touched:
-        _edits[sid] = _edits.get(sid, 0) + 1
+    # An update that leaves a shot as its preview shows it is no edit: the add-on's own frame stepping (reading the
+    # camera, rendering) leaves updates Blender reports later, at the next undo push or redraw. Only a shot that
+    # reads up to date is compared, so an edit costs one quick state.
+    for s in shot_list:
+        rc = s.realcam
+        if rc.shot_id in touched and rc.shot_id not in _edited:
+            if not rc.preview_quick_state or quick_state(s) != rc.preview_quick_state:
+                _edited.add(rc.shot_id)
 
 
 def preview_state(shot) -> str:
-    """'none', 'stale' (edited since, or found different when last checked) or 'current'."""
+    """'none', 'stale' (edited since, or found different after an undo or on opening) or 'current'."""
     rc = shot.realcam
     if not rc.preview_folder or not rc.preview_signature:
         return "none"
-    if rc.preview_signature == "stale":
+    if rc.preview_signature == "stale":  # written by an older add-on on saving
         return "stale"
-    sid = rc.shot_id
-    if sid in _preview_at and _edits.get(sid, 0) > _preview_at[sid]:
-        return "stale"
-    return "current"
+    return "stale" if rc.shot_id in _edited else "current"

@@ -213,11 +213,15 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
 
     # Import options, in the panel (and handed to the file browser's sidebar by its Import button); 0 or empty:
     # the model's native size, up to 49 frames, EXIF / the depth model / 90 degrees, the preferences' depth model.
+    # Depth map and focal belong to one photo: the import that used them empties them (flows/import_photo.py).
     import_width: IntProperty(name="Width", default=0, min=0, description="Generation width; 0: the model's")
     import_height: IntProperty(name="Height", default=0, min=0, description="Generation height; 0: the model's")
     import_frames: IntProperty(name="Frames", default=0, min=0, description="Frame range length; 0: up to 49")
     import_focal_px: FloatProperty(
-        name="Focal (px)", default=0.0, min=0.0, description="The photo's focal length in pixels; 0: EXIF, the model"
+        name="Focal (px)",
+        default=0.0,
+        min=0.0,
+        description="The next photo's focal length in pixels (emptied once it is imported); 0: EXIF, the model",
     )
     import_depth_model: StringProperty(
         name="Depth model", default="", description="Depth model for the backend; empty: the preferences' choice"
@@ -227,7 +231,8 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
         subtype="FILE_PATH",
         default="",
         options=PATH,
-        description="Your own depth (.npy metres, 16-bit PNG mm, EXR): no backend needed",
+        description="The next photo's own depth (.npy metres, 16-bit PNG mm, EXR): no backend needed. Emptied once "
+        "that photo is imported",
     )
     show_import_options: BoolProperty(name="Import options", default=False)
 
@@ -289,8 +294,13 @@ class RealcamSceneSettings(GenerationFields, bpy.types.PropertyGroup):
     )
     fix_note: StringProperty(default="")  # what the last scene fix could not reach (shown in the panel)
 
+    # Where RealCam last put the photo's mesh (its matrix_world, row by row): moved from there, it is the artist's.
+    photo_placed: FloatVectorProperty(size=16)
+    photo_placed_set: BoolProperty(default=False)
+
     preview_folder: StringProperty(name="Preview", subtype="DIR_PATH", default="", options=PATH)
-    preview_signature: StringProperty(default="")
+    preview_signature: StringProperty(default="")  # the preview's fingerprint (preview/fingerprint.py)
+    preview_quick_state: StringProperty(default="")  # the shot's quick state when the preview was made or matched
     # The camera move's extent (JSON of realcam_core.addon_only.move_extent.MoveExtent) and the last preview's coverage.
     move_extent: StringProperty(default="")
     clip_move: StringProperty(default="")  # the last Camera move from clip: JSON of what the panel shows of it

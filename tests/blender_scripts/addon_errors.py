@@ -7,8 +7,10 @@ The backend knows the models "tiny" and "broken" (weights missing) and the depth
 import http.server
 import json
 import os
+import struct
 import sys
 import threading
+import zlib
 
 import bpy
 
@@ -95,9 +97,17 @@ p.backend_url = url
 rc.model = "broken"
 attempt("job_failed")
 rc.model = "tiny"
-bad = os.path.join(work, "notes.png")
-with open(bad, "w") as fh:
-    fh.write("not a picture")
+# A PNG whole in its structure (the add-on's own check passes it) whose pixel data is damaged: the backend's
+# decoder refuses it.
+bad = os.path.join(work, "damaged.png")
+with open(bad, "wb") as fh:
+    fh.write(b"\x89PNG\r\n\x1a\n")
+    for kind, data in (
+        (b"IHDR", struct.pack(">IIBBBBB", 64, 48, 8, 2, 0, 0, 0)),
+        (b"IDAT", b"no pixels"),
+        (b"IEND", b""),
+    ):
+        fh.write(struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data)))
 attempt("photo_refused", op=bpy.ops.realcam.import_photo, filepath=bad, model="tiny", width=128, height=96)
 report["errors"] = errors
 scene.camera = cam

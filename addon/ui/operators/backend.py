@@ -22,9 +22,11 @@ class REALCAM_OT_backend_status(bpy.types.Operator):
     bl_idname = "realcam.backend_status"
     bl_label = "Test connection"
 
+    # Set by the Start button only: after one Start, Test connection must not start a backend (SKIP_SAVE).
     start: BoolProperty(
         name="Start",
         default=False,
+        options={"SKIP_SAVE"},
         description="Start the backend with the preferences' start command when none answers (this computer only)",
     )
 
@@ -111,7 +113,9 @@ class REALCAM_OT_backend_open_log(bpy.types.Operator):
     bl_idname = "realcam.backend_open_log"
     bl_label = "Open log"
 
-    kind: EnumProperty(items=[("SETUP", "Set-up", ""), ("DOWNLOAD", "Download", "")], default="SETUP")
+    kind: EnumProperty(
+        items=[("SETUP", "Set-up", ""), ("DOWNLOAD", "Download", "")], default="SETUP", options={"SKIP_SAVE"}
+    )
 
     def execute(self, context):
         path = setup.log_path(SETUP_LOG if self.kind == "SETUP" else DOWNLOAD_LOG)
@@ -128,9 +132,14 @@ class REALCAM_OT_model_download(bpy.types.Operator):
     bl_idname = "realcam.model_download"
     bl_label = "Download model"
 
-    name: StringProperty(name="Model", description="Model alias, as the backend lists it")
+    # Per model and per click: a remembered "confirmed" would download the next model without showing its size
+    # and licence (SKIP_SAVE).
+    name: StringProperty(name="Model", options={"SKIP_SAVE"}, description="Model alias, as the backend lists it")
     confirmed: BoolProperty(
-        name="Licence accepted", default=False, description="Download now (its size and licence were shown)"
+        name="Licence accepted",
+        default=False,
+        options={"SKIP_SAVE"},
+        description="Download now (its size and licence were shown)",
     )
 
     def execute(self, context):
@@ -151,7 +160,7 @@ class REALCAM_OT_open_url(bpy.types.Operator):
     bl_idname = "realcam.open_url"
     bl_label = "Licence"
 
-    url: StringProperty()
+    url: StringProperty(options={"SKIP_SAVE"})
 
     def execute(self, context):
         if not self.url.lower().startswith(("https://", "http://")):  # never a file:// or other local handler

@@ -22,11 +22,15 @@ class REALCAM_OT_preset(bpy.types.Operator):
     bl_label = "Camera Move Preset"
     bl_options = {"REGISTER", "UNDO"}
 
-    kind: EnumProperty(name="Move", items=presets.PRESETS)
+    # Each button names its move; Amount and Duration are set in the last-operation panel for that move. None is
+    # carried over from the last preset (SKIP_SAVE): an amount in metres would become degrees on a pan. The unit the
+    # duration is typed in is kept, as a preference.
+    kind: EnumProperty(name="Move", items=presets.PRESETS, options={"SKIP_SAVE"})
     amount: FloatProperty(
         name="Amount",
         default=0.0,
         min=0.0,
+        options={"SKIP_SAVE"},
         description="Metres (dolly, truck, pedestal), degrees (pan, tilt, orbit) or lens factor (zoom); "
         "0: scaled to the photo's depth",
     )
@@ -34,6 +38,7 @@ class REALCAM_OT_preset(bpy.types.Operator):
         name="Duration",
         default=0.0,
         min=0.0,
+        options={"SKIP_SAVE"},
         description="How long the move takes from the shot's start frame, then it holds; 0: the whole shot",
     )
     duration_unit: EnumProperty(
@@ -205,7 +210,10 @@ class REALCAM_OT_import_re10k(bpy.types.Operator, ImportHelper):
     bl_options = {"REGISTER", "UNDO"}
 
     filter_glob: StringProperty(default="*.txt", options={"HIDDEN"})
-    scale: FloatProperty(name="Scale", default=1.0, min=1e-6, description="Metres per unit of the file")
+    # A file's own: another file's scale is not carried over (SKIP_SAVE).
+    scale: FloatProperty(
+        name="Scale", default=1.0, min=1e-6, options={"SKIP_SAVE"}, description="Metres per unit of the file"
+    )
 
     def execute(self, context):
         scene = context.scene
@@ -237,9 +245,17 @@ class REALCAM_OT_export_re10k(bpy.types.Operator, ExportHelper):
 
     filename_ext = ".txt"
     filter_glob: StringProperty(default="*.txt", options={"HIDDEN"})
+    # Not the last export's file (SKIP_SAVE): exporting another shot would offer to overwrite that one's cameras.
+    filepath: StringProperty(name="File Path", subtype="FILE_PATH", maxlen=1024, options={"SKIP_SAVE"})
+
+    def invoke(self, context, event):
+        if not self.filepath:
+            self.filepath = export_path(context.scene)
+        return super().invoke(context, event)
 
     def execute(self, context):
         path = bpy.path.abspath(self.filepath)
+        _LAST_EXPORT_FOLDER[0] = os.path.dirname(path)
         scene = context.scene
         if scene.camera is None:
             self.report({"ERROR"}, "the scene has no active camera to export: set one (Scene properties > Camera)")
@@ -252,6 +268,17 @@ class REALCAM_OT_export_re10k(bpy.types.Operator, ExportHelper):
             getattr(ref, "id", scene.name),
             lambda task: re10k_export.export_task(task, bpy.context, ref, path),
         )
+
+
+# The folder of this session's last RE10K export: the next one is offered there, under its own scene's name.
+_LAST_EXPORT_FOLDER = [""]
+
+
+def export_path(scene) -> str:
+    """Where Export RE10K offers to write a scene's cameras: the last export's folder (else the .blend's), the
+    scene's name."""
+    folder = _LAST_EXPORT_FOLDER[0] or os.path.dirname(bpy.data.filepath)
+    return os.path.join(folder, f"{shots.label(scene)}_cameras.txt")
 
 
 CLASSES = (

@@ -28,6 +28,7 @@ class REALCAM_OT_take_compare(bpy.types.Operator):
             ("OFF", "Off", "Remove the comparison: the strips as they were"),
         ],
         default="DIFFERENCE",
+        options={"SKIP_SAVE"},  # each button names its mode
     )
 
     def execute(self, context):

@@ -16,7 +16,8 @@ class REALCAM_OT_scale_point(bpy.types.Operator):
     bl_label = "Scale Point from Cursor"
     bl_options = {"REGISTER", "UNDO"}
 
-    which: EnumProperty(items=(("A", "A", "Point A"), ("B", "B", "Point B")))
+    # Each button names its point; a remembered "B" would overwrite B when a script or F3 means A (SKIP_SAVE).
+    which: EnumProperty(items=(("A", "A", "Point A"), ("B", "B", "Point B")), options={"SKIP_SAVE"})
 
     def execute(self, context):
         shot = active_shot(self, context)
@@ -44,7 +45,8 @@ class REALCAM_OT_apply_scale(bpy.types.Operator):
         items=(
             ("POINTS", "From points", "A to B becomes the real distance"),
             ("FACTOR", "Factor", "The shot's scale factor field"),
-        )
+        ),
+        options={"SKIP_SAVE"},  # each button names its source: never the last one's
     )
 
     def execute(self, context):

@@ -88,7 +88,8 @@ class REALCAM_OT_choose_model(bpy.types.Operator):
     # No UNDO here: a photo imported again lands after this returns; the task pushes the one undo step.
     bl_options = {"REGISTER"}
 
-    model: EnumProperty(name="Model", items=_model_items)
+    # Each button and menu entry names its model; never the last fit's (SKIP_SAVE).
+    model: EnumProperty(name="Model", items=_model_items, options={"SKIP_SAVE"})
 
     def execute(self, context):
         scene = active_shot(self, context)
@@ -120,8 +121,11 @@ class REALCAM_OT_seed(bpy.types.Operator):
     bl_label = "Seed"
     bl_options = {"REGISTER", "UNDO"}
 
+    # Each button names its action; without one (a script, F3) it is Next, never the last button's (SKIP_SAVE).
     action: EnumProperty(
-        items=[("RANDOM", "Random", "A random seed"), ("NEXT", "Next", "The seed plus one")], default="NEXT"
+        items=[("RANDOM", "Random", "A random seed"), ("NEXT", "Next", "The seed plus one")],
+        default="NEXT",
+        options={"SKIP_SAVE"},
     )
 
     def execute(self, context):

@@ -9,9 +9,14 @@ from bpy_extras.io_utils import ImportHelper
 
 from ...edit import sequencer, takes
 from ...flows import import_photo
-from ...shot import shots
+from ...shot import camera_track, shots
 from ...tasks import RUNNER
 from .common import active_shot, run_task
+
+# Options that belong to one photo: Blender must not fill them in from the last import (SKIP_SAVE), or a second
+# photo would silently get the first one's depth map and focal, and one "Replace this shot's photo" would turn every
+# later Import Photo into a replace. The panel's button and the file browser's sidebar pass them each time.
+PER_PHOTO = {"SKIP_SAVE"}
 
 
 class REALCAM_OT_import_photo(bpy.types.Operator, ImportHelper):
@@ -27,26 +32,53 @@ class REALCAM_OT_import_photo(bpy.types.Operator, ImportHelper):
         name="Depth map",
         subtype="FILE_PATH",
         default="",
+        options=PER_PHOTO,
         description="Your own depth (.npy metres, 16-bit PNG mm, EXR): no backend needed",
     )
     focal_px: FloatProperty(
         name="Focal (px)",
         default=0.0,
         min=0.0,
+        options=PER_PHOTO,
         description="Focal length in pixels of the photo; 0: EXIF, the model, or 90 degrees",
     )
-    model: StringProperty(name="Model", default="", description="Video model the shot is set up for")
+    model: StringProperty(name="Model", default="", options=PER_PHOTO, description="Video model the shot is set up for")
     depth_model: StringProperty(
-        name="Depth model", default="", description="Depth model the backend uses; empty: the preferences' choice"
+        name="Depth model",
+        default="",
+        options=PER_PHOTO,
+        description="Depth model the backend uses; empty: the preferences' choice",
     )
-    width: IntProperty(name="Width", default=0, min=0, description="Generation width; 0: the model's native size")
-    height: IntProperty(name="Height", default=0, min=0, description="Generation height; 0: the model's native size")
-    frames: IntProperty(name="Frames", default=0, min=0, description="Frame range length; 0: up to 49")
+    width: IntProperty(
+        name="Width", default=0, min=0, options=PER_PHOTO, description="Generation width; 0: the model's native size"
+    )
+    height: IntProperty(
+        name="Height", default=0, min=0, options=PER_PHOTO, description="Generation height; 0: the model's native size"
+    )
+    frames: IntProperty(
+        name="Frames", default=0, min=0, options=PER_PHOTO, description="Frame range length; 0: up to 49"
+    )
     replace: BoolProperty(
         name="Replace this shot's photo",
         default=False,
+        options=PER_PHOTO,
         description="Put the photo into the active shot (its camera, moves, props and takes stay), not a new shot",
     )
+
+    def draw(self, context):
+        """The file browser's sidebar: the options for this photo; Replace only in a shot, naming it."""
+        layout = self.layout
+        col = layout.column()
+        col.prop(self, "depth_map")
+        col.prop(self, "focal_px")
+        row = col.row(align=True)
+        row.prop(self, "width")
+        row.prop(self, "height")
+        col.prop(self, "frames")
+        col.prop(self, "model")
+        col.prop(self, "depth_model")
+        if shots.is_shot(context.scene):
+            col.prop(self, "replace", text=f"Replace the photo of {context.scene.name}")
 
     def execute(self, context):
         if bool(self.width) != bool(self.height):
@@ -87,7 +119,7 @@ class REALCAM_OT_show_shot(bpy.types.Operator):
     bl_idname = "realcam.show_shot"
     bl_label = "Go to Shot"
 
-    scene: StringProperty(name="Scene")
+    scene: StringProperty(name="Scene", options={"SKIP_SAVE"})
 
     def execute(self, context):
         target = bpy.data.scenes.get(self.scene)
@@ -95,6 +127,34 @@ class REALCAM_OT_show_shot(bpy.types.Operator):
             self.report({"ERROR"}, f"no scene {self.scene!r} (renamed or deleted?): pick one from the panel's list")
             return {"CANCELLED"}
         shots.show(context, target)
+        return {"FINISHED"}
+
+
+class REALCAM_OT_place_photo(bpy.types.Operator):
+    """Put the photo's mesh back where the shot's camera stands at its first frame (the first frame is the photo)"""
+
+    bl_idname = "realcam.place_photo"
+    bl_label = "Put Photo at Camera"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        scene = active_shot(self, context)
+        if scene is None:
+            return {"CANCELLED"}
+        if RUNNER.active(scene.realcam.shot_id):
+            self.report({"WARNING"}, "RealCam is working on this shot; wait or cancel it")
+            return {"CANCELLED"}
+        try:
+            cam = camera_track.check_camera(scene)
+        except camera_track.CameraError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        if scene.realcam.photo_mesh is None:
+            self.report({"ERROR"}, f"shot {scene.name!r} has no photo mesh: import its photo again (Replace)")
+            return {"CANCELLED"}
+        start = camera_track.evaluated_matrix(scene, cam, scene.frame_start)
+        shots.anchor_photo(scene, start, force=True)
+        self.report({"INFO"}, f"the photo is where {cam.name!r} stands at frame {scene.frame_start}")
         return {"FINISHED"}
 
 
@@ -164,6 +224,7 @@ class REALCAM_OT_edit_remove_orphans(bpy.types.Operator):
 CLASSES = (
     REALCAM_OT_import_photo,
     REALCAM_OT_show_shot,
+    REALCAM_OT_place_photo,
     REALCAM_OT_shot_delete,
     REALCAM_OT_edit_remove_orphans,
 )

@@ -56,6 +56,9 @@ def _draw_import(layout, rc, in_shot: bool) -> None:
     op.depth_map = bpy.path.abspath(rc.import_depth_map) if rc.import_depth_map else ""
     box.prop(rc, "show_import_options", icon="TRIA_DOWN" if rc.show_import_options else "TRIA_RIGHT", emboss=False)
     if not rc.show_import_options:
+        summary = next_import(rc)
+        if summary:  # folded, what the next import uses is still in sight
+            wrapped(box, summary, "INFO")
         return
     col = box.column(align=True)
     if not in_shot:
@@ -67,6 +70,26 @@ def _draw_import(layout, rc, in_shot: bool) -> None:
     col.prop(rc, "import_focal_px")
     col.prop(rc, "import_depth_model")
     col.prop(rc, "import_depth_map")
+    if rc.import_depth_map or rc.import_focal_px:
+        wrapped(col, "Depth map and focal belong to one photo: emptied once it is imported")
+
+
+def next_import(rc) -> str:
+    """What the next Import Photo uses from the folded import options, when any is set; "" when none is."""
+    per_photo = []
+    if rc.import_depth_map:
+        per_photo.append(f"depth map {bpy.path.basename(rc.import_depth_map)}")
+    if rc.import_focal_px:
+        per_photo.append(f"focal {rc.import_focal_px:.1f} px")
+    kept = []
+    if rc.import_width or rc.import_height:
+        kept.append(f"{rc.import_width}x{rc.import_height}")
+    if rc.import_frames:
+        kept.append(f"{rc.import_frames} frames")
+    if rc.import_depth_model:
+        kept.append(f"depth model {rc.import_depth_model}")
+    parts = ([" and ".join(per_photo) + " (that photo only)"] if per_photo else []) + kept
+    return "Next import: " + ", ".join(parts) if parts else ""
 
 
 def _draw_shots(layout, context) -> None:

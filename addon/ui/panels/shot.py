@@ -3,7 +3,7 @@
 import bpy
 
 from ...backend import status as backend_status
-from ...shot import fixes, shots, transition
+from ...shot import fixes, photo_scene, shots, transition
 from .common import InShot, wrapped
 
 
@@ -19,6 +19,16 @@ class REALCAM_PT_shot(InShot, bpy.types.Panel):
             layout.label(text=f"Photo: {bpy.path.basename(rc.photo)}, median depth {rc.median_depth:.2f} m")
         for i, line in enumerate(what_the_model_makes(context, scene)):
             wrapped(layout, line, "INFO" if i == 0 else "NONE")
+        if shots.photo_moved(scene):
+            box = layout.box()
+            wrapped(
+                box,
+                "You moved the photo's mesh: RealCam leaves it where you put it, but a take's first frame is the "
+                "photo, so Render Preview and Generate wait until it is back where the camera's first frame sees it "
+                "(or move the camera instead: the photo follows its first frame)",
+                "ERROR",
+            )
+            box.operator("realcam.place_photo", icon="CAMERA_DATA")
         layout.prop(rc, "props")
         layout.prop(rc, "depth_edge")
         layout.operator("realcam.shot_delete", text="Delete shot", icon="TRASH")
@@ -96,6 +106,13 @@ def what_the_model_makes(context, scene) -> list[str]:
         lines += problems
     if r.resolution_percentage != 100:
         lines.append(f"resolution {r.resolution_percentage} % is for your renders; the model makes the full size")
+    if r.pixel_aspect_x != r.pixel_aspect_y:
+        try:
+            why = photo_scene.pixel_aspect_problem(scene, photo_scene.photo_intrinsics(scene.realcam))
+        except OSError:  # the scene folder is missing: the panel says so elsewhere
+            why = ""
+        if why:
+            lines.append(why[:1].upper() + why[1:] + "; Render Preview and Generate refuse it until then")
     return lines
 
 
