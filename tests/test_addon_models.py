@@ -162,6 +162,7 @@ def test_picking_models_fits_the_shot_and_every_setting_reaches_the_take(addon_z
     assert "set: realcam.generate draft=True" in rep["lines_after_mc"]
 
 
+@pytest.mark.every_blender
 def test_each_pick_is_one_undo_step_in_every_blender(addon_zip, tmp_path, blender_python):
     """No backend: the photo's own depth map; the 1280x704 pick re-imports at the default model's full size."""
     run_blender_script(

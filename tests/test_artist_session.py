@@ -7,6 +7,8 @@ from helpers import REPORT, SAMPLES, Server, blender_report, free_port
 
 from realcam_core.models import DEFAULT_VIDEO_MODEL, KNOWN_VIDEO_MODELS
 
+pytestmark = pytest.mark.every_blender  # the whole session, on every Blender the add-on supports
+
 
 def test_an_artists_session_from_the_default_startup_file(addon_zip, tiny_models, tmp_path, blender_python):
     """Default startup file, interactive (timer) path, undo, isolation, F12, panel -> bundle -> result -> strip."""

@@ -17,6 +17,8 @@ import pytest
 from helpers import SAMPLES, Server, run_blender_script
 from PIL import Image
 
+pytestmark = pytest.mark.every_blender  # undo, redo, load handlers and remembered options differ by version
+
 # Operator options Blender may remember from their last use: where the file browser opens, its filter, and the
 # unit a preset's duration is typed in (its value is not kept). Every other option is per use (SKIP_SAVE).
 REMEMBERED = [
@@ -26,6 +28,8 @@ REMEMBERED = [
     "realcam.import_photo.filter_glob",
     "realcam.import_re10k.filepath",
     "realcam.import_re10k.filter_glob",
+    "realcam.move_from_clip.filepath",
+    "realcam.move_from_clip.filter_glob",
     "realcam.preset.duration_unit",
 ]
 UP_TO_DATE, OUT_OF_DATE = "Preview up to date", "Preview out of date: Generate renders it again"

@@ -176,6 +176,7 @@ def test_facts_horizontal_fit_with_shift():
     assert K.cy == pytest.approx(300 - 40)
 
 
+@pytest.mark.every_blender
 def test_projection_matches_real_blender(tmp_path, blender_python):
     """Blender's own world_to_camera_view agrees with K and c2w, for every fit, shift and pixel aspect."""
     out = tmp_path / "cases.json"

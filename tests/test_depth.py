@@ -353,6 +353,7 @@ def _depth_map_files(folder):
     return metres
 
 
+@pytest.mark.every_blender
 def test_addon_and_backend_read_depth_maps_by_one_rule(tmp_path, addon_zip, blender_python):
     """The same files through the backend's reader and the add-on's in real Blender: same verdicts, same depth."""
     from helpers import run_blender_script

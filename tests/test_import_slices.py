@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from helpers import SAMPLES, Server, run_blender_script, save_rgb
 
+pytestmark = pytest.mark.every_blender  # the mesh's memory layout is Blender's own
+
 BULK = ("position", "realcam_photo", ".edge_verts", ".corner_vert", ".corner_edge")
 
 

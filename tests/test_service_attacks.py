@@ -72,7 +72,7 @@ def server(tmp_path_factory, tiny_models):
 def test_unknown_paths_and_wrong_methods_answer_in_the_error_shape(server):
     for method, path, ctype, code in [
         ("GET", "/v1/nope", None, 404),
-        ("GET", "/", None, 404),
+        ("GET", "/nope", None, 404),  # "/" is the dashboard
         ("GET", "/v2/jobs", None, 404),
         ("DELETE", "/v1/health", JSON_TYPE, 405),
         ("PUT", "/v1/jobs", JSON_TYPE, 405),

@@ -87,6 +87,7 @@ def test_scale_from_two_points_rescales_mesh_camera_and_bundle(rep):
     assert rep["scene_folder_after"] == rep["scene_folder_files"]
 
 
+@pytest.mark.every_blender
 def test_one_undo_takes_the_scale_back(rep):
     before, undone, redone, after = rep["before"], rep["undone"], rep["redone"], rep["after_scale"]
     for key in ("vertex", "depth_scale", "median_depth", "clip", "cam_last"):

@@ -328,8 +328,8 @@ for when in ("mesh", "worker"):
     def points_written(steps=steps):
         return any(w[0] == "position" for s in steps for w in s["written"])
 
-    def in_worker(task=task):
-        return task._waiting is not None and task._waiting[0] == "thread"
+    def in_worker(task=task):  # fitting the photo (the photo file's own check runs in a worker before it)
+        return task._waiting is not None and task._waiting[0] == "thread" and task.stage == "depth_map"
 
     run_to_end(task, steps, ticks, until=points_written if when == "mesh" else in_worker)
     half = building()

@@ -135,6 +135,7 @@ class REALCAM_OT_move_from_clip(bpy.types.Operator, ImportHelper):
             ("CLIP", "Clip's speed", "Shot frame = first frame + clip time x the scene's frame rate; held at the end"),
             ("STRETCH", "Fit to shot", "The whole clip spread over the shot's frame range"),
         ),
+        options=ONE_CLIP,
     )
 
     def execute(self, context):

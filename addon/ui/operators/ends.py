@@ -59,8 +59,13 @@ class REALCAM_OT_transition(bpy.types.Operator):
     bl_label = "Transition to Shot"
     bl_options = {"REGISTER", "UNDO"}
 
-    target: EnumProperty(name="To", items=_targets, description="The shot whose photo the transition ends on")
-    frames: IntProperty(name="Frames", default=0, min=0, description="Its length; 0: the shot's Frames setting")
+    # Per use: the panel's menu names the target and its length each time.
+    target: EnumProperty(
+        name="To", items=_targets, description="The shot whose photo the transition ends on", options={"SKIP_SAVE"}
+    )
+    frames: IntProperty(
+        name="Frames", default=0, min=0, description="Its length; 0: the shot's Frames setting", options={"SKIP_SAVE"}
+    )
 
     def execute(self, context):
         scene = active_shot(self, context)
