@@ -150,7 +150,9 @@ def test_jobs_spread_over_two_slots_in_submission_order(served, tmp_path):
     assert not [x for x in hidden if x in shown], public
     assert "slots" not in shown and "device_info" not in public and "loaded_model" not in public
     # The studio dashboard shows the same slots, and where each job ran.
-    status, state, _ = http_call(served.server.port, "GET", "/ui/api/state")
+    status, state, _ = http_call(
+        served.server.port, "GET", "/ui/api/state", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
     assert status == 200 and state["server"]["cluster"], state
     shown = [(s["name"], s["node"], s["model"], s["device"]["device"], s["answers"]) for s in state["server"]["slots"]]
     assert shown == [(s["name"], s["node"], s["model"], s["device"]["device"], s["answers"]) for s in slots]
