@@ -149,6 +149,20 @@ def test_pack_unpack_round_trip(tmp_path):
     assert (tmp_path / "src/preview/0003.png").read_bytes() == (tmp_path / "dst/preview/0003.png").read_bytes()
 
 
+def test_the_same_bundle_packs_to_the_same_bytes(tmp_path):
+    """The server knows a job by its archive's digest: a bundle written again later is the same upload."""
+    make_bundle(tmp_path / "src")
+    first = pack_bundle(tmp_path / "src", tmp_path / "a.zip")
+    for name in os.listdir(tmp_path / "src/preview"):  # written again, two seconds later (zip's resolution)
+        os.utime(tmp_path / "src/preview" / name, (1e9, 1e9))
+    os.chmod(tmp_path / "src/preview/0001.png", 0o600)
+    second = pack_bundle(tmp_path / "src", tmp_path / "b.zip")
+    assert open(first, "rb").read() == open(second, "rb").read()
+    with open(tmp_path / "src/preview/0001.png", "ab") as f:  # and a changed bundle is a new upload
+        f.write(b"\0")
+    assert open(pack_bundle(tmp_path / "src", tmp_path / "c.zip"), "rb").read() != open(first, "rb").read()
+
+
 @pytest.mark.parametrize("name", ["../evil.txt", "/abs/evil.txt", "a/../../evil.txt", "a\\..\\evil.txt"])
 def test_unpack_refuses_escaping_entries(tmp_path, name):
     with zipfile.ZipFile(tmp_path / "bad.zip", "w") as zf:

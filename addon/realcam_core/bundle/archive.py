@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
 import struct
 import zipfile
 import zlib
@@ -37,13 +38,22 @@ _DAMAGED = (
 )
 
 
+# Every entry gets this time and mode, so the same bundle always packs to the same bytes: the server
+# knows a job by the archive's digest, and a bundle written again (a retry, a second export) is one job.
+_ENTRY_TIME = (1980, 1, 1, 0, 0, 0)
+_ENTRY_MODE = (stat.S_IFREG | 0o644) << 16
+
+
 def pack_bundle(folder, archive_path) -> str:
-    """Write the bundle folder as one zip (PNGs are stored, they are compressed already)."""
+    """Write the bundle folder as one reproducible zip (PNGs are stored, they are compressed already)."""
     tmp = str(archive_path) + ".part"
     with zipfile.ZipFile(tmp, "w") as zf:
         for name in sorted(bundle_files(folder)):
-            compress = zipfile.ZIP_STORED if name.endswith(".png") else zipfile.ZIP_DEFLATED
-            zf.write(os.path.join(folder, name), name, compress_type=compress)
+            info = zipfile.ZipInfo(name, date_time=_ENTRY_TIME)
+            info.external_attr = _ENTRY_MODE
+            info.compress_type = zipfile.ZIP_STORED if name.endswith(".png") else zipfile.ZIP_DEFLATED
+            with open(os.path.join(folder, name), "rb") as src, zf.open(info, "w") as dst:
+                shutil.copyfileobj(src, dst, CHUNK)
     os.replace(tmp, archive_path)
     return str(archive_path)
 
