@@ -14,7 +14,7 @@ from realcam.generate.adapters import resolve_video_model
 from realcam.generate.camera_control import CameraAdapter, CameraTrack, attach, control_of, load_adapter
 from realcam.generate.engine import Engine, _cameras
 from realcam.generate.wan_checkpoint import build_transformer, diffusers_key, read_folder, split_adapter
-from realcam.testing.tiny_models import TINY_FUN_CAMERA, fun_camera_shapes, write_fun_camera_transformer
+from realcam.testing.tiny_fun_camera import TINY_FUN_CAMERA, fun_camera_shapes, write_fun_camera_transformer
 from realcam_core.bundle import load_bundle
 from realcam_core.plucker import latent_camera_input
 
