@@ -12,7 +12,6 @@ import hashlib
 import http.client
 import json
 import os
-import subprocess
 import threading
 import time
 
@@ -27,21 +26,15 @@ from helpers import (
     http_post,
     make_bundle,
     read_bytes,
+    small_tmpfs,
     wait_for_job,
 )
 
 
 @pytest.fixture
 def small_disk(tmp_path):
-    mnt = tmp_path / "data"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"a small tmpfs cannot be mounted here (needs root): {r.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "data", "24m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 def fill(folder):
