@@ -14,7 +14,7 @@ from helpers import PipelineSpy, make_bundle, online_env, run_cli, run_download,
 from local_hub import LocalHub, Repo
 
 from realcam.catalog import describe, video_models
-from realcam.download import resolve
+from realcam.download.plan import resolve
 from realcam.errors import UserError
 from realcam.generate.adapters import resolve_video_model
 from realcam.generate.adapters.wan_dmd import RENOISE_SEED_OFFSET

@@ -16,7 +16,8 @@ def _cmd_tiny_models(args) -> int:
 def _cmd_download(args) -> int:
     import json
 
-    from ..download import Throttle, describe, download, make_plan
+    from ..download.fetch import Throttle, download
+    from ..download.plan import describe, make_plan
 
     def emit(**event):
         print(json.dumps(event), flush=True)
