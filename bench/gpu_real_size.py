@@ -131,7 +131,7 @@ def write_bundle(folder: str, frames: int, steps: int, model: str) -> None:
 def run_job(engine, bundle: str, out: str, offload: str, vae_tiling: bool = False) -> dict:
     import torch
 
-    from realcam.generate.engine import RunOptions
+    from realcam.generate.job import RunOptions
 
     stamps = []
 

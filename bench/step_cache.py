@@ -58,7 +58,7 @@ def build(folder: str, layers: int) -> str:
 def run_job(engine, bundle, out, speed, sns=True):
     from helpers import set_settings
 
-    from realcam.generate.engine import RunOptions
+    from realcam.generate.job import RunOptions
 
     set_settings(bundle, sns_enabled=sns)
     stamps = []

@@ -483,7 +483,8 @@ def test_a_model_that_produces_nan_fails_its_job_clearly(tiny_models, tmp_path):
     from safetensors.torch import load_file, save_file
 
     from realcam.errors import UserError
-    from realcam.generate.engine import Engine, RunOptions
+    from realcam.generate.engine import Engine
+    from realcam.generate.job import RunOptions
 
     model = tmp_path / "nan-model"
     shutil.copytree(tiny_models["wan22-ti2v"], model)

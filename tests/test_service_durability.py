@@ -90,7 +90,7 @@ def test_a_full_disk_stalls_the_queue_visibly_and_it_resumes(small_disk, tmp_pat
 
 
 def test_a_job_deleted_as_the_worker_picks_it_up(tmp_path):
-    from realcam.generate.engine import RunOptions
+    from realcam.generate.job import RunOptions
     from realcam.service.jobstore import JobStore
     from realcam.service.worker import Worker
 

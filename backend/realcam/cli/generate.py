@@ -15,7 +15,8 @@ def _cmd_generate(args) -> int:
 
     from tqdm import tqdm
 
-    from ..generate.engine import Engine, JobCancelled, RunOptions
+    from ..generate.engine import Engine
+    from ..generate.job import JobCancelled, RunOptions
 
     cancel = threading.Event()
     # Ctrl-C stops before the next step and leaves no half-written video.

@@ -45,7 +45,7 @@ except ImportError:
 
 from realcam_core.api import CANCELLED, DONE, FAILED, QUEUED, RUNNING  # noqa: E402
 
-from ..generate.engine import RunOptions  # noqa: E402
+from ..generate.job import RunOptions  # noqa: E402
 from . import transfer  # noqa: E402
 from .jobstore import MAX_ATTEMPTS, JobStore  # noqa: E402
 from .slot import SLOT_RESOURCE, Slot  # noqa: E402
