@@ -271,27 +271,19 @@ WAN22_REPO = [
 def test_select_files_keeps_what_the_backend_loads():
     got = select_files(WAN22_REPO)
     assert got[-1] == "model_index.json"  # last: the model is whole once it is there
-    assert set(got) == {
-        "README.md",
-        "LICENSE.txt",
-        "model_index.json",
-        "scheduler/scheduler_config.json",
-        "text_encoder/config.json",
-        "text_encoder/model-00001-of-00003.safetensors",
-        "text_encoder/model-00002-of-00003.safetensors",
-        "text_encoder/model-00003-of-00003.safetensors",
-        "text_encoder/model.safetensors.index.json",
-        "tokenizer/special_tokens_map.json",
-        "tokenizer/spiece.model",
-        "tokenizer/tokenizer.json",
-        "tokenizer/tokenizer_config.json",
-        "transformer/config.json",
-        "transformer/diffusion_pytorch_model-00001-of-00002.safetensors",
-        "transformer/diffusion_pytorch_model-00002-of-00002.safetensors",
-        "transformer/diffusion_pytorch_model.safetensors.index.json",
-        "vae/config.json",
-        "vae/diffusion_pytorch_model.safetensors",
+    # Everything but dot files, pictures, variant (fp16) weights, .bin beside safetensors, and a pipeline's
+    # top-level files other than model_index.json, README and licence (other formats).
+    left_out = {
+        ".gitattributes",
+        "assets/comp_effic.png",
+        "examples/i2v_input.JPG",
+        "transformer/diffusion_pytorch_model.fp16-00001-of-00002.safetensors",
+        "transformer/diffusion_pytorch_model.safetensors.index.fp16.json",
+        "vae/diffusion_pytorch_model.bin",
+        "Wan2.2_VAE.pth",
+        "diffusion_pytorch_model.safetensors",
     }
+    assert set(got) == set(WAN22_REPO) - left_out
     depth = ["config.json", "model.safetensors", "pytorch_model.bin", "preprocessor_config.json", "README.md"]
     assert set(select_files(depth)) == {"config.json", "model.safetensors", "preprocessor_config.json", "README.md"}
     assert "pytorch_model.bin" in select_files(["config.json", "pytorch_model.bin"])  # no safetensors: .bin it is
