@@ -136,6 +136,7 @@ def look(scene):
         "white_balance": getattr(scene.view_settings, "use_white_balance", None),
         "colour_management": scene.render.image_settings.color_management,
         "overscan": scene.eevee.use_overscan,
+        "shadows": getattr(scene.eevee, "use_shadows", None),  # 4.2+: off while the preview renders
         "world": scene.world.name if scene.world else None,
         "world_volume_linked": bool(scene.world and scene.world.node_tree.nodes["Fog"].outputs[0].is_linked),
         "worlds": sorted(w.name for w in bpy.data.worlds),
