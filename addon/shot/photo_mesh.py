@@ -1,12 +1,12 @@
 """The photo's grid mesh, written into Blender a slice at a time (import, Depth edge, scene fixes).
 
-numpy builds the arrays (realcam_core.addon_only.pointcloud) in a worker thread, in the order they are written:
-the face mask and the counts, the points, the colours, then the faces, edges and corner edges. Meanwhile the main
-thread makes Blender room for them (the points at once, the faces once their count is known) and then hands each
-array over in bulk as it is ready (foreach_set into Blender's attribute arrays), one array or allocation per
-slice, so a timer tick stays short and a cancel lands between slices. Until it is done the mesh has no users, so
-nothing draws, saves or evaluates it half written; each slice finds it again by name and token, because an undo in
-between frees it (the build then stops and says why) and a Python reference to a freed ID must never be touched.
+numpy builds the arrays (realcam_core.addon_only.pointcloud) in worker threads: the face mask and from it the
+faces, edges and corner edges, the points, the colours, side by side. Meanwhile the main thread makes Blender
+room for them (the points at once, the faces once their count is known) and then hands each array over in bulk
+as it is ready (foreach_set into Blender's attribute arrays), one array or allocation per slice, so a timer
+tick stays short and a cancel lands between slices. Until it is done the mesh has no users, so nothing draws,
+saves or evaluates it half written; each slice finds it again by name and token, because an undo in between
+frees it (the build then stops and says why) and a Python reference to a freed ID must never be touched.
 """
 
 from __future__ import annotations
@@ -75,59 +75,61 @@ class MeshParts:
         return cls(n_points, *(Future() for _ in range(6)))
 
 
-def _in_worker(name: str, steps) -> None:
-    """One worker thread runs steps, (future, fn) pairs, in order: each fn()'s result fills its future as soon as it
-    is done; an error fails the futures not filled yet. One thread, not one per part: the main thread writes into
-    Blender meanwhile, and on two cores more threads only fight over them (measured: more CPU time, later parts)."""
+def _in_worker(name: str, fn, *futures: Future) -> None:
+    """fn() in a worker thread: it fills the futures; an error fails those it did not fill. A thread per part,
+    not one for all: Blender's bulk calls on the main thread hold the GIL (tens of ms each), so a lone worker
+    stalls at every numpy call's end; several keep their numpy loops going meanwhile (one worker measured slower)."""
 
     def run():
         try:
-            for future, fn in steps:
-                future.set_result(fn())
+            fn()
         except BaseException as e:
-            for future, _ in steps:
-                if not future.done():
-                    future.set_exception(e)
+            for f in futures:
+                if not f.done():
+                    f.set_exception(e)
 
     threading.Thread(target=run, name=f"realcam-{name}", daemon=True).start()
 
 
-def _face_steps(parts: MeshParts, depth: np.ndarray, max_depth_ratio: float):
-    """(the counts' step, the faces', edges' and corner edges' steps) for _in_worker, all from one face mask."""
-    made = {}
+def _cut_faces(parts: MeshParts, depth: np.ndarray, max_depth_ratio: float) -> None:
+    """Two worker threads: one makes the face mask, then the counts, faces and edges; the other the corner edges
+    (the longest part) once the mask is there. Each part is handed over as it is done."""
+    mask = Future()
 
-    def counts():
-        made["mask"] = face_mask(depth, max_depth_ratio)
-        return topology_counts(made["mask"])
+    def faces_and_edges():
+        mask.set_result(face_mask(depth, max_depth_ratio))
+        parts.counts.set_result(topology_counts(mask.result()))
+        parts.faces.set_result(grid_faces(mask.result()))
+        parts.edges.set_result(grid_edges(mask.result()))
 
-    return [(parts.counts, counts)], [
-        (parts.faces, lambda: grid_faces(made["mask"])),
-        (parts.edges, lambda: grid_edges(made["mask"])),
-        (parts.corner_edges, lambda: grid_corner_edges(made["mask"])),
-    ]
+    def corner_edges():
+        parts.corner_edges.set_result(grid_corner_edges(mask.result()))
+
+    _in_worker("faces", faces_and_edges, mask, parts.counts, parts.faces, parts.edges)
+    _in_worker("corner-edges", corner_edges, parts.corner_edges)
 
 
 def photo_parts(rgb: np.ndarray, depth: np.ndarray, K: Intrinsics, max_depth_ratio: float) -> MeshParts:
-    """Start the numpy work for a photo (uint8 (H, W, 3)) and its depth ((H, W), Blender units) in a worker thread,
-    in the order write_mesh takes the parts: the counts, the points, their colours, the faces and their edges."""
+    """Start the numpy work for a photo (uint8 (H, W, 3)) and its depth ((H, W), Blender units) in worker threads:
+    the faces (_cut_faces), the points and their colours, side by side."""
     parts = MeshParts.empty(depth.size)
 
     def points():
-        return grid_vertices(np.where(valid_depth(depth), depth, 0.0).astype(np.float32), K)
+        parts.positions.set_result(grid_vertices(np.where(valid_depth(depth), depth, 0.0).astype(np.float32), K))
 
-    counts, faces = _face_steps(parts, depth, max_depth_ratio)
-    _in_worker("mesh", counts + [(parts.positions, points), (parts.colors, lambda: colors_linear(rgb))] + faces)
+    _cut_faces(parts, depth, max_depth_ratio)
+    _in_worker("points", points, parts.positions)
+    _in_worker("colours", lambda: parts.colors.set_result(colors_linear(rgb)), parts.colors)
     return parts
 
 
 def mesh_parts(positions: np.ndarray, colors: np.ndarray, K: Intrinsics, max_depth_ratio: float) -> MeshParts:
-    """An existing photo mesh's points and colours ((N, 3), (N, 4)) with its faces cut anew in a worker thread:
+    """An existing photo mesh's points and colours ((N, 3), (N, 4)) with its faces cut anew in worker threads:
     the camera looks along +Y, so a point's y is its depth."""
     parts = MeshParts.empty(len(positions))
     parts.positions.set_result(positions)
     parts.colors.set_result(colors)
-    counts, faces = _face_steps(parts, positions.reshape(K.height, K.width, 3)[..., 1], max_depth_ratio)
-    _in_worker("faces", counts + faces)
+    _cut_faces(parts, positions.reshape(K.height, K.width, 3)[..., 1], max_depth_ratio)
     return parts
 
 
