@@ -97,6 +97,7 @@ if hasattr(vs, "use_white_balance"):  # 4.3+
 r.image_settings.color_management = "OVERRIDE"
 r.image_settings.view_settings.view_transform = "AgX"
 shot.eevee.use_overscan, shot.eevee.overscan_size = True, 10.0
+shot.eevee.use_shadows = True  # (a new scene's default differs between versions)
 world = bpy.data.worlds.new("Foggy")
 tree = compat.material_node_tree(world)  # worlds have node trees as materials do
 fog = tree.nodes.new("ShaderNodeVolumePrincipled")
@@ -118,6 +119,7 @@ def look(scene):
         "white_balance": getattr(scene.view_settings, "use_white_balance", None),
         "colour_management": scene.render.image_settings.color_management,
         "overscan": scene.eevee.use_overscan,
+        "shadows": scene.eevee.use_shadows,  # off while the preview renders
         "world": scene.world.name if scene.world else None,
         "world_volume_linked": bool(scene.world and scene.world.node_tree.nodes["Fog"].outputs[0].is_linked),
         "worlds": sorted(w.name for w in bpy.data.worlds),
