@@ -1,8 +1,11 @@
-"""Shared by the Blender benchmarks: a clean Blender with the add-on built and installed."""
+"""Shared by the Blender benchmarks: a clean Blender with the add-on built and installed, the sample imported, and
+the median time of an operator call."""
 
 import os
+import statistics
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
@@ -41,3 +44,14 @@ def import_sample(bpy, width: int, height: int, frames: int, model: str = "wan2.
         frames=frames,
     )
     return bpy.context.scene
+
+
+def timed(fn, repeat: int) -> float:
+    """Median seconds of one call of fn over repeat calls (the median: one slow call, e.g. a GC pause, does not
+    count)."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)

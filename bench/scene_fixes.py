@@ -10,21 +10,10 @@ median seconds per call, which is how long Blender is busy after the click.
 import argparse
 import importlib
 import os
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _blender import blender_with_addon, import_sample  # noqa: E402
-
-
-def timed(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from _blender import blender_with_addon, import_sample, timed  # noqa: E402
 
 
 def main():

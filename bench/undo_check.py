@@ -12,21 +12,10 @@ whole ctrl-Z (Blender's own undo with the handlers in it) for reference.
 import argparse
 import importlib
 import os
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _blender import blender_with_addon, import_sample  # noqa: E402
-
-
-def timed(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from _blender import blender_with_addon, import_sample, timed  # noqa: E402
 
 
 def main():

@@ -54,8 +54,11 @@ def run_blender_script(name, *args, user_dir=None, python=None, timeout=900):
     env.setdefault("PYTHONUNBUFFERED", "1")
     if user_dir is not None:
         env["BLENDER_USER_RESOURCES"] = str(user_dir)
+    # REALCAM_PROFILE_DIR=folder: each script runs under cProfile, its profile in folder/<script>.prof.
+    profile = os.environ.get("REALCAM_PROFILE_DIR")
+    prof = ["-m", "cProfile", "-o", os.path.join(profile, name + ".prof")] if profile else []
     proc = subprocess.run(
-        [python or sys.executable, os.path.join(BLENDER_SCRIPTS, name), *map(str, args)],
+        [python or sys.executable, *prof, os.path.join(BLENDER_SCRIPTS, name), *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -58,6 +58,23 @@ def errors(got, want):
     return t, r
 
 
+def check_orbit(case, renders, frames, what) -> np.ndarray:
+    """The orbit keyed by case (its move on top, returned): exactly the downloaded move, and the rendered truth at
+    the clip frames the shot's frames fall on within 3 % of the reach and 0.3 degrees."""
+    got = moves_on_top(case)
+    t_key, r_key = errors(got, expected_from_file(case))
+    true = truth(renders, "orbit")[frames]
+    t_err, r_err = errors(got, true)
+    reach = np.linalg.norm(true[:, :3, 3], axis=1).max()
+    print(
+        f"{what}: keyed vs move file {t_key.max():.2e} m, {r_key.max():.2e} deg; keyed vs truth: translation max "
+        f"{t_err.max():.4f} m ({100 * t_err.max() / reach:.2f} % of {reach:.3f} m), rotation max {r_err.max():.3f} deg"
+    )
+    assert t_key.max() < 1e-4 and r_key.max() < 0.01
+    assert t_err.max() < 0.03 * reach and r_err.max() < 0.3
+    return got
+
+
 def clip_frames(case, clip_fps):
     """The clip frame each shot frame shows (the shot's fps divides the clip's here), held at the clip's end."""
     start, end = case["frames"]
@@ -132,18 +149,7 @@ def check(rep, renders):
     metric = rep["metric"]
     assert metric["error"] is None and metric["holder"] == rep["shot"]["camera"], metric["error"]
     assert metric["info"]["scaled"] == "metric" and metric["info"]["metres_per_unit"] == 1.0
-    got = moves_on_top(metric)
-    t_key, r_key = errors(got, expected_from_file(metric))
-    true = truth(renders, "orbit")[clip_frames(metric, 24.0)]
-    t_err, r_err = errors(got, true)
-    reach = np.linalg.norm(true[:, :3, 3], axis=1).max()
-    print(
-        f"orbit on the camera: keyed vs move file {t_key.max():.2e} m, {r_key.max():.2e} deg; keyed vs truth: "
-        f"translation max {t_err.max():.4f} m ({100 * t_err.max() / reach:.2f} % of {reach:.3f} m), rotation max "
-        f"{r_err.max():.3f} deg"
-    )
-    assert t_key.max() < 1e-4 and r_key.max() < 0.01
-    assert t_err.max() < 0.03 * reach and r_err.max() < 0.3
+    got = check_orbit(metric, renders, clip_frames(metric, 24.0), "orbit on the camera")
     assert np.allclose(got[0], np.eye(4), atol=1e-6)  # the first frame is still the photo's camera
     lines = metric["clip_lines"]
     assert lines[0][0] == "label" and lines[0][1].startswith("From frames: 20 of 20 frames tracked, in metres (scale ")
@@ -173,20 +179,9 @@ def check(rep, renders):
     assert not np.allclose(before[0], before[-1], atol=1e-3)  # the rig itself moves the camera
     assert rep["scale_fix"]["total"] == pytest.approx(1.25) and rig["fps"] == 25.0 and rig["frames"] == [1001, 1021]
     assert rig["info"]["metres_per_unit"] == 1.0 and rig["move_report"]["fps"] == 25.0
-    got = moves_on_top(rig)
-    t_key, r_key = errors(got, expected_from_file(rig))
     frames = clip_frames(rig, 25.0)
     assert frames[:3] == [0, 1, 2] and frames[-2:] == [N - 1, N - 1]
-    true = truth(renders, "orbit")[frames]
-    t_err, r_err = errors(got, true)
-    reach = np.linalg.norm(true[:, :3, 3], axis=1).max()
-    print(
-        f"orbit on a Track To rig, frame 1001, 25 fps, centimetres, scale x1.25: keyed vs move file "
-        f"{t_key.max():.2e} m; vs truth {100 * t_err.max() / reach:.2f} % of {reach:.3f} m, rotation "
-        f"{r_err.max():.3f} deg"
-    )
-    assert t_key.max() < 1e-4 and r_key.max() < 0.01
-    assert t_err.max() < 0.03 * reach and r_err.max() < 0.3
+    check_orbit(rig, renders, frames, "orbit on a Track To rig, frame 1001, 25 fps, centimetres, scale x1.25")
     assert rig["clip_lines"][1:] == [["label", "Clip's 0.76 s over frames 1001-1020, held to 1021"]], rig["clip_lines"]
     # One undo step takes the move off the rig (the rig itself stays); redo brings it back.
     assert np.allclose(rep["rig_undo"]["after"], rig["before"], atol=1e-5)

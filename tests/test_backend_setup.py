@@ -17,7 +17,10 @@ from local_hub import COMMIT, LocalHub, Repo
 sys.path.append(os.path.join(ROOT, "addon", "backend"))
 import setup_worker as w  # noqa: E402
 
-be = w.be  # env.py, as the worker loads it
+be = w.be  # env.py and the modules beside it, as the worker imports them
+command_line = w.sibling("command_line")
+pip_failures = w.pip_failures
+torch_build = w.torch_build
 
 from realcam.download.plan import select_files  # noqa: E402
 
@@ -45,19 +48,19 @@ def test_env_python_per_platform():
 )
 def test_start_command_round_trip(argv, windows):
     """The preference holds one string; what it starts is exactly the argv the set-up wrote."""
-    command = be.join_command(argv, windows=windows)
-    assert be.split_command(command, windows=windows) == argv
+    command = command_line.join_command(argv, windows=windows)
+    assert command_line.split_command(command, windows=windows) == argv
 
 
 def test_windows_split_follows_the_c_runtime():
     # The documented CommandLineToArgvW examples.
-    assert be.split_command('"a b c" d e', windows=True) == ["a b c", "d", "e"]
-    assert be.split_command(r'"ab\"c" "\\" d', windows=True) == ['ab"c', "\\", "d"]
-    assert be.split_command(r"a\\\b d" + '"e f"g h', windows=True) == [r"a\\\b", "de fg", "h"]
-    assert be.split_command(r"a\\\"b c d", windows=True) == [r"a\"b", "c", "d"]
-    assert be.split_command(r'a\\\\"b c" d e', windows=True) == [r"a\\b c", "d", "e"]
+    assert command_line.split_command('"a b c" d e', windows=True) == ["a b c", "d", "e"]
+    assert command_line.split_command(r'"ab\"c" "\\" d', windows=True) == ['ab"c', "\\", "d"]
+    assert command_line.split_command(r"a\\\b d" + '"e f"g h', windows=True) == [r"a\\\b", "de fg", "h"]
+    assert command_line.split_command(r"a\\\"b c d", windows=True) == [r"a\"b", "c", "d"]
+    assert command_line.split_command(r'a\\\\"b c" d e', windows=True) == [r"a\\b c", "d", "e"]
     # A Windows path typed by hand: backslashes stay (shlex would eat them).
-    assert be.split_command(r"C:\realcam\env\Scripts\python.exe -m realcam serve", windows=True)[0] == (
+    assert command_line.split_command(r"C:\realcam\env\Scripts\python.exe -m realcam serve", windows=True)[0] == (
         r"C:\realcam\env\Scripts\python.exe"
     )
 
@@ -82,33 +85,33 @@ PROC_VERSION = (
 
 
 def test_nvidia_smi_and_proc_parsing():
-    gpus = be.parse_smi_query(SMI_QUERY)
+    gpus = torch_build.parse_smi_query(SMI_QUERY)
     assert [(g.name, g.driver, g.memory_mib) for g in gpus] == [
         ("NVIDIA GeForce RTX 4090", "570.133.07", 24564),
         ("NVIDIA RTX A4000", "570.133.07", 16376),
     ]
-    assert be.parse_cuda_version(SMI_HEADER) == (12, 8)
-    assert be.parse_cuda_version("no header") is None
-    assert be.parse_proc_driver(PROC_VERSION) == "550.54.14"
-    assert be.parse_proc_driver("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.86.15  Release") == (
-        "570.86.15"
-    )
-    assert be.cuda_for_driver("570.133.07", "Linux") == (12, 8)
-    assert be.cuda_for_driver("570.40", "Windows") == (12, 6)  # Windows needs 570.65 for 12.8
-    assert be.cuda_for_driver("470.82", "Linux") is None
+    assert torch_build.parse_cuda_version(SMI_HEADER) == (12, 8)
+    assert torch_build.parse_cuda_version("no header") is None
+    assert torch_build.parse_proc_driver(PROC_VERSION) == "550.54.14"
+    assert torch_build.parse_proc_driver(
+        "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.86.15  Release"
+    ) == ("570.86.15")
+    assert torch_build.cuda_for_driver("570.133.07", "Linux") == (12, 8)
+    assert torch_build.cuda_for_driver("570.40", "Windows") == (12, 6)  # Windows needs 570.65 for 12.8
+    assert torch_build.cuda_for_driver("470.82", "Linux") is None
 
 
 def test_this_machine_has_no_nvidia_gpu():
-    gpus, how = be.detect_nvidia()
+    gpus, how = torch_build.detect_nvidia()
     assert gpus == [] and "no NVIDIA" in how
-    assert be.detect_nvidia("Darwin") == ([], "macOS: no CUDA")
+    assert torch_build.detect_nvidia("Darwin") == ([], "macOS: no CUDA")
 
 
 def test_torch_choice():
-    rtx = be.parse_smi_query(SMI_QUERY)
+    rtx = torch_build.parse_smi_query(SMI_QUERY)
     for g in rtx:
         g.cuda = (12, 8)
-    c = be.choose_torch("torch==2.13.0", rtx, "Linux")
+    c = torch_build.choose_torch("torch==2.13.0", rtx, "Linux")
     assert (c.requirement, c.index_url, c.build, c.constrained) == (
         "torch==2.13.0",
         "https://download.pytorch.org/whl/cu128",
@@ -116,21 +119,23 @@ def test_torch_choice():
         True,
     )
     assert "RTX 4090" in c.reason and "12.8" in c.reason
-    new = [be.Gpu("RTX 5090", "580.95", 32607, (13, 0))]
-    assert be.choose_torch("torch==2.13.0", new, "Windows").index_url.endswith("/cu130")
-    old = [be.Gpu("GTX 1080", "470.82", 8192, (11, 4))]
-    c = be.choose_torch("torch==2.13.0", old, "Linux")
+    new = [torch_build.Gpu("RTX 5090", "580.95", 32607, (13, 0))]
+    assert torch_build.choose_torch("torch==2.13.0", new, "Windows").index_url.endswith("/cu130")
+    old = [torch_build.Gpu("GTX 1080", "470.82", 8192, (11, 4))]
+    c = torch_build.choose_torch("torch==2.13.0", old, "Linux")
     assert c.index_url.endswith("/cpu") and "update the NVIDIA driver" in c.reason
     # No NVIDIA GPU: the small CPU build (PyPI's Linux default carries gigabytes of CUDA); PyPI on macOS.
-    assert be.choose_torch("torch==2.13.0", [], "Linux", how_found="x").index_url.endswith("/whl/cpu")
-    assert be.choose_torch("torch==2.13.0", [], "Windows").index_url.endswith("/whl/cpu")
-    mac = be.choose_torch("torch==2.13.0", [], "Darwin")
+    assert torch_build.choose_torch("torch==2.13.0", [], "Linux", how_found="x").index_url.endswith("/whl/cpu")
+    assert torch_build.choose_torch("torch==2.13.0", [], "Windows").index_url.endswith("/whl/cpu")
+    mac = torch_build.choose_torch("torch==2.13.0", [], "Darwin")
     assert mac.index_url is None and "macOS" in mac.reason
     # The artist's choices.
-    assert be.choose_torch("torch==2.13.0", rtx, "Linux", "CPU").index_url.endswith("/whl/cpu")
-    c = be.choose_torch("torch==2.13.0", rtx, "Linux", "CUSTOM", "torch==2.9.1", "https://mirror.example/simple")
+    assert torch_build.choose_torch("torch==2.13.0", rtx, "Linux", "CPU").index_url.endswith("/whl/cpu")
+    c = torch_build.choose_torch(
+        "torch==2.13.0", rtx, "Linux", "CUSTOM", "torch==2.9.1", "https://mirror.example/simple"
+    )
     assert (c.requirement, c.index_url, c.constrained) == ("torch==2.9.1", "https://mirror.example/simple", False)
-    assert be.choose_torch("torch==2.13.0", [], "Linux", "CUSTOM").index_url is None  # pip's own settings
+    assert torch_build.choose_torch("torch==2.13.0", [], "Linux", "CUSTOM").index_url is None  # pip's own settings
 
 
 @pytest.mark.parametrize(
@@ -152,25 +157,29 @@ def test_torch_choice():
     ],
 )
 def test_pip_failures_are_explained(output, expect):
-    msg = be.explain_pip_failure(output, "torch", "torch==9.9", "https://idx/simple", "/x/env", "/x/log")
+    msg = pip_failures.explain_pip_failure(output, "torch", "torch==9.9", "https://idx/simple", "/x/env", "/x/log")
     assert expect in msg and "/x/log" in msg
 
 
 def test_an_index_that_does_not_answer_is_named():
     """pip without retries only says 'from versions: none'; the probe after the failure tells why."""
     out = "ERROR: Could not find a version that satisfies the requirement torch==2.13.0 (from versions: none)"
-    probe = be.probe_index("http://127.0.0.1:9/simple", timeout=5)
-    msg = be.explain_pip_failure(out, "torch", "torch==2.13.0", "http://127.0.0.1:9/simple", "/e", "/l", probe)
+    probe = pip_failures.probe_index("http://127.0.0.1:9/simple", timeout=5)
+    msg = pip_failures.explain_pip_failure(
+        out, "torch", "torch==2.13.0", "http://127.0.0.1:9/simple", "/e", "/l", probe
+    )
     assert msg.startswith("cannot reach the package index http://127.0.0.1:9/simple") and msg.endswith("/l)")
-    assert "no torch build" in be.explain_pip_failure(out, "torch", "torch==2.13.0", "https://x", "/e", "/l", None)
+    assert "no torch build" in pip_failures.explain_pip_failure(
+        out, "torch", "torch==2.13.0", "https://x", "/e", "/l", None
+    )
 
 
 def test_probe_index_tells_unreachable_from_answering(tmp_path):
-    assert "cannot reach the package index" in be.probe_index("http://127.0.0.1:9/simple", timeout=5)
-    assert "does not exist" in be.probe_index((tmp_path / "nope").as_uri())
-    assert be.probe_index(tmp_path.as_uri()) is None
+    assert "cannot reach the package index" in pip_failures.probe_index("http://127.0.0.1:9/simple", timeout=5)
+    assert "does not exist" in pip_failures.probe_index((tmp_path / "nope").as_uri())
+    assert pip_failures.probe_index(tmp_path.as_uri()) is None
     with LocalHub({}) as hub:  # answers 404 for everything: reachable, pip says what is missing
-        assert be.probe_index(hub.url + "/simple") is None
+        assert pip_failures.probe_index(hub.url + "/simple") is None
 
 
 # ----------------------------------------------------------------- what the extension zip carries
@@ -188,7 +197,9 @@ def test_zip_carries_the_backend_with_pins(addon_zip):
     assert info["version"] == manifest["version"]  # the backend always matches the add-on
     assert "wheels" not in manifest  # nothing is installed into Blender's own Python
     wheel = f"{be.BUNDLE_DIR}/{info['wheel']}"
-    assert wheel in names and "backend/setup_worker.py" in names and "backend/env.py" in names
+    assert wheel in names and "backend/setup_worker.py" in names
+    worker_imports = ("env", "command_line", "torch_build", "pip_failures", "process_tree")
+    assert all(f"backend/{m}.py" in names for m in worker_imports)
     import hashlib
     import io
 
@@ -260,27 +271,19 @@ WAN22_REPO = [
 def test_select_files_keeps_what_the_backend_loads():
     got = select_files(WAN22_REPO)
     assert got[-1] == "model_index.json"  # last: the model is whole once it is there
-    assert set(got) == {
-        "README.md",
-        "LICENSE.txt",
-        "model_index.json",
-        "scheduler/scheduler_config.json",
-        "text_encoder/config.json",
-        "text_encoder/model-00001-of-00003.safetensors",
-        "text_encoder/model-00002-of-00003.safetensors",
-        "text_encoder/model-00003-of-00003.safetensors",
-        "text_encoder/model.safetensors.index.json",
-        "tokenizer/special_tokens_map.json",
-        "tokenizer/spiece.model",
-        "tokenizer/tokenizer.json",
-        "tokenizer/tokenizer_config.json",
-        "transformer/config.json",
-        "transformer/diffusion_pytorch_model-00001-of-00002.safetensors",
-        "transformer/diffusion_pytorch_model-00002-of-00002.safetensors",
-        "transformer/diffusion_pytorch_model.safetensors.index.json",
-        "vae/config.json",
-        "vae/diffusion_pytorch_model.safetensors",
+    # Everything but dot files, pictures, variant (fp16) weights, .bin beside safetensors, and a pipeline's
+    # top-level files other than model_index.json, README and licence (other formats).
+    left_out = {
+        ".gitattributes",
+        "assets/comp_effic.png",
+        "examples/i2v_input.JPG",
+        "transformer/diffusion_pytorch_model.fp16-00001-of-00002.safetensors",
+        "transformer/diffusion_pytorch_model.safetensors.index.fp16.json",
+        "vae/diffusion_pytorch_model.bin",
+        "Wan2.2_VAE.pth",
+        "diffusion_pytorch_model.safetensors",
     }
+    assert set(got) == set(WAN22_REPO) - left_out
     depth = ["config.json", "model.safetensors", "pytorch_model.bin", "preprocessor_config.json", "README.md"]
     assert set(select_files(depth)) == {"config.json", "model.safetensors", "preprocessor_config.json", "README.md"}
     assert "pytorch_model.bin" in select_files(["config.json", "pytorch_model.bin"])  # no safetensors: .bin it is

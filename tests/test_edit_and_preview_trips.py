@@ -37,6 +37,7 @@ def test_the_preview_leaves_lens_and_look_effects_out(addon_zip, tmp_path, blend
     # The artist's look is back as it was: camera, render, colour management, world (and no world left over).
     assert rep["look_after"] == rep["look_before"], (rep["look_before"], rep["look_after"])
     assert rep["look_before"]["world_volume_linked"] and rep["look_before"]["world"] == "Foggy"
+    assert rep["look_before"]["shadows"] is True  # the artist's shadows: off for the preview only, given back
     # The panel says what the preview leaves out, and that renders keep it.
     lines = [ln for ln in rep["panel_effects_on"] if ln.startswith("label: ")]
     said = " ".join(ln[len("label: ") :] for ln in lines)

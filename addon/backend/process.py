@@ -13,7 +13,7 @@ import time
 import urllib.parse
 
 from ..realcam_core.client import BackendError, BackendUnreachable, Client
-from .env import split_command
+from .command_line import split_command
 
 _lock = threading.Lock()
 _process: subprocess.Popen | None = None

@@ -18,11 +18,12 @@ import threading
 from .. import extension
 from ..tasks import Background, Sleep, Task, TaskCancelled
 from . import env as be
+from . import process_tree
 
 SETUP_KEY = "realcam:backend"  # tasks are keyed like scenes; these belong to no scene and never block one
 DOWNLOAD_KEY = "realcam:download"
 DEFAULT_START_COMMAND = "realcam serve"
-# Run by Blender's own Python, alone: it loads env.py beside it by its path.
+# Run by Blender's own Python, alone: it imports env.py and the modules beside it as a private package.
 WORKER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "setup_worker.py")
 
 
@@ -75,8 +76,8 @@ class WorkerProcess:
                 text=True,
                 encoding="utf-8",
                 errors="replace",
-                env=be.clean_env(),
-                **be.spawn_kw(),
+                env=process_tree.clean_env(),
+                **process_tree.spawn_kw(),
             )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -112,7 +113,7 @@ class WorkerProcess:
                 self.proc.wait(grace)
             except (OSError, ValueError, subprocess.TimeoutExpired):
                 pass
-        be.kill_tree(self.proc)
+        process_tree.kill_tree(self.proc)
 
 
 def watch_worker(task: Task, worker: WorkerProcess, on_event, grace: float):

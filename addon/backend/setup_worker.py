@@ -21,6 +21,7 @@ import datetime
 import hashlib
 import json
 import os
+import platform
 import queue
 import re
 import shutil
@@ -35,24 +36,28 @@ import urllib.error
 import urllib.request
 import uuid
 
-ENV_MODULE = "realcam_backend_env"
+PACKAGE = "realcam_backend_setup"
 
 
-def _load_env():
-    """env.py beside this script, loaded by its path: the worker runs alone (no package around it), and a plain
-    `import env` could find another module of that name on Blender's Python path."""
-    import importlib.util
+def sibling(name: str):
+    """A module beside this script (env.py, torch_build.py, ...), imported as part of a private package made of this
+    folder: the worker runs alone (no add-on package around it, the folder's __init__.py is not run), a plain
+    `import env` could find another module of that name on Blender's Python path, and the modules still import
+    each other relatively, as they do inside the add-on."""
+    import importlib
+    import types
 
-    if ENV_MODULE in sys.modules:
-        return sys.modules[ENV_MODULE]
-    spec = importlib.util.spec_from_file_location(ENV_MODULE, os.path.join(os.path.dirname(__file__), "env.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[ENV_MODULE] = module  # dataclasses look their module up while a class is made
-    spec.loader.exec_module(module)
-    return module
+    if PACKAGE not in sys.modules:
+        package = types.ModuleType(PACKAGE)
+        package.__path__ = [os.path.dirname(os.path.abspath(__file__))]
+        sys.modules[PACKAGE] = package
+    return importlib.import_module(f"{PACKAGE}.{name}")
 
 
-be = _load_env()
+be = sibling("env")
+pip_failures = sibling("pip_failures")
+process_tree = sibling("process_tree")
+torch_build = sibling("torch_build")
 
 CHECK_TIMEOUT = 300.0  # a first start compiles and imports torch, diffusers and transformers
 _LIST_INSTALLED = "import importlib.metadata as m; print(' '.join(d.metadata['Name'] for d in m.distributions()))"
@@ -106,8 +111,8 @@ def run(argv: list[str], log: Log, on_line=None) -> tuple[int, str]:
         text=True,
         encoding="utf-8",
         errors="replace",
-        env=be.clean_env(),
-        **be.spawn_kw(),
+        env=process_tree.clean_env(),
+        **process_tree.spawn_kw(),
     )
     lines: queue.Queue = queue.Queue()
 
@@ -120,7 +125,7 @@ def run(argv: list[str], log: Log, on_line=None) -> tuple[int, str]:
     output = []
     while True:
         if CANCEL.is_set():
-            be.kill_tree(p)
+            process_tree.kill_tree(p)
             raise Cancelled()
         try:
             line = lines.get(timeout=0.2)
@@ -152,9 +157,9 @@ def pip_install(py: str, args: list[str], stage: str, requirement: str, index_ur
         argv += ["--index-url", index_url]
     rc, output = run(argv, log, _pip_progress)
     if rc != 0:
-        unreachable = be.probe_index(index_url, "torch" if stage == "torch" else "pip") if index_url else None
+        unreachable = pip_failures.probe_index(index_url, "torch" if stage == "torch" else "pip") if index_url else None
         raise be.SetupError(
-            be.explain_pip_failure(output, stage, requirement, index_url, env_dir, log.fh.name, unreachable)
+            pip_failures.explain_pip_failure(output, stage, requirement, index_url, env_dir, log.fh.name, unreachable)
         )
 
 
@@ -184,7 +189,12 @@ def check(env_dir: str, bundle: dict, log: Log) -> dict:
     log.note("check: " + " ".join(argv))
     started = time.monotonic()
     p = subprocess.Popen(
-        argv, stdout=log.fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=be.clean_env(), **be.spawn_kw()
+        argv,
+        stdout=log.fh,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=process_tree.clean_env(),
+        **process_tree.spawn_kw(),
     )
     try:
         while True:
@@ -207,7 +217,7 @@ def check(env_dir: str, bundle: dict, log: Log) -> dict:
         start_s = time.monotonic() - started
         models = _get(f"{url}/v1/models", timeout=120)
     finally:
-        be.kill_tree(p)
+        process_tree.kill_tree(p)
         shutil.rmtree(data, ignore_errors=True)
     return _status(env_dir, bundle, health, models, start_s)
 
@@ -303,13 +313,13 @@ def setup(plan: dict, bundle: dict, log: Log) -> dict:
         )
     opts = plan.get("torch", {})
     source = opts.get("source", "AUTO")
-    gpus, how = be.detect_nvidia() if source == "AUTO" else ([], "")
-    choice = be.choose_torch(
-        bundle["torch"], gpus, be.platform.system(), source, opts.get("requirement", ""), opts.get("index_url", ""), how
+    gpus, how = torch_build.detect_nvidia() if source == "AUTO" else ([], "")
+    choice = torch_build.choose_torch(
+        bundle["torch"], gpus, platform.system(), source, opts.get("requirement", ""), opts.get("index_url", ""), how
     )
     log.note(f"torch: {choice.requirement} from {choice.index_url or 'pip settings'}: {choice.reason}")
     emit(event="message", message=f"torch: {choice.reason}")
-    need = be.NEEDED_GB.get(choice.build, 6.0)
+    need = torch_build.NEEDED_GB.get(choice.build, 6.0)
     free = shutil.disk_usage(user_dir).free / 2**30
     if free < need:
         raise be.SetupError(

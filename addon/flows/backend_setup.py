@@ -10,8 +10,8 @@ import time
 import bpy
 
 from .. import extension
+from ..backend import command_line, process, setup
 from ..backend import env as be
-from ..backend import process, setup
 from ..tasks import Background, Task, TaskCancelled
 
 
@@ -77,7 +77,7 @@ def setup_task(task: Task, action: str):
     status = result["status"]
     if action == "setup":
         p = extension.prefs()
-        p.start_command = be.join_command(be.start_argv(setup.env_dir()))
+        p.start_command = command_line.join_command(be.start_argv(setup.env_dir()))
         p.auto_start = True
         bpy.context.preferences.is_dirty = True  # saved with the preferences
     task.report("done", len(be.STAGES), len(be.STAGES), message=setup.summary(status))
@@ -91,7 +91,7 @@ def remove_task(task: Task):
     task.report("deleting the environment")
     yield Background(setup.remove_all, setup.user_dir())
     p = extension.prefs()
-    if be.split_command(p.start_command)[:1] == be.start_argv(setup.env_dir())[:1]:
+    if command_line.split_command(p.start_command)[:1] == be.start_argv(setup.env_dir())[:1]:
         p.start_command = setup.DEFAULT_START_COMMAND
         bpy.context.preferences.is_dirty = True
     return None

@@ -59,6 +59,10 @@ def _preview_settings(scene, folder: str, engine: str) -> dict:
     if engine == "EEVEE":
         settings["eevee.taa_render_samples"] = 1
         settings["eevee.use_overscan"] = False  # it shifts the screen-space effects and the frame's edge pixels
+        if "use_shadows" in scene.eevee.bl_rna.properties:  # 4.2+
+            # The photo's mesh is unlit, so shadows change no preview pixel, yet 5.0's Eevee spends most of a
+            # small frame on them (docs/benchmarks.md).
+            settings["eevee.use_shadows"] = False
     else:
         settings.update(
             {"display.shading.light": "FLAT", "display.shading.color_type": "VERTEX", "display.render_aa": "OFF"}

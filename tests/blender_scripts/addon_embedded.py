@@ -15,6 +15,7 @@ zip_path, url, command, samples, out_json, work = sys.argv[1:7]
 pkg = harness.start(zip_path)
 p = harness.prefs(pkg)
 p.backend_url, p.auto_start, p.start_command, p.job_folder = url, True, command, os.path.join(work, "jobs")
+p.preview_engine = "WORKBENCH"  # the engine is not what this script checks: see addon_studio.py
 report = {}
 res, err = harness.import_room(samples, frames=5)
 bp = harness.module(pkg, "backend.process")

@@ -21,6 +21,7 @@ zip_path, url, samples, out_json, work, closed_port = sys.argv[1:7]
 pkg = harness.start(zip_path)
 p = harness.prefs(pkg)
 p.backend_url, p.auto_start, p.job_folder, p.depth_model = url, False, os.path.join(work, "jobs"), "tiny-depth"
+p.preview_engine = "WORKBENCH"  # the engine is not what this script checks: see addon_studio.py
 report = {}
 
 # Import through the backend's depth endpoint.

@@ -29,6 +29,7 @@ DRAFT = harness.module(pkg, "realcam_core.models").DRAFT_VIDEO_MODEL
 tasks.RUNNER.blocking = False  # an interactive Blender: operators return, the timer does the work
 p = harness.prefs(pkg)
 p.backend_url, p.auto_start = url, False
+p.preview_engine = "WORKBENCH"  # the engine is not what this script checks: see addon_studio.py
 report = {"startup": sorted(o.name for o in bpy.context.scene.objects)}
 bpy.ops.ed.undo_push(message="file opened")
 

@@ -29,6 +29,7 @@ bundle_mod = harness.module(pkg, "realcam_core.bundle")
 tasks.RUNNER.blocking = False  # an interactive Blender: the timer does the work
 p = harness.prefs(pkg)
 p.backend_url, p.auto_start, p.job_folder, p.depth_model = url, False, os.path.join(work, "jobs"), "tiny-depth"
+p.preview_engine = "WORKBENCH"  # the engine is not what this script checks: see addon_studio.py
 report = {"deprecations": []}
 
 # Every line a task reports, as the panel writes it.

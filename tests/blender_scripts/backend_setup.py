@@ -39,6 +39,7 @@ s = p.backend_setup
 s.torch_source, s.torch_index_url = "CUSTOM", ""
 bs = harness.module(pkg, "backend.setup")
 be = harness.module(pkg, "backend.env")
+command_line = harness.module(pkg, "backend.command_line")
 tasks = harness.module(pkg, "tasks")
 report = {"user_dir": bs.user_dir(), "default_start_command": p.start_command}
 
@@ -137,7 +138,7 @@ report["setup"].update(
     status=status,
     summary=bs.summary(status),
     start_command=p.start_command,
-    start_argv=be.split_command(p.start_command),
+    start_argv=command_line.split_command(p.start_command),
     env_python=be.env_python(bs.env_dir()),
     record=be.read_json(os.path.join(bs.env_dir(), be.SETUP_RECORD)),
     needs_update=bs.needs_update(),

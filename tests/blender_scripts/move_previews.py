@@ -17,6 +17,7 @@ zip_path, samples, out, w, h, frames, *moves = sys.argv[1:]
 pkg = harness.start(zip_path)
 p = harness.prefs(pkg)
 p.auto_start, p.job_folder = False, os.path.join(out, "jobs")
+p.preview_engine = "WORKBENCH"  # the engine is not what this script checks: see addon_studio.py
 bpy.ops.realcam.import_photo(**harness.room_photo(samples, width=int(w), height=int(h), frames=int(frames)))
 scene = bpy.context.scene
 shutil.copy(os.path.join(scene.realcam.scene_folder, "depth.npy"), os.path.join(out, "depth.npy"))

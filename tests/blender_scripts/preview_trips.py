@@ -48,25 +48,7 @@ res, err = harness.gui_op(bpy.ops.realcam.preset, kind="DOLLY_IN", amount=0.5)
 assert err is None, err
 
 
-def pixels(path, colorspace=None):
-    img = bpy.data.images.load(path, check_existing=False)
-    try:
-        if colorspace:
-            img.colorspace_settings.name = colorspace
-        w, h = img.size
-        buf = np.empty(w * h * 4, np.float32)
-        img.pixels.foreach_get(buf)
-        return buf.reshape(h, w, 4)[::-1].copy()
-    finally:
-        bpy.data.images.remove(img)
-
-
-def psnr(a, b, mask):
-    mse = float((((a[..., :3] - b[..., :3]) * 255.0) ** 2)[mask].mean())
-    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
-
-
-ref = pixels(os.path.join(bpy.path.abspath(shot.realcam.scene_folder), "image.png"), "Non-Color")
+ref = harness.pixels(os.path.join(bpy.path.abspath(shot.realcam.scene_folder), "image.png"), "Non-Color")
 
 
 def preview():
@@ -77,12 +59,12 @@ def preview():
     states.append(shots.preview_state(s))
     folder = bpy.path.abspath(s.realcam.preview_folder)
     names = sorted(f for f in os.listdir(folder) if f.endswith(".png")) if err is None else []
-    return err, [pixels(os.path.join(folder, f)) for f in names]
+    return err, [harness.pixels(os.path.join(folder, f)) for f in names]
 
 
 def measure(frames, clean=None):
     covered = frames[0][..., 3] > 0.99
-    out = {"psnr": round(psnr(frames[0], ref, covered), 2), "covered": round(float(covered.mean()), 4)}
+    out = {"psnr": round(harness.psnr(frames[0], ref, covered), 2), "covered": round(float(covered.mean()), 4)}
     if clean is not None:
         out["max_diff_to_clean"] = max(float(np.abs(a - b).max()) for a, b in zip(frames, clean, strict=True))
     return out
@@ -115,6 +97,7 @@ if hasattr(vs, "use_white_balance"):  # 4.3+
 r.image_settings.color_management = "OVERRIDE"
 r.image_settings.view_settings.view_transform = "AgX"
 shot.eevee.use_overscan, shot.eevee.overscan_size = True, 10.0
+shot.eevee.use_shadows = True  # (a new scene's default differs between versions)
 world = bpy.data.worlds.new("Foggy")
 tree = compat.material_node_tree(world)  # worlds have node trees as materials do
 fog = tree.nodes.new("ShaderNodeVolumePrincipled")
@@ -136,6 +119,7 @@ def look(scene):
         "white_balance": getattr(scene.view_settings, "use_white_balance", None),
         "colour_management": scene.render.image_settings.color_management,
         "overscan": scene.eevee.use_overscan,
+        "shadows": scene.eevee.use_shadows,  # off while the preview renders
         "world": scene.world.name if scene.world else None,
         "world_volume_linked": bool(scene.world and scene.world.node_tree.nodes["Fog"].outputs[0].is_linked),
         "worlds": sorted(w.name for w in bpy.data.worlds),

@@ -23,6 +23,7 @@ zip_path, samples, out_json, work = sys.argv[1:5]
 pkg = harness.start(zip_path, empty=False)
 p = harness.prefs(pkg)
 p.auto_start, p.job_folder = False, os.path.join(work, "jobs")
+p.preview_engine = "WORKBENCH"  # the engine is not what this script checks: see addon_studio.py
 flows, preview_flow, generate_flow = (harness.module(pkg, n) for n in ("flows", "flows.preview", "flows.generate"))
 shots, camera_track, photo_scene, fixes = (
     harness.module(pkg, n) for n in ("shot.shots", "shot.camera_track", "shot.photo_scene", "shot.fixes")

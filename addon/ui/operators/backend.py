@@ -56,29 +56,34 @@ def start_setup_task(op, key: str, name: str, make_gen) -> set:
     return run_to_end(op, task, timeout=4 * 3600) if bpy.app.background else {"FINISHED"}
 
 
-class REALCAM_OT_backend_setup(bpy.types.Operator):
+class _WorkerAction:
+    """An operator that runs one action of the set-up worker ("setup" or "check") as the set-up task."""
+
+    action = ""
+    task_name = ""
+
+    def execute(self, context):
+        action = self.action  # not self in the lambda: the task outlives the operator
+        return start_setup_task(
+            self, setup.SETUP_KEY, self.task_name, lambda task: backend_setup.setup_task(task, action)
+        )
+
+
+class REALCAM_OT_backend_setup(_WorkerAction, bpy.types.Operator):
     """Create the backend's own Python environment in the add-on's user folder (torch for this machine, the
     backend and its pinned dependencies), check that it starts, and use it. Blender's Python is not touched"""
 
     bl_idname = "realcam.backend_setup"
     bl_label = "Set up backend"
-
-    def execute(self, context):
-        return start_setup_task(
-            self, setup.SETUP_KEY, "backend set-up", lambda task: backend_setup.setup_task(task, "setup")
-        )
+    action, task_name = "setup", "backend set-up"
 
 
-class REALCAM_OT_backend_check(bpy.types.Operator):
+class REALCAM_OT_backend_check(_WorkerAction, bpy.types.Operator):
     """Start the installed backend and ask for its version, device and downloaded models"""
 
     bl_idname = "realcam.backend_check"
     bl_label = "Check"
-
-    def execute(self, context):
-        return start_setup_task(
-            self, setup.SETUP_KEY, "backend check", lambda task: backend_setup.setup_task(task, "check")
-        )
+    action, task_name = "check", "backend check"
 
 
 class REALCAM_OT_backend_remove(bpy.types.Operator):
