@@ -34,7 +34,7 @@ def main():
     from _server import tiny_server
     from build_addon import build, install_into_blender
 
-    from realcam.testing.tiny_models import build_wan22_ti2v
+    from realcam.testing.tiny_wan import build_wan22_ti2v
 
     model = build_wan22_ti2v(os.path.join(tmp, "tiny-wan"))
     stack = contextlib.ExitStack()

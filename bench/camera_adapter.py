@@ -20,7 +20,7 @@ import torch
 
 from realcam.generate.camera_control import CameraAdapter
 from realcam.generate.wan_checkpoint import cast_like_diffusers
-from realcam.testing.tiny_models import TINY_FUN_CAMERA, fun_camera_shapes
+from realcam.testing.tiny_fun_camera import TINY_FUN_CAMERA, fun_camera_shapes
 from realcam_core.plucker import latent_camera_input
 
 FUN_5B = {**TINY_FUN_CAMERA, "dim": 3072, "ffn_dim": 14336, "num_heads": 24, "num_layers": 30, "text_dim": 4096}

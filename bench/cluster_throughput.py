@@ -34,7 +34,7 @@ from _server import tiny_server  # noqa: E402
 from helpers import bundle_zip  # noqa: E402
 from ray_cluster import LocalRayCluster  # noqa: E402
 
-from realcam.testing.tiny_models import build_wan22_ti2v  # noqa: E402
+from realcam.testing.tiny_wan import build_wan22_ti2v  # noqa: E402
 
 FINISHED = ("done", "failed", "cancelled")
 

@@ -29,13 +29,13 @@ WIDTH, HEIGHT = 1280, 704
 def build(folder: str) -> dict:
     """The published Wan2.2-TI2V-5B-Diffusers layout, random weights, bfloat16 (VAE float32)."""
     import torch
-    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline, WanTransformer3DModel
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline
     from transformers import UMT5Config, UMT5EncoderModel
 
-    from realcam.testing.tiny_models import _tiny_text_encoder
+    from realcam.testing.tiny_wan import tiny_text_encoder, wan_transformer
 
     t = time.perf_counter()
-    _, tokenizer = _tiny_text_encoder()  # token ids stay below the real vocabulary; only the encoder's size matters
+    _, tokenizer = tiny_text_encoder()  # token ids stay below the real vocabulary; only the encoder's size matters
     with torch.device("cuda"):
         text_encoder = UMT5EncoderModel(
             UMT5Config(
@@ -50,18 +50,14 @@ def build(folder: str) -> dict:
                 feed_forward_proj="gated-gelu",
             )
         ).to(torch.bfloat16)
-        transformer = WanTransformer3DModel(
-            patch_size=(1, 2, 2),
-            num_attention_heads=24,
-            attention_head_dim=128,
-            in_channels=48,
-            out_channels=48,
+        transformer = wan_transformer(
+            48,
+            48,
+            heads=24,
+            head_dim=128,
             text_dim=4096,
-            freq_dim=256,
             ffn_dim=14336,
-            num_layers=30,
-            cross_attn_norm=True,
-            qk_norm="rms_norm_across_heads",
+            layers=30,
             eps=1e-6,
             rope_max_seq_len=1024,
         ).to(torch.bfloat16)
@@ -135,7 +131,7 @@ def write_bundle(folder: str, frames: int, steps: int, model: str) -> None:
 def run_job(engine, bundle: str, out: str, offload: str, vae_tiling: bool = False) -> dict:
     import torch
 
-    from realcam.generate.engine import RunOptions
+    from realcam.generate.job import RunOptions
 
     stamps = []
 

@@ -67,7 +67,7 @@ def draft_folder(full: str, folder: str) -> str:
 def run_mode(engine, mode, bundle, out, model, args, shaping_ms) -> dict:
     import torch
 
-    from realcam.generate.engine import RunOptions, _device_and_dtype, plan_job
+    from realcam.generate.job import RunOptions, device_and_dtype, plan_job
     from realcam_core.bundle import load_bundle
 
     speed = {"step_cache": "first-block", "cache_threshold": args.cache_threshold} if mode == "cache" else {}
@@ -78,7 +78,7 @@ def run_mode(engine, mode, bundle, out, model, args, shaping_ms) -> dict:
     if engine.loaded_model() != model:  # loaded apart from the take: an artist's iterations find it loaded
         plan, _, adapter = plan_job(load_bundle(bundle), model)
         t = time.perf_counter()
-        engine._pipeline(plan, adapter, options, *_device_and_dtype(options))
+        engine._pipeline(plan, adapter, options, *device_and_dtype(options))
         load_s = time.perf_counter() - t
     stamps = []
     torch.cuda.reset_peak_memory_stats()

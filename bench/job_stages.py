@@ -28,7 +28,7 @@ def main():
     ap.add_argument("--steps", type=int, default=8)
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
-    from realcam.testing.tiny_models import build_wan22_ti2v
+    from realcam.testing.tiny_wan import build_wan22_ti2v
 
     bpy, pkg, tmp = blender_with_addon()
     model = build_wan22_ti2v(os.path.join(tmp, "tiny-wan"))

@@ -95,7 +95,8 @@ def main():
     from helpers import frames_of, make_bundle, set_settings
 
     import realcam.generate.windows as windows_mod
-    from realcam.generate.engine import Engine, RunOptions
+    from realcam.generate.engine import Engine
+    from realcam.generate.job import RunOptions
     from realcam.generate.window_store import WindowStore
     from realcam_core.models import WAN22_TI2V_5B
     from realcam_core.windows import plan_windows
@@ -205,7 +206,7 @@ def main():
 
 def dc_long(engine, bundle, tiny, args):
     """The paper's family: a RealCam-I2V long shot (its own window and overlap) against one window of it."""
-    from realcam.generate.engine import RunOptions
+    from realcam.generate.job import RunOptions
 
     path = os.path.join(tiny, "realcam-i2v-256")
     one, long = bundle("dc-one", 8, model=path), bundle("dc-long", args.dc_frames, model=path)

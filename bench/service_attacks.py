@@ -29,7 +29,7 @@ sys.path.insert(0, HERE)
 from _server import tiny_server  # noqa: E402
 from helpers import bundle_zip, http_call  # noqa: E402
 
-from realcam.testing.tiny_models import build_wan22_ti2v  # noqa: E402
+from realcam.testing.tiny_wan import build_wan22_ti2v  # noqa: E402
 from realcam_core import api  # noqa: E402
 
 PACE = os.path.join(HERE, "..", "tests", "pace_stages")

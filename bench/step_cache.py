@@ -31,29 +31,18 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))  # make_bundle:
 
 def build(folder: str, layers: int) -> str:
     import torch
-    from diffusers import UniPCMultistepScheduler, WanImageToVideoPipeline, WanTransformer3DModel
+    from diffusers import UniPCMultistepScheduler, WanImageToVideoPipeline
 
-    from realcam.testing.tiny_models import _tiny_text_encoder, _tiny_wan22_vae
+    from realcam.testing.tiny_wan import tiny_text_encoder, tiny_wan22_vae, wan_transformer
 
     torch.manual_seed(0)
-    text_encoder, tokenizer = _tiny_text_encoder()
-    transformer = WanTransformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=4,
-        attention_head_dim=32,
-        in_channels=48,
-        out_channels=48,
-        text_dim=32,
-        freq_dim=256,
-        ffn_dim=512,
-        num_layers=layers,
-        cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=1024,
+    text_encoder, tokenizer = tiny_text_encoder()
+    transformer = wan_transformer(
+        48, 48, heads=4, head_dim=32, ffn_dim=512, layers=layers, rope_max_seq_len=1024
     ).eval()
     WanImageToVideoPipeline(
         transformer=transformer,
-        vae=_tiny_wan22_vae(),
+        vae=tiny_wan22_vae(),
         scheduler=UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=5.0),
         text_encoder=text_encoder,
         tokenizer=tokenizer,
@@ -69,7 +58,7 @@ def build(folder: str, layers: int) -> str:
 def run_job(engine, bundle, out, speed, sns=True):
     from helpers import set_settings
 
-    from realcam.generate.engine import RunOptions
+    from realcam.generate.job import RunOptions
 
     set_settings(bundle, sns_enabled=sns)
     stamps = []

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _server import tiny_server  # noqa: E402
 from helpers import make_bundle  # noqa: E402
 
-from realcam.testing.tiny_models import build_wan22_ti2v  # noqa: E402
+from realcam.testing.tiny_wan import build_wan22_ti2v  # noqa: E402
 from realcam_core.client import BackendError  # noqa: E402
 
 

@@ -60,7 +60,8 @@ def main():
     from realcam_core.models import DEFAULT_VIDEO_MODEL, known_model
 
     if args.tiny:
-        from realcam.testing.tiny_models import build_depth_anything, build_wan22_ti2v
+        from realcam.testing.tiny_depth import build_depth_anything
+        from realcam.testing.tiny_wan import build_wan22_ti2v
 
         tiny = os.path.join(out, "tiny-models")
         if not os.path.isdir(os.path.join(tiny, "wan22-ti2v")):

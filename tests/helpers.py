@@ -357,6 +357,23 @@ def chromium_path():
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@contextlib.contextmanager
+def small_tmpfs(mnt, size: str):
+    """A real small file system for full-disk tests: a tmpfs of SIZE (e.g. "1m") mounted on MNT (made here).
+    Mounting needs root; where it cannot be mounted the test is skipped and says why."""
+    import pytest
+
+    mnt.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)]
+    r = subprocess.run(mount, capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"a small tmpfs cannot be mounted here (needs root): {r.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

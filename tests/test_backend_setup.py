@@ -22,7 +22,7 @@ command_line = w.sibling("command_line")
 pip_failures = w.pip_failures
 torch_build = w.torch_build
 
-from realcam.download import select_files  # noqa: E402
+from realcam.download.plan import select_files  # noqa: E402
 
 # ----------------------------------------------------------------- paths and command lines
 
@@ -206,7 +206,7 @@ def test_zip_carries_the_backend_with_pins(addon_zip):
     data = z.read(wheel)
     assert hashlib.sha256(data).hexdigest() == info["wheel_sha256"]
     inner = zipfile.ZipFile(io.BytesIO(data)).namelist()
-    assert "realcam/download.py" in inner and "realcam_core/bundle/types.py" in inner
+    assert "realcam/download/fetch.py" in inner and "realcam_core/bundle/types.py" in inner
     assert info["torch"] == f"torch=={version('torch').split('+')[0]}"
     assert info["api_version"] == 1 and 1 in info["bundle_schema_versions"]
     pins = dict(

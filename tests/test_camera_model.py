@@ -12,9 +12,10 @@ from helpers import frames_of, make_bundle, run_cli, run_cli_offline, set_settin
 from realcam.errors import UserError
 from realcam.generate.adapters import resolve_video_model
 from realcam.generate.camera_control import CameraAdapter, CameraTrack, attach, control_of, load_adapter
-from realcam.generate.engine import Engine, _cameras
+from realcam.generate.engine import Engine
+from realcam.generate.inputs import cameras_per_frame
 from realcam.generate.wan_checkpoint import build_transformer, diffusers_key, read_folder, split_adapter
-from realcam.testing.tiny_models import TINY_FUN_CAMERA, fun_camera_shapes, write_fun_camera_transformer
+from realcam.testing.tiny_fun_camera import TINY_FUN_CAMERA, fun_camera_shapes, write_fun_camera_transformer
 from realcam_core.bundle import load_bundle
 from realcam_core.plucker import latent_camera_input
 
@@ -171,7 +172,7 @@ def test_camera_features_are_computed_once_per_job(tmp_path):
 def test_cameras_past_the_bundle_hold_its_last(tmp_path):
     make_bundle(tmp_path / "b", n=6)
     bundle = load_bundle(str(tmp_path / "b"))
-    ks, c2w = _cameras(bundle, 9)
+    ks, c2w = cameras_per_frame(bundle, 9)
     assert ks.shape == (9, 4) and c2w.shape == (9, 4, 4)
     assert np.array_equal(c2w[5:], np.repeat(bundle.c2ws[-1:], 4, 0)) and np.array_equal(c2w[:6], bundle.c2ws)
 

@@ -19,7 +19,7 @@ import pytest
 from helpers import Server, bundle_zip, json_events, run_download, save_rgb, wait_for_job
 from local_hub import LocalHub, Repo
 
-from realcam.download import licence_url
+from realcam.download.plan import licence_url
 from realcam_core.client import BackendError
 
 REPO_ID = "Wan-AI/Wan2.2-TI2V-5B-Diffusers"

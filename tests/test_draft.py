@@ -14,12 +14,13 @@ from helpers import PipelineSpy, make_bundle, online_env, run_cli, run_download,
 from local_hub import LocalHub, Repo
 
 from realcam.catalog import describe, video_models
-from realcam.download import resolve
+from realcam.download.plan import resolve
 from realcam.errors import UserError
 from realcam.generate.adapters import resolve_video_model
 from realcam.generate.adapters.wan_dmd import RENOISE_SEED_OFFSET
 from realcam.generate.dmd_scheduler import DmdFlowScheduler
-from realcam.generate.engine import Engine, scene_video
+from realcam.generate.engine import Engine
+from realcam.generate.inputs import scene_video
 from realcam.generate.noise_level import level_from_flow_sigma
 from realcam_core.bundle import load_bundle
 from realcam_core.models import DRAFT_VIDEO_MODEL, FASTWAN22_TI2V_5B_REPO, known_model

@@ -224,7 +224,7 @@ def test_catalogue_lists_the_papers_models_with_what_they_need():
 
 
 def test_download_fetches_only_the_models_own_files():
-    from realcam.download import _model_files
+    from realcam.download.plan import _model_files
 
     only, needs = _model_files("cami2v-256")
     assert only == ("256_cami2v_50k.safetensors",)

@@ -199,7 +199,7 @@ def test_motionctrls_assumed_lens_is_reckoned_on_the_photo_as_it_was_fitted():
     from types import SimpleNamespace
 
     from realcam.generate.adapters.dynamicrafter import model_camera
-    from realcam.generate.engine import _photo_size
+    from realcam.generate.job import _photo_size
 
     cameras = (np.tile([64.0, 64.0, 32.0, 32.0], (3, 1)), np.tile(np.eye(4), (3, 1, 1)))
     job_ = SimpleNamespace(width=64, height=64, depth_m=None, camera_scale=None, photo_size=(128, 64))

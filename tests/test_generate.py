@@ -9,7 +9,8 @@ import pytest
 from helpers import frames_of, make_bundle, probe_mp4, run_cli, run_cli_offline, set_settings
 
 from realcam.errors import UserError
-from realcam.generate.engine import Engine, JobCancelled, RunOptions
+from realcam.generate.engine import Engine
+from realcam.generate.job import JobCancelled, RunOptions
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ from PIL import Image
 
 from realcam.errors import UserError
 from realcam.generate import seams
-from realcam.generate.engine import Engine, JobCancelled, RunOptions
+from realcam.generate.engine import Engine
+from realcam.generate.job import JobCancelled, RunOptions
 from realcam.generate.window_store import WindowStore
 from realcam_core.bundle import load_bundle, validate_bundle
 from realcam_core.models import DYNAMICRAFTER_256, SVD_XT, WAN21_FLF2V_720P, WAN22_TI2V_5B

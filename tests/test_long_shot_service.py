@@ -10,7 +10,8 @@ import pytest
 from helpers import Server, bundle_zip, wait_for_job
 from PIL import Image
 
-from realcam.generate.engine import Engine, RunOptions
+from realcam.generate.engine import Engine
+from realcam.generate.job import RunOptions
 
 WINDOW = 17
 

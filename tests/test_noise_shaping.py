@@ -11,7 +11,8 @@ from PIL import Image
 from realcam.generate.adapters import ADAPTERS, resolve_video_model
 from realcam.generate.adapters.svd import SvdAdapter
 from realcam.generate.adapters.wan import WanAdapter
-from realcam.generate.engine import PREVIEW_FILL, Engine, scene_video
+from realcam.generate.engine import Engine
+from realcam.generate.inputs import PREVIEW_FILL, scene_video
 from realcam.generate.noise_level import (
     MAX_LEVEL,
     level_from_edm_sigma,

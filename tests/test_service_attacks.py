@@ -32,6 +32,7 @@ from helpers import (
     probe_mp4,
     read_bytes,
     set_settings,
+    small_tmpfs,
     wait_for_job,
 )
 from helpers import http_call as call
@@ -352,15 +353,8 @@ def test_a_take_that_does_not_fit_requeues_its_job_and_the_queue_waits(tmp_path,
 
 @pytest.fixture
 def tiny_tmpfs(tmp_path):
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"a small tmpfs cannot be mounted here (needs root): {r.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "small", "1m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 def test_an_mp4_that_does_not_fit_raises_disk_full(tiny_tmpfs):
@@ -489,7 +483,8 @@ def test_a_model_that_produces_nan_fails_its_job_clearly(tiny_models, tmp_path):
     from safetensors.torch import load_file, save_file
 
     from realcam.errors import UserError
-    from realcam.generate.engine import Engine, RunOptions
+    from realcam.generate.engine import Engine
+    from realcam.generate.job import RunOptions
 
     model = tmp_path / "nan-model"
     shutil.copytree(tiny_models["wan22-ti2v"], model)

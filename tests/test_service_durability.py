@@ -12,7 +12,6 @@ import hashlib
 import http.client
 import json
 import os
-import subprocess
 import threading
 import time
 
@@ -27,21 +26,15 @@ from helpers import (
     http_post,
     make_bundle,
     read_bytes,
+    small_tmpfs,
     wait_for_job,
 )
 
 
 @pytest.fixture
 def small_disk(tmp_path):
-    mnt = tmp_path / "data"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"a small tmpfs cannot be mounted here (needs root): {r.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "data", "24m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 def fill(folder):
@@ -97,7 +90,7 @@ def test_a_full_disk_stalls_the_queue_visibly_and_it_resumes(small_disk, tmp_pat
 
 
 def test_a_job_deleted_as_the_worker_picks_it_up(tmp_path):
-    from realcam.generate.engine import RunOptions
+    from realcam.generate.job import RunOptions
     from realcam.service.jobstore import JobStore
     from realcam.service.worker import Worker
 

@@ -10,7 +10,8 @@ import torch
 from helpers import PipelineSpy, make_bundle, run_cli, set_settings
 from PIL import Image
 
-from realcam.generate.engine import Engine, RunOptions
+from realcam.generate.engine import Engine
+from realcam.generate.job import RunOptions
 from realcam.generate.speed import SpeedRun, compile_unavailable
 from realcam_core.bundle import Settings, SpeedSettings, load_bundle, validate_bundle
 

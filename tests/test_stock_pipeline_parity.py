@@ -12,7 +12,8 @@ import torch
 from helpers import make_bundle, set_settings
 from PIL import Image
 
-from realcam.generate.engine import Engine, RunOptions
+from realcam.generate.engine import Engine
+from realcam.generate.job import RunOptions
 
 SEED, STEPS, FPS = 7, 4, 24  # a seed and an fps other than the defaults (0 and SVD's 7), so ignoring them shows
 

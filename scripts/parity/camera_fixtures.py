@@ -27,6 +27,9 @@ import zlib
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # its sibling, also when a test loads it by path
+from upstream_configs import PUBLISHED_UNET_256, pose_encoder_config, unet_config  # noqa: E402
+
 SEED = 20260427
 T, H, W = 4, 32, 32  # frames and pixel size of the small track
 
@@ -150,20 +153,7 @@ def main(upstream: str, out_dir: str) -> None:
     # 3. the pose encoder (tiny: downscale 4, widths 16/32/32/32, published flags), fed the rays above
     from CameraControl.CamI2V.camera_pose_encoder import CameraPoseEncoder
 
-    pe_cfg = dict(
-        downscale_factor=4,
-        channels=[16, 32, 32, 32],
-        nums_rb=2,
-        cin=96,
-        ksize=1,
-        sk=True,
-        use_conv=False,
-        compression_factor=1,
-        temporal_attention_nhead=8,
-        attention_block_types=["Temporal_Self"],
-        temporal_position_encoding=True,
-        temporal_position_encoding_max_len=16,
-    )
+    pe_cfg = pose_encoder_config(downscale_factor=4, channels=[16, 32, 32, 32], nums_rb=2, cin=96, heads=8)
     enc = CameraPoseEncoder(**pe_cfg).eval()
     enc.load_state_dict({k: torch.from_numpy(v) for k, v in seeded_state(_shapes(enc)).items()}, strict=False)
     with torch.no_grad():
@@ -270,45 +260,8 @@ def _published_keys(out_dir, torch):
     from CameraControl.CamI2V.epipolar import Epipolar
     from lvdm.modules.networks.openaimodel3d import UNetModel
 
-    unet_cfg = dict(
-        in_channels=8,
-        out_channels=4,
-        model_channels=320,
-        attention_resolutions=[4, 2, 1],
-        num_res_blocks=2,
-        channel_mult=[1, 2, 4, 4],
-        dropout=0.1,
-        num_head_channels=64,
-        transformer_depth=1,
-        context_dim=1024,
-        use_linear=True,
-        use_checkpoint=False,
-        temporal_conv=True,
-        temporal_attention=True,
-        temporal_selfatt_only=True,
-        use_relative_position=False,
-        use_causal_attention=False,
-        temporal_length=16,
-        addition_attention=True,
-        image_cross_attention=True,
-        image_cross_attention_scale_learnable=True,
-        default_fs=3,
-        fs_condition=True,
-    )
-    pe_cfg = dict(
-        downscale_factor=8,
-        channels=[320, 640, 1280, 1280],
-        nums_rb=2,
-        cin=384,
-        ksize=1,
-        sk=True,
-        use_conv=False,
-        compression_factor=1,
-        temporal_attention_nhead=8,
-        attention_block_types=["Temporal_Self"],
-        temporal_position_encoding=True,
-        temporal_position_encoding_max_len=16,
-    )
+    unet_cfg = unet_config(temporal_length=16, **PUBLISHED_UNET_256)
+    pe_cfg = pose_encoder_config(downscale_factor=8, channels=[320, 640, 1280, 1280], nums_rb=2, cin=384, heads=8)
     result = {}
     with torch.device("meta"):
         pose = {"pose_encoder." + k: list(v.shape) for k, v in CameraPoseEncoder(**pe_cfg).state_dict().items()}

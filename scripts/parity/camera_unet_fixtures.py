@@ -27,49 +27,14 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "backend"))
+from upstream_configs import pose_encoder_config, unet_config  # noqa: E402
+
 from realcam.testing.parity_weights import value_for  # noqa: E402
 
 T, H, W = 4, 32, 32  # frames, pixel size: latents 4x4, UNet levels at 4x4 and 2x2
 SCALE = 0.7  # the trace scale the track enters at
-UNET = dict(
-    in_channels=8,
-    model_channels=32,
-    out_channels=4,
-    num_res_blocks=1,
-    attention_resolutions=[1, 2],
-    channel_mult=[1, 2],
-    dropout=0.1,
-    num_head_channels=16,
-    transformer_depth=1,
-    context_dim=32,
-    use_linear=True,
-    use_checkpoint=False,
-    temporal_conv=True,
-    temporal_attention=True,
-    temporal_selfatt_only=True,
-    use_relative_position=False,
-    use_causal_attention=False,
-    temporal_length=T,
-    addition_attention=True,  # init_attn: 8 heads x 16 = 128 wide, no other block is
-    image_cross_attention=True,
-    image_cross_attention_scale_learnable=True,
-    default_fs=3,
-    fs_condition=True,
-)
-POSE = dict(
-    downscale_factor=8,
-    channels=[32, 64],
-    nums_rb=1,
-    cin=384,
-    ksize=1,
-    sk=True,
-    use_conv=False,
-    compression_factor=1,
-    temporal_attention_nhead=4,
-    attention_block_types=["Temporal_Self"],
-    temporal_position_encoding=True,
-    temporal_position_encoding_max_len=16,
-)
+UNET = unet_config(temporal_length=T)  # init_attn: 8 heads x 16 = 128 wide, no other block is
+POSE = pose_encoder_config(downscale_factor=8, channels=[32, 64], nums_rb=1, cin=384, heads=4)
 EPIPOLAR = dict(
     origin_h=H, origin_w=W, num_register_tokens=4, attention_resolution=[2, 1], add_small_perturbation_on_zero_T=True
 )

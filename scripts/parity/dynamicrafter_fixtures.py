@@ -22,6 +22,8 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "backend"))
+from upstream_configs import unet_config  # noqa: E402
+
 from realcam.testing.parity_weights import fill  # noqa: E402
 
 # Modules are cast to float64 before their weights are set: the values are float64 and must stay so.
@@ -38,31 +40,7 @@ def unet_fixture(out, learnable: bool):
     from lvdm.modules.networks.openaimodel3d import UNetModel
 
     torch.manual_seed(0)
-    unet = UNetModel(
-        in_channels=8,
-        model_channels=32,
-        out_channels=4,
-        num_res_blocks=1,
-        attention_resolutions=[1, 2],
-        channel_mult=[1, 2],
-        dropout=0.1,
-        num_head_channels=16,
-        transformer_depth=1,
-        context_dim=32,
-        use_linear=True,
-        use_checkpoint=False,
-        temporal_conv=True,
-        temporal_attention=True,
-        temporal_selfatt_only=True,
-        use_relative_position=False,
-        use_causal_attention=False,
-        temporal_length=3,
-        addition_attention=True,
-        image_cross_attention=True,
-        image_cross_attention_scale_learnable=learnable,
-        default_fs=3,
-        fs_condition=True,
-    ).eval()
+    unet = UNetModel(**unet_config(temporal_length=3, learnable=learnable)).eval()
     unet.dtype = D
     fill(unet.to(D), "model.diffusion_model.")
     g = torch.Generator().manual_seed(1)

@@ -2,7 +2,7 @@
 
 The plan is realcam_core.windows' (shared with the add-on, which shows it before Generate): windows of the
 model's frame count (or fewer, `RunOptions.window_frames`), each sharing `spec.window_overlap` frames with the
-one before (the last window may share more). Each window is one `engine.run_window`:
+one before (the last window may share more). Each window is one `window_run.run_window`:
 
 - its image is the window before's frame at its first frame: every family takes a first image, so every
   family chains (Wan 2.2 TI2V-5B puts it into latent frame 0 itself; Wan 2.1, SVD and DynamiCrafter take it as
@@ -39,7 +39,9 @@ from realcam_core.windows import LOOP, context_latent_frames, end_kind, plan_win
 from .. import __version__
 from ..errors import UserError
 from . import seams
-from .engine import JobCancelled, _cameras, _read_previews, run_window
+from .inputs import cameras_per_frame, read_previews
+from .job import JobCancelled
+from .window_run import run_window
 from .window_store import WindowStore, bundle_digest, store_key
 
 SEED_STEP = 0x9E3779B1  # window k samples with seed + k * SEED_STEP (mod 2**32): its own noise, window 0 the job's
@@ -99,7 +101,7 @@ def _scene(bundle_dir, bundle, w, image, carried, end, end_from, held_from, held
     import torch
 
     sub = SimpleNamespace(frames=bundle.frames[w.start : w.start + w.length])
-    rgb, mask = _read_previews(bundle_dir, sub, w.model_frames)
+    rgb, mask = read_previews(bundle_dir, sub, w.model_frames)
     rgb[0] = image
     if carried is not None:
         rgb[: len(carried)] = carried
@@ -132,7 +134,7 @@ def run_shot(pipe, adapter, spec, plan, bundle, bundle_dir, options, device, emi
 
     photo = _rgb(os.path.join(bundle_dir, bundle.reference_image))
     last_w = wplan.windows[-1]
-    ks, c2w = _cameras(bundle, max(plan.frames, last_w.start + last_w.model_frames))
+    ks, c2w = cameras_per_frame(bundle, max(plan.frames, last_w.start + last_w.model_frames))
     t = max(1, spec.temporal_factor)
     store = None
     if wplan.long and options.work_dir:

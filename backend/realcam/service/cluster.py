@@ -23,73 +23,22 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
-import signal
 import threading
 import time
-import uuid
-from dataclasses import dataclass, field
 
-# Read when ray is imported: without it, a Ray call after a lost connection or after shutdown would
-# quietly start a private local cluster on the server's machine.
-os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
+from realcam_core.api import CANCELLED, DONE, FAILED, QUEUED, RUNNING
 
-from ..errors import UserError  # noqa: E402
-
-try:
-    import ray
-    from ray.exceptions import ActorDiedError, ActorUnavailableError, GetTimeoutError, RayActorError
-except ImportError:
-    raise UserError(
-        "--cluster needs Ray: pip install 'realcam[cluster]' (the same Ray version as the cluster runs)"
-    ) from None
-
-from realcam_core.api import CANCELLED, DONE, FAILED, QUEUED, RUNNING  # noqa: E402
-
-from ..generate.engine import RunOptions  # noqa: E402
-from . import transfer  # noqa: E402
-from .jobstore import MAX_ATTEMPTS, JobStore  # noqa: E402
-from .slot import SLOT_RESOURCE, Slot  # noqa: E402
+from ..errors import UserError
+from ..generate.job import RunOptions
+from . import transfer
+from .cluster_follow import POLL_WAIT, SlotFollower, SlotRecord
+from .cluster_join import actor_options, connect, namespace_for, ray
+from .jobstore import MAX_ATTEMPTS, JobStore
+from .slot import SLOT_RESOURCE, Slot
 
 log = logging.getLogger(__name__)
 
-LOST_AFTER = 30.0  # seconds a slot may stay unreachable (a network fault?) before its job runs elsewhere
-POLL_WAIT = 2.0  # a status call waits this long for news
 REFRESH = 5.0  # seconds between counting the cluster's slots
-PROGRESS_GAP = 0.05  # at most ~20 progress reports a second per slot
-
-
-def namespace_for(data_dir: str) -> str:
-    """One Ray namespace per data folder, kept in it: servers sharing a cluster never touch each other's
-    actors, and a restarted server finds its own."""
-    path = os.path.join(data_dir, "ray-namespace")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read().strip()
-    except FileNotFoundError:
-        ns = f"realcam-{uuid.uuid4().hex[:12]}"
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(ns)
-        return ns
-
-
-@dataclass
-class _Slot:
-    name: str
-    handle: object
-    incarnation: str | None = None
-    node_id: str | None = None
-    node_ip: str | None = None
-    pid: int | None = None
-    model: str | None = None  # the model the actor holds (the name jobs use)
-    device: dict | None = None  # what the actor generates on (runtime.device_info on its node)
-    current: str | None = None  # the job the actor says it runs
-    assigned: str | None = None  # the job the server gave it and has not had back
-    reachable: bool = False
-    synced: bool = False  # answered (or failed to) at least once
-    unreachable_since: float | None = None
-    idle_since: float = field(default_factory=time.monotonic)
-    gone: bool = False  # its actor died for good: a new one takes the name
-    thread: threading.Thread | None = None
 
 
 class _LoadedModels:
@@ -103,7 +52,7 @@ class _LoadedModels:
         return ",".join(models) or None
 
 
-class ClusterWorker:
+class ClusterWorker(SlotFollower):
     """worker.Worker's interface (start, stop, cancel, engine.loaded_model) over slot actors on Ray."""
 
     def __init__(self, store: JobStore, options: RunOptions, model_folders: dict[str, str], address: str, redact=None):
@@ -115,7 +64,7 @@ class ClusterWorker:
         self.namespace = namespace_for(os.path.dirname(store.root))
         self.engine = _LoadedModels(self)
         self._lock = threading.RLock()
-        self._slots: dict[str, _Slot] = {}
+        self._slots: dict[str, SlotRecord] = {}
         self._cancels: set[str] = set()
         self._collecting: set[str] = set()
         self._no_slots = False
@@ -191,58 +140,15 @@ class ClusterWorker:
             ],
         }
 
-    def slots(self) -> list[_Slot]:
+    def slots(self) -> list[SlotRecord]:
         with self._lock:
             return list(self._slots.values())
 
-    # -- connection ----------------------------------------------------------------------------
+    # -- connection (cluster_join.py) ----------------------------------------------------------
     def _connect(self) -> None:
-        if os.environ.get("RAY_AUTH_MODE") != "token":
-            log.warning("RAY_AUTH_MODE is not 'token': anyone who reaches the cluster's ports can run code on it")
-        # ray.init installs its own SIGTERM/SIGINT handlers (sys.exit); keep uvicorn's graceful shutdown.
-        saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            for attempt in range(3):
-                try:
-                    ray.init(address=self.address, namespace=self.namespace, log_to_driver=False)
-                    break
-                except ConnectionAbortedError:
-                    # The head reached, but the process it forks for each ray:// client died at birth
-                    # (seen now and then on a loaded head): ask again.
-                    if attempt == 2:
-                        raise
-                    ray.shutdown()
-                    time.sleep(2)
-        except Exception as e:
-            raise UserError(
-                f"cannot join the Ray cluster at {self.address} ({type(e).__name__}: {str(e).strip()[:300]}). "
-                "Start the head first (see docs/cluster.md), check --cluster and that "
-                "RAY_AUTH_MODE/RAY_AUTH_TOKEN match the cluster's"
-            ) from None
-        finally:
-            if threading.current_thread() is threading.main_thread():
-                for s, handler in saved.items():
-                    signal.signal(s, handler)
-        log.info("joined the Ray cluster at %s, namespace %s", self.address, self.namespace)
+        connect(self.address, self.namespace)
 
-    # -- slots ---------------------------------------------------------------------------------
-    def _actor_options(self, name: str, resources: dict) -> dict:
-        opts = {
-            "name": name,
-            "namespace": self.namespace,
-            "get_if_exists": True,
-            "lifetime": "detached",  # outlives a crashed server
-            "max_restarts": -1,  # Ray brings a dead slot back, on another node if need be
-            "max_task_retries": 0,  # the server decides whether a job runs again, not Ray
-            "max_concurrency": 8,  # status, cancel and result reads are served while a job runs
-            "num_cpus": 0,
-        }
-        if resources.get("GPU") and (self.options.device or "cuda") != "cpu":
-            opts["num_gpus"] = 1  # Ray sets CUDA_VISIBLE_DEVICES to the slot's GPU
-        if resources.get(SLOT_RESOURCE):
-            opts["resources"] = {SLOT_RESOURCE: 1}
-        return opts
-
+    # -- slots (following them: cluster_follow.py) ---------------------------------------------
     def _refresh_slots(self) -> None:
         """One actor per slot the cluster offers (and every one that already exists: re-attach)."""
         resources = ray.cluster_resources()
@@ -255,10 +161,10 @@ class ClusterWorker:
             with self._lock:
                 if name in self._slots and not self._slots[name].gone:
                     continue
-            handle = self._actor_class.options(**self._actor_options(name, resources)).remote(
-                name, self.namespace, config
-            )
-            slot = _Slot(name, handle)
+            handle = self._actor_class.options(
+                **actor_options(name, self.namespace, resources, self.options.device)
+            ).remote(name, self.namespace, config)
+            slot = SlotRecord(name, handle)
             slot.thread = threading.Thread(target=self._watch, args=(slot,), name=f"realcam-{name}", daemon=True)
             with self._lock:
                 self._slots[name] = slot
@@ -266,137 +172,6 @@ class ClusterWorker:
         self._no_slots = total == 0 and not self._slots
         if self._no_slots:
             log.warning("the cluster offers no slots (no GPU, no %r resource): jobs wait", SLOT_RESOURCE)
-
-    def _watch(self, slot: _Slot) -> None:
-        """Follow one actor: long-poll its status, reconcile it with the store, notice when it is lost."""
-        version = -1
-        while not self._stop.is_set() and not slot.gone:
-            try:
-                report = ray.get(slot.handle.status.remote(version, POLL_WAIT), timeout=POLL_WAIT + 10)
-            except Exception as e:  # RayActorError, GetTimeoutError, a lost connection to the cluster
-                if self._stop.is_set():
-                    return
-                self._unreachable(slot, e)
-                version = -1
-                self._stop.wait(0.5)
-                continue
-            version = report["version"]
-            try:
-                self._reported(slot, report)
-            except Exception:  # keep following the slot; the next report retries
-                log.exception("slot %s: report not handled", slot.name)
-                self._stop.wait(1.0)
-            if report["current"]:
-                self._stop.wait(PROGRESS_GAP)
-
-    def _unreachable(self, slot: _Slot, e: Exception) -> None:
-        now = time.monotonic()
-        died = isinstance(e, ActorDiedError)  # for good (with max_restarts=-1: killed or its creator gone)
-        restarting = isinstance(e, ActorUnavailableError) and "restarting" in str(e)
-        node_dead = False
-        if slot.node_id and isinstance(e, (RayActorError, GetTimeoutError)):
-            try:
-                node_dead = any(n["NodeID"] == slot.node_id and not n["Alive"] for n in ray.nodes())
-            except Exception:
-                pass
-        with self._lock:
-            if slot.reachable or slot.unreachable_since is None:
-                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-                log.warning("slot %s unreachable: %s", slot.name, first[:200])
-            slot.reachable = False
-            slot.synced = True
-            slot.unreachable_since = slot.unreachable_since or now
-            # Its process is gone (restarting, died, node dead): so is the job it ran; do not wait for the
-            # actor, which may stay restarting until some node has a free slot. Anything else may be a
-            # passing network fault: give it LOST_AFTER.
-            gone_for_sure = died or restarting or node_dead
-            job = slot.assigned
-            if job and (gone_for_sure or now - slot.unreachable_since > LOST_AFTER):
-                slot.assigned = None
-                why = "its node died" if node_dead else "its worker process died" if gone_for_sure else "unreachable"
-                self._lost(job, f"the slot running it ({slot.name} on {slot.node_ip}) was lost: {why}")
-            if died:
-                slot.gone = True  # _refresh_slots makes a new actor under this name
-
-    def _reported(self, slot: _Slot, report: dict) -> None:
-        with self._lock:
-            if slot.unreachable_since is not None:
-                log.info("slot %s answers again from %s", slot.name, report["node_ip"])
-            if slot.incarnation and slot.incarnation != report["incarnation"] and slot.assigned:
-                if slot.assigned not in report["jobs"]:  # a new process: the job died with the old one
-                    self._lost(
-                        slot.assigned,
-                        f"the slot running it ({slot.name}) was lost: "
-                        f"its worker process restarted on {report['node_ip']}",
-                    )
-                    slot.assigned = None
-            slot.incarnation = report["incarnation"]
-            slot.node_id, slot.node_ip, slot.pid = report["node_id"], report["node_ip"], report["pid"]
-            slot.model, slot.current = report["model"], report["current"]
-            slot.device = report.get("device")
-            slot.reachable, slot.synced, slot.unreachable_since = True, True, None
-        for job_id, rec in report["jobs"].items():
-            self._reconcile(slot, job_id, rec)
-        with self._lock:
-            if slot.current is None and slot.assigned is None:
-                self._idle.set()
-
-    def _reconcile(self, slot: _Slot, job_id: str, rec: dict) -> None:
-        try:
-            job = self.store.get(job_id)
-        except KeyError:  # deleted meanwhile
-            slot.handle.forget.remote(job_id)
-            return
-        with self._lock:
-            mine = slot.assigned == job_id
-            if not mine and job_id not in self._collecting:
-                worker = job.get("worker") or {}
-                if (
-                    job["state"] in (QUEUED, RUNNING)
-                    and worker.get("slot") == slot.name
-                    and job.get("attempts") == rec["attempt"]
-                    and not any(s.assigned == job_id for s in self._slots.values())
-                ):
-                    # A restarted server: the store queued the job again, the actor still has it.
-                    self.store.update(job_id, state=RUNNING, note=None)
-                    slot.assigned = job_id
-                    mine = True
-                    log.info("job %s: re-adopted on %s", job_id, slot.name)
-        if not mine:
-            if job_id not in self._collecting:
-                slot.handle.forget.remote(job_id)  # not wanted here (cancels it if it still runs)
-            return
-        if rec["state"] == "running":
-            if job_id in self._cancels:
-                slot.handle.cancel.remote(job_id)
-            prev = job.get("progress") or {}
-            if rec["progress"] != prev:
-                persist = rec["progress"].get("stage") != prev.get("stage")
-                try:
-                    self.store.update(job_id, persist=persist, progress=rec["progress"])
-                except OSError:  # progress is for display: a full disk must not stop the job for it
-                    self.store.update(job_id, persist=False, progress=rec["progress"])
-            return
-        with self._lock:
-            slot.assigned = None  # free for the next job while this one's result comes over
-        if rec["state"] == "done":
-            self.store.update(job_id, progress={"stage": "transfer"})
-            with self._lock:
-                self._collecting.add(job_id)
-            self._collector.submit(self._collect, slot, job_id)
-            return
-        if rec["state"] == "failed":
-            self.store.update(job_id, state=FAILED, finished_at=time.time(), error=self.redact(rec["error"]))
-        else:
-            self.store.update(job_id, state=CANCELLED, finished_at=time.time(), progress={"stage": "cancelled"})
-        self._finished(slot, job_id)
-
-    def _finished(self, slot: _Slot, job_id: str) -> None:
-        slot.handle.forget.remote(job_id)
-        with self._lock:
-            self._cancels.discard(job_id)
-            self._collecting.discard(job_id)
-        self._idle.set()
 
     def _lost(self, job_id: str, why: str) -> None:
         """The job's slot is gone: queue the job again, or fail it once it has had its attempts."""
@@ -421,7 +196,7 @@ class ClusterWorker:
         self._idle.set()
 
     # -- results -------------------------------------------------------------------------------
-    def _collect(self, slot: _Slot, job_id: str) -> None:
+    def _collect(self, slot: SlotRecord, job_id: str) -> None:
         try:
             job = self.store.get(job_id)
             files = ray.get(slot.handle.take_files.remote(job_id), timeout=60)
@@ -516,7 +291,7 @@ class ClusterWorker:
         idle.sort(key=lambda s: (s.model != name, s.model is not None, s.idle_since))
         self._start(idle[0], job)
 
-    def _idle_slots(self) -> list[_Slot]:
+    def _idle_slots(self) -> list[SlotRecord]:
         with self._lock:
             return [
                 s
@@ -524,7 +299,7 @@ class ClusterWorker:
                 if s.reachable and not s.gone and s.assigned is None and s.current is None
             ]
 
-    def _start(self, slot: _Slot, job: dict) -> None:
+    def _start(self, slot: SlotRecord, job: dict) -> None:
         job_id = job["id"]
         bundle = transfer.pack(self.store.bundle_dir(job_id))
         model = job.get("model") or ""

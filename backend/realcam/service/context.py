@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 
 from realcam_core.bundle import Limits
 
-from ..generate.engine import RunOptions
+from ..generate.job import RunOptions
 from ..runtime import hub_cache
 from .config import ServerConfig
 from .guard import Guard

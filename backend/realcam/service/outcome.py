@@ -19,7 +19,7 @@ from collections.abc import Callable
 from realcam_core.api import CANCELLED, DONE, FAILED
 
 from ..errors import UserError
-from ..generate.engine import JobCancelled
+from ..generate.job import JobCancelled
 from .jobstore import DISK_FULL
 
 log = logging.getLogger(__name__)

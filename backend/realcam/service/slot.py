@@ -152,7 +152,8 @@ class Slot:
             self._bump()
 
     def _run(self, job_id: str, holder: list, options: dict, cancel: threading.Event) -> None:
-        from ..generate.engine import Engine, RunOptions
+        from ..generate.engine import Engine
+        from ..generate.job import RunOptions
         from .outcome import run_job
 
         folder = os.path.join(self.root, job_id)

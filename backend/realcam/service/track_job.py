@@ -22,7 +22,7 @@ import tempfile
 import threading
 
 from ..errors import UserError
-from ..generate.engine import JobCancelled
+from ..generate.job import JobCancelled
 from . import track_child
 from .clips import CLIP_DIR, OPTIONS_FILE
 

@@ -26,7 +26,7 @@ from fastapi import Request
 from realcam_core.bundle import BundleError, inspect_archive, unpack_bundle, validate_bundle
 
 from ..errors import UserError
-from ..generate.engine import plan_job
+from ..generate.job import plan_job
 from .jobstore import Duplicate
 from .responses import HttpError
 

@@ -22,7 +22,8 @@ import traceback
 
 from realcam_core.api import CANCELLED, FAILED, PROGRESS_FIELDS, QUEUED, TRACK
 
-from ..generate.engine import Engine, RunOptions
+from ..generate.engine import Engine
+from ..generate.job import RunOptions
 from .jobstore import DISK_FULL, JobStore
 from .outcome import run_job
 

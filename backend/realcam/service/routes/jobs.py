@@ -21,6 +21,7 @@ from ..context import Service, ServiceDep
 from ..responses import HttpError, remove_file, send_file
 from ..transfer import zip_frames
 from ..uploads import receive_body, submit_bundle
+from . import lifecycle
 
 router = APIRouter(prefix=f"{api.PREFIX}/jobs")
 
@@ -85,30 +86,10 @@ def get_frames(job_id: str, svc: ServiceDep):
 
 @router.post("/{job_id}/cancel")
 def cancel(job_id: str, svc: ServiceDep):
-    job = job_or_404(svc, job_id)
-    if job["state"] in api.FINISHED:
-        raise HttpError(409, f"job {job_id} is already {job['state']}")
-    try:
-        cancelled = svc.store.cancel_queued(job_id)
-    except KeyError:
-        raise HttpError(404, f"no job {job_id!r} on this server") from None
-    if not cancelled:
-        svc.worker.cancel(job_id)
-    return job_or_404(svc, job_id)
+    return lifecycle.cancel(svc, job_id, job_or_404, "job")
 
 
 @router.delete("/{job_id}", status_code=204)
 async def delete(job_id: str, svc: ServiceDep):
-    """204 at once: a running job is hidden now, cancelled, and removed when its step ends (the worker's
-    store does it), so no request waits on a step that cannot be interrupted (a decode) nor holds a thread."""
-    try:
-        await run_in_threadpool(_delete, svc, job_id)
-    except KeyError:  # never there, or another DELETE got there first
-        raise HttpError(404, f"no job {job_id!r} on this server") from None
-    return Response(status_code=204)
-
-
-def _delete(svc: Service, job_id: str) -> None:
-    job_or_404(svc, job_id)  # a track is deleted under /v1/tracks
-    if svc.store.delete(job_id):
-        svc.worker.cancel(job_id)
+    """204 at once: a running job is hidden now and removed when its step ends."""
+    return await lifecycle.delete(svc, job_id, job_or_404, "job")

@@ -24,6 +24,7 @@ from ..context import Service, ServiceDep
 from ..responses import HttpError, remove_file, send_file
 from ..track_job import MOVE, REPORT
 from ..uploads import receive_body
+from . import lifecycle
 
 router = APIRouter(prefix=api.track_path())
 
@@ -103,29 +104,10 @@ def get_report(track_id: str, svc: ServiceDep):
 
 @router.post("/{track_id}/cancel")
 def cancel(track_id: str, svc: ServiceDep):
-    job = track_or_404(svc, track_id)
-    if job["state"] in api.FINISHED:
-        raise HttpError(409, f"track {track_id} is already {job['state']}")
-    try:
-        cancelled = svc.store.cancel_queued(track_id)
-    except KeyError:
-        raise HttpError(404, f"no track {track_id!r} on this server") from None
-    if not cancelled:
-        svc.worker.cancel(track_id)
-    return track_or_404(svc, track_id)
+    return lifecycle.cancel(svc, track_id, track_or_404, "track")
 
 
 @router.delete("/{track_id}", status_code=204)
 async def delete(track_id: str, svc: ServiceDep):
     """204 at once, as for a job: a running track is hidden now and removed when its child process stops."""
-    try:
-        await run_in_threadpool(_delete, svc, track_id)
-    except KeyError:  # never there, or another DELETE got there first
-        raise HttpError(404, f"no track {track_id!r} on this server") from None
-    return Response(status_code=204)
-
-
-def _delete(svc: Service, track_id: str) -> None:
-    track_or_404(svc, track_id)
-    if svc.store.delete(track_id):
-        svc.worker.cancel(track_id)
+    return await lifecycle.delete(svc, track_id, track_or_404, "track")
