@@ -229,6 +229,9 @@ def test_the_state_shows_each_job_with_its_shot_progress_and_posters(dashboard_s
     raw = _raw(port, f"/ui/api/jobs/{job['id']}/poster/take")
     with Image.open(io.BytesIO(raw)) as im:
         assert im.format == "JPEG" and im.size == (64, 64)
+    for what in ("video", "result", "frames"):  # the take the page plays, and its files: this origin's only
+        status, _, resp = http_call(port, "GET", f"/v1/jobs/{job['id']}/{what}")
+        assert status == 200 and resp.getheader("Cross-Origin-Resource-Policy") == "same-origin", (what, status)
     for path in (
         f"/ui/api/jobs/{job['id']}/poster/video",
         "/ui/api/jobs/nope/poster/take",

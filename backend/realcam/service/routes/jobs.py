@@ -64,10 +64,15 @@ def finished_file(svc: Service, job_id: str, name: str):
     return os.path.join(svc.store.take_dir(job_id), name)
 
 
+# A take is the studio's own: a page of another origin must not embed it, even from the browser's cache (the
+# dashboard plays takes from this origin).
+TAKE_HEADERS = {"Cross-Origin-Resource-Policy": "same-origin"}
+
+
 @router.get("/{job_id}/video")
 def get_video(job_id: str, svc: ServiceDep):
     path = finished_file(svc, job_id, "video.mp4")
-    return send_file(path, "video/mp4", svc.digests(path), filename=f"{job_id}.mp4")
+    return send_file(path, "video/mp4", svc.digests(path), filename=f"{job_id}.mp4", headers=TAKE_HEADERS)
 
 
 @router.get("/{job_id}/result")
@@ -75,13 +80,13 @@ def get_result(job_id: str, svc: ServiceDep):
     with open(finished_file(svc, job_id, "result.json"), encoding="utf-8") as fh:
         body = json.dumps(svc.redact.json(json.load(fh)), indent=1).encode("utf-8")
     digest = api.repr_digest(hashlib.sha256(body).digest())
-    return Response(body, media_type="application/json", headers={api.DIGEST_HEADER: digest})
+    return Response(body, media_type="application/json", headers={api.DIGEST_HEADER: digest, **TAKE_HEADERS})
 
 
 @router.get("/{job_id}/frames")
 def get_frames(job_id: str, svc: ServiceDep):
     path = zip_frames(finished_file(svc, job_id, "frames"), svc.store.uploads)
-    return send_file(path, "application/zip", svc.digests(path), remove=True)
+    return send_file(path, "application/zip", svc.digests(path), remove=True, headers=TAKE_HEADERS)
 
 
 @router.post("/{job_id}/cancel")
