@@ -12,11 +12,9 @@ import os
 import sys
 import time
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _blender import blender_with_addon  # noqa: E402
-from pointcloud import synthetic_depth  # noqa: E402
+from pointcloud import synthetic_photo  # noqa: E402
 
 PARTS = ("face_mask", "topology_counts", "grid_faces", "grid_edges", "grid_corner_edges", "grid_vertices")
 
@@ -29,11 +27,8 @@ def main():
     w, h = (int(v) for v in args.size.split("x"))
     bpy, pkg, _ = blender_with_addon()
     photo_mesh, tasks = sys.modules[f"{pkg}.shot.photo_mesh"], sys.modules[f"{pkg}.tasks"]
-    from realcam_core.camera import Intrinsics
 
-    depth = synthetic_depth(w, h)
-    rgb = np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)
-    K = Intrinsics.default_for(w, h)
+    rgb, depth, K = synthetic_photo(w, h)
     log, start = [], [0.0]
 
     def timed(name):

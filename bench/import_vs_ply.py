@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _blender import blender_with_addon  # noqa: E402
-from pointcloud import synthetic_depth  # noqa: E402
+from pointcloud import synthetic_photo  # noqa: E402
 
 
 def write_ply(path, pts, rgb):
@@ -49,11 +49,8 @@ def main():
     photo_scene = sys.modules[f"{pkg}.shot.photo_scene"]
     photo_mesh = sys.modules[f"{pkg}.shot.photo_mesh"]
     from realcam_core.addon_only.pointcloud import grid_vertices
-    from realcam_core.camera import Intrinsics
 
-    depth = synthetic_depth(w, h)
-    rgb = np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)
-    K = Intrinsics.default_for(w, h)
+    rgb, depth, K = synthetic_photo(w, h)
     times = {"ours": [], "ply": [], "points": []}
 
     def timed(key, fn):

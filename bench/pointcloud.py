@@ -28,6 +28,12 @@ def synthetic_depth(w: int, h: int) -> np.ndarray:
     return depth
 
 
+def synthetic_photo(w: int, h: int):
+    """(rgb uint8 (h, w, 3), depth (h, w), Intrinsics): the import benchmarks' photo, the same in every run."""
+    rgb = np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)
+    return rgb, synthetic_depth(w, h), Intrinsics.default_for(w, h)
+
+
 def timed(fn, repeat):
     times, out = [], None
     for _ in range(repeat):

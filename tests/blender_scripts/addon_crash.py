@@ -25,10 +25,7 @@ BackendError, Client = client_mod.BackendError, client_mod.Client
 tasks, bp = harness.module(pkg, "tasks"), harness.module(pkg, "backend.process")
 tasks.RUNNER.blocking = False
 p = harness.prefs(pkg)
-# What this script checks does not depend on the preview's engine. Workbench renders the same unlit frame in a
-# hundredth of Eevee's time on a machine without a GPU (about 1 s a frame here); Eevee's own path:
-# addon_artist.py, preview_trips.py, addon_flow.py.
-p.preview_engine = "WORKBENCH"
+p.preview_engine = "WORKBENCH"  # the engine is not what this script checks: see addon_studio.py
 p.backend_url, p.auto_start, p.start_command = url, True, command
 blend = os.path.join(work, "project", "crash.blend")
 client = Client(url)

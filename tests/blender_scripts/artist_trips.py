@@ -37,10 +37,7 @@ tasks, shots, compat = (harness.module(pkg, m) for m in ("tasks", "shot.shots", 
 backend_status = harness.module(pkg, "backend.status")
 tasks.RUNNER.blocking = False  # an interactive Blender: operators return, the timer does the work
 p = harness.prefs(pkg)
-# What this script checks does not depend on the preview's engine. Workbench renders the same unlit frame in a
-# hundredth of Eevee's time on a machine without a GPU (about 1 s a frame here); Eevee's own path:
-# addon_artist.py, preview_trips.py, addon_flow.py.
-p.preview_engine = "WORKBENCH"
+p.preview_engine = "WORKBENCH"  # the engine is not what this script checks: see addon_studio.py
 p.backend_url, p.auto_start, p.job_folder = url, False, os.path.join(work, "jobs")
 p.depth_model, p.model = "tiny-depth", "tiny"
 report = {"version": list(bpy.app.version), "startup": sorted(o.name for o in bpy.context.scene.objects)}
